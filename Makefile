@@ -1,0 +1,61 @@
+# The two commands of the README, and the rest.
+#   make run    build, then load the quickstart drops into an embedded SQLite warehouse
+#   make test   build, then run every test (unit, integration, ASan+UBSan, fuzz smoke)
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+JOBS       ?= $(shell nproc)
+FUZZ_SECONDS ?= 15
+CTEST_ARGS ?= --output-on-failure -j2
+
+.PHONY: all deps build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz bench clean
+
+all: build
+
+deps:
+	@bash scripts/setup-deps.sh
+
+$(BUILD)/build.ninja $(BUILD)/Makefile:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+
+build-fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+
+# The quickstart runs in a fresh copy each time, so `make run` always shows a load.
+run: build
+	@rm -rf $(BUILD)/quickstart && mkdir -p $(BUILD)/quickstart
+	@cp -r examples/quickstart.yaml examples/drops $(BUILD)/quickstart/
+	./$(BUILD)/sluice check $(BUILD)/quickstart/quickstart.yaml
+	./$(BUILD)/sluice run $(BUILD)/quickstart/quickstart.yaml
+	./$(BUILD)/sluice status $(BUILD)/quickstart/quickstart.yaml
+
+test: test-fast test-asan test-fuzz
+
+test-fast: build
+	cd $(BUILD) && ctest $(CTEST_ARGS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest $(CTEST_ARGS) -LE slow
+
+test-fuzz: build-fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
+fuzz: build-fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
+bench: build
+	@bash scripts/setup-deps.sh --bench
+	bash bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -1,0 +1,45 @@
+/* cli/cli.h: one function per command; main.c only dispatches here. Each
+ * returns the process exit status (0 done, 1 failed, 2 usage or config,
+ * 3 done with a batch held in quarantine). */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include "config/config.h"
+#include "destinations/destination.h"
+
+int sl_cmd_check(int argc, char **argv);
+int sl_cmd_run(int argc, char **argv);
+int sl_cmd_status(int argc, char **argv);
+int sl_cmd_batches(int argc, char **argv);
+
+/* Shared by the commands. */
+struct sl_cli_opts {
+    const char *config;
+    int json;
+    const char *table;
+    const char *state;
+    long limit;
+    char **args;            /* positional arguments after CONFIG */
+    int nargs;
+};
+
+/* Parse `CONFIG [args] [--json] [--table T] [--state S] [--limit N]`;
+ * `allowed` lists the options the command takes ("json,table,state,limit").
+ * Prints usage and returns -1 on a bad command line. */
+int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
+                 struct sl_cli_opts *o);
+/* Load the config or print its error; returns NULL on error. */
+struct sl_config *sl_cli_load_config(const char *path);
+
+/* The distinct destination connections the config's pipelines use, connected
+ * and with sluice's tables in place. */
+struct sl_cli_dest {
+    const struct sl_connection_cfg *conn;
+    const struct sl_dest_ops *ops;
+    struct sl_dest *d;
+};
+int sl_cli_open_dest(const struct sl_config *c, const struct sl_connection_cfg *conn,
+                     struct sl_cli_dest *out, struct sl_err *err);
+void sl_cli_close_dest(struct sl_cli_dest *d);
+
+#endif

@@ -1,0 +1,57 @@
+/* cli/run.c: `sluice run CONFIG [PIPELINE...]`: run each pipeline once. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "core/mem.h"
+#include "core/pipeline.h"
+
+int sl_cmd_run(int argc, char **argv)
+{
+    struct sl_cli_opts o;
+    if (sl_cli_parse(argc, argv, "sluice run CONFIG [PIPELINE...]", "", &o) < 0)
+        return 2;
+    struct sl_config *c = sl_cli_load_config(o.config);
+    if (!c) {
+        sl_free(o.args);
+        return 2;
+    }
+    for (int i = 0; i < o.nargs; i++)
+        if (!sl_config_pipeline(c, o.args[i])) {
+            fprintf(stderr, "sluice: no pipeline \"%s\" in %s\n", o.args[i], c->path);
+            sl_free(o.args);
+            sl_config_free(c);
+            return 2;
+        }
+
+    struct sl_run_stats total = {0};
+    int broken = 0;
+    for (size_t i = 0; i < c->npipelines; i++) {
+        const struct sl_pipeline_cfg *p = &c->pipelines[i];
+        int wanted = o.nargs == 0;
+        for (int k = 0; k < o.nargs && !wanted; k++)
+            wanted = strcmp(o.args[k], p->name) == 0;
+        if (!wanted)
+            continue;
+        struct sl_run_stats st = {0};
+        struct sl_err err;
+        sl_err_clear(&err);
+        if (sl_pipeline_run(c, p, &st, &err) < 0) {
+            fprintf(stderr, "sluice: %s\n", err.msg);
+            broken = 1;
+        }
+        printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %d deferred, "
+               "%d quarantined\n",
+               p->name, st.committed, (long long)st.rows, st.duplicates, st.failed,
+               st.deferred, st.quarantined);
+        total.committed += st.committed;
+        total.failed += st.failed;
+        total.deferred += st.deferred;
+        total.quarantined += st.quarantined;
+    }
+    sl_free(o.args);
+    sl_config_free(c);
+    if (broken || total.failed || total.deferred)
+        return 1;
+    return total.quarantined ? 3 : 0;
+}

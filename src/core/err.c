@@ -1,0 +1,60 @@
+/* core/err.c: struct sl_err helpers (see err.h). */
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void sl_err_clear(struct sl_err *e)
+{
+    e->code = SL_E_NONE;
+    e->cls = SL_OK;
+    e->sqlstate[0] = '\0';
+    e->msg[0] = '\0';
+}
+
+static int vset(struct sl_err *e, enum sl_errcode code, enum sl_errclass cls,
+                const char *fmt, va_list ap)
+{
+    e->code = code;
+    e->cls = cls;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    return -1;
+}
+
+int sl_err_set(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset(e, code, SL_ERROR, fmt, ap);
+    va_end(ap);
+    e->sqlstate[0] = '\0';
+    return -1;
+}
+
+int sl_err_retry(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vset(e, code, SL_RETRY, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+void sl_err_prefix(struct sl_err *e, const char *fmt, ...)
+{
+    char head[512];
+    char old[sizeof e->msg];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(head, sizeof head, fmt, ap);
+    va_end(ap);
+    memcpy(old, e->msg, sizeof old);
+    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+}
+
+int sl_err_exit_code(const struct sl_err *e)
+{
+    return (e->code == SL_E_USAGE || e->code == SL_E_CONFIG) ? 2 : 1;
+}

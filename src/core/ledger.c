@@ -1,0 +1,173 @@
+/* core/ledger.c: the batch ledger (see ledger.h). SQL here is plain enough to
+ * run unchanged on PostgreSQL and SQLite; table names come from the
+ * destination's meta_table(), timestamps are passed in as canonical UTC text. */
+#include "core/ledger.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/value.h"
+
+/* Build SQL from a template where {name} stands for the destination's name
+ * of ledger table `name` ({batches} -> "_sluice"."batches" or "_sluice_batches"). */
+static char *sql_for(struct sl_ledger *l, const char *tmpl)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    for (const char *s = tmpl; *s;) {
+        const char *close;
+        if (*s == '{' && (close = strchr(s, '}')) && close - s < 32) {
+            char name[32];
+            memcpy(name, s + 1, (size_t)(close - s - 1));
+            name[close - s - 1] = '\0';
+            const char *q = l->ops->meta_table(l->d, name);
+            if (!q) {
+                sl_buf_free(&b);
+                return NULL;
+            }
+            sl_buf_puts(&b, q);
+            s = close + 1;
+        } else {
+            sl_buf_putc(&b, *s++);
+        }
+    }
+    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+}
+
+static int exec_sql(struct sl_ledger *l, const char *tmpl, int n, const char *const *p,
+                    struct sl_rows *out, struct sl_err *err)
+{
+    char *sql = sql_for(l, tmpl);
+    if (!sql)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int rc = l->ops->exec(l->d, sql, n, p, out, err);
+    sl_free(sql);
+    return rc;
+}
+
+static void now_text(char out[32])
+{
+    sl_time_format(sl_time_now(), out);
+}
+
+int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash,
+                        int64_t *batch_id, struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {table, hash};
+    *batch_id = 0;
+    if (exec_sql(l, "SELECT batch_id FROM {files} WHERE table_name = $1 AND content_hash = $2", 2, p, &r, err) < 0)
+        return -1;
+    if (r.nrows > 0 && sl_rows_get(&r, 0, 0))
+        *batch_id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    sl_rows_free(&r);
+    return 0;
+}
+
+int sl_ledger_open(struct sl_ledger *l, const struct sl_batch_meta *m, int64_t *id,
+                   struct sl_err *err)
+{
+    struct sl_rows r;
+    char now[32], bytes[24];
+    now_text(now);
+    snprintf(bytes, sizeof bytes, "%" PRIu64, m->bytes);
+    const char *p[] = {m->pipeline, m->table, m->kind, m->source_ref, m->hash, bytes, now};
+    if (exec_sql(l,
+                 "INSERT INTO {batches} (pipeline, table_name, kind, state, source_ref, content_hash,"
+                 " bytes, started_at) VALUES ($1, $2, $3, 'received', $4, $5, $6, $7)"
+                 " RETURNING id", 7, p, &r, err) < 0)
+        return -1;
+    *id = (r.nrows == 1 && sl_rows_get(&r, 0, 0)) ? strtoll(sl_rows_get(&r, 0, 0), NULL, 10) : 0;
+    sl_rows_free(&r);
+    if (*id <= 0)
+        return sl_err_set(err, SL_E_INTERNAL, "ledger did not return a batch id");
+    return 0;
+}
+
+int sl_ledger_set_state(struct sl_ledger *l, int64_t id, const char *state, struct sl_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    const char *p[] = {state, ids};
+    return exec_sql(l, "UPDATE {batches} SET state = $1 WHERE id = $2", 2, p, NULL, err);
+}
+
+int sl_ledger_commit(struct sl_ledger *l, int64_t id, int64_t rows_in, int64_t rows_written,
+                     const char *report_json, struct sl_err *err)
+{
+    char ids[24], in[24], wr[24], now[32];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    snprintf(in, sizeof in, "%" PRId64, rows_in);
+    snprintf(wr, sizeof wr, "%" PRId64, rows_written);
+    now_text(now);
+    const char *p[] = {ids, in, wr, now, report_json};
+    return exec_sql(l,
+                    "UPDATE {batches} SET state = 'committed', rows_in = $2, rows_written = $3,"
+                    " finished_at = $4, report = $5 WHERE id = $1", 5, p, NULL, err);
+}
+
+int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *hash,
+                          const char *name, uint64_t bytes, int64_t batch_id,
+                          struct sl_err *err)
+{
+    char b[24], id[24], now[32];
+    snprintf(b, sizeof b, "%" PRIu64, bytes);
+    snprintf(id, sizeof id, "%" PRId64, batch_id);
+    now_text(now);
+    const char *p[] = {table, hash, name, b, id, now};
+    return exec_sql(l,
+                    "INSERT INTO {files} (table_name, content_hash, name, bytes, batch_id, loaded_at)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)", 6, p, NULL, err);
+}
+
+int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
+                             const char *error, struct sl_err *err)
+{
+    char now[32], bytes[24];
+    now_text(now);
+    snprintf(bytes, sizeof bytes, "%" PRIu64, m->bytes);
+    const char *p[] = {m->pipeline, m->table, m->kind, m->source_ref, m->hash, bytes, now, error};
+    if (l->ops->begin(l->d, err) < 0)
+        return -1;
+    if (exec_sql(l,
+                 "INSERT INTO {batches} (pipeline, table_name, kind, state, source_ref, content_hash,"
+                 " bytes, started_at, finished_at, error)"
+                 " VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7, $7, $8)", 8, p, NULL, err) < 0) {
+        l->ops->rollback(l->d);
+        return -1;
+    }
+    return l->ops->commit(l->d, err);
+}
+
+int sl_ledger_list(struct sl_ledger *l, const char *table, const char *state, long limit,
+                   struct sl_rows *out, struct sl_err *err)
+{
+    char lim[24];
+    snprintf(lim, sizeof lim, "%ld", limit > 0 ? limit : 100);
+    const char *p[] = {table, state, lim};
+    return exec_sql(l,
+                    "SELECT id, pipeline, table_name, kind, state, source_ref, rows_in,"
+                    " rows_written, bytes, started_at, finished_at, error"
+                    " FROM {batches} WHERE ($1 IS NULL OR table_name = $1)"
+                    " AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3", 3, p, out, err);
+}
+
+int sl_ledger_table_status(struct sl_ledger *l, const char *table, struct sl_rows *out,
+                           struct sl_err *err)
+{
+    const char *p[] = {table};
+    /* last batch of any state, and the last committed one */
+    return exec_sql(l,
+                    "SELECT b.id, b.state, b.rows_in, b.finished_at, b.error,"
+                    " (SELECT c.id FROM {batches} c WHERE c.table_name = $1 AND c.state = 'committed'"
+                    "   ORDER BY c.id DESC LIMIT 1),"
+                    " (SELECT c.finished_at FROM {batches} c WHERE c.table_name = $1"
+                    "   AND c.state = 'committed' ORDER BY c.id DESC LIMIT 1),"
+                    " (SELECT count(*) FROM {batches} c WHERE c.table_name = $1 AND c.state = 'quarantined'),"
+                    " (SELECT sum(c.rows_written) FROM {batches} c WHERE c.table_name = $1"
+                    "   AND c.state = 'committed')"
+                    " FROM {batches} b WHERE b.table_name = $1 ORDER BY b.id DESC LIMIT 1", 1, p, out, err);
+}

@@ -1,0 +1,52 @@
+/* core/ledger.h: the batch ledger, kept in the destination beside the data.
+ *
+ * Written through the destination's exec() so the same SQL serves PostgreSQL
+ * (schema _sluice) and SQLite (tables _sluice_*). Calls made inside the
+ * engine's batch transaction commit with the rows (invariant 2); a failure
+ * record is written in a transaction of its own after the batch rolled back. */
+#ifndef SL_LEDGER_H
+#define SL_LEDGER_H
+
+#include <stdint.h>
+
+#include "destinations/destination.h"
+
+struct sl_ledger {
+    const struct sl_dest_ops *ops;
+    struct sl_dest *d;
+};
+
+struct sl_batch_meta {
+    const char *pipeline;
+    const char *table;
+    const char *kind;           /* table kind */
+    const char *source_ref;     /* file, query ... */
+    const char *hash;           /* content hash or NULL */
+    uint64_t bytes;
+};
+
+/* batch id that loaded this content into this table, or 0 */
+int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash,
+                        int64_t *batch_id, struct sl_err *err);
+/* new batch row, state 'received'; *id set */
+int sl_ledger_open(struct sl_ledger *l, const struct sl_batch_meta *m, int64_t *id,
+                   struct sl_err *err);
+int sl_ledger_set_state(struct sl_ledger *l, int64_t id, const char *state,
+                        struct sl_err *err);
+int sl_ledger_commit(struct sl_ledger *l, int64_t id, int64_t rows_in, int64_t rows_written,
+                     const char *report_json, struct sl_err *err);
+int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *hash,
+                          const char *name, uint64_t bytes, int64_t batch_id,
+                          struct sl_err *err);
+/* In its own transaction: a batch that did not commit (state 'failed'). */
+int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
+                             const char *error, struct sl_err *err);
+
+/* The ledger, newest first; table/state NULL = all. */
+int sl_ledger_list(struct sl_ledger *l, const char *table, const char *state, long limit,
+                   struct sl_rows *out, struct sl_err *err);
+/* One row per table: the newest batch, the newest committed batch, counts. */
+int sl_ledger_table_status(struct sl_ledger *l, const char *table, struct sl_rows *out,
+                           struct sl_err *err);
+
+#endif

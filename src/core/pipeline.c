@@ -1,0 +1,741 @@
+/* core/pipeline.c: the engine (see pipeline.h).
+ *
+ * One batch, one destination transaction:
+ *   begin; lock the table; skip if the ledger already has this content;
+ *   make sure the table exists with every column of the drop (inferring the
+ *   types of new columns from the whole drop first); open a ledger row;
+ *   stream every record through type checks and gates into the destination;
+ *   the kind's merge or swap; ledger + file record; commit.
+ * Nothing is visible before the commit, so a gate that fails, a malformed
+ * value or a kill at any instant leaves the table and ledger as they were
+ * (invariants 1 and 2). Only after the commit is the batch acked to the
+ * source (moved to done/): a kill between the two is healed on the next run
+ * by the ledger's content hash. */
+#include "core/pipeline.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/ledger.h"
+#include "core/mem.h"
+#include "core/value.h"
+#include "destinations/destination.h"
+#include "gates/gate.h"
+#include "obs/log.h"
+#include "sources/source.h"
+
+/* ---- retry ---- */
+
+int sl_retry_attempts(void)
+{
+    const char *s = getenv("SLUICE_RETRIES");
+    long n = s ? strtol(s, NULL, 10) : 6;
+    return n < 1 ? 1 : (int)n;
+}
+
+void sl_retry_sleep(int attempt)
+{
+    const char *s = getenv("SLUICE_RETRY_BASE_MS");
+    long base = s ? strtol(s, NULL, 10) : 500;
+    double ms = (double)base;
+    for (int i = 1; i < attempt && ms < 30000; i++)
+        ms *= 2;
+    if (ms > 30000)
+        ms = 30000;
+    /* full jitter in [ms/2, ms]: concurrent loaders do not retry in step */
+    ms = ms / 2 + (ms / 2) * ((double)rand() / RAND_MAX);
+    struct timespec ts = {(time_t)(ms / 1000), (long)((long)ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- column name -> index ---- */
+
+struct colmap {
+    size_t cap;                     /* power of two */
+    struct slot { const char *name; size_t len; long idx; } *slots;
+};
+
+static uint64_t hash_name(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void colmap_free(struct colmap *m)
+{
+    sl_free(m->slots);
+    m->slots = NULL;
+    m->cap = 0;
+}
+
+static long colmap_get(const struct colmap *m, const char *s, size_t n)
+{
+    if (!m->cap)
+        return -1;
+    for (size_t i = hash_name(s, n) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        const struct slot *sl = &m->slots[i];
+        if (!sl->name)
+            return -1;
+        if (sl->len == n && memcmp(sl->name, s, n) == 0)
+            return sl->idx;
+    }
+}
+
+/* `name` must outlive the map. */
+static int colmap_put(struct colmap *m, const char *name, size_t n, long idx, size_t count)
+{
+    if ((count + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        while ((count + 1) * 2 > cap)
+            cap *= 2;
+        struct slot *s = sl_calloc(cap, sizeof *s);
+        if (!s)
+            return -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].name)
+                continue;
+            size_t j = hash_name(m->slots[i].name, m->slots[i].len) & (cap - 1);
+            while (s[j].name)
+                j = (j + 1) & (cap - 1);
+            s[j] = m->slots[i];
+        }
+        sl_free(m->slots);
+        m->slots = s;
+        m->cap = cap;
+    }
+    size_t j = hash_name(name, n) & (m->cap - 1);
+    while (m->slots[j].name)
+        j = (j + 1) & (m->cap - 1);
+    m->slots[j].name = name;
+    m->slots[j].len = n;
+    m->slots[j].idx = idx;
+    return 0;
+}
+
+static int colmap_build(struct colmap *m, const struct sl_schema *s)
+{
+    colmap_free(m);
+    for (size_t i = 0; i < s->ncols; i++)
+        if (colmap_put(m, s->cols[i].name, strlen(s->cols[i].name), (long)i, i) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- one table run ---- */
+
+struct table_run {
+    const struct sl_config *cfg;
+    const struct sl_pipeline_cfg *p;
+    const struct sl_table_cfg *t;
+    const struct sl_dest_ops *dops;
+    struct sl_dest *dest;
+    struct sl_ledger ledger;
+    const struct sl_source_ops *sops;
+    struct sl_source *src;
+    struct sl_run_stats *stats;
+    struct sl_log_ctx log;
+};
+
+static enum sl_load_mode load_mode(enum sl_table_kind k)
+{
+    switch (k) {
+    case SL_KIND_VERSIONED: return SL_LOAD_VERSIONED;
+    case SL_KIND_SNAPSHOT: return SL_LOAD_SNAPSHOT;
+    default: return SL_LOAD_APPEND;
+    }
+}
+
+static const struct sl_column_cfg *declared(const struct sl_table_cfg *t, const char *name,
+                                            size_t n)
+{
+    for (size_t i = 0; i < t->ncolumns; i++)
+        if (strlen(t->columns[i].name) == n && memcmp(t->columns[i].name, name, n) == 0)
+            return &t->columns[i];
+    return NULL;
+}
+
+struct infer_col {
+    char *name;
+    struct sl_infer inf;
+};
+
+/* Read the whole drop once to learn its columns and their types: a new
+ * table's types come from every value, not a sample, so a later row cannot
+ * break them. Memory: one sl_infer per column. */
+static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
+                         struct infer_col **out, size_t *nout, struct sl_err *err)
+{
+    struct sl_rowsrc rs = {0};
+    struct sl_record rec;
+    struct colmap map = {0};
+    struct infer_col *cols = NULL;
+    size_t ncols = 0;
+    int rc;
+
+    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+        return -1;
+    while ((rc = sl_rowsrc_next(&rs, &rec, err)) == 1) {
+        for (size_t i = 0; i < rec.nfields; i++) {
+            const struct sl_field *f = &rec.fields[i];
+            long idx = colmap_get(&map, f->name, f->name_len);
+            if (idx < 0) {
+                struct infer_col *nc = sl_realloc(cols, (ncols + 1) * sizeof *nc);
+                if (!nc)
+                    goto oom;
+                cols = nc;
+                cols[ncols].name = sl_strndup(f->name, f->name_len);
+                if (!cols[ncols].name)
+                    goto oom;
+                sl_infer_init(&cols[ncols].inf);
+                /* rebuild on growth: names moved with realloc of cols? no,
+                 * names are separate allocations and stay put */
+                if (colmap_put(&map, cols[ncols].name, f->name_len, (long)ncols, ncols) < 0)
+                    goto oom;
+                idx = (long)ncols++;
+            }
+            sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
+        }
+    }
+    sl_rowsrc_close(&rs);
+    colmap_free(&map);
+    if (rc < 0) {
+        for (size_t i = 0; i < ncols; i++)
+            sl_free(cols[i].name);
+        sl_free(cols);
+        return -1;
+    }
+    *out = cols;
+    *nout = ncols;
+    return 0;
+oom:
+    sl_rowsrc_close(&rs);
+    colmap_free(&map);
+    for (size_t i = 0; i < ncols; i++)
+        sl_free(cols[i].name);
+    sl_free(cols);
+    return sl_err_set(err, SL_E_NOMEM, "out of memory inferring columns");
+}
+
+static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer_col *c)
+{
+    const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
+    return d ? d->type : sl_infer_result(&c->inf);
+}
+
+/* Make the table exist with every column the drop brings (invariant: new
+ * columns are added, never silently dropped). `target` gets the full list. */
+static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
+                         struct sl_schema *target, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    int exists = tr->dops->describe(tr->dest, t->name, target, err);
+    if (exists < 0)
+        return -1;
+
+    /* A header-based drop on an existing table only needs a pass of its own
+     * when its first record names a column the table lacks. */
+    int need_infer = !exists;
+    if (exists) {
+        struct sl_rowsrc rs = {0};
+        struct sl_record rec;
+        if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+            return -1;
+        int rc = sl_rowsrc_next(&rs, &rec, err);
+        if (rc == 1) {
+            for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
+                int found = 0;
+                for (size_t j = 0; j < target->ncols && !found; j++)
+                    found = strlen(target->cols[j].name) == rec.fields[i].name_len &&
+                            memcmp(target->cols[j].name, rec.fields[i].name,
+                                   rec.fields[i].name_len) == 0;
+                need_infer = !found;
+            }
+            /* records without a fixed header may bring new keys later */
+            if (strcmp(rs.fmt->name, "jsonl") == 0)
+                need_infer = 1;
+        }
+        sl_rowsrc_close(&rs);
+        if (rc < 0)
+            return -1;
+    }
+    if (!need_infer)
+        return 0;
+
+    struct infer_col *cols = NULL;
+    size_t ncols = 0;
+    if (infer_columns(tr, b, &cols, &ncols, err) < 0)
+        return -1;
+
+    int rc = 0;
+    if (!exists) {
+        struct sl_schema s = {0};
+        /* declared columns first, in declaration order, then the drop's */
+        for (size_t i = 0; i < t->ncolumns && rc == 0; i++)
+            rc = sl_schema_add(&s, t->columns[i].name, t->columns[i].type);
+        for (size_t i = 0; i < ncols && rc == 0; i++)
+            if (sl_schema_find(&s, cols[i].name) < 0)
+                rc = sl_schema_add(&s, cols[i].name, column_type(t, &cols[i]));
+        if (rc < 0) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+        } else {
+            for (size_t k = 0; k < t->primary_key.n && rc == 0; k++)
+                if (sl_schema_find(&s, t->primary_key.items[k]) < 0)
+                    rc = sl_err_set(err, SL_E_INPUT,
+                                    "%s: primary key column \"%s\" is not in the drop"
+                                    " and not declared in columns",
+                                    b->ref, t->primary_key.items[k]);
+            if (rc == 0 && t->version_key && sl_schema_find(&s, t->version_key) < 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: version key column \"%s\" is not in the drop"
+                                " and not declared in columns",
+                                b->ref, t->version_key);
+            if (rc == 0 && s.ncols == 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: the drop has no columns and the table declares none",
+                                b->ref);
+            if (rc == 0)
+                rc = tr->dops->create_table(tr->dest, t->name, &s,
+                                            (const char *const *)t->primary_key.items,
+                                            t->primary_key.n, err);
+            if (rc == 0) {
+                sl_schema_free(target);
+                *target = s;
+                s.cols = NULL;
+                s.ncols = 0;
+                sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+            }
+        }
+        sl_schema_free(&s);
+    } else {
+        for (size_t i = 0; i < ncols && rc == 0; i++) {
+            if (sl_schema_find(target, cols[i].name) >= 0)
+                continue;
+            struct sl_column c = {cols[i].name, column_type(t, &cols[i])};
+            rc = tr->dops->add_column(tr->dest, t->name, &c, err);
+            if (rc == 0)
+                rc = sl_schema_add(target, c.name, c.type);
+            if (rc == 0)
+                sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s) from %s", c.name,
+                       sl_type_name(c.type), b->ref);
+        }
+    }
+    for (size_t i = 0; i < ncols; i++)
+        sl_free(cols[i].name);
+    sl_free(cols);
+    return rc;
+}
+
+/* Quote a value for an error message, cut to a readable length. */
+static void excerpt(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t max = 40;
+    if (n > max)
+        snprintf(out, cap, "\"%.*s...\"", (int)max, s);
+    else
+        snprintf(out, cap, "\"%.*s\"", (int)n, s);
+}
+
+struct gate_state {
+    const struct sl_gate_ops *ops;
+    struct sl_gate_run *run;
+};
+
+/* Stream the records of one batch into the destination. */
+static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
+                       const struct sl_schema *target, struct gate_state *gates,
+                       size_t ngates, int64_t batch_id, struct sl_load_result *res,
+                       struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_rowsrc rs = {0};
+    struct sl_record rec;
+    struct colmap map = {0};
+    struct sl_buf vals;
+    size_t n = target->ncols;
+    struct sl_cell *cells = sl_calloc(n, sizeof *cells);
+    size_t *off = sl_calloc(n, sizeof *off);
+    const char **pos_name = NULL;   /* per field position: the name seen last time */
+    long *pos_idx = NULL;
+    size_t npos = 0;
+    long version_idx = t->version_key ? sl_schema_find(target, t->version_key) : -1;
+    long *pk_idx = sl_calloc(t->primary_key.n + 1, sizeof *pk_idx);
+    struct sl_valctx vctx = {b->timezone, b->overlap, SL_EPOCH_AUTO};
+    char why[256], ex[64];
+    int rc = -1, r;
+    int loading = 0;
+
+    sl_buf_init(&vals);
+    if (!cells || !off || !pk_idx || colmap_build(&map, target) < 0) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < t->primary_key.n; k++)
+        pk_idx[k] = sl_schema_find(target, t->primary_key.items[k]);
+
+    struct sl_load ld = {
+        .table = t->name, .mode = load_mode(t->kind), .schema = target, .target = target,
+        .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
+        .version_key = t->version_key, .batch_id = batch_id,
+    };
+    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+        goto done;
+    if (tr->dops->load_begin(tr->dest, &ld, err) < 0)
+        goto done;
+    loading = 1;
+
+    while ((r = sl_rowsrc_next(&rs, &rec, err)) == 1) {
+        sl_buf_reset(&vals);
+        for (size_t i = 0; i < n; i++) {
+            cells[i].null = 1;
+            off[i] = (size_t)-1;
+        }
+        if (rec.nfields > npos) {
+            const char **pn = sl_realloc(pos_name, rec.nfields * sizeof *pn);
+            long *pi = pn ? sl_realloc(pos_idx, rec.nfields * sizeof *pi) : NULL;
+            if (pn)
+                pos_name = pn;
+            if (!pi) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto done;
+            }
+            pos_idx = pi;
+            for (size_t i = npos; i < rec.nfields; i++)
+                pos_name[i] = NULL;
+            npos = rec.nfields;
+        }
+        for (size_t i = 0; i < rec.nfields; i++) {
+            const struct sl_field *f = &rec.fields[i];
+            long idx;
+            /* CSV hands the same header names every record: skip the lookup */
+            if (pos_name[i] == f->name) {
+                idx = pos_idx[i];
+            } else {
+                idx = colmap_get(&map, f->name, f->name_len);
+                pos_name[i] = f->name;
+                pos_idx[i] = idx;
+            }
+            if (idx < 0) {
+                sl_err_set(err, SL_E_INPUT,
+                           "%s:%ld:%ld: column \"%.*s\" is not in table \"%s\"", b->ref,
+                           f->line, f->col, (int)f->name_len, f->name, t->name);
+                goto done;
+            }
+            if (f->is_null)
+                continue;
+            enum sl_type ty = target->cols[idx].type;
+            if (ty == SL_T_TEXT) {
+                /* readers hand out valid UTF-8 without NUL: no copy */
+                cells[idx].s = f->val;
+                cells[idx].n = f->len;
+                cells[idx].null = 0;
+                continue;
+            }
+            size_t start = vals.len;
+            int c = sl_value_canon(ty, f->val, f->len, f->lex, &vctx, &vals, why, sizeof why);
+            if (c < 0) {
+                excerpt(ex, sizeof ex, f->val, f->len);
+                sl_err_set(err, SL_E_INPUT, "%s:%ld:%ld: column \"%s\" (%s): %s: %s", b->ref,
+                           f->line, f->col, target->cols[idx].name, sl_type_name(ty), why, ex);
+                goto done;
+            }
+            if (c == 0) {
+                off[idx] = start;
+                cells[idx].n = vals.len - start;
+                cells[idx].null = 0;
+            }
+        }
+        if (vals.oom) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (off[i] != (size_t)-1)
+                cells[i].s = vals.data + off[i];
+        for (size_t k = 0; k < t->primary_key.n; k++)
+            if (pk_idx[k] < 0 || cells[pk_idx[k]].null) {
+                sl_err_set(err, SL_E_INPUT, "%s:%ld: primary key column \"%s\" is empty",
+                           b->ref, rec.line, t->primary_key.items[k]);
+                goto done;
+            }
+        if (version_idx >= 0 && cells[version_idx].null) {
+            sl_err_set(err, SL_E_INPUT, "%s:%ld: version key column \"%s\" is empty", b->ref,
+                       rec.line, t->version_key);
+            goto done;
+        }
+        for (size_t g = 0; g < ngates; g++)
+            if (gates[g].ops->row && gates[g].ops->row(gates[g].run, cells, rec.line, err) < 0)
+                goto done;
+        if (tr->dops->load_row(tr->dest, cells, err) < 0)
+            goto done;
+    }
+    if (r < 0)
+        goto done;
+    loading = 0;
+    if (tr->dops->load_end(tr->dest, res, err) < 0)
+        goto done;
+    rc = 0;
+done:
+    (void)loading;   /* an unfinished COPY is ended by the caller's rollback */
+    sl_rowsrc_close(&rs);
+    colmap_free(&map);
+    sl_buf_free(&vals);
+    sl_free(cells);
+    sl_free(off);
+    sl_free(pos_name);
+    sl_free(pos_idx);
+    sl_free(pk_idx);
+    return rc;
+}
+
+enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED };
+
+/* One attempt at one batch, in one destination transaction. */
+static int attempt_batch(struct table_run *tr, struct sl_batch_input *b,
+                         enum attempt_result *result, int64_t *batch_out,
+                         struct sl_load_result *res, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_schema target = {0};
+    struct gate_state *gates = NULL;
+    size_t ngates = 0;
+    struct sl_buf report;
+    int64_t dup = 0, batch_id = 0;
+
+    sl_buf_init(&report);
+    memset(res, 0, sizeof *res);
+    *result = ATT_FAILED;
+    if (tr->dops->begin(tr->dest, err) < 0)
+        return -1;
+    if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
+        goto fail;
+    if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
+        goto fail;
+    if (dup) {
+        tr->dops->rollback(tr->dest);
+        *result = ATT_DUPLICATE;
+        *batch_out = dup;
+        return 0;
+    }
+    if (prepare_table(tr, b, &target, err) < 0)
+        goto fail;
+
+    struct sl_batch_meta m = {tr->p->name, t->name, sl_table_kind_name(t->kind), b->ref,
+                              b->hash[0] ? b->hash : NULL, b->bytes};
+    if (sl_ledger_open(&tr->ledger, &m, &batch_id, err) < 0)
+        goto fail;
+    tr->log.batch = batch_id;
+
+    struct sl_gate_env env = {tr->dops, tr->dest, tr->p->name, t, &target, batch_id, b->bytes};
+    if (t->ngates) {
+        gates = sl_calloc(t->ngates, sizeof *gates);
+        if (!gates) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    for (size_t g = 0; g < t->ngates; g++) {
+        gates[g].ops = t->gates[g].ops;
+        if (gates[g].ops->start(t->gates[g].ctx, &env, &gates[g].run, err) < 0)
+            goto fail;
+        ngates++;
+    }
+
+    if (stream_rows(tr, b, &target, gates, ngates, batch_id, res, err) < 0)
+        goto fail;
+
+    /* invariant 1: every gate passes before the commit makes rows visible */
+    sl_buf_putc(&report, '{');
+    int failed_gates = 0;
+    for (size_t g = 0; g < ngates; g++) {
+        struct sl_gate_result gr = {SL_GATE_PASS, NULL};
+        if (gates[g].ops->finish(gates[g].run, &env, &gr, err) < 0)
+            goto fail;
+        sl_buf_printf(&report, "%s\"%s\":%s", g ? "," : "", gates[g].ops->name,
+                      gr.report_json ? gr.report_json : "null");
+        failed_gates += gr.verdict == SL_GATE_FAIL;
+        sl_free(gr.report_json);
+    }
+    sl_buf_putc(&report, '}');
+    if (failed_gates) {
+        sl_err_set(err, SL_E_INPUT, "%s: %d gate(s) failed: %s", b->ref, failed_gates,
+                   report.data);
+        goto fail;
+    }
+
+    /* invariant 2: rows, ledger entry and file record commit together */
+    if (sl_ledger_commit(&tr->ledger, batch_id, res->rows_in, res->rows_written,
+                         ngates ? report.data : NULL, err) < 0)
+        goto fail;
+    if (b->hash[0] &&
+        sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
+        goto fail;
+    if (tr->dops->commit(tr->dest, err) < 0)
+        goto fail;
+
+    for (size_t g = 0; g < ngates; g++)
+        gates[g].ops->free_run(gates[g].run);
+    sl_free(gates);
+    sl_schema_free(&target);
+    sl_buf_free(&report);
+    *result = ATT_COMMITTED;
+    *batch_out = batch_id;
+    return 0;
+
+fail:
+    tr->dops->rollback(tr->dest);
+    for (size_t g = 0; g < ngates; g++)
+        gates[g].ops->free_run(gates[g].run);
+    sl_free(gates);
+    sl_schema_free(&target);
+    sl_buf_free(&report);
+    tr->log.batch = 0;
+    return -1;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void run_batch(struct table_run *tr, struct sl_batch_input *b)
+{
+    struct sl_err err, aerr;
+    struct sl_load_result res;
+    enum attempt_result result = ATT_FAILED;
+    int64_t batch_id = 0;
+    int attempts = sl_retry_attempts();
+    struct timespec t0;
+    int rc = -1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sl_err_clear(&err);
+    for (int a = 1; a <= attempts; a++) {
+        sl_err_clear(&err);
+        rc = attempt_batch(tr, b, &result, &batch_id, &res, &err);
+        if (rc == 0 || err.cls != SL_RETRY)
+            break;
+        if (a < attempts) {
+            sl_log(SL_LOG_WARN, &tr->log, "%s: transient failure, retrying (attempt %d of %d): %s",
+                   b->ref, a + 1, attempts, err.msg);
+            sl_retry_sleep(a);
+        }
+    }
+    tr->log.batch = batch_id;
+    sl_err_clear(&aerr);
+
+    if (rc == 0 && result == ATT_DUPLICATE) {
+        sl_log(SL_LOG_INFO, &tr->log, "%s: skipped, same content already loaded by batch %" PRId64,
+               b->ref, batch_id);
+        tr->stats->duplicates++;
+        if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (rc == 0) {
+        sl_log(SL_LOG_INFO, &tr->log,
+               "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
+               " unchanged) in %.2f s",
+               b->ref, res.rows_in, res.rows_written, res.rows_unchanged, seconds_since(&t0));
+        tr->stats->committed++;
+        tr->stats->rows += res.rows_in;
+        if (tr->sops->ack(tr->src, b, SL_OUT_COMMITTED, NULL, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (err.cls == SL_RETRY) {
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: still failing after %d attempts, left for the next run: %s",
+               b->ref, attempts, err.msg);
+        tr->stats->deferred++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            tr->stats->first_error = err;
+        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, err.msg, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else {
+        sl_log(SL_LOG_ERROR, &tr->log, "%s", err.msg);
+        tr->stats->failed++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            tr->stats->first_error = err;
+        struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
+                                  b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
+        if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &aerr) < 0)
+            sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s", aerr.msg);
+        if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, err.msg, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    }
+    tr->log.batch = 0;
+}
+
+static int run_table(struct table_run *tr, struct sl_err *err)
+{
+    struct sl_batch_input *b;
+    int rc;
+
+    if (tr->sops->open(&tr->src, tr->cfg, tr->p, tr->t, err) < 0)
+        return -1;
+    while ((rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
+        run_batch(tr, b);
+    tr->sops->close(tr->src);
+    tr->src = NULL;
+    return rc < 0 ? -1 : 0;
+}
+
+/* Connect and create sluice's own tables, retrying while the destination is
+ * unreachable (it may be restarting). */
+static int connect_dest(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                        const struct sl_dest_ops **ops, struct sl_dest **dest,
+                        struct sl_log_ctx *log, struct sl_err *err)
+{
+    int attempts = sl_retry_attempts();
+    for (int a = 1; a <= attempts; a++) {
+        sl_err_clear(err);
+        *dest = NULL;
+        if (sl_dest_open(p->dest_conn->url, p->dest_conn->password, c->dir, ops, dest, err) == 0 &&
+            (*ops)->ensure_meta(*dest, err) == 0)
+            return 0;
+        if (*dest) {
+            (*ops)->close(*dest);
+            *dest = NULL;
+        }
+        if (err->cls != SL_RETRY)
+            return -1;
+        if (a < attempts) {
+            sl_log(SL_LOG_WARN, log, "destination \"%s\": %s; retrying", p->destination, err->msg);
+            sl_retry_sleep(a);
+        }
+    }
+    return -1;
+}
+
+int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                    struct sl_run_stats *stats, struct sl_err *err)
+{
+    struct table_run tr = {0};
+
+    tr.cfg = c;
+    tr.p = p;
+    tr.stats = stats;
+    tr.sops = p->source_ops;
+    tr.log.pipeline = p->name;
+    if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0) {
+        sl_err_prefix(err, "pipeline \"%s\"", p->name);
+        return -1;
+    }
+    tr.ledger.ops = tr.dops;
+    tr.ledger.d = tr.dest;
+    int rc = 0;
+    for (size_t i = 0; i < p->ntables; i++) {
+        tr.t = &p->tables[i];
+        tr.log.table = tr.t->name;
+        if (run_table(&tr, err) < 0) {
+            sl_log(SL_LOG_ERROR, &tr.log, "%s", err->msg);
+            rc = -1;
+            break;
+        }
+    }
+    tr.dops->close(tr.dest);
+    return rc;
+}

@@ -1,0 +1,119 @@
+/* destinations/destination.h: what every destination (postgres, sqlite) provides.
+ *
+ * The engine drives one transaction per batch: begin, lock the table, make
+ * sure it exists with the right columns, stream the rows (load_begin,
+ * load_row..., load_end does the kind's merge or swap), write the ledger
+ * through exec(), commit (invariant 2: rows, ledger and cursor commit in one
+ * destination transaction). Values only ever travel as COPY data or bound
+ * parameters, identifiers only through the destination's quoting
+ * (invariant 5). Calls classify failures in err->cls: SL_RETRY for
+ * transient ones (connection lost, serialization failure, busy database). */
+#ifndef SL_DESTINATION_H
+#define SL_DESTINATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/value.h"
+
+struct sl_dest;
+
+struct sl_column {
+    char *name;
+    enum sl_type type;
+};
+
+struct sl_schema {
+    struct sl_column *cols;   /* without _sluice_batch */
+    size_t ncols;
+};
+void sl_schema_free(struct sl_schema *s);
+int sl_schema_add(struct sl_schema *s, const char *name, enum sl_type t);
+long sl_schema_find(const struct sl_schema *s, const char *name);  /* index or -1 */
+
+/* One canonical value (see core/value.h); null = SQL NULL. */
+struct sl_cell {
+    const char *s;
+    size_t n;
+    int null;
+};
+
+/* Query results as text, row-major; NULL cells are NULL pointers. */
+struct sl_rows {
+    size_t nrows, ncols;
+    char **names;
+    char **cells;
+};
+void sl_rows_free(struct sl_rows *r);
+static inline const char *sl_rows_get(const struct sl_rows *r, size_t row, size_t col)
+{
+    return r->cells[row * r->ncols + col];
+}
+
+enum sl_load_mode { SL_LOAD_APPEND, SL_LOAD_VERSIONED, SL_LOAD_SNAPSHOT };
+
+struct sl_load {
+    const char *table;
+    enum sl_load_mode mode;
+    const struct sl_schema *schema;  /* the columns of each load_row, in order */
+    const struct sl_schema *target;  /* the table's full column list */
+    const char *const *pk;
+    size_t npk;
+    const char *version_key;
+    int64_t batch_id;
+};
+
+struct sl_load_result {
+    int64_t rows_in;         /* rows received */
+    int64_t rows_written;    /* inserted or updated */
+    int64_t rows_unchanged;  /* versioned: older or equal version than stored */
+};
+
+struct sl_dest_ops {
+    const char *kind;       /* "postgres", "sqlite" */
+    /* url as in the config; relative sqlite paths resolve against base_dir */
+    int (*connect)(struct sl_dest **out, const char *url, const char *password,
+                   const char *base_dir, struct sl_err *err);
+    void (*close)(struct sl_dest *d);
+
+    /* The name of one of sluice's own tables ("batches" -> "_sluice"."batches"
+     * or "_sluice_batches"), quoted and ready to place in SQL. */
+    const char *(*meta_table)(struct sl_dest *d, const char *name);
+    /* Create sluice's schema and tables when missing (idempotent, own
+     * transaction; call outside a batch transaction). */
+    int (*ensure_meta)(struct sl_dest *d, struct sl_err *err);
+    /* Run SQL with $1..$n text parameters (NULL = SQL NULL). `out` may be
+     * NULL when no rows are wanted. */
+    int (*exec)(struct sl_dest *d, const char *sql, int nparams,
+                const char *const *params, struct sl_rows *out, struct sl_err *err);
+
+    int (*begin)(struct sl_dest *d, struct sl_err *err);
+    int (*commit)(struct sl_dest *d, struct sl_err *err);
+    void (*rollback)(struct sl_dest *d);
+    /* Inside a transaction: one loader per table at a time. */
+    int (*lock_table)(struct sl_dest *d, const char *table, struct sl_err *err);
+
+    /* 1 = table exists and *out holds its columns, 0 = absent, -1 = error. */
+    int (*describe)(struct sl_dest *d, const char *table, struct sl_schema *out,
+                    struct sl_err *err);
+    int (*create_table)(struct sl_dest *d, const char *table, const struct sl_schema *s,
+                        const char *const *pk, size_t npk, struct sl_err *err);
+    int (*add_column)(struct sl_dest *d, const char *table, const struct sl_column *c,
+                      struct sl_err *err);
+
+    int (*load_begin)(struct sl_dest *d, const struct sl_load *ld, struct sl_err *err);
+    int (*load_row)(struct sl_dest *d, const struct sl_cell *cells, struct sl_err *err);
+    int (*load_end)(struct sl_dest *d, struct sl_load_result *res, struct sl_err *err);
+};
+
+extern const struct sl_dest_ops sl_dest_postgres;
+extern const struct sl_dest_ops sl_dest_sqlite;
+
+/* Pick by URL scheme (postgresql://, postgres://, sqlite://). */
+const struct sl_dest_ops *sl_dest_for_url(const char *url, struct sl_err *err);
+/* Connect by URL; sets *ops too. */
+int sl_dest_open(const char *url, const char *password, const char *base_dir,
+                 const struct sl_dest_ops **ops, struct sl_dest **out, struct sl_err *err);
+
+#endif

@@ -1,0 +1,1507 @@
+/* destinations/sqlite.c: the SQLite destination (sl_dest_sqlite).
+ *
+ * The engine drives it through struct sl_dest_ops (destination.h): one
+ * connection per pipeline thread, one transaction per batch. This file is the
+ * only one that sees sqlite3 types; it owns the connection, a cache of
+ * prepared statements keyed by SQL text (the ledger runs the same few per
+ * batch), the quoted names of sluice's own tables and the state of the load
+ * in progress.
+ *
+ * Durability: WAL with synchronous=FULL, so a committed batch is on disk when
+ * commit returns (invariant 2; NORMAL could lose the last commits on power
+ * loss). begin is BEGIN IMMEDIATE: the writer takes SQLite's one write lock
+ * up front, so two loaders queue on busy_timeout instead of deadlocking on a
+ * read-to-write upgrade.
+ *
+ * Declared types are chosen for SQLite's affinity rules ("INT" -> integer;
+ * "CHAR", "CLOB", "TEXT" -> text; "REAL", "FLOA", "DOUB" -> real; else
+ * numeric), so each canonical value is stored as it should be:
+ *   bool         BOOLEAN        numeric affinity, bound as integer 0 / 1
+ *   bigint       BIGINT         integer
+ *   double       DOUBLE         real
+ *   numeric      NUMERIC TEXT   text: "12.30" stays exactly "12.30" (a plain
+ *                               NUMERIC column would turn it into REAL 12.3)
+ *   date         DATE           numeric affinity, but a canonical date is never
+ *                               a number literal, so it stays text
+ *   timestamptz  TIMESTAMPTZ    likewise (fixed-width UTC text)
+ *   json         JSON TEXT      text: JSON "1.50" must not become REAL 1.5
+ *   text         TEXT           text
+ * describe maps these names back first and falls back to sl_type_from_name
+ * (after dropping a "(n,m)" suffix) for tables made by others, else text.
+ *
+ * NaN: SQLite turns a bound NaN double into NULL, which would lose the value.
+ * A NaN is stored as the text 'NaN' in the DOUBLE column instead: it reads
+ * back as "NaN" and, since SQLite orders text above every number, it sorts
+ * above all numbers exactly as PostgreSQL orders NaN. Infinity binds as a
+ * real and exec prints it as "Infinity" / "-Infinity".
+ *
+ * Versioned loads compare the version column in the upsert's WHERE: integers
+ * and reals numerically (bound as numbers), dates and timestamps as text
+ * (canonical forms are fixed-width, so text order is time order). A numeric
+ * version is stored as text, where "9.5" > "10.25"; it is compared through
+ * sluice_numeric_cmp(), a function registered on the connection that compares
+ * decimal strings exactly (no rounding through double). */
+#include "destinations/destination.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "core/mem.h"
+
+enum { STMT_CACHE_MAX = 32, DEFAULT_BUSY_MS = 10000 };
+
+static const char BATCH_COL[] = "_sluice_batch";
+static const char NEW_SUFFIX[] = "__sluice_new";       /* snapshot: loaded beside the table */
+static const char IDX_SUFFIX[] = "__sluice_batch_idx"; /* index on _sluice_batch */
+static const char BUSY_ENV[] = "SLUICE_SQLITE_BUSY_TIMEOUT_MS";
+
+static const struct {
+    const char *decl;
+    enum sl_type type;
+} decl_types[] = {
+    {"BOOLEAN", SL_T_BOOL},
+    {"BIGINT", SL_T_BIGINT},
+    {"NUMERIC TEXT", SL_T_NUMERIC},
+    {"DOUBLE", SL_T_DOUBLE},
+    {"DATE", SL_T_DATE},
+    {"TIMESTAMPTZ", SL_T_TIMESTAMPTZ},
+    {"JSON TEXT", SL_T_JSON},
+    {"TEXT", SL_T_TEXT},
+};
+
+struct cached_stmt {
+    char *sql;
+    uint64_t hash;
+    uint64_t used;          /* tick of last use, for eviction */
+    sqlite3_stmt *stmt;
+};
+
+struct meta_name {
+    struct meta_name *next;
+    char *name;
+    char *quoted;
+};
+
+struct load_state {
+    int active;
+    enum sl_load_mode mode;
+    char *table;            /* as the caller named it, for messages */
+    char *name;             /* the table in SQLite ("public.x" -> "x") */
+    char *into;             /* where rows go: name, or name__sluice_new */
+    sqlite3_stmt *ins;
+    size_t ncols;           /* columns of each load_row */
+    char **cols;            /* their names */
+    enum sl_type *types;    /* their types: how each value is bound */
+    int *param;             /* their parameter numbers in `ins` */
+    size_t *pk;             /* load column of each key column */
+    size_t npk;
+    long ver;               /* load column of the version key, -1 none */
+    struct sl_buf scratch;  /* NUL-terminated copy of a number being parsed */
+    struct sl_load_result res;
+};
+
+struct sqlite_dest {
+    sqlite3 *db;
+    char *path;
+    struct cached_stmt cache[STMT_CACHE_MAX];
+    size_t ncache;
+    uint64_t tick;
+    struct meta_name *meta;
+    struct load_state ld;
+};
+
+/* struct sl_dest is opaque in destination.h and each destination has its own
+ * layout; a private tag keeps two different definitions of one struct out of
+ * the program. */
+static struct sqlite_dest *DB(struct sl_dest *d)
+{
+    return (struct sqlite_dest *)d;
+}
+
+/* ---- errors ---- */
+
+/* Busy and locked (after busy_timeout), the WAL locking race and I/O errors
+ * on locks and shared memory are transient; a failed read, write or fsync is
+ * a disk problem and is not retried blindly. */
+static int transient(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_PROTOCOL:
+        return 1;
+    case SQLITE_IOERR:
+        switch (rc) {
+        case SQLITE_IOERR_LOCK:
+        case SQLITE_IOERR_RDLOCK:
+        case SQLITE_IOERR_UNLOCK:
+        case SQLITE_IOERR_CHECKRESERVEDLOCK:
+        case SQLITE_IOERR_SHMOPEN:
+        case SQLITE_IOERR_SHMSIZE:
+        case SQLITE_IOERR_SHMLOCK:
+        case SQLITE_IOERR_SHMMAP:
+        case SQLITE_IOERR_NOMEM:
+            return 1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+/* "could not <what>: <sqlite message>", classed by rc. Call it before any
+ * other call on the connection (sqlite3_reset included) so the message is
+ * the failure's own. */
+__attribute__((format(printf, 4, 5)))
+static int db_fail(sqlite3 *db, int rc, struct sl_err *err, const char *fmt, ...)
+{
+    char what[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (transient(rc))
+        sl_err_retry(err, SL_E_DEST, "could not %s: %s", what, msg);
+    else
+        sl_err_set(err, SL_E_DEST, "could not %s: %s", what, msg);
+    err->sqlstate[0] = '\0';
+    return -1;
+}
+
+static int nomem(struct sl_err *err)
+{
+    return sl_err_set(err, SL_E_NOMEM, "out of memory");
+}
+
+/* ---- names ---- */
+
+/* The one identifier quoting: "x" with " doubled (invariant 5). */
+static void quote_ident(struct sl_buf *b, const char *name)
+{
+    sl_buf_putc(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            sl_buf_putc(b, '"');
+        sl_buf_putc(b, *p);
+    }
+    sl_buf_putc(b, '"');
+}
+
+/* The table's name in SQLite: SQLite has no schemas here, so "public.x" is
+ * "x" and any other "s.x" is "s_x". Caller frees. */
+static char *table_name(const char *name)
+{
+    if (strncmp(name, "public.", 7) == 0 && name[7])
+        return sl_strdup(name + 7);
+    char *s = sl_strdup(name);
+    if (!s)
+        return NULL;
+    char *dot = strchr(s, '.');
+    if (dot && dot != s && dot[1])
+        *dot = '_';
+    return s;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* sluice's own names are off limits for data tables (SQLite names are
+ * case-insensitive, so the checks are too). */
+static int check_data_table(const char *table, const char *name, struct sl_err *err)
+{
+    if (!name[0])
+        return sl_err_set(err, SL_E_CONFIG, "empty table name");
+    if (strncasecmp(name, "_sluice", 7) == 0 || ends_with(name, NEW_SUFFIX))
+        return sl_err_set(err, SL_E_CONFIG,
+                          "table name \"%s\" is reserved for sluice's own tables", table);
+    return 0;
+}
+
+static const char *decl_name(enum sl_type t)
+{
+    for (size_t i = 0; i < sizeof decl_types / sizeof decl_types[0]; i++)
+        if (decl_types[i].type == t)
+            return decl_types[i].decl;
+    return NULL;
+}
+
+static enum sl_type type_from_decl(const char *decl)
+{
+    char low[64];
+    size_t n = 0;
+    enum sl_type t;
+
+    if (!decl)
+        return SL_T_TEXT;
+    for (size_t i = 0; i < sizeof decl_types / sizeof decl_types[0]; i++)
+        if (strcasecmp(decl, decl_types[i].decl) == 0)
+            return decl_types[i].type;
+    /* "VARCHAR(20)", "NUMERIC(12, 2)": the name without its size */
+    for (const char *p = decl; *p && *p != '(' && n + 1 < sizeof low; p++)
+        low[n++] = (char)tolower((unsigned char)*p);
+    while (n > 0 && low[n - 1] == ' ')
+        n--;
+    low[n] = '\0';
+    if (n > 0 && sl_type_from_name(low, &t) == 0)
+        return t;
+    return SL_T_TEXT;
+}
+
+/* ---- statements ---- */
+
+static uint64_t hash_sql(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;     /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+/* One statement only: anything but blanks, ';' and comments after it is an
+ * error rather than silently ignored. */
+static int only_one_statement(struct sqlite_dest *d, const char *tail, struct sl_err *err)
+{
+    sqlite3_stmt *more = NULL;
+
+    while (*tail && (isspace((unsigned char)*tail) || *tail == ';'))
+        tail++;
+    if (!*tail)
+        return 0;
+    if (sqlite3_prepare_v2(d->db, tail, -1, &more, NULL) != SQLITE_OK || more) {
+        sqlite3_finalize(more);
+        return sl_err_set(err, SL_E_INTERNAL,
+                          "only one SQL statement per call is supported (extra: \"%.200s\")",
+                          tail);
+    }
+    return 0;
+}
+
+/* A prepared statement for `sql`, from the cache or newly prepared into it.
+ * The cache owns it; callers reset it after use. */
+static sqlite3_stmt *cached(struct sqlite_dest *d, const char *sql, struct sl_err *err)
+{
+    uint64_t h = hash_sql(sql);
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL;
+    size_t slot;
+
+    for (size_t i = 0; i < d->ncache; i++)
+        if (d->cache[i].hash == h && strcmp(d->cache[i].sql, sql) == 0) {
+            d->cache[i].used = ++d->tick;
+            return d->cache[i].stmt;
+        }
+
+    int rc = sqlite3_prepare_v3(d->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, &tail);
+    if (rc != SQLITE_OK) {
+        db_fail(d->db, rc, err, "prepare statement \"%.300s\"", sql);
+        sqlite3_finalize(stmt);
+        return NULL;
+    }
+    if (!stmt) {
+        sl_err_set(err, SL_E_INTERNAL, "empty SQL statement");
+        return NULL;
+    }
+    if (only_one_statement(d, tail, err) < 0) {
+        sqlite3_finalize(stmt);
+        return NULL;
+    }
+    char *copy = sl_strdup(sql);
+    if (!copy) {
+        sqlite3_finalize(stmt);
+        nomem(err);
+        return NULL;
+    }
+    if (d->ncache < STMT_CACHE_MAX) {
+        slot = d->ncache++;
+    } else {
+        slot = 0;
+        for (size_t i = 1; i < d->ncache; i++)
+            if (d->cache[i].used < d->cache[slot].used)
+                slot = i;
+        sqlite3_finalize(d->cache[slot].stmt);
+        sl_free(d->cache[slot].sql);
+    }
+    d->cache[slot].sql = copy;
+    d->cache[slot].hash = h;
+    d->cache[slot].used = ++d->tick;
+    d->cache[slot].stmt = stmt;
+    return stmt;
+}
+
+/* Run one statement that returns nothing worth keeping (DDL, BEGIN ...),
+ * not cached. */
+__attribute__((format(printf, 4, 5)))
+static int run(struct sqlite_dest *d, const char *sql, struct sl_err *err, const char *fmt, ...)
+{
+    char what[512];
+    sqlite3_stmt *stmt = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    rc = sqlite3_prepare_v2(d->db, sql, -1, &stmt, NULL);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+            ;
+    if (rc != SQLITE_OK && rc != SQLITE_DONE) {
+        db_fail(d->db, rc, err, "%s", what);
+        sqlite3_finalize(stmt);
+        return -1;
+    }
+    sqlite3_finalize(stmt);
+    return 0;
+}
+
+/* Run SQL assembled in `b`; an append that ran out of memory fails here. */
+__attribute__((format(printf, 4, 5)))
+static int run_buf(struct sqlite_dest *d, struct sl_buf *b, struct sl_err *err,
+                   const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    if (b->oom || !b->data)
+        return nomem(err);
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return run(d, b->data, err, "%s", what);
+}
+
+/* ---- exact decimal comparison (numeric version keys) ---- */
+
+struct decimal {
+    int neg;
+    const char *ip;     /* integer digits without leading zeros */
+    size_t ni;
+    const char *fp;     /* fraction digits without trailing zeros */
+    size_t nf;
+};
+
+/* Parse "[+-]digits[.digits]" (either digit run may be empty, not both). */
+static int decimal_parse(const char *s, size_t n, struct decimal *d)
+{
+    size_t i = 0, start;
+
+    memset(d, 0, sizeof *d);
+    if (i < n && (s[i] == '-' || s[i] == '+'))
+        d->neg = s[i++] == '-';
+    start = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9')
+        i++;
+    d->ip = s + start;
+    d->ni = i - start;
+    if (i < n && s[i] == '.') {
+        i++;
+        start = i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        d->fp = s + start;
+        d->nf = i - start;
+    }
+    if (i != n || d->ni + d->nf == 0)
+        return -1;
+    while (d->ni > 0 && d->ip[0] == '0')
+        d->ip++, d->ni--;
+    while (d->nf > 0 && d->fp[d->nf - 1] == '0')
+        d->nf--;
+    return 0;
+}
+
+static int decimal_cmp(const struct decimal *a, const struct decimal *b)
+{
+    int sa = (a->ni + a->nf == 0) ? 0 : a->neg ? -1 : 1;
+    int sb = (b->ni + b->nf == 0) ? 0 : b->neg ? -1 : 1;
+    int m = 0;
+
+    if (sa != sb)
+        return sa < sb ? -1 : 1;
+    if (sa == 0)
+        return 0;
+    if (a->ni != b->ni) {
+        m = a->ni < b->ni ? -1 : 1;
+    } else {
+        m = a->ni ? memcmp(a->ip, b->ip, a->ni) : 0;
+        for (size_t i = 0; m == 0 && i < a->nf && i < b->nf; i++)
+            m = (a->fp[i] > b->fp[i]) - (a->fp[i] < b->fp[i]);
+        if (m == 0)
+            m = (a->nf > b->nf) - (a->nf < b->nf);
+    }
+    if (m != 0)
+        m = m < 0 ? -1 : 1;
+    return sa > 0 ? m : -m;
+}
+
+static int as_double(sqlite3_value *v, double *out)
+{
+    int t = sqlite3_value_type(v);
+    if (t == SQLITE_INTEGER || t == SQLITE_FLOAT) {
+        *out = sqlite3_value_double(v);
+        return 0;
+    }
+    const char *s = (const char *)sqlite3_value_text(v);
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    *out = strtod(s, &end);
+    return *end == '\0' ? 0 : -1;
+}
+
+/* sluice_numeric_cmp(a, b): -1, 0 or 1; NULL when either is NULL. Exact for
+ * decimal strings (how numeric is stored); values another writer left as
+ * reals compare as doubles; anything else compares as text. */
+static void numeric_cmp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct decimal da, db;
+    double fa, fb;
+    (void)argc;
+
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const char *a = (const char *)sqlite3_value_text(argv[0]);
+    int na = sqlite3_value_bytes(argv[0]);
+    const char *b = (const char *)sqlite3_value_text(argv[1]);
+    int nb = sqlite3_value_bytes(argv[1]);
+    if (!a || !b) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) != SQLITE_FLOAT && sqlite3_value_type(argv[1]) != SQLITE_FLOAT
+        && decimal_parse(a, (size_t)na, &da) == 0 && decimal_parse(b, (size_t)nb, &db) == 0) {
+        sqlite3_result_int(ctx, decimal_cmp(&da, &db));
+    } else if (as_double(argv[0], &fa) == 0 && as_double(argv[1], &fb) == 0) {
+        sqlite3_result_int(ctx, (fa > fb) - (fa < fb));
+    } else {
+        int m = memcmp(a, b, (size_t)(na < nb ? na : nb));
+        if (m == 0)
+            m = (na > nb) - (na < nb);
+        sqlite3_result_int(ctx, (m > 0) - (m < 0));
+    }
+}
+
+/* ---- connect / close ---- */
+
+static int busy_timeout_ms(int *ms, struct sl_err *err)
+{
+    const char *s = getenv(BUSY_ENV);
+    char *end;
+    long v;
+
+    *ms = DEFAULT_BUSY_MS;
+    if (!s || !*s)
+        return 0;
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || v < 0 || v > INT_MAX)
+        return sl_err_set(err, SL_E_CONFIG, "%s=\"%s\" is not a number of milliseconds",
+                          BUSY_ENV, s);
+    *ms = (int)v;
+    return 0;
+}
+
+/* sqlite://rel/path.db (relative to base_dir), sqlite:///abs/path.db. The
+ * path is taken as written: no query parameters, no %-decoding. */
+static char *resolve_path(const char *url, const char *base_dir, struct sl_err *err)
+{
+    const char *p = url;
+    struct sl_buf b;
+
+    if (strncmp(p, "sqlite://", 9) != 0) {
+        sl_err_set(err, SL_E_CONFIG, "not a sqlite url: \"%s\" (use sqlite://path.db)", url);
+        return NULL;
+    }
+    p += 9;
+    if (!*p) {
+        sl_err_set(err, SL_E_CONFIG, "sqlite url \"%s\" names no file", url);
+        return NULL;
+    }
+    sl_buf_init(&b);
+    if (*p != '/' && strcmp(p, ":memory:") != 0 && base_dir && *base_dir) {
+        sl_buf_puts(&b, base_dir);
+        if (base_dir[strlen(base_dir) - 1] != '/')
+            sl_buf_putc(&b, '/');
+    }
+    sl_buf_puts(&b, p);
+    if (b.oom) {
+        sl_buf_free(&b);
+        nomem(err);
+        return NULL;
+    }
+    return sl_buf_steal(&b);
+}
+
+static void load_free(struct load_state *l);
+static void sq_close(struct sl_dest *dd);
+
+static int sq_connect(struct sl_dest **out, const char *url, const char *password,
+                      const char *base_dir, struct sl_err *err)
+{
+    struct sqlite_dest *d;
+    int ms, rc;
+    (void)password;     /* a file has no password */
+
+    *out = NULL;
+    if (busy_timeout_ms(&ms, err) < 0)
+        return -1;
+    d = sl_calloc(1, sizeof *d);
+    if (!d)
+        return nomem(err);
+    d->ld.ver = -1;
+    d->path = resolve_path(url, base_dir, err);
+    if (!d->path) {
+        sl_free(d);
+        return -1;
+    }
+    /* one connection per thread: the statement cache is not shared */
+    rc = sqlite3_open_v2(d->path, &d->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        if (d->db)
+            db_fail(d->db, rc, err, "open sqlite database \"%s\"", d->path);
+        else
+            nomem(err);
+        sq_close((struct sl_dest *)d);
+        return -1;
+    }
+    sqlite3_extended_result_codes(d->db, 1);
+    sqlite3_busy_timeout(d->db, ms);
+    /* invariant 2: synchronous=FULL so a committed batch survives power loss */
+    if (run(d, "PRAGMA journal_mode = WAL", err, "set WAL mode on \"%s\"", d->path) < 0
+        || run(d, "PRAGMA synchronous = FULL", err, "set synchronous on \"%s\"", d->path) < 0
+        || run(d, "PRAGMA foreign_keys = OFF", err, "set foreign_keys on \"%s\"", d->path) < 0) {
+        sq_close((struct sl_dest *)d);
+        return -1;
+    }
+    rc = sqlite3_create_function_v2(d->db, "sluice_numeric_cmp", 2,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                    NULL, numeric_cmp_fn, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(d->db, rc, err, "register sluice_numeric_cmp on \"%s\"", d->path);
+        sq_close((struct sl_dest *)d);
+        return -1;
+    }
+    *out = (struct sl_dest *)d;
+    return 0;
+}
+
+static void sq_close(struct sl_dest *dd)
+{
+    struct sqlite_dest *d = DB(dd);
+    if (!d)
+        return;
+    load_free(&d->ld);
+    for (size_t i = 0; i < d->ncache; i++) {
+        sqlite3_finalize(d->cache[i].stmt);
+        sl_free(d->cache[i].sql);
+    }
+    while (d->meta) {
+        struct meta_name *m = d->meta;
+        d->meta = m->next;
+        sl_free(m->name);
+        sl_free(m->quoted);
+        sl_free(m);
+    }
+    sqlite3_close_v2(d->db);    /* an open transaction rolls back */
+    sl_free(d->path);
+    sl_free(d);
+}
+
+/* ---- sluice's own tables ---- */
+
+/* "batches" -> "\"_sluice_batches\"", kept until close. NULL on OOM. */
+static const char *sq_meta_table(struct sl_dest *dd, const char *name)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct meta_name *m;
+    struct sl_buf b;
+    char *full;
+    size_t n = strlen(name);
+
+    for (m = d->meta; m; m = m->next)
+        if (strcmp(m->name, name) == 0)
+            return m->quoted;
+    full = sl_malloc(n + 8 + 1);
+    if (!full)
+        return NULL;
+    memcpy(full, "_sluice_", 8);
+    memcpy(full + 8, name, n + 1);
+    sl_buf_init(&b);
+    quote_ident(&b, full);
+    sl_free(full);
+    m = sl_calloc(1, sizeof *m);
+    if (b.oom || !m || !(m->name = sl_strdup(name))) {
+        sl_free(m);
+        sl_buf_free(&b);
+        return NULL;
+    }
+    m->quoted = sl_buf_steal(&b);
+    m->next = d->meta;
+    d->meta = m;
+    return m->quoted;
+}
+
+static const char SQL_META_BATCHES[] =
+    "CREATE TABLE IF NOT EXISTS \"_sluice_batches\" ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " pipeline TEXT NOT NULL,"
+    " table_name TEXT NOT NULL,"
+    " kind TEXT,"
+    " state TEXT NOT NULL,"
+    " source_ref TEXT,"
+    " content_hash TEXT,"
+    " rows_in INTEGER,"
+    " rows_written INTEGER,"
+    " bytes INTEGER,"
+    " started_at TEXT,"
+    " finished_at TEXT,"
+    " error TEXT,"
+    " report TEXT)";
+
+static const char SQL_META_BATCHES_IDX[] =
+    "CREATE INDEX IF NOT EXISTS \"_sluice_batches_table_idx\""
+    " ON \"_sluice_batches\" (table_name, id)";
+
+static const char SQL_META_FILES[] =
+    "CREATE TABLE IF NOT EXISTS \"_sluice_files\" ("
+    " table_name TEXT NOT NULL,"
+    " content_hash TEXT NOT NULL,"
+    " name TEXT,"
+    " bytes INTEGER,"
+    " batch_id INTEGER,"
+    " loaded_at TEXT,"
+    " PRIMARY KEY (table_name, content_hash))";
+
+static const char SQL_META_CURSORS[] =
+    "CREATE TABLE IF NOT EXISTS \"_sluice_cursors\" ("
+    " pipeline TEXT NOT NULL,"
+    " table_name TEXT NOT NULL,"
+    " value TEXT,"
+    " batch_id INTEGER,"
+    " updated_at TEXT,"
+    " PRIMARY KEY (pipeline, table_name))";
+
+static int sq_begin(struct sl_dest *dd, struct sl_err *err);
+static int sq_commit(struct sl_dest *dd, struct sl_err *err);
+static void sq_rollback(struct sl_dest *dd);
+
+static int sq_ensure_meta(struct sl_dest *dd, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    static const char *const ddl[] = {
+        SQL_META_BATCHES, SQL_META_BATCHES_IDX, SQL_META_FILES, SQL_META_CURSORS,
+    };
+
+    if (sq_begin(dd, err) < 0)
+        return -1;
+    for (size_t i = 0; i < sizeof ddl / sizeof ddl[0]; i++)
+        if (run(d, ddl[i], err, "create sluice's tables in \"%s\"", d->path) < 0) {
+            sq_rollback(dd);
+            return -1;
+        }
+    return sq_commit(dd, err);
+}
+
+/* ---- exec ---- */
+
+/* Shortest text that reads back as the same double; PostgreSQL's spelling of
+ * the infinities. */
+static void format_double(double v, char out[40])
+{
+    if (isinf(v)) {
+        snprintf(out, 40, "%s", v > 0 ? "Infinity" : "-Infinity");
+        return;
+    }
+    if (isnan(v)) {
+        snprintf(out, 40, "NaN");
+        return;
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, 40, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            return;
+    }
+}
+
+/* Column `i` of the current row as a new string, NULL for SQL NULL. Sets
+ * *oom when a non-NULL value could not be copied. */
+static char *column_text(sqlite3_stmt *stmt, int i, int *oom)
+{
+    char num[40];
+    char *s;
+
+    switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_NULL:
+        return NULL;
+    case SQLITE_FLOAT:
+        format_double(sqlite3_column_double(stmt, i), num);
+        s = sl_strdup(num);
+        break;
+    default: {
+        const char *t = (const char *)sqlite3_column_text(stmt, i);
+        s = t ? sl_strndup(t, (size_t)sqlite3_column_bytes(stmt, i)) : NULL;
+        break;
+    }
+    }
+    if (!s)
+        *oom = 1;
+    return s;
+}
+
+/* $1..$n must be exactly the parameters the statement uses, as PostgreSQL
+ * insists too: a mismatch is a bug to see on SQLite as well. */
+static int bind_params(sqlite3_stmt *stmt, const char *sql, int nparams,
+                       const char *const *params, struct sl_err *err)
+{
+    int used = sqlite3_bind_parameter_count(stmt);
+
+    for (int i = 1; i <= used; i++) {
+        const char *name = sqlite3_bind_parameter_name(stmt, i);
+        char *end;
+        long k = 0;
+        if (name && name[0] == '$' && name[1] >= '1' && name[1] <= '9')
+            k = strtol(name + 1, &end, 10);
+        if (k < 1 || k > nparams || *end)
+            return sl_err_set(err, SL_E_INTERNAL,
+                              "statement uses parameter %s but %d were given: \"%.300s\"",
+                              name ? name : "?", nparams, sql);
+    }
+    for (int k = 1; k <= nparams; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "$%d", k);
+        int idx = sqlite3_bind_parameter_index(stmt, name);
+        if (idx == 0)
+            return sl_err_set(err, SL_E_INTERNAL,
+                              "parameter %s is not used by the statement: \"%.300s\"", name, sql);
+        /* SQLITE_STATIC: the caller's strings outlive the call, and the
+         * bindings are cleared before returning */
+        int rc = params[k - 1] ? sqlite3_bind_text(stmt, idx, params[k - 1], -1, SQLITE_STATIC)
+                               : sqlite3_bind_null(stmt, idx);
+        if (rc != SQLITE_OK)
+            return sl_err_set(err, SL_E_DEST, "could not bind parameter %s: %s", name,
+                              sqlite3_errstr(rc));
+    }
+    return 0;
+}
+
+static int rows_add(struct sl_rows *r, size_t *cap, sqlite3_stmt *stmt)
+{
+    int oom = 0;
+
+    if (r->nrows == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        char **c = sl_realloc(r->cells, ncap * r->ncols * sizeof *c);
+        if (!c)
+            return -1;
+        r->cells = c;
+        *cap = ncap;
+    }
+    char **row = r->cells + r->nrows * r->ncols;
+    for (size_t i = 0; i < r->ncols; i++)
+        row[i] = column_text(stmt, (int)i, &oom);
+    r->nrows++;     /* counted even on OOM so sl_rows_free frees the copies */
+    return oom ? -1 : 0;
+}
+
+static int sq_exec(struct sl_dest *dd, const char *sql, int nparams,
+                   const char *const *params, struct sl_rows *out, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    sqlite3_stmt *stmt;
+    size_t cap = 0;
+    int rc, ret = 0;
+
+    if (out)
+        memset(out, 0, sizeof *out);
+    stmt = cached(d, sql, err);
+    if (!stmt)
+        return -1;
+    if (bind_params(stmt, sql, nparams, params, err) < 0) {
+        sqlite3_clear_bindings(stmt);
+        return -1;
+    }
+    if (out && sqlite3_column_count(stmt) > 0) {
+        out->ncols = (size_t)sqlite3_column_count(stmt);
+        out->names = sl_calloc(out->ncols, sizeof *out->names);
+        for (size_t i = 0; out->names && i < out->ncols; i++) {
+            const char *name = sqlite3_column_name(stmt, (int)i);
+            out->names[i] = sl_strdup(name ? name : "?");
+            if (!out->names[i])
+                break;
+        }
+        if (!out->names || !out->names[out->ncols - 1]) {
+            ret = nomem(err);
+            goto done;
+        }
+    }
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
+        if (out && out->ncols > 0 && rows_add(out, &cap, stmt) < 0) {
+            ret = nomem(err);
+            goto done;
+        }
+    if (rc != SQLITE_DONE)
+        ret = db_fail(d->db, rc, err, "execute \"%.300s\"", sql);
+done:
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (ret < 0 && out)
+        sl_rows_free(out);
+    return ret;
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(struct sl_dest *dd, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    return run(d, "BEGIN IMMEDIATE", err, "begin a write transaction on \"%s\"", d->path);
+}
+
+static int sq_commit(struct sl_dest *dd, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    if (d->ld.active)
+        return sl_err_set(err, SL_E_INTERNAL,
+                          "commit while loading \"%s\" (load_end was not called)", d->ld.table);
+    return run(d, "COMMIT", err, "commit on \"%s\"", d->path);
+}
+
+static void sq_rollback(struct sl_dest *dd)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct sl_err ignored;
+
+    load_free(&d->ld);
+    if (!sqlite3_get_autocommit(d->db))
+        run(d, "ROLLBACK", &ignored, "roll back");
+}
+
+/* SQLite has one writer per database: BEGIN IMMEDIATE already holds the
+ * write lock for the whole transaction, so no other loader touches any table
+ * until commit. There is no per-table lock to take; only check the caller is
+ * inside the transaction, as PostgreSQL's LOCK TABLE would. */
+static int sq_lock_table(struct sl_dest *dd, const char *table, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    if (sqlite3_get_autocommit(d->db))
+        return sl_err_set(err, SL_E_INTERNAL,
+                          "lock of table \"%s\" requested outside a transaction", table);
+    return 0;
+}
+
+/* ---- tables ---- */
+
+static const char SQL_DESCRIBE[] =
+    "SELECT name, type, hidden FROM pragma_table_xinfo($1, 'main') ORDER BY cid";
+
+static int sq_describe(struct sl_dest *dd, const char *table, struct sl_schema *out,
+                       struct sl_err *err)
+{
+    struct sl_rows r;
+    char *name = table_name(table);
+    int ret;
+
+    memset(out, 0, sizeof *out);
+    if (!name)
+        return nomem(err);
+    const char *p[] = {name};
+    ret = sq_exec(dd, SQL_DESCRIBE, 1, p, &r, err);
+    sl_free(name);
+    if (ret < 0) {
+        sl_err_prefix(err, "describing table \"%s\"", table);
+        return -1;
+    }
+    for (size_t i = 0; i < r.nrows; i++) {
+        const char *col = sl_rows_get(&r, i, 0);
+        const char *hidden = sl_rows_get(&r, i, 2);
+        if (!col || strcmp(col, BATCH_COL) == 0 || (hidden && strcmp(hidden, "0") != 0))
+            continue;
+        if (sl_schema_add(out, col, type_from_decl(sl_rows_get(&r, i, 1))) < 0) {
+            sl_rows_free(&r);
+            sl_schema_free(out);
+            return nomem(err);
+        }
+    }
+    ret = r.nrows > 0 ? 1 : 0;
+    sl_rows_free(&r);
+    return ret;
+}
+
+static int is_pk(const char *col, const char *const *pk, size_t npk)
+{
+    for (size_t i = 0; i < npk; i++)
+        if (strcmp(pk[i], col) == 0)
+            return 1;
+    return 0;
+}
+
+/* CREATE TABLE "name" (cols..., "_sluice_batch" INTEGER NOT NULL,
+ * PRIMARY KEY (pk...)). Key columns are NOT NULL as in PostgreSQL (SQLite
+ * would otherwise let NULL keys repeat). */
+static int build_create(struct sl_buf *b, const char *table, const char *name,
+                        const struct sl_schema *s, const char *const *pk, size_t npk,
+                        struct sl_err *err)
+{
+    for (size_t i = 0; i < npk; i++)
+        if (sl_schema_find(s, pk[i]) < 0)
+            return sl_err_set(err, SL_E_CONFIG,
+                              "primary key column \"%s\" is not a column of table \"%s\"",
+                              pk[i], table);
+    sl_buf_puts(b, "CREATE TABLE ");
+    quote_ident(b, name);
+    sl_buf_puts(b, " (");
+    for (size_t i = 0; i < s->ncols; i++) {
+        const char *decl = decl_name(s->cols[i].type);
+        if (!decl)
+            return sl_err_set(err, SL_E_INTERNAL, "column \"%s\" of table \"%s\" has no type",
+                              s->cols[i].name, table);
+        if (strcasecmp(s->cols[i].name, BATCH_COL) == 0)
+            return sl_err_set(err, SL_E_CONFIG,
+                              "column name \"%s\" in table \"%s\" is reserved for sluice",
+                              s->cols[i].name, table);
+        quote_ident(b, s->cols[i].name);
+        sl_buf_putc(b, ' ');
+        sl_buf_puts(b, decl);
+        if (is_pk(s->cols[i].name, pk, npk))
+            sl_buf_puts(b, " NOT NULL");
+        sl_buf_puts(b, ", ");
+    }
+    quote_ident(b, BATCH_COL);
+    sl_buf_puts(b, " INTEGER NOT NULL");
+    if (npk > 0) {
+        sl_buf_puts(b, ", PRIMARY KEY (");
+        for (size_t i = 0; i < npk; i++) {
+            if (i)
+                sl_buf_puts(b, ", ");
+            quote_ident(b, pk[i]);
+        }
+        sl_buf_putc(b, ')');
+    }
+    sl_buf_putc(b, ')');
+    return 0;
+}
+
+/* The index rollback of a batch needs: DELETE ... WHERE _sluice_batch = id. */
+static int create_batch_index(struct sqlite_dest *d, const char *table, const char *name,
+                              struct sl_err *err)
+{
+    struct sl_buf b, idx;
+    int ret;
+
+    sl_buf_init(&b);
+    sl_buf_init(&idx);
+    sl_buf_puts(&idx, name);
+    sl_buf_puts(&idx, IDX_SUFFIX);
+    sl_buf_puts(&b, "CREATE INDEX ");
+    quote_ident(&b, idx.data ? idx.data : "");
+    sl_buf_puts(&b, " ON ");
+    quote_ident(&b, name);
+    sl_buf_puts(&b, " (");
+    quote_ident(&b, BATCH_COL);
+    sl_buf_putc(&b, ')');
+    ret = idx.oom ? nomem(err)
+                  : run_buf(d, &b, err, "create the batch index of table \"%s\"", table);
+    sl_buf_free(&b);
+    sl_buf_free(&idx);
+    return ret;
+}
+
+static int sq_create_table(struct sl_dest *dd, const char *table, const struct sl_schema *s,
+                           const char *const *pk, size_t npk, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct sl_buf b;
+    char *name = table_name(table);
+    int ret;
+
+    if (!name)
+        return nomem(err);
+    sl_buf_init(&b);
+    ret = check_data_table(table, name, err);
+    if (ret == 0)
+        ret = build_create(&b, table, name, s, pk, npk, err);
+    if (ret == 0)
+        ret = run_buf(d, &b, err, "create table \"%s\"", table);
+    if (ret == 0)
+        ret = create_batch_index(d, table, name, err);
+    sl_buf_free(&b);
+    sl_free(name);
+    return ret;
+}
+
+static int sq_add_column(struct sl_dest *dd, const char *table, const struct sl_column *c,
+                         struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct sl_buf b;
+    const char *decl = decl_name(c->type);
+    char *name;
+    int ret;
+
+    if (!decl)
+        return sl_err_set(err, SL_E_INTERNAL, "column \"%s\" of table \"%s\" has no type",
+                          c->name, table);
+    if (strcasecmp(c->name, BATCH_COL) == 0)
+        return sl_err_set(err, SL_E_CONFIG,
+                          "column name \"%s\" in table \"%s\" is reserved for sluice",
+                          c->name, table);
+    name = table_name(table);
+    if (!name)
+        return nomem(err);
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "ALTER TABLE ");
+    quote_ident(&b, name);
+    sl_buf_puts(&b, " ADD COLUMN ");
+    quote_ident(&b, c->name);
+    sl_buf_putc(&b, ' ');
+    sl_buf_puts(&b, decl);
+    ret = run_buf(d, &b, err, "add column \"%s\" to table \"%s\"", c->name, table);
+    sl_buf_free(&b);
+    sl_free(name);
+    return ret;
+}
+
+/* ---- loading ---- */
+
+static void load_free(struct load_state *l)
+{
+    sqlite3_finalize(l->ins);
+    for (size_t i = 0; l->cols && i < l->ncols; i++)
+        sl_free(l->cols[i]);
+    sl_free(l->cols);
+    sl_free(l->types);
+    sl_free(l->param);
+    sl_free(l->pk);
+    sl_free(l->table);
+    sl_free(l->name);
+    sl_free(l->into);
+    sl_buf_free(&l->scratch);
+    memset(l, 0, sizeof *l);
+    l->ver = -1;
+}
+
+static const char *mode_name(enum sl_load_mode m)
+{
+    switch (m) {
+    case SL_LOAD_APPEND:
+        return "append";
+    case SL_LOAD_VERSIONED:
+        return "versioned";
+    case SL_LOAD_SNAPSHOT:
+        return "snapshot";
+    }
+    return "?";
+}
+
+/* Map the load's columns onto the table's and check what the mode needs. */
+static int load_plan(struct load_state *l, const struct sl_load *ld, struct sl_err *err)
+{
+    const struct sl_schema *s = ld->schema, *t = ld->target;
+
+    l->ncols = s->ncols;
+    l->cols = sl_calloc(s->ncols, sizeof *l->cols);
+    l->types = sl_calloc(s->ncols, sizeof *l->types);
+    l->param = sl_calloc(s->ncols, sizeof *l->param);
+    l->pk = sl_calloc(ld->npk, sizeof *l->pk);
+    if (!l->cols || !l->types || !l->param || !l->pk)
+        return nomem(err);
+    for (size_t i = 0; i < s->ncols; i++) {
+        long j = sl_schema_find(t, s->cols[i].name);
+        if (j < 0)
+            return sl_err_set(err, SL_E_INTERNAL,
+                              "column \"%s\" of the load is not a column of table \"%s\"",
+                              s->cols[i].name, ld->table);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(s->cols[k].name, s->cols[i].name) == 0)
+                return sl_err_set(err, SL_E_INPUT,
+                                  "column \"%s\" appears twice in the load of table \"%s\"",
+                                  s->cols[i].name, ld->table);
+        l->cols[i] = sl_strdup(s->cols[i].name);
+        if (!l->cols[i])
+            return nomem(err);
+        l->types[i] = s->cols[i].type;
+        l->param[i] = (int)j + 1;
+    }
+    for (size_t k = 0; k < ld->npk; k++) {
+        long i = sl_schema_find(s, ld->pk[k]);
+        if (i < 0)
+            return sl_err_set(err, SL_E_INPUT,
+                              "primary key column \"%s\" is missing from the load of table \"%s\"",
+                              ld->pk[k], ld->table);
+        l->pk[k] = (size_t)i;
+    }
+    l->npk = ld->npk;
+    if (ld->mode == SL_LOAD_VERSIONED) {
+        if (ld->npk == 0)
+            return sl_err_set(err, SL_E_CONFIG, "versioned table \"%s\" needs a primary key",
+                              ld->table);
+        if (!ld->version_key)
+            return sl_err_set(err, SL_E_CONFIG, "versioned table \"%s\" needs a version key",
+                              ld->table);
+        l->ver = sl_schema_find(s, ld->version_key);
+        if (l->ver < 0)
+            return sl_err_set(err, SL_E_INPUT,
+                              "version key \"%s\" is missing from the load of table \"%s\"",
+                              ld->version_key, ld->table);
+    }
+    return 0;
+}
+
+/* INSERT INTO "into" (every table column, "_sluice_batch") VALUES (?1..?n+1);
+ * columns the load lacks are never bound and so are NULL. Versioned adds the
+ * upsert: the higher version wins, ties keep the stored row. */
+static int build_insert(struct sl_buf *b, const struct load_state *l, const struct sl_load *ld)
+{
+    const struct sl_schema *t = ld->target;
+
+    sl_buf_puts(b, "INSERT INTO ");
+    quote_ident(b, l->into);
+    sl_buf_puts(b, " (");
+    for (size_t j = 0; j < t->ncols; j++) {
+        quote_ident(b, t->cols[j].name);
+        sl_buf_puts(b, ", ");
+    }
+    quote_ident(b, BATCH_COL);
+    sl_buf_puts(b, ") VALUES (");
+    for (size_t j = 0; j <= t->ncols; j++)
+        sl_buf_printf(b, "%s?%zu", j ? ", " : "", j + 1);
+    sl_buf_putc(b, ')');
+    if (ld->mode != SL_LOAD_VERSIONED)
+        return 0;
+
+    sl_buf_puts(b, " ON CONFLICT (");
+    for (size_t k = 0; k < ld->npk; k++) {
+        if (k)
+            sl_buf_puts(b, ", ");
+        quote_ident(b, ld->pk[k]);
+    }
+    sl_buf_puts(b, ") DO UPDATE SET ");
+    for (size_t j = 0; j < t->ncols; j++) {
+        if (is_pk(t->cols[j].name, ld->pk, ld->npk))
+            continue;
+        quote_ident(b, t->cols[j].name);
+        sl_buf_puts(b, " = excluded.");
+        quote_ident(b, t->cols[j].name);
+        sl_buf_puts(b, ", ");
+    }
+    quote_ident(b, BATCH_COL);
+    sl_buf_puts(b, " = excluded.");
+    quote_ident(b, BATCH_COL);
+    sl_buf_puts(b, " WHERE ");
+    long tv = sl_schema_find(t, ld->version_key);
+    int numeric = l->types[l->ver] == SL_T_NUMERIC || (tv >= 0 && t->cols[tv].type == SL_T_NUMERIC);
+    if (numeric)
+        sl_buf_puts(b, "sluice_numeric_cmp(");
+    sl_buf_puts(b, "excluded.");
+    quote_ident(b, ld->version_key);
+    sl_buf_puts(b, numeric ? ", " : " > ");
+    quote_ident(b, l->into);
+    sl_buf_putc(b, '.');
+    quote_ident(b, ld->version_key);
+    if (numeric)
+        sl_buf_puts(b, ") > 0");
+    return 0;
+}
+
+static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct load_state *l = &d->ld;
+    struct sl_buf b;
+    int rc;
+
+    if (l->active)
+        return sl_err_set(err, SL_E_INTERNAL,
+                          "load of \"%s\" begun while loading \"%s\"", ld->table, l->table);
+    /* invariant 2: rows only ever go in inside the batch's transaction */
+    if (sqlite3_get_autocommit(d->db))
+        return sl_err_set(err, SL_E_INTERNAL, "load of \"%s\" begun outside a transaction",
+                          ld->table);
+    memset(l, 0, sizeof *l);
+    l->ver = -1;
+    l->active = 1;
+    l->mode = ld->mode;
+    l->table = sl_strdup(ld->table);
+    l->name = table_name(ld->table);
+    if (!l->table || !l->name)
+        goto oom;
+    if (check_data_table(ld->table, l->name, err) < 0 || load_plan(l, ld, err) < 0)
+        goto fail;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, l->name);
+    if (ld->mode == SL_LOAD_SNAPSHOT)
+        sl_buf_puts(&b, NEW_SUFFIX);
+    if (b.oom)
+        goto oom;
+    l->into = sl_buf_steal(&b);
+
+    if (ld->mode == SL_LOAD_SNAPSHOT) {
+        /* loaded beside the live table, swapped in by load_end; a table left
+         * by a run that died is dropped first */
+        sl_buf_puts(&b, "DROP TABLE IF EXISTS ");
+        quote_ident(&b, l->into);
+        rc = run_buf(d, &b, err, "drop the leftover snapshot table \"%s\"", l->into);
+        sl_buf_free(&b);
+        if (rc < 0)
+            goto fail;
+        rc = build_create(&b, ld->table, l->into, ld->target, ld->pk, ld->npk, err);
+        if (rc == 0)
+            rc = run_buf(d, &b, err, "create the snapshot table for \"%s\"", ld->table);
+        sl_buf_free(&b);
+        if (rc < 0)
+            goto fail;
+    }
+
+    build_insert(&b, l, ld);
+    if (b.oom) {
+        sl_buf_free(&b);
+        goto oom;
+    }
+    rc = sqlite3_prepare_v3(d->db, b.data, -1, SQLITE_PREPARE_PERSISTENT, &l->ins, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(d->db, rc, err, "prepare the %s load of table \"%s\"", mode_name(ld->mode),
+                ld->table);
+        sl_buf_free(&b);
+        goto fail;
+    }
+    sl_buf_free(&b);
+    rc = sqlite3_bind_int64(l->ins, (int)ld->target->ncols + 1, ld->batch_id);
+    if (rc != SQLITE_OK) {
+        db_fail(d->db, rc, err, "bind the batch id for table \"%s\"", ld->table);
+        goto fail;
+    }
+    return 0;
+
+oom:
+    nomem(err);
+fail:
+    load_free(l);
+    return -1;
+}
+
+/* "(a, b)=(1, x)" for messages; values cut at 100 bytes. */
+static void format_key(struct sl_buf *b, const struct load_state *l, const struct sl_cell *cells)
+{
+    sl_buf_putc(b, '(');
+    for (size_t k = 0; k < l->npk; k++)
+        sl_buf_printf(b, "%s%s", k ? ", " : "", l->cols[l->pk[k]]);
+    sl_buf_puts(b, ")=(");
+    for (size_t k = 0; k < l->npk; k++) {
+        const struct sl_cell *c = &cells[l->pk[k]];
+        if (c->null)
+            sl_buf_printf(b, "%sNULL", k ? ", " : "");
+        else
+            sl_buf_printf(b, "%s%.*s", k ? ", " : "", (int)(c->n > 100 ? 100 : c->n), c->s);
+    }
+    sl_buf_putc(b, ')');
+}
+
+/* A NUL-terminated copy of a cell, for strtoll / strtod. */
+static const char *cell_cstr(struct load_state *l, const struct sl_cell *c)
+{
+    sl_buf_reset(&l->scratch);
+    sl_buf_append(&l->scratch, c->s, c->n);
+    return l->scratch.oom ? NULL : l->scratch.data;
+}
+
+__attribute__((format(printf, 4, 5)))
+static int row_fail(struct load_state *l, const struct sl_cell *cells, struct sl_err *err,
+                    const char *fmt, ...)
+{
+    struct sl_buf key;
+    char what[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    sl_buf_init(&key);
+    if (l->npk > 0)
+        format_key(&key, l, cells);
+    if (key.data && !key.oom)
+        return sl_err_set(err, SL_E_INPUT, "%s for primary key %s in table \"%s\"", what,
+                          key.data, l->table);
+    sl_buf_free(&key);
+    return sl_err_set(err, SL_E_INPUT, "%s in table \"%s\"", what, l->table);
+}
+
+static int bind_cell(struct load_state *l, size_t i, const struct sl_cell *c,
+                     const struct sl_cell *cells, struct sl_err *err)
+{
+    sqlite3_stmt *st = l->ins;
+    int p = l->param[i];
+    const char *s;
+    char *end;
+
+    if (c->null)
+        return sqlite3_bind_null(st, p);
+    switch (l->types[i]) {
+    case SL_T_BIGINT: {
+        if (!(s = cell_cstr(l, c)))
+            return SQLITE_NOMEM;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || end == s || *end)
+            return row_fail(l, cells, err, "value \"%.100s\" of bigint column \"%s\" is not an integer",
+                            s, l->cols[i]), SQLITE_MISMATCH;
+        return sqlite3_bind_int64(st, p, v);
+    }
+    case SL_T_DOUBLE: {
+        if (!(s = cell_cstr(l, c)))
+            return SQLITE_NOMEM;
+        double v = strtod(s, &end);
+        if (end == s || *end)
+            return row_fail(l, cells, err, "value \"%.100s\" of double column \"%s\" is not a number",
+                            s, l->cols[i]), SQLITE_MISMATCH;
+        /* SQLite would store a bound NaN as NULL; see the file comment */
+        if (isnan(v))
+            return sqlite3_bind_text(st, p, "NaN", 3, SQLITE_STATIC);
+        return sqlite3_bind_double(st, p, v);
+    }
+    case SL_T_BOOL:
+        if (c->n == 4 && memcmp(c->s, "true", 4) == 0)
+            return sqlite3_bind_int(st, p, 1);
+        if (c->n == 5 && memcmp(c->s, "false", 5) == 0)
+            return sqlite3_bind_int(st, p, 0);
+        return row_fail(l, cells, err, "value \"%.*s\" of bool column \"%s\" is not true or false",
+                        (int)(c->n > 100 ? 100 : c->n), c->s, l->cols[i]), SQLITE_MISMATCH;
+    default:
+        /* the cell outlives the step; rebound before the next one */
+        return sqlite3_bind_text64(st, p, c->s, c->n, SQLITE_STATIC, SQLITE_UTF8);
+    }
+}
+
+static int sq_load_row(struct sl_dest *dd, const struct sl_cell *cells, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct load_state *l = &d->ld;
+    int rc;
+
+    if (!l->active)
+        return sl_err_set(err, SL_E_INTERNAL, "load_row without load_begin");
+    l->res.rows_in++;
+    for (size_t k = 0; k < l->npk; k++)
+        if (cells[l->pk[k]].null)
+            return row_fail(l, cells, err, "null in primary key column \"%s\"",
+                            l->cols[l->pk[k]]);
+    if (l->ver >= 0 && cells[l->ver].null)
+        return row_fail(l, cells, err, "null version \"%s\"", l->cols[l->ver]);
+    for (size_t i = 0; i < l->ncols; i++) {
+        rc = bind_cell(l, i, &cells[i], cells, err);
+        if (rc == SQLITE_MISMATCH)
+            return -1;      /* err already says which value */
+        if (rc != SQLITE_OK)
+            return rc == SQLITE_NOMEM ? nomem(err)
+                                      : db_fail(d->db, rc, err, "bind column \"%s\" of table \"%s\"",
+                                                l->cols[i], l->table);
+    }
+    rc = sqlite3_step(l->ins);
+    if (rc != SQLITE_DONE) {
+        int ret;
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY && l->mode == SL_LOAD_APPEND) {
+            struct sl_buf key;
+            sl_buf_init(&key);
+            format_key(&key, l, cells);
+            ret = sl_err_set(err, SL_E_INPUT,
+                             "duplicate primary key %s in append table \"%s\""
+                             " (already loaded, or twice in this batch)",
+                             key.data && !key.oom ? key.data : "", l->table);
+            sl_buf_free(&key);
+        } else {
+            ret = db_fail(d->db, rc, err, "write a row to table \"%s\"", l->table);
+        }
+        sqlite3_reset(l->ins);
+        return ret;
+    }
+    if (sqlite3_changes(d->db) > 0)
+        l->res.rows_written++;
+    else
+        l->res.rows_unchanged++;
+    sqlite3_reset(l->ins);
+    return 0;
+}
+
+/* Snapshot: the new table takes the old one's place inside the caller's
+ * transaction, so readers see the old table until commit and the new one
+ * after. */
+static int snapshot_swap(struct sqlite_dest *d, struct load_state *l, struct sl_err *err)
+{
+    struct sl_buf b;
+    int legacy = 0, rc;
+
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "DROP TABLE IF EXISTS ");
+    quote_ident(&b, l->name);
+    rc = run_buf(d, &b, err, "drop the old table \"%s\"", l->table);
+    sl_buf_free(&b);
+    if (rc < 0)
+        return -1;
+    sl_buf_puts(&b, "ALTER TABLE ");
+    quote_ident(&b, l->into);
+    sl_buf_puts(&b, " RENAME TO ");
+    quote_ident(&b, l->name);
+    /* Legacy rename: views that name the table keep naming it (modern
+     * rename would also refuse, as they point at the table just dropped). */
+    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, -1, &legacy);
+    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, 1, NULL);
+    rc = run_buf(d, &b, err, "swap in the new snapshot of table \"%s\"", l->table);
+    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, legacy, NULL);
+    sl_buf_free(&b);
+    if (rc < 0)
+        return -1;
+    return create_batch_index(d, l->table, l->name, err);
+}
+
+static int sq_load_end(struct sl_dest *dd, struct sl_load_result *res, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct load_state *l = &d->ld;
+    int ret = 0;
+
+    if (!l->active)
+        return sl_err_set(err, SL_E_INTERNAL, "load_end without load_begin");
+    sqlite3_finalize(l->ins);
+    l->ins = NULL;
+    if (l->mode == SL_LOAD_SNAPSHOT)
+        ret = snapshot_swap(d, l, err);
+    if (res)
+        *res = l->res;
+    load_free(l);
+    return ret;
+}
+
+const struct sl_dest_ops sl_dest_sqlite = {
+    .kind = "sqlite",
+    .connect = sq_connect,
+    .close = sq_close,
+    .meta_table = sq_meta_table,
+    .ensure_meta = sq_ensure_meta,
+    .exec = sq_exec,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .lock_table = sq_lock_table,
+    .describe = sq_describe,
+    .create_table = sq_create_table,
+    .add_column = sq_add_column,
+    .load_begin = sq_load_begin,
+    .load_row = sq_load_row,
+    .load_end = sq_load_end,
+};

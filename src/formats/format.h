@@ -1,0 +1,65 @@
+/* formats/format.h: what every record reader (csv, tsv, jsonl ...) provides.
+ *
+ * A reader pulls bytes from an sl_stream and hands out one record at a time
+ * as named fields. Field text is valid until the next call to next(). Every
+ * error names where: "<display>:<line>:<col>: what, and what to do". Lines
+ * and columns are 1-based; columns count characters (UTF-8 code points). */
+#ifndef SL_FORMAT_H
+#define SL_FORMAT_H
+
+#include <stddef.h>
+
+#include "core/err.h"
+#include "core/stream.h"
+#include "core/value.h"
+
+struct sl_field {
+    const char *name;       /* column name (CSV: from the header row) */
+    size_t name_len;
+    const char *val;        /* value bytes; not NUL-terminated */
+    size_t len;
+    int is_null;            /* CSV: unquoted empty field; JSON: null */
+    enum sl_lex lex;
+    long line, col;         /* where the value starts */
+};
+
+struct sl_record {
+    struct sl_field *fields;
+    size_t nfields;
+    long line;              /* line where the record starts */
+    long index;             /* 1-based record number (header not counted) */
+};
+
+struct sl_format_opts {
+    char delimiter;         /* 0 = the format's default */
+    int header;             /* csv/tsv: 1 (default) = first row names columns */
+    size_t max_record;      /* bytes; 0 = 64 MiB. A longer record is an error */
+};
+
+struct sl_reader;
+
+struct sl_format_ops {
+    const char *name;       /* "csv", "tsv", "jsonl" */
+    const char *const *extensions;  /* NULL-terminated, e.g. {".csv", NULL} */
+    /* Open a reader over `in` (not owned; close it after the reader). For
+     * formats with a header the header is read here. */
+    int (*open)(struct sl_reader **out, struct sl_stream *in,
+                const struct sl_format_opts *opts, struct sl_err *err);
+    /* 1 = a record in *rec, 0 = end of input, -1 = error in err. */
+    int (*next)(struct sl_reader *r, struct sl_record *rec, struct sl_err *err);
+    void (*close)(struct sl_reader *r);
+};
+
+extern const struct sl_format_ops sl_format_csv;
+extern const struct sl_format_ops sl_format_tsv;
+extern const struct sl_format_ops sl_format_jsonl;
+
+/* By name; "not found" lists the formats there are. */
+const struct sl_format_ops *sl_format_find(const char *name, struct sl_err *err);
+/* By file name extension, ignoring .gz / .zst; NULL when none matches. */
+const struct sl_format_ops *sl_format_for_path(const char *path);
+
+/* Iterate the registry (NULL past the end). */
+const struct sl_format_ops *sl_format_at(size_t i);
+
+#endif

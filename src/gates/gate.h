@@ -1,0 +1,59 @@
+/* gates/gate.h: what every gate (size, unique_key, timestamps, rules, schema) provides.
+ *
+ * A gate sees each row of a batch as it streams to the destination (inside
+ * the batch transaction, invisible to readers), then gives a verdict before
+ * commit. Any failing verdict stops the commit (invariant 1: nothing reaches
+ * a destination table before every gate has passed). Each verdict carries a
+ * JSON report (what was checked, the figures, pass or fail) kept in the
+ * ledger. */
+#ifndef SL_GATE_H
+#define SL_GATE_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/err.h"
+#include "destinations/destination.h"
+
+struct sl_gate_env {
+    const struct sl_dest_ops *dops;
+    struct sl_dest *dest;
+    const char *pipeline;
+    const struct sl_table_cfg *table;
+    const struct sl_schema *schema;     /* columns of each row, in order */
+    int64_t batch_id;
+    uint64_t bytes;
+};
+
+enum sl_verdict { SL_GATE_PASS = 0, SL_GATE_FAIL = 1 };
+
+struct sl_gate_result {
+    enum sl_verdict verdict;
+    char *report_json;      /* sl_malloc'd JSON object; the engine frees it */
+};
+
+struct sl_gate_run;
+
+struct sl_gate_ops {
+    const char *name;                   /* key under `gates:` */
+    const struct sl_cfg_key *keys;      /* its mapping form */
+    size_t ctx_size;
+    /* Optional: accept a scalar form (`unique_key: quarantine`) or a sequence
+     * (`rules: [...]`) instead of a mapping. */
+    int (*parse)(void *ctx, const struct sl_yaml_node *node, const char *file,
+                 struct sl_err *err);
+    int (*start)(const void *ctx, const struct sl_gate_env *env,
+                 struct sl_gate_run **out, struct sl_err *err);
+    /* One row as loaded; `line` is where it came from, for examples. */
+    int (*row)(struct sl_gate_run *g, const struct sl_cell *cells, long line,
+               struct sl_err *err);
+    int (*finish)(struct sl_gate_run *g, const struct sl_gate_env *env,
+                  struct sl_gate_result *res, struct sl_err *err);
+    void (*free_run)(struct sl_gate_run *g);
+    void (*free_ctx)(void *ctx);
+};
+
+const struct sl_gate_ops *sl_gate_find(const char *name, struct sl_err *err);
+const struct sl_gate_ops *sl_gate_at(size_t i);
+
+#endif

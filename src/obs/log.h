@@ -1,0 +1,21 @@
+/* obs/log.h: one event a line on stderr, text or JSON, each with pipeline,
+ * table and batch when known. */
+#ifndef SL_LOG_H
+#define SL_LOG_H
+
+#include <stdint.h>
+
+enum sl_log_level { SL_LOG_DEBUG, SL_LOG_INFO, SL_LOG_WARN, SL_LOG_ERROR };
+
+struct sl_log_ctx {
+    const char *pipeline;
+    const char *table;
+    int64_t batch;      /* 0 = none */
+};
+
+void sl_log_set_format(int json);
+void sl_log_set_level(enum sl_log_level l);
+void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,449 @@
+/* sources/files.c: the files source: drops in a folder.
+ *
+ * Each run lists the folder, takes the regular files that match the table's
+ * pattern and have settled (not modified for `settle`, so a file still being
+ * written is left for the next run; dot files and .tmp/.part names are never
+ * taken), and hands them out oldest first (mtime, then name: a stable order).
+ * Each file's content hash (xxh3-128 over its bytes as stored) goes to the
+ * ledger, so the same bytes under any name load once. After the batch
+ * commits the file moves to done/; bad input moves to failed/ with a .error
+ * file beside it saying what and where. */
+#include "sources/source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "core/mem.h"
+#include "obs/log.h"
+
+struct files_cfg {
+    char *path;
+    char *format;
+    char *pattern;
+    char *timezone;
+    double settle;
+    char delimiter;
+    int header;
+    char *done_dir;
+    char *failed_dir;
+};
+
+static const struct sl_cfg_key files_keys[] = {
+    {"path", SL_CFG_STR, offsetof(struct files_cfg, path), NULL, 1, NULL,
+     "folder where files are dropped (relative to the config file)"},
+    {"format", SL_CFG_STR, offsetof(struct files_cfg, format), NULL, 0, NULL,
+     "csv | tsv | jsonl; default: from each file's extension"},
+    {"pattern", SL_CFG_STR, offsetof(struct files_cfg, pattern), "*", 0, NULL,
+     "glob of file names to take (a table's own pattern wins)"},
+    {"timezone", SL_CFG_STR, offsetof(struct files_cfg, timezone), "UTC", 0, NULL,
+     "tz database zone of timestamps written without an offset"},
+    {"settle", SL_CFG_DURATION, offsetof(struct files_cfg, settle), "2s", 0, NULL,
+     "a file is taken once unmodified for this long (still being written otherwise)"},
+    {"delimiter", SL_CFG_CHAR, offsetof(struct files_cfg, delimiter), NULL, 0, NULL,
+     "field delimiter for csv/tsv; default ',' for csv and tab for tsv"},
+    {"header", SL_CFG_BOOL, offsetof(struct files_cfg, header), "true", 0, NULL,
+     "csv/tsv: the first row names the columns"},
+    {"done_dir", SL_CFG_STR, offsetof(struct files_cfg, done_dir), "done", 0, NULL,
+     "where loaded files go, inside the drop folder"},
+    {"failed_dir", SL_CFG_STR, offsetof(struct files_cfg, failed_dir), "failed", 0, NULL,
+     "where files with bad input go, with a .error file beside them"},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+struct entry {
+    char *name;
+    struct timespec mtime;
+    off_t size;
+};
+
+struct file_batch {
+    struct sl_batch_input in;
+    char *full;         /* absolute path */
+    char *name;         /* base name */
+};
+
+struct sl_source {
+    const struct files_cfg *cfg;
+    const struct sl_table_cfg *table;
+    char *dir;          /* absolute drop folder */
+    char *rel_dir;      /* as shown in refs: relative to the config folder */
+    const char *pattern;
+    struct entry *entries;
+    size_t nentries, next;
+    struct sl_log_ctx log;
+};
+
+static int is_temp_name(const char *n)
+{
+    static const char *const suffixes[] = {".tmp", ".part", ".partial", ".crdownload",
+                                           ".filepart", ".error", ".swp", "~"};
+    size_t len = strlen(n);
+    if (n[0] == '.')
+        return 1;
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t m = strlen(suffixes[i]);
+        if (len >= m && strcmp(n + len - m, suffixes[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    if (x->mtime.tv_sec != y->mtime.tv_sec)
+        return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+    if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+        return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+static int validate(const struct sl_pipeline_cfg *p, const char *cfgfile, struct sl_err *err)
+{
+    const struct files_cfg *fc = p->source_ctx;
+    if (p->ntables > 1)
+        for (size_t i = 0; i < p->ntables; i++)
+            if (!p->tables[i].pattern)
+                return sl_err_set(err, SL_E_CONFIG,
+                                  "%s:%d:%d: pipeline \"%s\": table \"%s\" needs a pattern"
+                                  " (a files pipeline with several tables gives each its own)",
+                                  cfgfile, p->tables[i].pos.line, p->tables[i].pos.col,
+                                  p->name, p->tables[i].name);
+    if (fc->format && !sl_format_find(fc->format, err)) {
+        sl_err_prefix(err, "%s:%d:%d: pipeline \"%s\"", cfgfile, p->pos.line, p->pos.col, p->name);
+        return -1;
+    }
+    if (fc->timezone && !sl_tz_valid(fc->timezone))
+        return sl_err_set(err, SL_E_CONFIG,
+                          "%s:%d:%d: pipeline \"%s\": unknown time zone \"%s\""
+                          " (use a tz database name such as America/New_York)",
+                          cfgfile, p->pos.line, p->pos.col, p->name, fc->timezone);
+    return 0;
+}
+
+static int scan(struct sl_source *s, struct sl_err *err)
+{
+    DIR *d = opendir(s->dir);
+    struct dirent *de;
+    struct timespec now;
+
+    if (!d) {
+        if (errno == ENOENT) {
+            sl_log(SL_LOG_WARN, &s->log, "drop folder \"%s\" does not exist yet; nothing to load",
+                   s->rel_dir);
+            return 0;
+        }
+        return sl_err_set(err, SL_E_IO, "could not open drop folder \"%s\": %s", s->rel_dir,
+                          strerror(errno));
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    while ((de = readdir(d))) {
+        struct stat st;
+        if (is_temp_name(de->d_name) || fnmatch(s->pattern, de->d_name, 0) != 0)
+            continue;
+        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+            continue;
+        double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
+                     (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
+        if (age < s->cfg->settle) {
+            sl_log(SL_LOG_INFO, &s->log, "%s/%s: modified %.1f s ago, waiting for it to settle",
+                   s->rel_dir, de->d_name, age < 0 ? 0 : age);
+            continue;
+        }
+        struct entry *ne = sl_realloc(s->entries, (s->nentries + 1) * sizeof *ne);
+        if (!ne)
+            goto oom;
+        s->entries = ne;
+        ne[s->nentries].name = sl_strdup(de->d_name);
+        if (!ne[s->nentries].name)
+            goto oom;
+        ne[s->nentries].mtime = st.st_mtim;
+        ne[s->nentries].size = st.st_size;
+        s->nentries++;
+    }
+    closedir(d);
+    if (s->nentries)
+        qsort(s->entries, s->nentries, sizeof *s->entries, entry_cmp);
+    return 0;
+oom:
+    closedir(d);
+    return sl_err_set(err, SL_E_NOMEM, "out of memory listing \"%s\"", s->rel_dir);
+}
+
+static char *join(const char *a, const char *b)
+{
+    struct sl_buf buf;
+    sl_buf_init(&buf);
+    if (a && *a && strcmp(a, ".") != 0)
+        sl_buf_printf(&buf, "%s/", a);
+    sl_buf_puts(&buf, b);
+    return buf.oom ? (sl_buf_free(&buf), NULL) : sl_buf_steal(&buf);
+}
+
+static int files_open(struct sl_source **out, const struct sl_config *c,
+                      const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                      struct sl_err *err)
+{
+    struct sl_source *s = sl_calloc(1, sizeof *s);
+    if (!s)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    s->cfg = p->source_ctx;
+    s->table = t;
+    s->pattern = t->pattern ? t->pattern : s->cfg->pattern ? s->cfg->pattern : "*";
+    s->dir = sl_config_path(c, s->cfg->path);
+    s->rel_dir = sl_strdup(s->cfg->path);
+    s->log.pipeline = p->name;
+    s->log.table = t->name;
+    if (!s->dir || !s->rel_dir) {
+        sl_free(s->dir);
+        sl_free(s->rel_dir);
+        sl_free(s);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    if (scan(s, err) < 0) {
+        s->log.table = NULL;
+        sl_free(s->dir);
+        sl_free(s->rel_dir);
+        sl_free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* xxh3-128 of the file's bytes as stored. */
+static int hash_file(const char *path, const char *display, char out[33], uint64_t *bytes,
+                     struct sl_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sl_err_set(err, SL_E_IO, "could not open drop file \"%s\": %s", display,
+                          strerror(errno));
+    XXH3_state_t *st = XXH3_createState();
+    char *buf = sl_malloc(1 << 20);
+    if (!st || !buf) {
+        close(fd);
+        XXH3_freeState(st);
+        sl_free(buf);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    XXH3_128bits_reset(st);
+    uint64_t total = 0;
+    ssize_t n;
+    while ((n = read(fd, buf, 1 << 20)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            XXH3_freeState(st);
+            sl_free(buf);
+            return sl_err_set(err, SL_E_IO, "could not read drop file \"%s\": %s", display,
+                              strerror(e));
+        }
+        XXH3_128bits_update(st, buf, (size_t)n);
+        total += (uint64_t)n;
+    }
+    XXH128_hash_t h = XXH3_128bits_digest(st);
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
+             (unsigned long long)h.low64);
+    *bytes = total;
+    close(fd);
+    XXH3_freeState(st);
+    sl_free(buf);
+    return 0;
+}
+
+static void free_batch(struct file_batch *fb)
+{
+    if (!fb)
+        return;
+    sl_free(fb->in.ref);
+    sl_free(fb->full);
+    sl_free(fb->name);
+    sl_free(fb);
+}
+
+static int files_next(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err)
+{
+    while (s->next < s->nentries) {
+        struct entry *e = &s->entries[s->next++];
+        struct file_batch *fb = sl_calloc(1, sizeof *fb);
+        if (!fb)
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        fb->name = sl_strdup(e->name);
+        fb->full = join(s->dir, e->name);
+        fb->in.ref = join(s->rel_dir, e->name);
+        fb->in.timezone = s->cfg->timezone;
+        fb->in.overlap = SL_DST_FAIL;
+        fb->in.priv = fb;
+        if (!fb->name || !fb->full || !fb->in.ref) {
+            free_batch(fb);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+        if (hash_file(fb->full, fb->in.ref, fb->in.hash, &fb->in.bytes, err) < 0) {
+            if (errno == ENOENT) {      /* taken away since the listing: not ours */
+                free_batch(fb);
+                continue;
+            }
+            free_batch(fb);
+            return -1;
+        }
+        *out = &fb->in;
+        return 1;
+    }
+    return 0;
+}
+
+static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
+                           struct sl_err *err)
+{
+    struct file_batch *fb = b->priv;
+    const struct sl_format_ops *fmt;
+
+    memset(r, 0, sizeof *r);
+    fmt = s->cfg->format ? sl_format_find(s->cfg->format, err) : sl_format_for_path(fb->name);
+    if (!fmt) {
+        if (s->cfg->format)
+            return -1;
+        return sl_err_set(err, SL_E_INPUT,
+                          "%s: cannot tell the format from the file name; set `format:` in the"
+                          " source (csv, tsv or jsonl)", b->ref);
+    }
+    struct sl_format_opts o = {s->cfg->delimiter, s->cfg->header, 0};
+    if (sl_stream_open(&r->st, fb->full, b->ref, err) < 0)
+        return -1;
+    r->fmt = fmt;
+    if (fmt->open(&r->rd, r->st, &o, err) < 0) {
+        sl_stream_close(r->st);
+        r->st = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Move `name` from the drop folder into `sub`, never overwriting: a second
+ * file of the same name gets a numbered suffix. */
+static int move_into(struct sl_source *s, const char *name, const char *sub, char **moved,
+                     struct sl_err *err)
+{
+    char *dir = join(s->dir, sub);
+    char *from = join(s->dir, name);
+    struct sl_buf to;
+    int rc = -1;
+
+    sl_buf_init(&to);
+    if (!dir || !from)
+        goto done;
+    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+        sl_err_set(err, SL_E_IO, "could not create \"%s/%s\": %s", s->rel_dir, sub,
+                   strerror(errno));
+        goto done;
+    }
+    for (int k = 0; k < 10000; k++) {
+        sl_buf_reset(&to);
+        if (k == 0)
+            sl_buf_printf(&to, "%s/%s", dir, name);
+        else
+            sl_buf_printf(&to, "%s/%s.%d", dir, name, k);
+        if (access(to.data, F_OK) != 0)
+            break;
+    }
+    if (rename(from, to.data) < 0) {
+        sl_err_set(err, SL_E_IO, "could not move \"%s/%s\" to %s/: %s", s->rel_dir, name, sub,
+                   strerror(errno));
+        goto done;
+    }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    if (moved) {
+        *moved = sl_buf_steal(&to);
+    }
+    rc = 0;
+done:
+    sl_free(dir);
+    sl_free(from);
+    sl_buf_free(&to);
+    return rc;
+}
+
+static int write_error_file(const char *path, const char *why, struct sl_err *err)
+{
+    struct sl_buf p;
+    sl_buf_init(&p);
+    sl_buf_printf(&p, "%s.error", path);
+    FILE *f = fopen(p.data, "w");
+    if (!f) {
+        sl_err_set(err, SL_E_IO, "could not write \"%s\": %s", p.data, strerror(errno));
+        sl_buf_free(&p);
+        return -1;
+    }
+    fprintf(f, "%s\n", why ? why : "failed");
+    int rc = fclose(f) == 0 ? 0 : sl_err_set(err, SL_E_IO, "could not write \"%s\"", p.data);
+    sl_buf_free(&p);
+    return rc;
+}
+
+static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outcome o,
+                     const char *why, struct sl_err *err)
+{
+    struct file_batch *fb = b->priv;
+    char *moved = NULL;
+    int rc = 0;
+
+    switch (o) {
+    case SL_OUT_COMMITTED:
+    case SL_OUT_DUPLICATE:
+        rc = move_into(s, fb->name, s->cfg->done_dir, NULL, err);
+        break;
+    case SL_OUT_FAILED:
+        rc = move_into(s, fb->name, s->cfg->failed_dir, &moved, err);
+        if (rc == 0)
+            rc = write_error_file(moved, why, err);
+        break;
+    case SL_OUT_QUARANTINED:
+        rc = move_into(s, fb->name, "quarantine", NULL, err);
+        break;
+    case SL_OUT_RETRY_LATER:
+        break;
+    }
+    sl_free(moved);
+    free_batch(fb);
+    return rc;
+}
+
+static void files_close(struct sl_source *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nentries; i++)
+        sl_free(s->entries[i].name);
+    sl_free(s->entries);
+    sl_free(s->dir);
+    sl_free(s->rel_dir);
+    sl_free(s);
+}
+
+const struct sl_source_ops sl_source_files = {
+    .kind = "files",
+    .keys = files_keys,
+    .ctx_size = sizeof(struct files_cfg),
+    .validate = validate,
+    .open = files_open,
+    .next_batch = files_next,
+    .open_rows = files_open_rows,
+    .ack = files_ack,
+    .close = files_close,
+};

@@ -1,0 +1,49 @@
+/* sources/source.c: the registry of sources, and the row-pass helpers every
+ * source shares. */
+#include "sources/source.h"
+
+#include <string.h>
+
+#include "core/mem.h"
+
+static const struct sl_source_ops *const sources[] = {
+    &sl_source_files,
+};
+
+#define NSOURCES (sizeof sources / sizeof sources[0])
+
+const struct sl_source_ops *sl_source_at(size_t i)
+{
+    return i < NSOURCES ? sources[i] : NULL;
+}
+
+const struct sl_source_ops *sl_source_find(const char *kind, struct sl_err *err)
+{
+    struct sl_buf names;
+
+    for (size_t i = 0; i < NSOURCES; i++)
+        if (strcmp(sources[i]->kind, kind) == 0)
+            return sources[i];
+    sl_buf_init(&names);
+    for (size_t i = 0; i < NSOURCES; i++)
+        sl_buf_printf(&names, "%s%s", i ? ", " : "", sources[i]->kind);
+    sl_err_set(err, SL_E_CONFIG, "unknown source kind \"%s\" (there are: %s)", kind,
+               names.data ? names.data : "");
+    sl_buf_free(&names);
+    return NULL;
+}
+
+int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err)
+{
+    return r->fmt->next(r->rd, rec, err);
+}
+
+void sl_rowsrc_close(struct sl_rowsrc *r)
+{
+    if (r->rd)
+        r->fmt->close(r->rd);
+    if (r->st)
+        sl_stream_close(r->st);
+    r->rd = NULL;
+    r->st = NULL;
+}

@@ -1,0 +1,72 @@
+/* sources/source.h: what every source (files, postgres, http, jetstream) provides.
+ *
+ * The engine opens a source per table of a pipeline and asks it for batches
+ * until it has none: for the files source one batch is one drop file. A batch
+ * can be read more than once (type inference reads a new table's first drop
+ * before loading it), so readers are opened per pass. After the destination
+ * commit (or failure) the engine acks the batch, and only then does the
+ * source forget it (move the file to done/, advance a consumer...). */
+#ifndef SL_SOURCE_H
+#define SL_SOURCE_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/err.h"
+#include "formats/format.h"
+
+struct sl_source;
+
+/* One unit of input, owned by the source until ack. */
+struct sl_batch_input {
+    char *ref;              /* what it is, for the ledger: "drops/orders/a.csv" */
+    char hash[33];          /* hex content hash (xxh3-128); "" if the source has none */
+    uint64_t bytes;         /* size as stored (compressed bytes for .gz/.zst) */
+    const char *timezone;   /* zone of naive timestamps in this batch; NULL = UTC */
+    enum sl_dst_policy overlap;
+    void *priv;             /* the source's own */
+};
+
+/* A pass over a batch's records. */
+struct sl_rowsrc {
+    const struct sl_format_ops *fmt;
+    struct sl_reader *rd;
+    struct sl_stream *st;
+};
+int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err);
+void sl_rowsrc_close(struct sl_rowsrc *r);
+
+enum sl_outcome {
+    SL_OUT_COMMITTED,       /* loaded */
+    SL_OUT_DUPLICATE,       /* already loaded by an earlier batch */
+    SL_OUT_FAILED,          /* bad input: keep aside with the error */
+    SL_OUT_QUARANTINED,     /* held by a gate */
+    SL_OUT_RETRY_LATER,     /* transient failure: leave it where it is */
+};
+
+struct sl_source_ops {
+    const char *kind;
+    const struct sl_cfg_key *keys;      /* the `source:` block's keys */
+    size_t ctx_size;
+    /* Check the source config against the pipeline (e.g. every table of a
+     * multi-table files pipeline has a pattern). May be NULL. */
+    int (*validate)(const struct sl_pipeline_cfg *p, const char *cfgfile, struct sl_err *err);
+    int (*open)(struct sl_source **out, const struct sl_config *c,
+                const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                struct sl_err *err);
+    /* 1 = *out holds the next batch, 0 = nothing (more) to load now. */
+    int (*next_batch)(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err);
+    int (*open_rows)(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
+                     struct sl_err *err);
+    /* Record the outcome and release the batch. `why` explains failures. */
+    int (*ack)(struct sl_source *s, struct sl_batch_input *b, enum sl_outcome o,
+               const char *why, struct sl_err *err);
+    void (*close)(struct sl_source *s);
+};
+
+extern const struct sl_source_ops sl_source_files;
+
+const struct sl_source_ops *sl_source_find(const char *kind, struct sl_err *err);
+const struct sl_source_ops *sl_source_at(size_t i);
+
+#endif
