@@ -10,7 +10,7 @@ PKGS=(
   libmicrohttpd-dev libnats-dev libcmocka-dev zlib1g-dev libzstd-dev libxxhash-dev
   postgresql-15 postgresql-client-15 sqlite3 zstd gzip
   nats-server
-  python3 procps util-linux
+  python3 procps util-linux tzdata
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(pgloader pgcopydb time)

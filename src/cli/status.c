@@ -115,10 +115,8 @@ int sl_cmd_status(int argc, char **argv)
                                     r.error[0] ? json_string(r.error) : json_null());
                 json_array_append_new(arr, e);
             } else {
-                char err1[80];
-                snprintf(err1, sizeof err1, "%s", r.error);
-                printf("%-20s %-24s %-12s %-10s %-12s %-8s %s\n", r.pipeline, r.table, r.state,
-                       r.last_batch, r.rows, r.lag, err1);
+                printf("%-20s %-24s %-12s %-10s %-12s %-8s %.80s\n", r.pipeline, r.table,
+                       r.state, r.last_batch, r.rows, r.lag, r.error);
             }
         }
     }

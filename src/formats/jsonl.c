@@ -439,9 +439,9 @@ static int jsonl_open(struct sl_reader **out, struct sl_stream *in,
 static int jsonl_next(struct sl_reader *rd, struct sl_record *rec, struct sl_err *err)
 {
     struct jsonl_reader *r = (struct jsonl_reader *)rd;
-    const char *line;
-    size_t len;
-    long lineno;
+    const char *line = NULL;
+    size_t len = 0;
+    long lineno = 0;
 
     for (;;) {
         int rc = next_line(r, &line, &len, &lineno, err);

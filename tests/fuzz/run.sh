@@ -6,7 +6,7 @@ set -euo pipefail
 build=${1:-build-fuzz}
 secs=${FUZZ_SECONDS:-15}
 here=$(cd "$(dirname "$0")" && pwd)
-td=$(cd "$here/../../../shared/testdata" 2>/dev/null && pwd || true)
+td="$here/../data"
 mkdir -p "$build/findings"
 status=0
 for f in "$build"/fuzz_*; do
