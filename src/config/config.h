@@ -150,6 +150,10 @@ struct sl_config {
 };
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err);
+/* The same from memory (the fuzz target's way in): `display` names the
+ * config in messages, `dir` is the base of relative paths (NULL = "."). */
+int sl_config_load_mem(const char *display, const char *dir, const char *data, size_t n,
+                       struct sl_config **out, struct sl_err *err);
 void sl_config_free(struct sl_config *c);
 
 const struct sl_pipeline_cfg *sl_config_pipeline(const struct sl_config *c, const char *name);

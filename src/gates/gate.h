@@ -50,6 +50,9 @@ struct sl_gate_ops {
     int (*finish)(struct sl_gate_run *g, const struct sl_gate_env *env,
                   struct sl_gate_result *res, struct sl_err *err);
     void (*free_run)(struct sl_gate_run *g);
+    /* Free what `parse` allocated beyond `keys`; never `ctx` itself (the
+     * loader frees the keys with sl_cfg_free, then calls this, then frees
+     * ctx). May be NULL. */
     void (*free_ctx)(void *ctx);
 };
 
