@@ -40,7 +40,7 @@
 #include "core/mem.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
-#define INITIAL_BUF        ((size_t)1 << 20)
+#define INITIAL_BUF        ((size_t)256 << 10)
 #define SMALL_DUP_SCAN     16       /* fewer columns: compare pairwise, no hash */
 #define STEP_BELOW         256      /* records shorter than this are retried at
                                        every new byte (see refill) */
@@ -210,7 +210,7 @@ static int grow_fields(struct csv_reader *r)
     struct sl_field *f = sl_realloc(r->fields, ncap * sizeof *f);
     if (!f)
         return -1;
-    /* names past the known columns are only ever read for the header */
+    /* fields past the columns (a record with too many) have no name */
     memset(f + r->fcap, 0, (ncap - r->fcap) * sizeof *f);
     r->fields = f;
     r->fcap = ncap;

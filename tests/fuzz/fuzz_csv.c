@@ -60,6 +60,7 @@ static enum sl_codec run(const uint8_t *data, size_t n, size_t chunk,
 
     sl_err_clear(&err);
     sl_buf_reset(out);
+    sl_buf_append(out, "", 0);      /* never NULL, even when nothing is said */
     if (sl_stream_open_mem(&st, "fuzz.csv", data, n, chunk, &err) < 0)
         abort();    /* memory streams open unless out of memory */
     codec = sl_stream_codec(st);

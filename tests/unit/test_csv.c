@@ -538,7 +538,7 @@ static void max_record_is_enforced_at_every_split(void **state)
 static void records_larger_than_the_buffer(void **state)
 {
     (void)state;
-    size_t big = (3u << 20) + 17;       /* past the first buffer, twice */
+    size_t big = (3u << 20) + 17;       /* the buffer must grow, several times */
     struct sl_buf in;
     sl_buf_init(&in);
     sl_buf_puts(&in, "id,text,n\n1,\"");
