@@ -151,8 +151,8 @@ int sl_ledger_list(struct sl_ledger *l, const char *table, const char *state, lo
     return exec_sql(l,
                     "SELECT id, pipeline, table_name, kind, state, source_ref, rows_in,"
                     " rows_written, bytes, started_at, finished_at, error"
-                    " FROM {batches} WHERE ($1 IS NULL OR table_name = $1)"
-                    " AND ($2 IS NULL OR state = $2) ORDER BY id DESC LIMIT $3", 3, p, out, err);
+                    " FROM {batches} WHERE (CAST($1 AS TEXT) IS NULL OR table_name = $1)"
+                    " AND (CAST($2 AS TEXT) IS NULL OR state = $2) ORDER BY id DESC LIMIT $3", 3, p, out, err);
 }
 
 int sl_ledger_table_status(struct sl_ledger *l, const char *table, struct sl_rows *out,

@@ -44,7 +44,7 @@ with open(out + "/ver.expected", "w") as fh:
         fh.write(f"{k}|{best[k][0]}|{best[k][1]}\n")
 PY
 
-for dest in pg sqlite; do
+for dest in pg lite; do
   W="$T_DIR/$dest"; mkdir -p "$W"
   if [ $dest = pg ]; then url="$T_PG_URL"; else url="sqlite://wh.db"; fi
   cat >"$W/s.yaml" <<YAML

@@ -6,7 +6,7 @@
 # and the committed ledger exactly as they were.
 . "$(dirname "$0")/lib.sh"
 new_db
-for dest in pg sqlite; do
+for dest in pg lite; do
   W="$T_DIR/$dest"; mkdir -p "$W"
   if [ $dest = pg ]; then url="$T_PG_URL"; else url="sqlite://wh.db"; fi
   cat >"$W/s.yaml" <<YAML
@@ -39,8 +39,8 @@ YAML
   { more; printf '20001,2,1.0,"never closed\n20002,2,2.0,x\n'; } | drop "$W/in" unterminated.csv
   sluice run "$W/s.yaml"
   check "$dest: unterminated quote exits 1" 1 "$RC"
-  check_contains "$dest: unterminated quote names file:line:col" "in/unterminated.csv:20002:" "$ERR"
-  check_contains "$dest: unterminated quote says what" "unterminated quoted field (started at 20002:" "$ERR"
+  check_contains "$dest: unterminated quote names file:line:col" "in/unterminated.csv:20004:1: unterminated" "$ERR"
+  check_contains "$dest: unterminated quote says what" "unterminated quoted field (started at 20002:13)" "$ERR"
   check "$dest: unterminated quote leaves table and ledger" "$before" "$(fingerprint)"
 
   { more; printf '20001,2,1.0,x,extra\n'; } | drop "$W/in" columns.csv

@@ -3,7 +3,7 @@
 # injection attempt) load as plain names: invariant 5.
 . "$(dirname "$0")/lib.sh"
 new_db
-for dest in pg sqlite; do
+for dest in pg lite; do
   W="$T_DIR/$dest"; mkdir -p "$W"
   if [ $dest = pg ]; then url="$T_PG_URL"; else url="sqlite://wh.db"; fi
   cat >"$W/s.yaml" <<YAML
