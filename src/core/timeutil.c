@@ -106,7 +106,9 @@ static char *put2(char *p, int v)
 void sl_time_format(sl_usec t, char out[32])
 {
     int64_t secs = floor_div(t, 1000000);
-    int64_t us = t - secs * 1000000;
+    int64_t us = t % 1000000;   /* not t - secs * 1e6: that overflows at INT64_MIN */
+    if (us < 0)
+        us += 1000000;
     int64_t days = floor_div(secs, DAY_SECS);
     int64_t sod = secs - days * DAY_SECS;
     int64_t y;
