@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "obs/alert.h"
 #include "obs/log.h"
 
 static const struct {
@@ -15,6 +16,8 @@ static const struct {
     {"run", sl_cmd_run, "run CONFIG [PIPELINE...] run each pipeline once"},
     {"status", sl_cmd_status, "status CONFIG           one line per table"},
     {"batches", sl_cmd_batches, "batches CONFIG          the batch ledger"},
+    {"approve", sl_cmd_approve, "approve CONFIG BATCH    load a quarantined batch as it is"},
+    {"reject", sl_cmd_reject, "reject CONFIG BATCH     discard a quarantined batch"},
 };
 
 static int usage(FILE *f)
@@ -53,8 +56,11 @@ int main(int argc, char **argv)
     if (i >= argc)
         return usage(stderr);
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
-        if (strcmp(argv[i], commands[k].name) == 0)
-            return commands[k].fn(argc - i - 1, argv + i + 1);
+        if (strcmp(argv[i], commands[k].name) == 0) {
+            int rc = commands[k].fn(argc - i - 1, argv + i + 1);
+            sl_alert_shutdown();
+            return rc;
+        }
     fprintf(stderr, "sluice: unknown command \"%s\"\n", argv[i]);
     return usage(stderr);
 }

@@ -11,6 +11,8 @@ int sl_cmd_check(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_status(int argc, char **argv);
 int sl_cmd_batches(int argc, char **argv);
+int sl_cmd_approve(int argc, char **argv);
+int sl_cmd_reject(int argc, char **argv);
 
 /* Shared by the commands. */
 struct sl_cli_opts {
@@ -19,6 +21,9 @@ struct sl_cli_opts {
     const char *table;
     const char *state;
     long limit;
+    const char *note;       /* --note TEXT */
+    int cascade;            /* --cascade */
+    int list;               /* --list */
     char **args;            /* positional arguments after CONFIG */
     int nargs;
 };

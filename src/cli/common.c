@@ -35,8 +35,9 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                 fprintf(stderr, "sluice: unknown option \"%s\"\nusage: %s\n", a, usage);
                 goto bad;
             }
-            if (strcmp(name, "json") == 0) {
-                o->json = 1;
+            if (strcmp(name, "json") == 0 || strcmp(name, "cascade") == 0 ||
+                strcmp(name, "list") == 0) {
+                *(name[0] == 'j' ? &o->json : name[0] == 'c' ? &o->cascade : &o->list) = 1;
                 continue;
             }
             if (i + 1 >= argc) {
@@ -48,6 +49,8 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                 o->table = v;
             else if (strcmp(name, "state") == 0)
                 o->state = v;
+            else if (strcmp(name, "note") == 0)
+                o->note = v;
             else if (strcmp(name, "limit") == 0) {
                 char *end;
                 o->limit = strtol(v, &end, 10);

@@ -171,3 +171,90 @@ int sl_ledger_table_status(struct sl_ledger *l, const char *table, struct sl_row
                     "   AND c.state = 'committed')"
                     " FROM {batches} b WHERE b.table_name = $1 ORDER BY b.id DESC LIMIT 1", 1, p, out, err);
 }
+
+int sl_ledger_history(struct sl_ledger *l, const char *table, size_t n, int64_t *rows,
+                      int64_t *bytes, size_t *count, struct sl_err *err)
+{
+    char lim[24];
+    struct sl_rows r;
+    snprintf(lim, sizeof lim, "%zu", n);
+    const char *p[] = {table, lim};
+    *count = 0;
+    if (exec_sql(l,
+                 "SELECT rows_in, bytes FROM {batches} WHERE table_name = $1"
+                 " AND state IN ('committed', 'approved') ORDER BY id DESC LIMIT $2",
+                 2, p, &r, err) < 0)
+        return -1;
+    for (size_t i = 0; i < r.nrows && i < n; i++) {
+        const char *a = sl_rows_get(&r, i, 0), *b = sl_rows_get(&r, i, 1);
+        rows[i] = a ? strtoll(a, NULL, 10) : 0;
+        bytes[i] = b ? strtoll(b, NULL, 10) : 0;
+        (*count)++;
+    }
+    sl_rows_free(&r);
+    return 0;
+}
+
+int sl_ledger_record_quarantine(struct sl_ledger *l, const struct sl_batch_meta *m,
+                                const char *report_json, const char *summary,
+                                const char *held, int64_t *id, struct sl_err *err)
+{
+    struct sl_rows r;
+    char now[32], bytes[24];
+    now_text(now);
+    snprintf(bytes, sizeof bytes, "%" PRIu64, m->bytes);
+    const char *p[] = {m->pipeline, m->table, m->kind, m->source_ref, m->hash, bytes, now,
+                       summary, report_json, held};
+    if (l->ops->begin(l->d, err) < 0)
+        return -1;
+    if (exec_sql(l,
+                 "INSERT INTO {batches} (pipeline, table_name, kind, state, source_ref, content_hash,"
+                 " bytes, started_at, finished_at, error, report, held)"
+                 " VALUES ($1, $2, $3, 'quarantined', $4, $5, $6, $7, $7, $8, $9, $10) RETURNING id",
+                 10, p, &r, err) < 0) {
+        l->ops->rollback(l->d);
+        return -1;
+    }
+    *id = (r.nrows == 1 && sl_rows_get(&r, 0, 0)) ? strtoll(sl_rows_get(&r, 0, 0), NULL, 10) : 0;
+    sl_rows_free(&r);
+    return l->ops->commit(l->d, err);
+}
+
+int sl_ledger_first_quarantined(struct sl_ledger *l, const char *table, int64_t *id,
+                                struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {table};
+    *id = 0;
+    if (exec_sql(l, "SELECT min(id) FROM {batches} WHERE table_name = $1 AND state = 'quarantined'",
+                 1, p, &r, err) < 0)
+        return -1;
+    if (r.nrows == 1 && sl_rows_get(&r, 0, 0))
+        *id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    sl_rows_free(&r);
+    return 0;
+}
+
+int sl_ledger_get(struct sl_ledger *l, int64_t id, const char *pipeline, struct sl_rows *out,
+                  struct sl_err *err)
+{
+    char ids[24];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    const char *p[] = {ids, pipeline};
+    return exec_sql(l,
+                    "SELECT id, pipeline, table_name, kind, state, source_ref, held,"
+                    " CAST(report AS TEXT), error FROM {batches} WHERE id = $1 AND pipeline = $2",
+                    2, p, out, err);
+}
+
+int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const char *decision,
+                     struct sl_err *err)
+{
+    char ids[24], now[32];
+    snprintf(ids, sizeof ids, "%" PRId64, id);
+    now_text(now);
+    const char *p[] = {ids, state, decision, now};
+    return exec_sql(l,
+                    "UPDATE {batches} SET state = $2, decision = $3, finished_at = $4 WHERE id = $1",
+                    4, p, NULL, err);
+}

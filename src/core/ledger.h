@@ -42,6 +42,27 @@ int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *ha
 int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
                              const char *error, struct sl_err *err);
 
+/* In its own transaction: a batch a gate held back (state 'quarantined'),
+ * with its gate report, a one-line summary and where its data is held. */
+int sl_ledger_record_quarantine(struct sl_ledger *l, const struct sl_batch_meta *m,
+                                const char *report_json, const char *summary,
+                                const char *held, int64_t *id, struct sl_err *err);
+/* The oldest quarantined batch of `table`, or 0: the table waits behind it. */
+int sl_ledger_first_quarantined(struct sl_ledger *l, const char *table, int64_t *id,
+                                struct sl_err *err);
+/* One batch of one pipeline: columns id, pipeline, table_name, kind, state,
+ * source_ref, held, report, error (in that order); no rows when absent. */
+int sl_ledger_get(struct sl_ledger *l, int64_t id, const char *pipeline, struct sl_rows *out,
+                  struct sl_err *err);
+/* Set state and the decision note ("approved at ...", "rejected at ..."). */
+int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const char *decision,
+                     struct sl_err *err);
+
+/* Sizes of the newest `n` committed batches of `table` (not rolled back),
+ * newest first: rows[i], bytes[i]; *count how many there were. */
+int sl_ledger_history(struct sl_ledger *l, const char *table, size_t n, int64_t *rows,
+                      int64_t *bytes, size_t *count, struct sl_err *err);
+
 /* The ledger, newest first; table/state NULL = all. */
 int sl_ledger_list(struct sl_ledger *l, const char *table, const char *state, long limit,
                    struct sl_rows *out, struct sl_err *err);

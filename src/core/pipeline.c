@@ -14,6 +14,7 @@
 #include "core/pipeline.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "core/value.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
+#include "obs/alert.h"
 #include "obs/log.h"
 #include "sources/source.h"
 
@@ -140,6 +142,8 @@ struct table_run {
     struct sl_source *src;
     struct sl_run_stats *stats;
     struct sl_log_ctx log;
+    int64_t release_id;     /* sluice approve: load this held batch, no gates */
+    const char *decision;   /* its note in the ledger */
 };
 
 static enum sl_load_mode load_mode(enum sl_table_kind k)
@@ -230,17 +234,89 @@ static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer
 
 /* Make the table exist with every column the drop brings (invariant: new
  * columns are added, never silently dropped). `target` gets the full list. */
+static int strlist_add(struct sl_strlist *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int strlist_add(struct sl_strlist *l, const char *fmt, ...)
+{
+    struct sl_buf b;
+    va_list ap;
+    sl_buf_init(&b);
+    va_start(ap, fmt);
+    sl_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    char **items = b.oom ? NULL : sl_realloc(l->items, (l->n + 1) * sizeof *items);
+    if (!items) {
+        sl_buf_free(&b);
+        return -1;
+    }
+    l->items = items;
+    l->items[l->n++] = sl_buf_steal(&b);
+    return 0;
+}
+
+static void strlist_free(struct sl_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        sl_free(l->items[i]);
+    sl_free(l->items);
+    l->items = NULL;
+    l->n = 0;
+}
+
+static void diff_free(struct sl_schema_diff *d)
+{
+    strlist_free(&d->added);
+    strlist_free(&d->missing);
+    strlist_free(&d->changed);
+}
+
+static int has_gate(const struct sl_table_cfg *t, const char *name)
+{
+    for (size_t g = 0; g < t->ngates; g++)
+        if (strcmp(t->gates[g].ops->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int own_column(const char *name)
+{
+    return strncmp(name, "_sluice_", 8) == 0;
+}
+
+/* Would the values seen for a column still load as the table's type? */
+static int still_fits(enum sl_type table_type, const struct sl_infer *inf,
+                      const struct sl_valctx *v)
+{
+    if (inf->nonnull == 0 || table_type == SL_T_TEXT || table_type == SL_T_JSON)
+        return 1;
+    if (inf->cand & (1u << table_type))
+        return 1;
+    /* epoch numbers load into timestamptz when an epoch unit is allowed */
+    if (table_type == SL_T_TIMESTAMPTZ && v->epoch_unit != SL_EPOCH_NONE &&
+        (inf->cand & ((1u << SL_T_BIGINT) | (1u << SL_T_DOUBLE))))
+        return 1;
+    /* integers load into numeric and double columns */
+    if ((table_type == SL_T_NUMERIC || table_type == SL_T_DOUBLE) &&
+        (inf->cand & ((1u << SL_T_BIGINT) | (1u << SL_T_NUMERIC) | (1u << SL_T_DOUBLE))))
+        return 1;
+    return 0;
+}
+
 static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
-                         struct sl_schema *target, struct sl_err *err)
+                         struct sl_schema *target, struct sl_schema_diff *diff,
+                         const struct sl_valctx *vctx, struct sl_err *err)
 {
     const struct sl_table_cfg *t = tr->t;
     int exists = tr->dops->describe(tr->dest, t->name, target, err);
     if (exists < 0)
         return -1;
+    diff->table_existed = exists;
 
     /* A header-based drop on an existing table only needs a pass of its own
-     * when its first record names a column the table lacks. */
-    int need_infer = !exists;
+     * when its first record names a column the table lacks, or when a schema
+     * gate wants to know whether the values still fit their columns. */
+    int want_types = exists && has_gate(t, "schema");
+    int need_infer = !exists || want_types;
     if (exists) {
         struct sl_rowsrc rs = {0};
         struct sl_record rec;
@@ -259,6 +335,18 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
             /* records without a fixed header may bring new keys later */
             if (strcmp(rs.fmt->name, "jsonl") == 0)
                 need_infer = 1;
+            if (!need_infer) {
+                /* every name is known: the table's other columns are missing */
+                for (size_t j = 0; j < target->ncols; j++) {
+                    const char *cn = target->cols[j].name;
+                    int found = own_column(cn);
+                    for (size_t i = 0; i < rec.nfields && !found; i++)
+                        found = strlen(cn) == rec.fields[i].name_len &&
+                                memcmp(cn, rec.fields[i].name, rec.fields[i].name_len) == 0;
+                    if (!found && strlist_add(&diff->missing, "%s", cn) < 0)
+                        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+                }
+            }
         }
         sl_rowsrc_close(&rs);
         if (rc < 0)
@@ -271,6 +359,34 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
     size_t ncols = 0;
     if (infer_columns(tr, b, &cols, &ncols, err) < 0)
         return -1;
+    if (exists) {
+        for (size_t j = 0; j < target->ncols; j++) {
+            const char *cn = target->cols[j].name;
+            size_t i = 0;
+            while (i < ncols && strcmp(cols[i].name, cn) != 0)
+                i++;
+            if (i == ncols) {
+                if (!own_column(cn) && strlist_add(&diff->missing, "%s", cn) < 0)
+                    goto oom;
+            } else if (!still_fits(target->cols[j].type, &cols[i].inf, vctx)) {
+                if (strlist_add(&diff->changed, "%s: %s -> %s", cn,
+                                sl_type_name(target->cols[j].type),
+                                sl_type_name(sl_infer_result(&cols[i].inf))) < 0)
+                    goto oom;
+            }
+        }
+    }
+    for (size_t i = 0; i < ncols; i++)
+        if (sl_schema_find(target, cols[i].name) < 0 &&
+            strlist_add(&diff->added, "%s", cols[i].name) < 0)
+            goto oom;
+    if (0) {
+oom:
+        for (size_t i = 0; i < ncols; i++)
+            sl_free(cols[i].name);
+        sl_free(cols);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
 
     int rc = 0;
     if (!exists) {
@@ -349,8 +465,8 @@ struct gate_state {
 /* Stream the records of one batch into the destination. */
 static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
                        const struct sl_schema *target, struct gate_state *gates,
-                       size_t ngates, int64_t batch_id, struct sl_load_result *res,
-                       struct sl_err *err)
+                       size_t ngates, int64_t batch_id, const struct sl_valctx *vctx_in,
+                       struct sl_load_result *res, struct sl_err *err)
 {
     const struct sl_table_cfg *t = tr->t;
     struct sl_rowsrc rs = {0};
@@ -359,19 +475,20 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
     struct sl_buf vals;
     size_t n = target->ncols;
     struct sl_cell *cells = sl_calloc(n, sizeof *cells);
+    struct sl_cell *raw = sl_calloc(n, sizeof *raw);
     size_t *off = sl_calloc(n, sizeof *off);
     const char **pos_name = NULL;   /* per field position: the name seen last time */
     long *pos_idx = NULL;
     size_t npos = 0;
     long version_idx = t->version_key ? sl_schema_find(target, t->version_key) : -1;
     long *pk_idx = sl_calloc(t->primary_key.n + 1, sizeof *pk_idx);
-    struct sl_valctx vctx = {b->timezone, b->overlap, SL_EPOCH_AUTO};
+    struct sl_valctx vctx = *vctx_in;
     char why[256], ex[64];
     int rc = -1, r;
     int loading = 0;
 
     sl_buf_init(&vals);
-    if (!cells || !off || !pk_idx || colmap_build(&map, target) < 0) {
+    if (!cells || !raw || !off || !pk_idx || colmap_build(&map, target) < 0) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
@@ -393,6 +510,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
         sl_buf_reset(&vals);
         for (size_t i = 0; i < n; i++) {
             cells[i].null = 1;
+            raw[i].null = 1;
             off[i] = (size_t)-1;
         }
         if (rec.nfields > npos) {
@@ -426,6 +544,9 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
                            f->line, f->col, (int)f->name_len, f->name, t->name);
                 goto done;
             }
+            raw[idx].s = f->val;
+            raw[idx].n = f->len;
+            raw[idx].null = f->is_null;
             if (f->is_null)
                 continue;
             enum sl_type ty = target->cols[idx].type;
@@ -469,7 +590,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
             goto done;
         }
         for (size_t g = 0; g < ngates; g++)
-            if (gates[g].ops->row && gates[g].ops->row(gates[g].run, cells, rec.line, err) < 0)
+            if (gates[g].ops->row && gates[g].ops->row(gates[g].run, cells, raw, rec.line, err) < 0)
                 goto done;
         if (tr->dops->load_row(tr->dest, cells, err) < 0)
             goto done;
@@ -486,6 +607,7 @@ done:
     colmap_free(&map);
     sl_buf_free(&vals);
     sl_free(cells);
+    sl_free(raw);
     sl_free(off);
     sl_free(pos_name);
     sl_free(pos_idx);
@@ -493,23 +615,72 @@ done:
     return rc;
 }
 
-enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED };
+enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED };
+
+struct attempt {
+    enum attempt_result result;
+    int64_t batch_id;
+    struct sl_load_result res;
+    char *report;           /* gate report JSON, for the ledger and alerts */
+    char *summary;          /* quarantined: one line naming the failed gates */
+};
+
+static void attempt_clear(struct attempt *a)
+{
+    sl_free(a->report);
+    sl_free(a->summary);
+    memset(a, 0, sizeof *a);
+}
+
+/* Finish the gates (all, or only the one named `only`) and build the report.
+ * *verdict is the worst verdict; `failed` lists the gates that did not pass. */
+static int finish_gates(struct gate_state *gates, size_t ngates, const char *only,
+                        const struct sl_gate_env *env, struct sl_buf *report,
+                        struct sl_buf *failed, enum sl_verdict *verdict, struct sl_err *err)
+{
+    *verdict = SL_GATE_PASS;
+    sl_buf_putc(report, '{');
+    int first = 1;
+    for (size_t g = 0; g < ngates; g++) {
+        if (only && strcmp(gates[g].ops->name, only) != 0)
+            continue;
+        struct sl_gate_result gr = {SL_GATE_PASS, NULL};
+        if (gates[g].ops->finish(gates[g].run, env, &gr, err) < 0)
+            return -1;
+        sl_buf_printf(report, "%s\"%s\":%s", first ? "" : ",", gates[g].ops->name,
+                      gr.report_json ? gr.report_json : "null");
+        first = 0;
+        if (gr.verdict != SL_GATE_PASS) {
+            sl_buf_printf(failed, "%s%s", failed->len ? ", " : "", gates[g].ops->name);
+            if (gr.verdict == SL_GATE_FAIL || *verdict == SL_GATE_PASS)
+                *verdict = gr.verdict;
+        }
+        sl_free(gr.report_json);
+    }
+    sl_buf_putc(report, '}');
+    if (report->oom || failed->oom)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return 0;
+}
 
 /* One attempt at one batch, in one destination transaction. */
-static int attempt_batch(struct table_run *tr, struct sl_batch_input *b,
-                         enum attempt_result *result, int64_t *batch_out,
-                         struct sl_load_result *res, struct sl_err *err)
+static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct attempt *at,
+                         struct sl_err *err)
 {
     const struct sl_table_cfg *t = tr->t;
     struct sl_schema target = {0};
+    struct sl_schema_diff diff = {0};
     struct gate_state *gates = NULL;
     size_t ngates = 0;
-    struct sl_buf report;
+    struct sl_buf report, failed;
     int64_t dup = 0, batch_id = 0;
+    enum sl_verdict verdict = SL_GATE_PASS;
+    int use_gates = tr->release_id == 0;
 
     sl_buf_init(&report);
-    memset(res, 0, sizeof *res);
-    *result = ATT_FAILED;
+    sl_buf_init(&failed);
+    attempt_clear(at);
+    at->result = ATT_FAILED;
     if (tr->dops->begin(tr->dest, err) < 0)
         return -1;
     if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
@@ -518,84 +689,131 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b,
         goto fail;
     if (dup) {
         tr->dops->rollback(tr->dest);
-        *result = ATT_DUPLICATE;
-        *batch_out = dup;
+        at->result = ATT_DUPLICATE;
+        at->batch_id = dup;
         return 0;
     }
-    if (prepare_table(tr, b, &target, err) < 0)
+
+    /* how values are read: the source's zone, adjusted by gates (epoch unit,
+     * DST overlap policy) */
+    struct sl_valctx vctx = {b->timezone, b->overlap, SL_EPOCH_AUTO};
+    for (size_t g = 0; g < t->ngates; g++)
+        if (t->gates[g].ops->value_ctx)
+            t->gates[g].ops->value_ctx(t->gates[g].ctx, &vctx);
+
+    if (prepare_table(tr, b, &target, &diff, &vctx, err) < 0)
         goto fail;
 
-    struct sl_batch_meta m = {tr->p->name, t->name, sl_table_kind_name(t->kind), b->ref,
-                              b->hash[0] ? b->hash : NULL, b->bytes};
-    if (sl_ledger_open(&tr->ledger, &m, &batch_id, err) < 0)
-        goto fail;
+    if (tr->release_id) {
+        batch_id = tr->release_id;
+    } else {
+        struct sl_batch_meta m = {tr->p->name, t->name, sl_table_kind_name(t->kind), b->ref,
+                                  b->hash[0] ? b->hash : NULL, b->bytes};
+        if (sl_ledger_open(&tr->ledger, &m, &batch_id, err) < 0)
+            goto fail;
+    }
     tr->log.batch = batch_id;
 
-    struct sl_gate_env env = {tr->dops, tr->dest, tr->p->name, t, &target, batch_id, b->bytes};
-    if (t->ngates) {
+    struct sl_gate_env env = {tr->dops, tr->dest, &tr->ledger, tr->p->name, t, &target, &diff,
+                              batch_id, b->bytes, 0};
+    if (use_gates && t->ngates) {
         gates = sl_calloc(t->ngates, sizeof *gates);
         if (!gates) {
             sl_err_set(err, SL_E_NOMEM, "out of memory");
             goto fail;
         }
-    }
-    for (size_t g = 0; g < t->ngates; g++) {
-        gates[g].ops = t->gates[g].ops;
-        if (gates[g].ops->start(t->gates[g].ctx, &env, &gates[g].run, err) < 0)
-            goto fail;
-        ngates++;
+        for (size_t g = 0; g < t->ngates; g++) {
+            gates[g].ops = t->gates[g].ops;
+            if (gates[g].ops->start(t->gates[g].ctx, &env, &gates[g].run, err) < 0)
+                goto fail;
+            ngates++;
+        }
     }
 
-    if (stream_rows(tr, b, &target, gates, ngates, batch_id, res, err) < 0)
+    /* Values that no longer fit their columns would fail the load at the
+     * first one; a schema gate decides before a row is read. */
+    if (ngates && diff.changed.n && has_gate(t, "schema")) {
+        if (finish_gates(gates, ngates, "schema", &env, &report, &failed, &verdict, err) < 0)
+            goto fail;
+        if (verdict != SL_GATE_PASS)
+            goto held;
+        sl_buf_reset(&report);
+        sl_buf_reset(&failed);
+    }
+
+    if (stream_rows(tr, b, &target, gates, ngates, batch_id, &vctx, &at->res, err) < 0)
         goto fail;
+    env.rows = at->res.rows_in;
 
     /* invariant 1: every gate passes before the commit makes rows visible */
-    sl_buf_putc(&report, '{');
-    int failed_gates = 0;
-    for (size_t g = 0; g < ngates; g++) {
-        struct sl_gate_result gr = {SL_GATE_PASS, NULL};
-        if (gates[g].ops->finish(gates[g].run, &env, &gr, err) < 0)
+    if (ngates) {
+        if (finish_gates(gates, ngates, NULL, &env, &report, &failed, &verdict, err) < 0)
             goto fail;
-        sl_buf_printf(&report, "%s\"%s\":%s", g ? "," : "", gates[g].ops->name,
-                      gr.report_json ? gr.report_json : "null");
-        failed_gates += gr.verdict == SL_GATE_FAIL;
-        sl_free(gr.report_json);
-    }
-    sl_buf_putc(&report, '}');
-    if (failed_gates) {
-        sl_err_set(err, SL_E_INPUT, "%s: %d gate(s) failed: %s", b->ref, failed_gates,
-                   report.data);
-        goto fail;
+        if (verdict != SL_GATE_PASS)
+            goto held;
     }
 
     /* invariant 2: rows, ledger entry and file record commit together */
-    if (sl_ledger_commit(&tr->ledger, batch_id, res->rows_in, res->rows_written,
+    if (sl_ledger_commit(&tr->ledger, batch_id, at->res.rows_in, at->res.rows_written,
                          ngates ? report.data : NULL, err) < 0)
+        goto fail;
+    if (tr->decision &&
+        sl_ledger_decide(&tr->ledger, batch_id, "committed", tr->decision, err) < 0)
         goto fail;
     if (b->hash[0] &&
         sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
         goto fail;
     if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
+    at->result = ATT_COMMITTED;
+    at->batch_id = batch_id;
+    goto done;
 
-    for (size_t g = 0; g < ngates; g++)
-        gates[g].ops->free_run(gates[g].run);
-    sl_free(gates);
-    sl_schema_free(&target);
-    sl_buf_free(&report);
-    *result = ATT_COMMITTED;
-    *batch_out = batch_id;
-    return 0;
+held:
+    /* nothing of it stays: the batch is recorded as held by the caller */
+    tr->dops->rollback(tr->dest);
+    if (verdict == SL_GATE_FAIL) {
+        sl_err_set(err, SL_E_INPUT, "%s: gate(s) failed: %s: %s", b->ref, failed.data,
+                   report.data);
+        at->report = sl_buf_steal(&report);
+        goto out;
+    }
+    at->result = ATT_QUARANTINED;
+    at->report = sl_buf_steal(&report);
+    {
+        struct sl_buf sum;
+        sl_buf_init(&sum);
+        sl_buf_printf(&sum, "%s: held by gate(s) %s", b->ref, failed.data ? failed.data : "");
+        at->summary = sl_buf_steal(&sum);
+    }
+    if (!at->report || !at->summary) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    goto done;
 
 fail:
     tr->dops->rollback(tr->dest);
+out:
     for (size_t g = 0; g < ngates; g++)
         gates[g].ops->free_run(gates[g].run);
     sl_free(gates);
     sl_schema_free(&target);
+    diff_free(&diff);
     sl_buf_free(&report);
+    sl_buf_free(&failed);
     tr->log.batch = 0;
     return -1;
+
+done:
+    for (size_t g = 0; g < ngates; g++)
+        gates[g].ops->free_run(gates[g].run);
+    sl_free(gates);
+    sl_schema_free(&target);
+    diff_free(&diff);
+    sl_buf_free(&report);
+    sl_buf_free(&failed);
+    return 0;
 }
 
 static double seconds_since(const struct timespec *t0)
@@ -605,21 +823,64 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void run_batch(struct table_run *tr, struct sl_batch_input *b)
+static void send_alert(struct table_run *tr, const char *event, int resolve, int64_t batch,
+                       const char *summary, const char *details)
+{
+    struct sl_alert a = {event, resolve, tr->p->name, tr->t->name, batch, summary, details};
+    struct sl_err aerr;
+    sl_err_clear(&aerr);
+    if (tr->cfg->nalerts && sl_alert_send(tr->cfg, &a, &aerr) < 0)
+        sl_log(SL_LOG_WARN, &tr->log, "alert not delivered: %s", aerr.msg);
+}
+
+/* A gate held the batch: keep its data where the source holds it, record it
+ * (state quarantined, with the gate report) and alert. The table waits. */
+static void quarantine(struct table_run *tr, struct sl_batch_input *b, struct attempt *at)
+{
+    struct sl_err e;
+    char *held = NULL;
+    int64_t id = 0;
+
+    sl_err_clear(&e);
+    if (!tr->sops->hold || tr->sops->hold(tr->src, b, &held, &e) < 0) {
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: could not hold the quarantined batch: %s", b->ref,
+               tr->sops->hold ? e.msg : "the source cannot hold batches");
+        tr->stats->failed++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            tr->stats->first_error = e;
+        tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, NULL, &e);
+        return;
+    }
+    struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind), b->ref,
+                              b->hash[0] ? b->hash : NULL, b->bytes};
+    if (sl_ledger_record_quarantine(&tr->ledger, &m, at->report, at->summary, held, &id, &e) < 0)
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: could not record the quarantine: %s", b->ref, e.msg);
+    tr->log.batch = id;
+    sl_log(SL_LOG_WARN, &tr->log,
+           "%s; held as %s; the table waits until `sluice approve` or `sluice reject` %" PRId64
+           ": %s",
+           at->summary, held, id, at->report);
+    tr->stats->quarantined++;
+    send_alert(tr, "quarantined", 0, id, at->summary, at->report);
+    sl_free(held);
+    if (tr->sops->ack(tr->src, b, SL_OUT_QUARANTINED, NULL, &e) < 0)
+        sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
+}
+
+/* Returns 1 when the table must stop taking batches (one is held). */
+static int run_batch(struct table_run *tr, struct sl_batch_input *b)
 {
     struct sl_err err, aerr;
-    struct sl_load_result res;
-    enum attempt_result result = ATT_FAILED;
-    int64_t batch_id = 0;
+    struct attempt at = {0};
     int attempts = sl_retry_attempts();
     struct timespec t0;
-    int rc = -1;
+    int rc = -1, stop = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sl_err_clear(&err);
     for (int a = 1; a <= attempts; a++) {
         sl_err_clear(&err);
-        rc = attempt_batch(tr, b, &result, &batch_id, &res, &err);
+        rc = attempt_batch(tr, b, &at, &err);
         if (rc == 0 || err.cls != SL_RETRY)
             break;
         if (a < attempts) {
@@ -628,12 +889,15 @@ static void run_batch(struct table_run *tr, struct sl_batch_input *b)
             sl_retry_sleep(a);
         }
     }
-    tr->log.batch = batch_id;
+    tr->log.batch = at.batch_id;
     sl_err_clear(&aerr);
 
-    if (rc == 0 && result == ATT_DUPLICATE) {
+    if (rc == 0 && at.result == ATT_QUARANTINED) {
+        quarantine(tr, b, &at);
+        stop = 1;
+    } else if (rc == 0 && at.result == ATT_DUPLICATE) {
         sl_log(SL_LOG_INFO, &tr->log, "%s: skipped, same content already loaded by batch %" PRId64,
-               b->ref, batch_id);
+               b->ref, at.batch_id);
         tr->stats->duplicates++;
         if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)
             sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
@@ -641,9 +905,11 @@ static void run_batch(struct table_run *tr, struct sl_batch_input *b)
         sl_log(SL_LOG_INFO, &tr->log,
                "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
                " unchanged) in %.2f s",
-               b->ref, res.rows_in, res.rows_written, res.rows_unchanged, seconds_since(&t0));
+               b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
+               seconds_since(&t0));
         tr->stats->committed++;
-        tr->stats->rows += res.rows_in;
+        tr->stats->rows += at.res.rows_in;
+        tr->stats->last_batch = at.batch_id;
         if (tr->sops->ack(tr->src, b, SL_OUT_COMMITTED, NULL, &aerr) < 0)
             sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
     } else if (err.cls == SL_RETRY) {
@@ -659,25 +925,45 @@ static void run_batch(struct table_run *tr, struct sl_batch_input *b)
         tr->stats->failed++;
         if (tr->stats->first_error.code == SL_E_NONE)
             tr->stats->first_error = err;
-        struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
-                                  b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
-        if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &aerr) < 0)
-            sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s", aerr.msg);
-        if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, err.msg, &aerr) < 0)
-            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        if (tr->release_id) {
+            /* a held batch that cannot load stays held */
+            stop = 1;
+        } else {
+            struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
+                                      b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
+            if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &aerr) < 0)
+                sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s",
+                       aerr.msg);
+            send_alert(tr, "failed", 0, 0, err.msg, at.report);
+            if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, err.msg, &aerr) < 0)
+                sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        }
     }
+    attempt_clear(&at);
     tr->log.batch = 0;
+    return stop;
 }
 
 static int run_table(struct table_run *tr, struct sl_err *err)
 {
     struct sl_batch_input *b;
+    int64_t held = 0;
     int rc;
 
+    if (sl_ledger_first_quarantined(&tr->ledger, tr->t->name, &held, err) < 0)
+        return -1;
+    if (held) {
+        sl_log(SL_LOG_WARN, &tr->log,
+               "paused: batch %" PRId64 " is in quarantine; new drops wait until"
+               " `sluice approve` or `sluice reject` %" PRId64, held, held);
+        tr->stats->quarantined++;
+        return 0;
+    }
     if (tr->sops->open(&tr->src, tr->cfg, tr->p, tr->t, err) < 0)
         return -1;
     while ((rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
-        run_batch(tr, b);
+        if (run_batch(tr, b))
+            break;
     tr->sops->close(tr->src);
     tr->src = NULL;
     return rc < 0 ? -1 : 0;
@@ -736,6 +1022,117 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
             break;
         }
     }
+    tr.dops->close(tr.dest);
+    return rc;
+}
+
+int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                        int64_t batch, int approve, const char *note,
+                        struct sl_run_stats *stats, struct sl_err *err)
+{
+    struct table_run tr = {0};
+    struct sl_rows row = {0};
+    struct sl_batch_input *b = NULL;
+    int rc = -1;
+
+    tr.cfg = c;
+    tr.p = p;
+    tr.stats = stats;
+    tr.sops = p->source_ops;
+    tr.log.pipeline = p->name;
+    if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0)
+        return -1;
+    tr.ledger.ops = tr.dops;
+    tr.ledger.d = tr.dest;
+    if (sl_ledger_get(&tr.ledger, batch, p->name, &row, err) < 0)
+        goto done;
+    if (row.nrows == 0) {
+        rc = 1;     /* not this pipeline's */
+        goto done;
+    }
+    const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
+    const char *held = sl_rows_get(&row, 0, 6);
+    if (!state || strcmp(state, "quarantined") != 0) {
+        sl_err_set(err, SL_E_USAGE, "batch %" PRId64 " is %s, not quarantined: only a"
+                   " quarantined batch can be approved or rejected", batch,
+                   state ? state : "unknown");
+        goto done;
+    }
+    for (size_t i = 0; i < p->ntables && !tr.t; i++)
+        if (table && strcmp(p->tables[i].name, table) == 0)
+            tr.t = &p->tables[i];
+    if (!tr.t) {
+        sl_err_set(err, SL_E_CONFIG, "batch %" PRId64 " is of table \"%s\", which pipeline"
+                   " \"%s\" no longer has", batch, table ? table : "?", p->name);
+        goto done;
+    }
+    tr.log.table = tr.t->name;
+    tr.log.batch = batch;
+    if (!held || !tr.sops->reopen) {
+        sl_err_set(err, SL_E_INTERNAL, "batch %" PRId64 " has no held data to release", batch);
+        goto done;
+    }
+    if (tr.sops->open(&tr.src, c, p, tr.t, err) < 0)
+        goto done;
+    if (tr.sops->reopen(tr.src, held, &b, err) < 0)
+        goto done;
+
+    struct sl_buf dec;
+    sl_buf_init(&dec);
+    char now[32];
+    sl_time_format(sl_time_now(), now);
+    sl_buf_printf(&dec, "%s at %s%s%s", approve ? "approved" : "rejected", now,
+                  note && *note ? ": " : "", note ? note : "");
+    if (dec.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_buf_free(&dec);
+        goto done;
+    }
+    if (approve) {
+        tr.release_id = batch;
+        tr.decision = dec.data;
+        int before = stats->committed + stats->duplicates;
+        run_batch(&tr, b);
+        b = NULL;   /* acked */
+        if (stats->committed + stats->duplicates == before) {
+            sl_err_set(err, SL_E_INPUT, "batch %" PRId64 " could not be loaded: %s", batch,
+                       stats->first_error.msg);
+            sl_buf_free(&dec);
+            goto done;
+        }
+        if (stats->duplicates && stats->committed == 0 &&
+            sl_ledger_decide(&tr.ledger, batch, "rejected",
+                             "its content was loaded by another batch meanwhile", err) < 0) {
+            sl_buf_free(&dec);
+            goto done;
+        }
+    } else {
+        struct sl_err aerr;
+        if (tr.dops->begin(tr.dest, err) < 0 ||
+            sl_ledger_decide(&tr.ledger, batch, "rejected", dec.data, err) < 0 ||
+            tr.dops->commit(tr.dest, err) < 0) {
+            tr.dops->rollback(tr.dest);
+            sl_buf_free(&dec);
+            goto done;
+        }
+        sl_err_clear(&aerr);
+        if (tr.sops->ack(tr.src, b, SL_OUT_FAILED, dec.data, &aerr) < 0)
+            sl_log(SL_LOG_WARN, &tr.log, "%s", aerr.msg);
+        b = NULL;
+    }
+    sl_log(SL_LOG_INFO, &tr.log, "batch %" PRId64 " %s", batch,
+           approve ? "approved and loaded" : "rejected; its data was set aside");
+    send_alert(&tr, "quarantined", 1, batch, dec.data, NULL);
+    sl_buf_free(&dec);
+    rc = 0;
+done:
+    if (b) {
+        struct sl_err aerr;
+        tr.sops->ack(tr.src, b, SL_OUT_RETRY_LATER, NULL, &aerr);
+    }
+    if (tr.src)
+        tr.sops->close(tr.src);
+    sl_rows_free(&row);
     tr.dops->close(tr.dest);
     return rc;
 }

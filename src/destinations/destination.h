@@ -18,6 +18,7 @@
 #include "core/value.h"
 
 struct sl_dest;
+struct sl_buf;
 
 struct sl_column {
     char *name;
@@ -105,7 +106,48 @@ struct sl_dest_ops {
     int (*load_begin)(struct sl_dest *d, const struct sl_load *ld, struct sl_err *err);
     int (*load_row)(struct sl_dest *d, const struct sl_cell *cells, struct sl_err *err);
     int (*load_end)(struct sl_dest *d, struct sl_load_result *res, struct sl_err *err);
+
+    /* ---- taking batches back out (core/rollback.c, core/snapshot.c) ----
+     * Invariant 3: any committed batch can be rolled back. Append rows carry
+     * their batch. A versioned load_end keeps, in the batch's transaction,
+     * the row images its merge overwrites (strictly older version; every
+     * column, _sluice_batch too) in the table's history table, with column
+     * "_sluice_replaced_by" = the batch. A snapshot load_end keeps the table
+     * it replaces as sluice's table "prev_<batch>", listed in meta table
+     * "kept" (batch_id, table_name, name, kept_at); the newest
+     * SL_KEEP_PREV per table are kept, older ones dropped. */
+
+    /* Like exec, for statements whose row count matters: *changed = rows
+     * inserted, updated or deleted. */
+    int (*exec_count)(struct sl_dest *d, const char *sql, int nparams,
+                      const char *const *params, int64_t *changed, struct sl_err *err);
+    /* One identifier (a column name), quoted, appended to b. */
+    void (*quote_ident)(struct sl_buf *b, const char *name);
+    /* A data table's name quoted for SQL; sl_free it; NULL = out of memory. */
+    char *(*table_sql)(struct sl_dest *d, const char *table);
+    /* sluice's own table `name` ("snap_3" -> "_sluice"."snap_3" or
+     * "_sluice_snap_3") quoted; sl_free it; NULL = out of memory. */
+    char *(*own_table_sql)(struct sl_dest *d, const char *name);
+    /* The history table of `table`: *quoted names it (sl_free it either
+     * way); 1 = it exists, 0 = not (no versioned load replaced a row yet). */
+    int (*hist_table)(struct sl_dest *d, const char *table, char **quoted, struct sl_err *err);
+    /* Inside a transaction: put back the table that snapshot batch `batch`
+     * replaced (the live table is dropped, the kept one renamed in its place
+     * with its primary key and batch index). 1 done, 0 not kept (any more). */
+    int (*restore_prev)(struct sl_dest *d, const char *table, int64_t batch,
+                        struct sl_err *err);
+    /* Inside a transaction: drop the table kept by snapshot batch `batch`
+     * (nothing when there is none). */
+    int (*drop_prev)(struct sl_dest *d, const char *table, int64_t batch, struct sl_err *err);
+    /* Inside a transaction: copy every row of `table` (all columns,
+     * _sluice_batch too, values exactly as stored) into a new table of
+     * sluice's named `name` ("snap_3"); *rows = rows copied. */
+    int (*copy_out)(struct sl_dest *d, const char *table, const char *name, int64_t *rows,
+                    struct sl_err *err);
 };
+
+/* Snapshot loads keep the previous table of this many newest loads per table. */
+#define SL_KEEP_PREV 3
 
 extern const struct sl_dest_ops sl_dest_postgres;
 extern const struct sl_dest_ops sl_dest_sqlite;

@@ -6,9 +6,15 @@
  *   versioned  COPY into an unlogged staging table created in the same
  *              transaction, then one INSERT .. SELECT DISTINCT ON (pk) ..
  *              ON CONFLICT DO UPDATE .. WHERE stored version < new version.
- *   snapshot   COPY into a new table beside the live one; load_end drops the
- *              live table and renames the new one in its place, so readers
- *              see the old rows until commit and the new ones after.
+ *   snapshot   COPY into a new table beside the live one; load_end moves the
+ *              live table aside and renames the new one in its place, so
+ *              readers see the old rows until commit and the new ones after.
+ * For rollback (invariant 3), in the same transaction: a versioned merge
+ * first copies the rows it is about to overwrite into "_sluice"."hist_<table>"
+ * (the table's columns plus "_sluice_replaced_by"); a snapshot swap keeps
+ * the replaced table as "_sluice"."prev_<batch>" (its primary key renamed
+ * "prev_<batch>_pkey", other indexes dropped) and records it in
+ * "_sluice"."kept"; the newest SL_KEEP_PREV per table are kept.
  * Failures keep their SQLSTATE; connection loss and the transient classes
  * (08, 40001, 40P01, 57P0x, 53300, 55P03) are SL_RETRY. */
 #include "destinations/destination.h"
@@ -21,7 +27,7 @@
 #include "core/mem.h"
 
 #define COPY_FLUSH (256 * 1024)
-#define NMETA 8
+#define NMETA 16
 
 struct sl_dest {
     PGconn *conn;
@@ -116,6 +122,47 @@ static char *quoted_table(const char *name)
     sl_buf_init(&b);
     quote_table(&b, name);
     return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+}
+
+/* sluice's own table `name` in schema _sluice, quoted. */
+static char *own_quoted(const char *name)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "\"_sluice\".");
+    quote_ident(&b, name, strlen(name));
+    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+}
+
+/* The unqualified part of a table name ("s.t" -> "t"). */
+static const char *bare_name(const char *table)
+{
+    const char *dot = strchr(table, '.');
+    return (dot && dot != table && dot[1]) ? dot + 1 : table;
+}
+
+/* The history table of `table`: "_sluice"."hist_<table as configured>" (a
+ * schema-qualified name keeps its dot inside the one identifier, so
+ * "a_b.c" and "a.b_c" stay apart). PostgreSQL cuts identifiers at 63 bytes:
+ * a longer name keeps its first bytes (whole UTF-8 characters) and ends in
+ * a hash of the whole name. */
+static char *hist_quoted(const char *table)
+{
+    char name[64];
+    size_t n = strlen(table);
+    if (5 + n <= 63) {
+        snprintf(name, sizeof name, "hist_%s", table);
+    } else {
+        uint64_t h = 1469598103934665603ULL;     /* FNV-1a */
+        for (const char *c = table; *c; c++)
+            h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        size_t keep = 63 - 5 - 17;
+        while (keep > 0 && ((unsigned char)table[keep] & 0xC0) == 0x80)
+            keep--;
+        snprintf(name, sizeof name, "hist_%.*s_%016llx", (int)keep, table,
+                 (unsigned long long)h);
+    }
+    return own_quoted(name);
 }
 
 /* ---- connection ---- */
@@ -224,7 +271,8 @@ static const char META_DDL[] =
     "  id bigserial PRIMARY KEY, pipeline text NOT NULL, table_name text NOT NULL,"
     "  kind text, state text NOT NULL, source_ref text, content_hash text,"
     "  rows_in bigint, rows_written bigint, bytes bigint,"
-    "  started_at timestamptz, finished_at timestamptz, error text, report jsonb);"
+    "  started_at timestamptz, finished_at timestamptz, error text, report jsonb,"
+    "  held text, decision text);"
     "CREATE INDEX IF NOT EXISTS batches_table_idx ON _sluice.batches (table_name, id);"
     "CREATE TABLE IF NOT EXISTS _sluice.files ("
     "  table_name text NOT NULL, content_hash text NOT NULL, name text, bytes bigint,"
@@ -232,6 +280,24 @@ static const char META_DDL[] =
     "CREATE TABLE IF NOT EXISTS _sluice.cursors ("
     "  pipeline text NOT NULL, table_name text NOT NULL, value text, batch_id bigint,"
     "  updated_at timestamptz, PRIMARY KEY (pipeline, table_name));"
+    "CREATE TABLE IF NOT EXISTS _sluice.snapshots ("
+    "  id bigserial PRIMARY KEY, table_name text NOT NULL, taken_at timestamptz NOT NULL,"
+    "  last_batch bigint, rows bigint);"
+    "CREATE TABLE IF NOT EXISTS _sluice.kept ("
+    "  batch_id bigint PRIMARY KEY, table_name text NOT NULL, name text NOT NULL,"
+    "  kept_at timestamptz);"
+    /* columns added since the first release: ALTER only when missing, as
+     * ALTER TABLE would wait for every open batch transaction */
+    "DO $$ BEGIN"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '_sluice.batches'::regclass"
+    "                 AND attname = 'held' AND NOT attisdropped) THEN"
+    "    ALTER TABLE _sluice.batches ADD COLUMN held text;"
+    "  END IF;"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = '_sluice.batches'::regclass"
+    "                 AND attname = 'decision' AND NOT attisdropped) THEN"
+    "    ALTER TABLE _sluice.batches ADD COLUMN decision text;"
+    "  END IF;"
+    "END $$;"
     "COMMIT;";
 
 static int pg_ensure_meta(struct sl_dest *d, struct sl_err *err)
@@ -274,6 +340,44 @@ static int pg_exec(struct sl_dest *d, const char *sql, int nparams, const char *
                 if (!PQgetisnull(res, (int)i, (int)j))
                     out->cells[i * nc + j] = sl_strdup(PQgetvalue(res, (int)i, (int)j));
     }
+    PQclear(res);
+    return 0;
+}
+
+/* First cell of a one-parameter query, copied (NULL when no row or NULL). */
+static int one_value(struct sl_dest *d, const char *sql, const char *param, char **out,
+                     struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {param};
+    *out = NULL;
+    if (pg_exec(d, sql, param ? 1 : 0, param ? p : NULL, &r, err) < 0)
+        return -1;
+    if (r.nrows > 0 && r.ncols > 0 && sl_rows_get(&r, 0, 0)) {
+        *out = sl_strdup(sl_rows_get(&r, 0, 0));
+        if (!*out) {
+            sl_rows_free(&r);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    sl_rows_free(&r);
+    return 0;
+}
+
+static int64_t cmd_tuples(PGresult *res);
+
+static int pg_exec_count(struct sl_dest *d, const char *sql, int nparams,
+                         const char *const *params, int64_t *changed, struct sl_err *err)
+{
+    PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType s = PQresultStatus(res);
+    *changed = 0;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        pg_fail(d, res, err, "query failed");
+        PQclear(res);
+        return -1;
+    }
+    *changed = cmd_tuples(res);
     PQclear(res);
     return 0;
 }
@@ -458,6 +562,21 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
     sl_buf_printf(&b, " %s", type_to_pg(c->type));
     sl_free(q);
     int rc = run(d, b.data, err, "could not add column");
+    /* the history table gains the column too, so replaced rows keep fitting */
+    char *hist = hist_quoted(table), *exists = NULL;
+    if (rc == 0 && !hist)
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (rc == 0)
+        rc = one_value(d, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", hist, &exists, err);
+    if (rc == 0 && exists) {
+        sl_buf_reset(&b);
+        sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS ", hist);
+        quote_ident(&b, c->name, strlen(c->name));
+        sl_buf_printf(&b, " %s", type_to_pg(c->type));
+        rc = run(d, b.data, err, "could not add column to the history table");
+    }
+    sl_free(exists);
+    sl_free(hist);
     if (rc < 0)
         sl_err_prefix(err, "table \"%s\", column \"%s\"", table, c->name);
     sl_buf_free(&b);
@@ -622,10 +741,101 @@ static int64_t cmd_tuples(PGresult *res)
     return (t && *t) ? strtoll(t, NULL, 10) : 0;
 }
 
+/* Make the history table exist with every column of the target (one the
+ * target gained outside add_column is added here as well). */
+static int hist_prepare(struct sl_dest *d, const char *hist, struct sl_err *err)
+{
+    const struct sl_schema *t = d->ld.target;
+    struct sl_rows cols;
+    struct sl_buf sql;
+    const char *p[] = {hist};
+    int rc = 0;
+
+    if (pg_exec(d, DESCRIBE_SQL, 1, p, &cols, err) < 0)
+        return -1;
+    sl_buf_init(&sql);
+    if (cols.nrows == 0) {
+        /* LIKE: the same columns with the same types (typmods too), no keys:
+         * one key may have been replaced by several batches */
+        sl_buf_printf(&sql, "CREATE TABLE %s (LIKE %s); ALTER TABLE %s ADD COLUMN"
+                      " \"_sluice_replaced_by\" bigint NOT NULL;"
+                      " CREATE INDEX ON %s USING brin (\"_sluice_replaced_by\")",
+                      hist, d->target_q, hist, hist);
+    } else {
+        for (size_t i = 0; i < t->ncols; i++) {
+            int found = 0;
+            for (size_t k = 0; k < cols.nrows && !found; k++)
+                found = strcmp(sl_rows_get(&cols, k, 0), t->cols[i].name) == 0;
+            if (found)
+                continue;
+            sl_buf_printf(&sql, "%sALTER TABLE %s ADD COLUMN ", sql.len ? "; " : "", hist);
+            quote_ident(&sql, t->cols[i].name, strlen(t->cols[i].name));
+            sl_buf_printf(&sql, " %s", type_to_pg(t->cols[i].type));
+        }
+    }
+    sl_rows_free(&cols);
+    if (sql.oom)
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    else if (sql.len)
+        rc = run(d, sql.data, err, "could not prepare the history table");
+    sl_buf_free(&sql);
+    return rc;
+}
+
+/* Invariant 3: before the merge, copy exactly the rows it will overwrite
+ * into the history table. The merge overwrites a stored row when the
+ * batch's winning row for its key has a higher version; the winner has the
+ * highest version of the key in the batch, so "some staged row of the key
+ * has a higher version" is the same test, and needs no DISTINCT ON. */
+static int hist_capture(struct sl_dest *d, struct sl_err *err)
+{
+    const struct sl_load *ld = &d->ld;
+    struct sl_buf sql;
+    char *hist = hist_quoted(ld->table);
+    int rc;
+
+    if (!hist)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (hist_prepare(d, hist, err) < 0) {
+        sl_free(hist);
+        return -1;
+    }
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "INSERT INTO %s (", hist);
+    col_list(&sql, ld->target, NULL);
+    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
+    col_list(&sql, ld->target, "t.");
+    sl_buf_printf(&sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE EXISTS (SELECT 1 FROM %s s"
+                  " WHERE ", d->target_q, d->stage_q);
+    for (size_t k = 0; k < ld->npk; k++) {
+        sl_buf_puts(&sql, "s.");
+        quote_ident(&sql, ld->pk[k], strlen(ld->pk[k]));
+        sl_buf_puts(&sql, " = t.");
+        quote_ident(&sql, ld->pk[k], strlen(ld->pk[k]));
+        sl_buf_puts(&sql, " AND ");
+    }
+    sl_buf_puts(&sql, "s.");
+    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    sl_buf_puts(&sql, " > t.");
+    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    sl_buf_putc(&sql, ')');
+    const char *p[] = {d->batch_txt};
+    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                 : pg_exec(d, sql.data, 1, p, NULL, err);
+    if (rc < 0)
+        sl_err_prefix(err, "could not keep the rows the merge replaces");
+    sl_buf_free(&sql);
+    sl_free(hist);
+    return rc;
+}
+
 static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct sl_err *err)
 {
     const struct sl_load *ld = &d->ld;
     struct sl_buf sql;
+
+    if (hist_capture(d, err) < 0)
+        return -1;
     sl_buf_init(&sql);
 
     /* NULL version keys are refused before they get here (engine); ties keep
@@ -683,15 +893,137 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     return rc;
 }
 
+static const char SCHEMA_OF_SQL[] =
+    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid = to_regclass($1)";
+
+static const char DEPENDENT_VIEWS_SQL[] =
+    "SELECT string_agg(DISTINCT v.oid::regclass::text, ', ')"
+    "  FROM pg_depend dep JOIN pg_rewrite rw ON rw.oid = dep.objid"
+    "  JOIN pg_class v ON v.oid = rw.ev_class"
+    " WHERE dep.classid = 'pg_rewrite'::regclass AND dep.refclassid = 'pg_class'::regclass"
+    "   AND dep.refobjid = to_regclass($1) AND rw.ev_class <> dep.refobjid";
+
+static const char INDEXES_SQL[] =
+    "SELECT i.indexrelid::regclass::text, con.conname, con.contype"
+    "  FROM pg_index i LEFT JOIN pg_constraint con"
+    "    ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+    " WHERE i.indrelid = to_regclass($1)";
+
+/* Drop the kept tables of `table` beyond the newest SL_KEEP_PREV. */
+static int prune_kept(struct sl_dest *d, const char *table, struct sl_err *err)
+{
+    struct sl_rows r;
+    char keep[24];
+    snprintf(keep, sizeof keep, "%d", SL_KEEP_PREV);
+    const char *p[] = {table, keep};
+    if (pg_exec(d, "SELECT batch_id, name FROM _sluice.kept WHERE table_name = $1"
+                   " ORDER BY batch_id DESC OFFSET $2", 2, p, &r, err) < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+        char *q = own_quoted(sl_rows_get(&r, i, 1));
+        struct sl_buf sql;
+        sl_buf_init(&sql);
+        sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "");
+        const char *pb[] = {sl_rows_get(&r, i, 0)};
+        rc = (!q || sql.oom) ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                             : run(d, sql.data, err, "could not drop an old kept table");
+        if (rc == 0)
+            rc = pg_exec(d, "DELETE FROM _sluice.kept WHERE batch_id = $1", 1, pb, NULL, err);
+        sl_buf_free(&sql);
+        sl_free(q);
+    }
+    sl_rows_free(&r);
+    return rc;
+}
+
+/* Invariant 3: the table a snapshot load replaces is kept for rollback as
+ * "_sluice"."prev_<batch>". Index names live in the table's schema, so its
+ * primary key is renamed "prev_<batch>_pkey" and its other indexes dropped
+ * (the new table has none of them either); restore_prev undoes it. */
+static int keep_replaced(struct sl_dest *d, struct sl_err *err)
+{
+    const int64_t b = d->ld.batch_id;
+    struct sl_rows r;
+    struct sl_buf sql;
+    char *nsp = NULL, *views = NULL, kept[48];
+    int rc = -1;
+
+    if (one_value(d, SCHEMA_OF_SQL, d->target_q, &nsp, err) < 0)
+        return -1;
+    if (!nsp)
+        return 0;   /* no live table: nothing to keep */
+    if (one_value(d, DEPENDENT_VIEWS_SQL, d->target_q, &views, err) < 0)
+        goto done0;
+    if (views) {
+        sl_err_set(err, SL_E_DEST,
+                   "a snapshot load replaces the whole table, but view(s) %s depend on it;"
+                   " drop them or load the table as versioned", views);
+        goto done0;
+    }
+    const char *p[] = {d->target_q};
+    if (pg_exec(d, INDEXES_SQL, 1, p, &r, err) < 0)
+        goto done0;
+    sl_buf_init(&sql);
+    for (size_t i = 0; i < r.nrows; i++) {
+        const char *idx = sl_rows_get(&r, i, 0), *con = sl_rows_get(&r, i, 1);
+        const char *type = sl_rows_get(&r, i, 2);
+        if (con && type && strcmp(type, "p") == 0) {
+            char to[64];
+            snprintf(to, sizeof to, "prev_%lld_pkey", (long long)b);
+            sl_buf_printf(&sql, "ALTER TABLE %s RENAME CONSTRAINT ", d->target_q);
+            quote_ident(&sql, con, strlen(con));
+            sl_buf_puts(&sql, " TO ");
+            quote_ident(&sql, to, strlen(to));
+        } else if (con) {
+            sl_buf_printf(&sql, "ALTER TABLE %s DROP CONSTRAINT ", d->target_q);
+            quote_ident(&sql, con, strlen(con));
+        } else {
+            sl_buf_printf(&sql, "DROP INDEX %s", idx);   /* regclass text: quoted */
+        }
+        sl_buf_puts(&sql, "; ");
+    }
+    sl_rows_free(&r);
+    /* renamed in place first, so no name in _sluice can collide */
+    snprintf(kept, sizeof kept, "_sluice_prev_%lld", (long long)b);
+    sl_buf_printf(&sql, "ALTER TABLE %s RENAME TO ", d->target_q);
+    quote_ident(&sql, kept, strlen(kept));
+    sl_buf_puts(&sql, "; ALTER TABLE ");
+    quote_ident(&sql, nsp, strlen(nsp));
+    sl_buf_putc(&sql, '.');
+    quote_ident(&sql, kept, strlen(kept));
+    sl_buf_puts(&sql, " SET SCHEMA _sluice; ALTER TABLE _sluice.");
+    quote_ident(&sql, kept, strlen(kept));
+    snprintf(kept, sizeof kept, "prev_%lld", (long long)b);
+    sl_buf_puts(&sql, " RENAME TO ");
+    quote_ident(&sql, kept, strlen(kept));
+    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                 : run(d, sql.data, err, "could not keep the replaced table");
+    sl_buf_free(&sql);
+    if (rc == 0) {
+        const char *pk[] = {d->batch_txt, d->ld.table, kept};
+        rc = pg_exec(d, "INSERT INTO _sluice.kept (batch_id, table_name, name, kept_at)"
+                        " VALUES ($1, $2, $3, now())", 3, pk, NULL, err);
+    }
+    if (rc == 0)
+        rc = prune_kept(d, d->ld.table, err);
+done0:
+    sl_free(nsp);
+    sl_free(views);
+    return rc;
+}
+
 static int swap_snapshot(struct sl_dest *d, struct sl_err *err)
 {
     struct sl_buf sql;
-    const char *dot = strchr(d->ld.table, '.');
-    const char *bare = (dot && dot != d->ld.table && dot[1]) ? dot + 1 : d->ld.table;
+    const char *bare = bare_name(d->ld.table);
     const char *newbare = strchr(d->new_name, '.') ? strchr(d->new_name, '.') + 1 : d->new_name;
 
+    if (keep_replaced(d, err) < 0)
+        return -1;
     sl_buf_init(&sql);
-    sl_buf_printf(&sql, "DROP TABLE %s; ALTER TABLE %s RENAME TO ", d->target_q, d->stage_q);
+    sl_buf_printf(&sql, "ALTER TABLE %s RENAME TO ", d->stage_q);
     quote_ident(&sql, bare, strlen(bare));
     if (d->ld.npk) {
         /* keep the primary key's name stable across swaps */

@@ -673,7 +673,7 @@ static const char SQL_META_BATCHES[] =
     " started_at TEXT,"
     " finished_at TEXT,"
     " error TEXT,"
-    " report TEXT)";
+    " report TEXT, held TEXT, decision TEXT)";
 
 static const char SQL_META_BATCHES_IDX[] =
     "CREATE INDEX IF NOT EXISTS \"_sluice_batches_table_idx\""

@@ -6,7 +6,16 @@
 
 #include "core/mem.h"
 
+/* gate.h names the interface, not the gates: each file defines its own */
+extern const struct sl_gate_ops sl_gate_size, sl_gate_unique_key, sl_gate_timestamps,
+    sl_gate_rules, sl_gate_schema;
+
 static const struct sl_gate_ops *const gates[] = {
+    &sl_gate_size,
+    &sl_gate_unique_key,
+    &sl_gate_timestamps,
+    &sl_gate_rules,
+    &sl_gate_schema,
     NULL,   /* end of the list; gates register above this line */
 };
 

@@ -15,17 +15,34 @@
 #include "core/err.h"
 #include "destinations/destination.h"
 
+struct sl_ledger;
+
+/* What the batch's drop brings compared with the table (for the schema gate).
+ * Filled by the engine before start(). */
+struct sl_schema_diff {
+    int table_existed;                  /* 0: the batch creates the table */
+    struct sl_strlist added;            /* columns the drop brings that the table lacked */
+    struct sl_strlist missing;          /* table columns the drop does not carry */
+    struct sl_strlist changed;          /* "col: numeric -> text": values no longer fit */
+};
+
 struct sl_gate_env {
     const struct sl_dest_ops *dops;
     struct sl_dest *dest;
+    struct sl_ledger *ledger;           /* for history (size gate) */
     const char *pipeline;
     const struct sl_table_cfg *table;
     const struct sl_schema *schema;     /* columns of each row, in order */
+    const struct sl_schema_diff *diff;
     int64_t batch_id;
-    uint64_t bytes;
+    uint64_t bytes;                     /* size of the batch as stored */
+    int64_t rows;                       /* finish(): rows in the batch */
 };
 
-enum sl_verdict { SL_GATE_PASS = 0, SL_GATE_FAIL = 1 };
+/* FAIL: the batch is refused (files go to failed/). QUARANTINE: the batch is
+ * held, nothing reaches the table, the table pauses behind it until
+ * `sluice approve` or `sluice reject`. */
+enum sl_verdict { SL_GATE_PASS = 0, SL_GATE_FAIL = 1, SL_GATE_QUARANTINE = 2 };
 
 struct sl_gate_result {
     enum sl_verdict verdict;
@@ -44,9 +61,16 @@ struct sl_gate_ops {
                  struct sl_err *err);
     int (*start)(const void *ctx, const struct sl_gate_env *env,
                  struct sl_gate_run **out, struct sl_err *err);
-    /* One row as loaded; `line` is where it came from, for examples. */
-    int (*row)(struct sl_gate_run *g, const struct sl_cell *cells, long line,
-               struct sl_err *err);
+    /* Optional: adjust how values are read for this table (the timestamps
+     * gate sets the epoch unit and the DST overlap policy). Called before
+     * start(), before any row is read. */
+    void (*value_ctx)(const void *ctx, struct sl_valctx *v);
+    /* One row as loaded: `cells` canonical (timestamps as UTC
+     * "YYYY-MM-DDTHH:MM:SS.ffffffZ", numbers as written), `raw` the same
+     * columns as the source gave them (raw[i].null when absent); `line` is
+     * where the row came from, for examples. */
+    int (*row)(struct sl_gate_run *g, const struct sl_cell *cells, const struct sl_cell *raw,
+               long line, struct sl_err *err);
     int (*finish)(struct sl_gate_run *g, const struct sl_gate_env *env,
                   struct sl_gate_result *res, struct sl_err *err);
     void (*free_run)(struct sl_gate_run *g);

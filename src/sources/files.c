@@ -331,13 +331,15 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
     return 0;
 }
 
-/* Move `name` from the drop folder into `sub`, never overwriting: a second
- * file of the same name gets a numbered suffix. */
-static int move_into(struct sl_source *s, const char *name, const char *sub, char **moved,
-                     struct sl_err *err)
+/* Move the batch's file (in the drop folder, or in quarantine/ when it was
+ * held) into `sub`, never overwriting: a second file of the same name gets a
+ * numbered suffix. */
+static int move_into(struct sl_source *s, const struct file_batch *fb, const char *sub,
+                     char **moved, struct sl_err *err)
 {
+    const char *name = fb->name;
     char *dir = join(s->dir, sub);
-    char *from = join(s->dir, name);
+    char *from = sl_strdup(fb->full);
     struct sl_buf to;
     int rc = -1;
 
@@ -406,22 +408,67 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     switch (o) {
     case SL_OUT_COMMITTED:
     case SL_OUT_DUPLICATE:
-        rc = move_into(s, fb->name, s->cfg->done_dir, NULL, err);
+        rc = move_into(s, fb, s->cfg->done_dir, NULL, err);
         break;
     case SL_OUT_FAILED:
-        rc = move_into(s, fb->name, s->cfg->failed_dir, &moved, err);
+        rc = move_into(s, fb, s->cfg->failed_dir, &moved, err);
         if (rc == 0)
             rc = write_error_file(moved, why, err);
         break;
-    case SL_OUT_QUARANTINED:
-        rc = move_into(s, fb->name, "quarantine", NULL, err);
-        break;
+    case SL_OUT_QUARANTINED:     /* hold() has moved it already */
     case SL_OUT_RETRY_LATER:
         break;
     }
     sl_free(moved);
     free_batch(fb);
     return rc;
+}
+
+#define HOLD_DIR "quarantine"
+
+static int files_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
+                      struct sl_err *err)
+{
+    struct file_batch *fb = b->priv;
+    char *moved = NULL;
+    if (move_into(s, fb, HOLD_DIR, &moved, err) < 0)
+        return -1;
+    /* the ledger keeps it relative to the drop folder: "quarantine/a.csv" */
+    const char *base = strrchr(moved, '/');
+    *held = join(HOLD_DIR, base ? base + 1 : moved);
+    sl_free(fb->full);
+    fb->full = moved;
+    if (!*held)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return 0;
+}
+
+static int files_reopen(struct sl_source *s, const char *held, struct sl_batch_input **out,
+                        struct sl_err *err)
+{
+    if (strncmp(held, HOLD_DIR "/", sizeof HOLD_DIR) != 0 || strstr(held, "..") ||
+        strchr(held + sizeof HOLD_DIR, '/'))
+        return sl_err_set(err, SL_E_INPUT, "held batch \"%s\" is not in %s/%s/", held,
+                          s->rel_dir, HOLD_DIR);
+    struct file_batch *fb = sl_calloc(1, sizeof *fb);
+    if (!fb)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    fb->name = sl_strdup(held + sizeof HOLD_DIR);
+    fb->full = join(s->dir, held);
+    fb->in.ref = join(s->rel_dir, held);
+    fb->in.timezone = s->cfg->timezone;
+    fb->in.overlap = SL_DST_FAIL;
+    fb->in.priv = fb;
+    if (!fb->name || !fb->full || !fb->in.ref) {
+        free_batch(fb);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    if (hash_file(fb->full, fb->in.ref, fb->in.hash, &fb->in.bytes, err) < 0) {
+        free_batch(fb);
+        return -1;
+    }
+    *out = &fb->in;
+    return 0;
 }
 
 static void files_close(struct sl_source *s)
@@ -444,6 +491,8 @@ const struct sl_source_ops sl_source_files = {
     .open = files_open,
     .next_batch = files_next,
     .open_rows = files_open_rows,
+    .hold = files_hold,
+    .reopen = files_reopen,
     .ack = files_ack,
     .close = files_close,
 };

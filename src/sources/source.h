@@ -58,6 +58,15 @@ struct sl_source_ops {
     int (*next_batch)(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err);
     int (*open_rows)(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
                      struct sl_err *err);
+    /* Keep a batch that a gate held back, so it can be released later without
+     * the source: *held (sl_malloc'd) says where, for the ledger. Called
+     * before ack(SL_OUT_QUARANTINED). May be NULL: the source cannot hold. */
+    int (*hold)(struct sl_source *s, struct sl_batch_input *b, char **held,
+                struct sl_err *err);
+    /* A held batch as a batch again (for `sluice approve` / `reject`); ack
+     * it like any other: committed moves it on, failed sets it aside. */
+    int (*reopen)(struct sl_source *s, const char *held, struct sl_batch_input **out,
+                  struct sl_err *err);
     /* Record the outcome and release the batch. `why` explains failures. */
     int (*ack)(struct sl_source *s, struct sl_batch_input *b, enum sl_outcome o,
                const char *why, struct sl_err *err);
