@@ -13,7 +13,8 @@
  * accepted_values use depends on the column's type, known only when a batch
  * starts: exact decimal order for bigint and numeric, floating point for
  * double, time order for dates and timestamps (their canonical text sorts as
- * time). NULL breaks only not_null. */
+ * time). Regexes and accepted_values see the canonical text of a value
+ * (timestamps as UTC ...Z). NULL breaks only not_null. */
 #include "gates/gate.h"
 
 #include <jansson.h>
@@ -39,8 +40,7 @@ struct rule {
     int on_fail;
     char *where;            /* "file:line:col" of the item, for errors at start */
     char *pattern;          /* *_match */
-    regex_t re;
-    int has_re;
+    regex_t *re;            /* its own allocation: a regex_t is not promised to move */
     struct sl_strlist values;   /* accepted_values, as written */
     char *min, *max;        /* range, as written; either may be NULL */
 };
@@ -86,8 +86,10 @@ static void rule_free(struct rule *r)
     sl_free(r->column);
     sl_free(r->where);
     sl_free(r->pattern);
-    if (r->has_re)
-        regfree(&r->re);
+    if (r->re) {
+        regfree(r->re);
+        sl_free(r->re);
+    }
     for (size_t i = 0; i < r->values.n; i++)
         sl_free(r->values.items[i]);
     sl_free(r->values.items);
@@ -141,16 +143,21 @@ static int compile(struct rule *r, const char *pattern, const char *key,
     const struct sl_yaml_node *v = sl_yaml_get(n, key);
     char why[256];
 
-    if (!(r->pattern = sl_strdup(pattern)))
+    regex_t *re = sl_malloc(sizeof *re);
+
+    if (!re || !(r->pattern = sl_strdup(pattern))) {
+        sl_free(re);
         return oom(err, file);
-    int rc = regcomp(&r->re, pattern, REG_EXTENDED | REG_NOSUB);
+    }
+    int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
-        regerror(rc, &r->re, why, sizeof why);
+        regerror(rc, re, why, sizeof why);
+        sl_free(re);
         return sl_yaml_err(err, file, v ? v->line : n->line, v ? v->col : n->col,
                            "gate \"rules\" item %zu: %s: bad regular expression \"%s\": %s", ix,
                            key, pattern, why);
     }
-    r->has_re = 1;
+    r->re = re;
     return 0;
 }
 
@@ -422,7 +429,10 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
         for (int k = 0; k < 2; k++) {
             if (!bound[k])
                 continue;
-            if (!(*out[k] = canon(ty, bound[k], why, sizeof why)))
+            if (!(*out[k] = canon(ty, bound[k], why, sizeof why)) &&
+                strcmp(why, "out of memory") == 0)
+                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            if (!*out[k])
                 return sl_err_set(err, SL_E_CONFIG,
                                   "%s: table \"%s\": gate \"rules\": rule \"%s\": %s \"%s\" is "
                                   "not a %s (%s)", r->where, t, r->name, k ? "max" : "min",
@@ -504,7 +514,7 @@ static int breaks(struct sl_gate_run *g, const struct rrun *x, const struct sl_c
             *oom = 1;
             return 0;
         }
-        int match = regexec(&r->re, g->tmp.data, 0, NULL, 0) == 0;
+        int match = regexec(r->re, g->tmp.data, 0, NULL, 0) == 0;
         return r->kind == R_REJECT_MATCH ? match : !match;
     }
     case R_RANGE:
@@ -606,7 +616,7 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     (void)env;
     sl_buf_init(&msg);
     json_t *o = json_object(), *rules = json_array();
-    json_object_set_new(o, "checked", json_sprintf("%zu rules on each row", g->n));
+    json_object_set_new(o, "checked", json_sprintf("%zu rule%s on each row", g->n, g->n == 1 ? "" : "s"));
     json_object_set_new(o, "rows", json_integer(g->rows));
     for (size_t i = 0; i < g->n; i++) {
         const struct rrun *x = &g->rr[i];
@@ -656,13 +666,15 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                                                                                  : "quarantine"));
     if (nbroken) {
         char head[64];
-        snprintf(head, sizeof head, "%zu of %zu rules broken: ", nbroken, g->n);
+        snprintf(head, sizeof head, "%zu of %zu rule%s broken: ", nbroken, g->n,
+                 g->n == 1 ? "" : "s");
         json_object_set_new(o, "message", json_sprintf("%s%s", head, msg.data ? msg.data : ""));
         if (!json_object_get(o, "message"))     /* a value cut mid-character */
             json_object_set_new(o, "message", text_json(msg.data ? msg.data : ""));
     } else {
-        json_object_set_new(o, "message", json_sprintf("all %zu rules hold for %lld rows", g->n,
-                                                       (long long)g->rows));
+        json_object_set_new(o, "message", json_sprintf("all %zu rule%s hold for %lld row%s", g->n,
+                                                       g->n == 1 ? "" : "s", (long long)g->rows,
+                                                       g->rows == 1 ? "" : "s"));
     }
     int nomem = msg.oom;
     sl_buf_free(&msg);

@@ -381,8 +381,10 @@ static int ts_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         json_object_set_new(o, "message", json_string("no timestamp columns to check"));
     else
         json_object_set_new(o, "message",
-                            json_sprintf("%lld timestamps in %zu columns, none later than now + "
-                                         "%s%s%s", (long long)checked, g->ncols, tol,
+                            json_sprintf("%lld timestamp%s in %zu column%s, none later than "
+                                         "now + %s%s%s", (long long)checked,
+                                         checked == 1 ? "" : "s", g->ncols,
+                                         g->ncols == 1 ? "" : "s", tol,
                                          notes.len ? "; " : "", notes.len ? notes.data : ""));
     int oom = notes.oom || problems.oom;
     sl_buf_free(&notes);

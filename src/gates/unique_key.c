@@ -458,19 +458,21 @@ static int uk_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         key_text(ex, sizeof ex, &g->ex[0], g->key_names);
         if (c->policy == POL_KEEP_LATEST) {
             snprintf(msg, sizeof msg,
-                     "%lld duplicate keys (%s), e.g. %s at lines %ld and %ld: the row with the "
-                     "highest %s of each key is kept", (long long)g->dups, keys, ex,
+                     "%lld duplicate key%s (%s), e.g. %s at lines %ld and %ld: the row with "
+                     "the highest %s of each key is kept", (long long)g->dups,
+                     g->dups == 1 ? "" : "s", keys, ex,
                      g->ex[0].first_line, g->ex[0].line, g->table->version_key);
             json_object_set_new(o, "kept", json_sprintf("the row with the highest %s of each key",
                                                         g->table->version_key));
         } else {
-            snprintf(msg, sizeof msg, "%lld duplicate keys (%s), e.g. %s at lines %ld and %ld",
-                     (long long)g->dups, keys, ex, g->ex[0].first_line, g->ex[0].line);
+            snprintf(msg, sizeof msg, "%lld duplicate key%s (%s), e.g. %s at lines %ld and %ld",
+                     (long long)g->dups, g->dups == 1 ? "" : "s", keys, ex, g->ex[0].first_line, g->ex[0].line);
             res->verdict = c->policy == POL_FAIL ? SL_GATE_FAIL : SL_GATE_QUARANTINE;
         }
     } else if (g->exact_dups) {
-        snprintf(msg, sizeof msg, "%lld rows repeat an earlier row exactly, e.g. line %ld "
-                 "repeats line %ld", (long long)g->exact_dups, g->exr[0].line,
+        snprintf(msg, sizeof msg, "%lld row%s repeat%s an earlier row exactly, e.g. line %ld "
+                 "repeats line %ld", (long long)g->exact_dups, g->exact_dups == 1 ? "" : "s",
+                 g->exact_dups == 1 ? "s" : "", g->exr[0].line,
                  g->exr[0].first_line);
     } else if (g->nkey) {
         snprintf(msg, sizeof msg, "no duplicate keys (%s) among %lld rows", keys,
@@ -482,14 +484,15 @@ static int uk_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         res->verdict = c->policy == POL_FAIL ? SL_GATE_FAIL : SL_GATE_QUARANTINE;
     if (g->exact_dups && g->dups) {
         size_t l = strlen(msg);
-        snprintf(msg + l, sizeof msg - l, "; %lld rows repeat an earlier row exactly",
-                 (long long)g->exact_dups);
+        snprintf(msg + l, sizeof msg - l, "; %lld row%s repeat%s an earlier row exactly",
+                 (long long)g->exact_dups, g->exact_dups == 1 ? "" : "s",
+                 g->exact_dups == 1 ? "s" : "");
     }
     json_object_set_new(o, "passed", json_boolean(res->verdict == SL_GATE_PASS));
     json_object_set_new(o, "verdict", json_string(res->verdict == SL_GATE_PASS ? "pass"
                                                   : res->verdict == SL_GATE_FAIL ? "fail"
                                                                                  : "quarantine"));
-    json_object_set_new(o, "message", json_string(msg));
+    json_object_set_new(o, "message", text_json(msg));
     return report_done(o, res, err);
 }
 
