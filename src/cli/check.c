@@ -148,10 +148,25 @@ static void print_plan(const struct sl_config *c)
                 printf("%s%s %s", k ? ", " : "", t->columns[k].name,
                        sl_type_name(t->columns[k].type));
             printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
-            printf("    gates: ");
-            for (size_t k = 0; k < t->ngates; k++)
-                printf("%s%s", k ? ", " : "", t->gates[k].ops->name);
-            printf("%s\n", t->ngates ? "" : "none");
+            if (!t->ngates)
+                printf("    gates: none\n");
+            for (size_t k = 0; k < t->ngates; k++) {
+                const struct sl_gate_cfg *g = &t->gates[k];
+                char line[1024], val[256];
+                line[0] = '\0';
+                if (g->ops->describe) {
+                    g->ops->describe(g->ctx, line, sizeof line);
+                } else {
+                    size_t used = 0;
+                    for (const struct sl_cfg_key *key = g->ops->keys; key && key->key &&
+                                                                       used < sizeof line; key++) {
+                        key_value(key, g->ctx, val, sizeof val);
+                        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s=%s",
+                                                 used ? " " : "", key->key, val);
+                    }
+                }
+                printf("    gate %s: %s\n", g->ops->name, line);
+            }
         }
     }
 }

@@ -545,6 +545,15 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
     }
     if (!t->source_table && !(t->source_table = sl_strdup(t->name)))
         return oom(B);
+    /* gates that depend on the table's kind and keys check them now, so
+     * `sluice check` catches them rather than the first batch */
+    for (size_t g = 0; g < t->ngates; g++) {
+        const struct sl_gate_cfg *gc = &t->gates[g];
+        struct sl_err gerr;
+        sl_err_clear(&gerr);
+        if (gc->ops->check && gc->ops->check(gc->ctx, t, &gerr) < 0)
+            return fail(B, gc->pos.line, gc->pos.col, "%s%s", prefix, gerr.msg);
+    }
     return 0;
 }
 

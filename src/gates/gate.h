@@ -61,6 +61,12 @@ struct sl_gate_ops {
                  struct sl_err *err);
     int (*start)(const void *ctx, const struct sl_gate_env *env,
                  struct sl_gate_run **out, struct sl_err *err);
+    /* Optional: check the settings against the table (kind, keys) when the
+     * config is loaded; err says what is wrong (the loader adds where). */
+    int (*check)(const void *ctx, const struct sl_table_cfg *t, struct sl_err *err);
+    /* Optional: one line for `sluice check` saying what the gate enforces
+     * (without it, check prints the gate's keys and values). */
+    void (*describe)(const void *ctx, char *out, size_t cap);
     /* Optional: adjust how values are read for this table (the timestamps
      * gate sets the epoch unit and the DST overlap policy). Called before
      * start(), before any row is read. */

@@ -334,6 +334,14 @@ static int value_cmp(enum cmp_kind k, const char *a, size_t an, const char *b, s
 #define MAX_EXAMPLES 5
 #define MAX_VALUE 100
 
+static void rules_describe(const void *ctx, char *out, size_t cap)
+{
+    const struct rules_cfg *c = ctx;
+    size_t used = (size_t)snprintf(out, cap, "%zu rule%s:", c->n, c->n == 1 ? "" : "s");
+    for (size_t i = 0; i < c->n && used < cap; i++)
+        used += (size_t)snprintf(out + used, cap - used, "%s %s", i ? ";" : "", c->rules[i].name);
+}
+
 struct example {
     long line;
     char *val;              /* NULL: the value was NULL */
@@ -688,6 +696,7 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
 const struct sl_gate_ops sl_gate_rules = {
     .name = "rules",
     .keys = NULL,
+    .describe = rules_describe,
     .ctx_size = sizeof(struct rules_cfg),
     .parse = rules_parse,
     .start = rules_start,

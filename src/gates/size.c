@@ -66,6 +66,23 @@ static int check_cfg(const struct size_cfg *c, const struct sl_gate_env *env, st
     return 0;
 }
 
+static int size_check(const void *ctx, const struct sl_table_cfg *t, struct sl_err *err)
+{
+    struct sl_gate_env env = {0};
+    env.table = t;
+    return check_cfg(ctx, &env, err);
+}
+
+static void size_describe(const void *ctx, char *out, size_t cap)
+{
+    const struct size_cfg *c = ctx;
+    snprintf(out, cap,
+             "rows and bytes within [median / %g, median x %g] of the last %ld committed "
+             "batches; enforced once %ld batches are committed, passes until then; "
+             "on failure: %s", c->max_ratio, c->max_ratio, c->history, c->min_history,
+             c->on_fail ? "fail" : "quarantine");
+}
+
 static int size_start(const void *ctx, const struct sl_gate_env *env, struct sl_gate_run **out,
                       struct sl_err *err)
 {
@@ -232,6 +249,8 @@ const struct sl_gate_ops sl_gate_size = {
     .keys = size_keys,
     .ctx_size = sizeof(struct size_cfg),
     .parse = NULL,
+    .check = size_check,
+    .describe = size_describe,
     .start = size_start,
     .value_ctx = NULL,
     .row = size_row,

@@ -190,15 +190,11 @@ static void join_columns(char *buf, size_t len, const struct sl_schema *s)
     }
 }
 
-static int uk_start(const void *ctx, const struct sl_gate_env *env, struct sl_gate_run **out,
-                    struct sl_err *err)
+static int uk_check(const void *ctx, const struct sl_table_cfg *t, struct sl_err *err)
 {
     const struct uk_cfg *c = ctx;
-    const struct sl_table_cfg *t = env->table;
     const struct sl_strlist *cols = c->columns.n ? &c->columns : &t->primary_key;
-    char names[512];
 
-    *out = NULL;
     if (c->policy == POL_KEEP_LATEST) {
         if (t->kind != SL_KIND_VERSIONED || !t->version_key)
             return sl_err_set(err, SL_E_CONFIG,
@@ -219,6 +215,21 @@ static int uk_start(const void *ctx, const struct sl_gate_env *env, struct sl_ga
         return sl_err_set(err, SL_E_CONFIG,
                           "table \"%s\": gate \"unique_key\": no key to check: give the gate "
                           "columns: [...] or the table a primary_key", t->name);
+
+    return 0;
+}
+
+static int uk_start(const void *ctx, const struct sl_gate_env *env, struct sl_gate_run **out,
+                    struct sl_err *err)
+{
+    const struct uk_cfg *c = ctx;
+    const struct sl_table_cfg *t = env->table;
+    const struct sl_strlist *cols = c->columns.n ? &c->columns : &t->primary_key;
+    char names[512];
+
+    *out = NULL;
+    if (uk_check(c, t, err) < 0)
+        return -1;
 
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g || !(g->key_idx = sl_calloc(cols->n + 1, sizeof *g->key_idx))) {
@@ -501,6 +512,7 @@ const struct sl_gate_ops sl_gate_unique_key = {
     .keys = uk_keys,
     .ctx_size = sizeof(struct uk_cfg),
     .parse = uk_parse,
+    .check = uk_check,
     .start = uk_start,
     .value_ctx = NULL,
     .row = uk_row,
