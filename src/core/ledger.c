@@ -258,3 +258,33 @@ int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const c
                     "UPDATE {batches} SET state = $2, decision = $3, finished_at = $4 WHERE id = $1",
                     4, p, NULL, err);
 }
+
+int sl_ledger_get_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
+                         char **value, struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {pipeline, table};
+    *value = NULL;
+    if (exec_sql(l, "SELECT value FROM {cursors} WHERE pipeline = $1 AND table_name = $2", 2, p,
+                 &r, err) < 0)
+        return -1;
+    int rc = 0;
+    if (r.nrows == 1 && sl_rows_get(&r, 0, 0) && !(*value = sl_strdup(sl_rows_get(&r, 0, 0))))
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_rows_free(&r);
+    return rc;
+}
+
+int sl_ledger_set_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
+                         const char *value, int64_t batch_id, struct sl_err *err)
+{
+    char id[24], now[32];
+    snprintf(id, sizeof id, "%" PRId64, batch_id);
+    now_text(now);
+    const char *p[] = {pipeline, table, value, id, now};
+    return exec_sql(l,
+                    "INSERT INTO {cursors} (pipeline, table_name, value, batch_id, updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (pipeline, table_name) DO UPDATE"
+                    " SET value = excluded.value, batch_id = excluded.batch_id,"
+                    " updated_at = excluded.updated_at", 5, p, NULL, err);
+}

@@ -42,6 +42,14 @@ int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *ha
 int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
                              const char *error, struct sl_err *err);
 
+/* The cursor stored for (pipeline, table): *value sl_malloc'd, NULL when
+ * none yet. */
+int sl_ledger_get_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
+                         char **value, struct sl_err *err);
+/* Inside the batch transaction: the cursor after batch `batch_id`. */
+int sl_ledger_set_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
+                         const char *value, int64_t batch_id, struct sl_err *err);
+
 /* In its own transaction: a batch a gate held back (state 'quarantined'),
  * with its gate report, a one-line summary and where its data is held. */
 int sl_ledger_record_quarantine(struct sl_ledger *l, const struct sl_batch_meta *m,

@@ -146,11 +146,15 @@ struct table_run {
     const char *decision;   /* its note in the ledger */
 };
 
-static enum sl_load_mode load_mode(enum sl_table_kind k)
+static enum sl_load_mode load_mode(const struct sl_table_cfg *t)
 {
-    switch (k) {
+    switch (t->kind) {
     case SL_KIND_VERSIONED: return SL_LOAD_VERSIONED;
     case SL_KIND_SNAPSHOT: return SL_LOAD_SNAPSHOT;
+    case SL_KIND_INCREMENTAL:
+        /* updater: the source's row is the truth for its key, whatever it
+         * carries (a row updated without its timestamp moving still lands) */
+        return t->mode && strcmp(t->mode, "updater") == 0 ? SL_LOAD_UPSERT : SL_LOAD_APPEND;
     default: return SL_LOAD_APPEND;
     }
 }
@@ -496,7 +500,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
         pk_idx[k] = sl_schema_find(target, t->primary_key.items[k]);
 
     struct sl_load ld = {
-        .table = t->name, .mode = load_mode(t->kind), .schema = target, .target = target,
+        .table = t->name, .mode = load_mode(t), .schema = target, .target = target,
         .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
         .version_key = t->version_key, .batch_id = batch_id,
     };
@@ -763,6 +767,10 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     if (b->hash[0] &&
         sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
         goto fail;
+    if (b->cursor_after &&
+        sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
+                             err) < 0)
+        goto fail;
     if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
     at->result = ATT_COMMITTED;
@@ -961,6 +969,18 @@ static int run_table(struct table_run *tr, struct sl_err *err)
     }
     if (tr->sops->open(&tr->src, tr->cfg, tr->p, tr->t, err) < 0)
         return -1;
+    if (tr->sops->resume) {
+        char *cursor = NULL;
+        rc = sl_ledger_get_cursor(&tr->ledger, tr->p->name, tr->t->name, &cursor, err);
+        if (rc == 0)
+            rc = tr->sops->resume(tr->src, cursor, err);
+        sl_free(cursor);
+        if (rc < 0) {
+            tr->sops->close(tr->src);
+            tr->src = NULL;
+            return -1;
+        }
+    }
     while ((rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
         if (run_batch(tr, b))
             break;

@@ -52,7 +52,12 @@ static inline const char *sl_rows_get(const struct sl_rows *r, size_t row, size_
     return r->cells[row * r->ncols + col];
 }
 
-enum sl_load_mode { SL_LOAD_APPEND, SL_LOAD_VERSIONED, SL_LOAD_SNAPSHOT };
+/* APPEND: insert every row. VERSIONED: per primary key the highest
+ * version_key wins (ties keep the stored row). SNAPSHOT: the rows are the
+ * whole table, swapped in. UPSERT: per primary key the batch's row replaces
+ * the stored one (incremental `updater` replication: the source is the truth;
+ * within a batch the last row of a key wins). */
+enum sl_load_mode { SL_LOAD_APPEND, SL_LOAD_VERSIONED, SL_LOAD_SNAPSHOT, SL_LOAD_UPSERT };
 
 struct sl_load {
     const char *table;

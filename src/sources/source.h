@@ -24,6 +24,8 @@ struct sl_batch_input {
     uint64_t bytes;         /* size as stored (compressed bytes for .gz/.zst) */
     const char *timezone;   /* zone of naive timestamps in this batch; NULL = UTC */
     enum sl_dst_policy overlap;
+    char *cursor_after;     /* incremental sources: the cursor once this batch is in,
+                             * stored in the same transaction as its rows; NULL = none */
     void *priv;             /* the source's own */
 };
 
@@ -54,6 +56,9 @@ struct sl_source_ops {
     int (*open)(struct sl_source **out, const struct sl_config *c,
                 const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
                 struct sl_err *err);
+    /* Optional: where the last committed batch left off (the cursor stored
+     * with it; NULL before the first). Called once after open. */
+    int (*resume)(struct sl_source *s, const char *cursor, struct sl_err *err);
     /* 1 = *out holds the next batch, 0 = nothing (more) to load now. */
     int (*next_batch)(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err);
     int (*open_rows)(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,

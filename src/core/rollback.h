@@ -1,0 +1,72 @@
+/* core/rollback.h: take a committed batch back out (invariant 3), for
+ * `sluice rollback` (cli/rollback.c).
+ *
+ * One destination transaction, with the table locked against loaders:
+ *   append      the batch's rows are deleted (every row carries its batch);
+ *   versioned   the batch's rows are deleted and the row images it replaced
+ *               come back from the table's history table (destination.h);
+ *   snapshot    the table the batch replaced is put back.
+ * A later committed batch that built on this one (versioned: it replaced
+ * rows this batch wrote; snapshot: any later batch of the table) makes the
+ * rollback refuse, naming it and the keys, unless `cascade`: then those
+ * batches are rolled back first, newest first, in the same transaction.
+ * Each batch rolled back is marked 'rolled_back' in the ledger with a note,
+ * and its content record (files) is deleted so the same drop can be loaded
+ * again deliberately. */
+#ifndef SL_ROLLBACK_H
+#define SL_ROLLBACK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "destinations/destination.h"
+
+/* Ledger states whose rows are in the table. */
+#define SL_LOADED_STATES "('committed', 'approved')"
+
+struct sl_rollback_step {
+    int64_t batch;
+    char *table;
+    char *kind;
+    int64_t removed;        /* rows the batch wrote, deleted */
+    int64_t restored;       /* rows put back: replaced images, or the kept table's */
+};
+
+struct sl_rollback_result {
+    struct sl_rollback_step *steps;   /* in the order done: newest first */
+    size_t nsteps;
+};
+
+/* Roll back `batch`. `pk` (may be NULL) names the table's key columns for
+ * the refusal's list of keys. Refusals are errors (SL_E_INPUT) whose message
+ * lists the later batches and says to use --cascade. */
+int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
+                      const char *const *pk, size_t npk, int cascade,
+                      struct sl_rollback_result *out, struct sl_err *err);
+void sl_rollback_result_free(struct sl_rollback_result *r);
+
+/* The ledger row of `batch`: columns id, pipeline, table_name, kind, state;
+ * no rows when this destination has no such batch. */
+int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
+                       struct sl_rows *out, struct sl_err *err);
+
+/* ---- shared with core/snapshot.c (inside a transaction) ---- */
+
+/* SQL from a template where {name} is the destination's name of sluice's
+ * table `name` ({batches} -> "_sluice"."batches" / "_sluice_batches");
+ * sl_free it; NULL = out of memory. */
+char *sl_meta_sql(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl);
+/* Mark `batch` rolled back with `note` and forget its drop's content. */
+int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
+                     const char *note, struct sl_err *err);
+/* The columns of table `quoted` (as placed in SQL), in order; sl_rows whose
+ * names are the columns and which hold no rows. */
+int sl_table_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const char *quoted,
+                     struct sl_rows *out, struct sl_err *err);
+/* Append to `list` the columns of table `into` that table `from` has too
+ * (both quoted as placed in SQL), quoted and comma separated, in `into`'s
+ * order; "_sluice_replaced_by" is left out. */
+int sl_common_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const char *into,
+                      const char *from, struct sl_buf *list, struct sl_err *err);
+
+#endif
