@@ -69,6 +69,8 @@ static const struct sl_cfg_key pipeline_keys[] = {
      "the connection the tables load into"},
     {"schedule", SL_CFG_STR, offsetof(struct sl_pipeline_cfg, schedule), NULL, 0, NULL,
      "\"every 5m\": how often `sluice daemon` runs it; default: on demand"},
+    {"stale_after", SL_CFG_DURATION, offsetof(struct sl_pipeline_cfg, stale_after), NULL, 0, NULL,
+     "a table with no committed batch for this long is stale: `sluice daemon` alerts"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 static const char *const pipeline_also[] = {"source", "tables", "snapshots", "reconcile", NULL};
@@ -551,8 +553,15 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
         const struct sl_gate_cfg *gc = &t->gates[g];
         struct sl_err gerr;
         sl_err_clear(&gerr);
-        if (gc->ops->check && gc->ops->check(gc->ctx, t, &gerr) < 0)
-            return fail(B, gc->pos.line, gc->pos.col, "%s%s", prefix, gerr.msg);
+        if (gc->ops->check && gc->ops->check(gc->ctx, t, &gerr) < 0) {
+            /* the prefix names the table already */
+            const char *msg = gerr.msg;
+            char own[OWNER_LEN + 16];
+            snprintf(own, sizeof own, "table \"%s\": ", t->name);
+            if (strncmp(msg, own, strlen(own)) == 0)
+                msg += strlen(own);
+            return fail(B, gc->pos.line, gc->pos.col, "%s%s", prefix, msg);
+        }
     }
     return 0;
 }

@@ -329,7 +329,7 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                  "    frobnicate: yes\n"
                  "    tables: [ { name: orders, kind: snapshot } ]\n",
                  "sluice.yaml:7:5: unknown key \"frobnicate\" in pipeline \"orders_drops\" "
-                 "(expected one of: name, destination, schedule, source, tables, snapshots, "
+                 "(expected one of: name, destination, schedule, stale_after, source, tables, snapshots, "
                  "reconcile)");
 }
 
@@ -541,7 +541,7 @@ static void unknown_gate_lists_the_gates(void **state)
                  "        gates:\n"
                  "          sizes: { history: 14 }\n",
                  "sluice.yaml:11:11: pipeline \"orders_drops\": table \"orders\": unknown gate "
-                 "\"sizes\" (there are: size, unique_key, timestamps, rules, schema)");
+                 "\"sizes\" (there are: size, unique_key, timestamps, rules, schema); did you mean \"size\"?");
 }
 
 /* ---- environment and paths ---- */

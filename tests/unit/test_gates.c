@@ -434,15 +434,11 @@ static void size_is_not_enforced_without_enough_history(void **state)
 static void size_bad_settings_are_refused_at_start(void **state)
 {
     (void)state;
-    struct fake f;
-    struct sl_ledger l = {0};
-
-    fake_init(&f, "        kind: append\n        gates:\n"
-                  "          size: { max_ratio: 0.5 }\n", size_cols);
-    f.env.ledger = &l;
-    expect_start_error(&f, "size", "table \"orders\": gate \"size\": max_ratio must be at least "
-                                   "1, not 0.5");
-    fake_free(&f);
+    /* caught when the config loads, where the gate is */
+    expect_config_error(HEAD "        kind: append\n        gates:\n"
+                             "          size: { max_ratio: 0.5 }\n",
+                        "sluice.yaml:11:11: pipeline \"p\": table \"orders\": gate \"size\": "
+                        "max_ratio must be at least 1, not 0.5");
 }
 
 /* ==== unique_key ==== */
@@ -548,19 +544,15 @@ static void unique_key_keep_latest_needs_a_versioned_table(void **state)
     (void)state;
     struct fake f;
 
-    fake_init(&f, "        kind: append\n        primary_key: [id]\n        gates:\n"
-                  "          unique_key: { policy: keep_latest }\n", kv_cols);
-    expect_start_error(&f, "unique_key",
-                       "table \"orders\": gate \"unique_key\": keep_latest needs a versioned "
-                       "table (its merge keeps each key's highest version_key); this table is "
-                       "append: use quarantine or fail");
-    fake_free(&f);
-
-    fake_init(&f, "        kind: append\n        gates:\n          unique_key: fail\n", kv_cols);
-    expect_start_error(&f, "unique_key",
-                       "table \"orders\": gate \"unique_key\": no key to check: give the gate "
-                       "columns: [...] or the table a primary_key");
-    fake_free(&f);
+    /* what the config says is checked when it loads */
+    expect_config_error(HEAD "        kind: append\n        primary_key: [id]\n        gates:\n"
+                             "          unique_key: { policy: keep_latest }\n",
+                        "sluice.yaml:12:11: pipeline \"p\": table \"orders\": gate \"unique_key\": "
+                        "keep_latest needs a versioned table (its merge keeps each key's highest "
+                        "version_key); this table is append: use quarantine or fail");
+    expect_config_error(HEAD "        kind: append\n        gates:\n          unique_key: fail\n",
+                        "sluice.yaml:11:11: pipeline \"p\": table \"orders\": gate \"unique_key\": "
+                        "no key to check: give the gate columns: [...] or the table a primary_key");
 
     fake_init(&f, "        kind: append\n        gates:\n"
                   "          unique_key: { columns: [nope] }\n", kv_cols);
