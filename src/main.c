@@ -14,8 +14,13 @@ static const struct {
 } commands[] = {
     {"check", sl_cmd_check, "check CONFIG            validate the config and print the plan"},
     {"run", sl_cmd_run, "run CONFIG [PIPELINE...] run each pipeline once"},
+    {"daemon", sl_cmd_daemon, "daemon CONFIG [--listen HOST:PORT] run pipelines on their schedules; serve /metrics, /api, the dashboard"},
     {"status", sl_cmd_status, "status CONFIG           one line per table"},
     {"batches", sl_cmd_batches, "batches CONFIG          the batch ledger"},
+    {"rollback", sl_cmd_rollback, "rollback CONFIG BATCH   take a committed batch back out (--cascade: and later ones)"},
+    {"snapshot", sl_cmd_snapshot, "snapshot CONFIG TABLE   keep a copy of the table to go back to (--list)"},
+    {"snapshots", sl_cmd_snapshots, "snapshots CONFIG        the snapshots kept"},
+    {"restore", sl_cmd_restore, "restore CONFIG TABLE ID put the table back as snapshot ID holds it"},
     {"approve", sl_cmd_approve, "approve CONFIG BATCH    load a quarantined batch as it is"},
     {"reject", sl_cmd_reject, "reject CONFIG BATCH     discard a quarantined batch"},
 };

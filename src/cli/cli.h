@@ -11,8 +11,13 @@ int sl_cmd_check(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_status(int argc, char **argv);
 int sl_cmd_batches(int argc, char **argv);
+int sl_cmd_rollback(int argc, char **argv);
+int sl_cmd_snapshot(int argc, char **argv);
+int sl_cmd_snapshots(int argc, char **argv);
+int sl_cmd_restore(int argc, char **argv);
 int sl_cmd_approve(int argc, char **argv);
 int sl_cmd_reject(int argc, char **argv);
+int sl_cmd_daemon(int argc, char **argv);
 
 /* Shared by the commands. */
 struct sl_cli_opts {

@@ -149,6 +149,14 @@ struct sl_dest_ops {
      * sluice's named `name` ("snap_3"); *rows = rows copied. */
     int (*copy_out)(struct sl_dest *d, const char *table, const char *name, int64_t *rows,
                     struct sl_err *err);
+    /* Inside a transaction (`sluice reconcile --repair`): delete the rows of
+     * `table` whose columns `key` hold one of `vals` (nvals x nkey canonical
+     * texts, row-major, bound as parameters), keeping each deleted row in
+     * the history table with "_sluice_replaced_by" = batch, so rolling the
+     * batch back puts it back; *deleted = rows deleted. */
+    int (*delete_keys)(struct sl_dest *d, const char *table, const char *const *key,
+                       size_t nkey, const char *const *vals, size_t nvals, int64_t batch,
+                       int64_t *deleted, struct sl_err *err);
 };
 
 /* Snapshot loads keep the previous table of this many newest loads per table. */

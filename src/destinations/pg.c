@@ -796,6 +796,19 @@ static int hist_capture(struct sl_dest *d, struct sl_err *err)
 
     if (!hist)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    /* an empty table has nothing to replace (a first load): skip the join,
+     * which the planner cannot know is empty in a table made this transaction */
+    char *any = NULL;
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "SELECT 1 FROM %s LIMIT 1", d->target_q);
+    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                 : one_value(d, sql.data, NULL, &any, err);
+    sl_buf_free(&sql);
+    if (rc < 0 || !any) {
+        sl_free(hist);
+        return rc;
+    }
+    sl_free(any);
     if (hist_prepare(d, hist, err) < 0) {
         sl_free(hist);
         return -1;
@@ -1083,6 +1096,217 @@ fail:
     return -1;
 }
 
+/* ---- taking batches back out ---- */
+
+static void pg_quote_ident_op(struct sl_buf *b, const char *name)
+{
+    quote_ident(b, name, strlen(name));
+}
+
+static char *pg_table_sql(struct sl_dest *d, const char *table)
+{
+    (void)d;
+    return quoted_table(table);
+}
+
+static char *pg_own_table_sql(struct sl_dest *d, const char *name)
+{
+    (void)d;
+    return own_quoted(name);
+}
+
+static int pg_hist_table(struct sl_dest *d, const char *table, char **quoted,
+                         struct sl_err *err)
+{
+    char *exists = NULL;
+    *quoted = hist_quoted(table);
+    if (!*quoted)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (one_value(d, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", *quoted, &exists, err) < 0)
+        return -1;
+    sl_free(exists);
+    return exists ? 1 : 0;
+}
+
+/* The kept table of snapshot batch `batch` ("prev_12"), or NULL. */
+static int kept_name(struct sl_dest *d, const char *table, int64_t batch, char **name,
+                     struct sl_err *err)
+{
+    struct sl_rows r;
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)batch);
+    const char *p[] = {b, table};
+    *name = NULL;
+    if (pg_exec(d, "SELECT name FROM _sluice.kept WHERE batch_id = $1 AND table_name = $2",
+                2, p, &r, err) < 0)
+        return -1;
+    if (r.nrows == 1 && sl_rows_get(&r, 0, 0) && !(*name = sl_strdup(sl_rows_get(&r, 0, 0)))) {
+        sl_rows_free(&r);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    sl_rows_free(&r);
+    return 0;
+}
+
+static int forget_kept(struct sl_dest *d, int64_t batch, struct sl_err *err)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)batch);
+    const char *p[] = {b};
+    return pg_exec(d, "DELETE FROM _sluice.kept WHERE batch_id = $1", 1, p, NULL, err);
+}
+
+static int pg_restore_prev(struct sl_dest *d, const char *table, int64_t batch,
+                           struct sl_err *err)
+{
+    char *name = NULL, *kept_q = NULL, *target_q = NULL, *nsp = NULL, *exists = NULL;
+    char *live_q = NULL, *pkey = NULL;
+    char back[48], to[128];
+    const char *bare = bare_name(table);
+    struct sl_buf sql;
+    int rc = -1;
+
+    sl_buf_init(&sql);
+    if (kept_name(d, table, batch, &name, err) < 0)
+        return -1;
+    if (!name)
+        return 0;
+    kept_q = own_quoted(name);
+    target_q = quoted_table(table);
+    if (!kept_q || !target_q) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (one_value(d, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", kept_q, &exists, err) < 0)
+        goto done;
+    if (!exists) {
+        rc = forget_kept(d, batch, err) < 0 ? -1 : 0;
+        goto done;
+    }
+    /* back where the live table is; else where the name says, else the
+     * schema new tables go to */
+    if (one_value(d, SCHEMA_OF_SQL, target_q, &nsp, err) < 0)
+        goto done;
+    if (!nsp && bare != table)
+        nsp = sl_strndup(table, (size_t)(bare - table - 1));
+    else if (!nsp && one_value(d, "SELECT current_schema()", NULL, &nsp, err) < 0)
+        goto done;
+    if (!nsp) {
+        sl_err_set(err, SL_E_DEST, "no schema to put table \"%s\" back in", table);
+        goto done;
+    }
+    snprintf(back, sizeof back, "_sluice_back_%lld", (long long)batch);
+    sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s; ALTER TABLE %s RENAME TO ", target_q, kept_q);
+    quote_ident(&sql, back, strlen(back));
+    sl_buf_puts(&sql, "; ALTER TABLE _sluice.");
+    quote_ident(&sql, back, strlen(back));
+    sl_buf_puts(&sql, " SET SCHEMA ");
+    quote_ident(&sql, nsp, strlen(nsp));
+    sl_buf_puts(&sql, "; ALTER TABLE ");
+    quote_ident(&sql, nsp, strlen(nsp));
+    sl_buf_putc(&sql, '.');
+    quote_ident(&sql, back, strlen(back));
+    sl_buf_puts(&sql, " RENAME TO ");
+    quote_ident(&sql, bare, strlen(bare));
+    if (sql.oom || run(d, sql.data, err, "could not put the kept table back") < 0) {
+        if (sql.oom)
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    sl_buf_reset(&sql);
+    quote_ident(&sql, nsp, strlen(nsp));
+    sl_buf_putc(&sql, '.');
+    quote_ident(&sql, bare, strlen(bare));
+    live_q = sl_buf_steal(&sql);
+    if (!live_q) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (one_value(d, "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1)"
+                     " AND contype = 'p'", live_q, &pkey, err) < 0)
+        goto done;
+    /* the primary key's name as a swap gives it, the batch index back */
+    snprintf(to, sizeof to, "%s_pkey", bare);
+    if (pkey && strcmp(pkey, to) != 0) {
+        sl_buf_printf(&sql, "ALTER TABLE %s RENAME CONSTRAINT ", live_q);
+        quote_ident(&sql, pkey, strlen(pkey));
+        sl_buf_puts(&sql, " TO ");
+        quote_ident(&sql, to, strlen(to));
+        sl_buf_puts(&sql, "; ");
+    }
+    sl_buf_printf(&sql, "CREATE INDEX ON %s USING brin (\"_sluice_batch\")", live_q);
+    if (sql.oom)
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+    else if (run(d, sql.data, err, "could not index the table put back") == 0 &&
+             forget_kept(d, batch, err) == 0)
+        rc = 1;
+done:
+    if (rc < 0)
+        sl_err_prefix(err, "table \"%s\"", table);
+    sl_buf_free(&sql);
+    sl_free(name);
+    sl_free(kept_q);
+    sl_free(target_q);
+    sl_free(nsp);
+    sl_free(exists);
+    sl_free(live_q);
+    sl_free(pkey);
+    return rc;
+}
+
+static int pg_drop_prev(struct sl_dest *d, const char *table, int64_t batch,
+                        struct sl_err *err)
+{
+    char *name = NULL, *q;
+    struct sl_buf sql;
+    if (kept_name(d, table, batch, &name, err) < 0)
+        return -1;
+    if (!name)
+        return 0;
+    q = own_quoted(name);
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "");
+    int rc = (!q || sql.oom) ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                             : run(d, sql.data, err, "could not drop a kept table");
+    if (rc == 0)
+        rc = forget_kept(d, batch, err);
+    sl_buf_free(&sql);
+    sl_free(q);
+    sl_free(name);
+    return rc;
+}
+
+static int pg_copy_out(struct sl_dest *d, const char *table, const char *name, int64_t *rows,
+                       struct sl_err *err)
+{
+    char *from = quoted_table(table), *to = own_quoted(name);
+    struct sl_buf sql;
+    int rc = -1;
+
+    *rows = 0;
+    sl_buf_init(&sql);
+    /* CREATE TABLE AS keeps every column's type and typmod; values are
+     * copied as stored */
+    sl_buf_printf(&sql, "CREATE TABLE %s AS SELECT * FROM %s", to ? to : "", from ? from : "");
+    if (!from || !to || sql.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+    } else {
+        PGresult *res = PQexec(d->conn, sql.data);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+            pg_fail(d, res, err, "could not copy the table");
+            sl_err_prefix(err, "table \"%s\"", table);
+        } else {
+            *rows = cmd_tuples(res);
+            rc = 0;
+        }
+        PQclear(res);
+    }
+    sl_buf_free(&sql);
+    sl_free(from);
+    sl_free(to);
+    return rc;
+}
+
 const struct sl_dest_ops sl_dest_postgres = {
     .kind = "postgres",
     .connect = pg_connect,
@@ -1100,4 +1324,12 @@ const struct sl_dest_ops sl_dest_postgres = {
     .load_begin = pg_load_begin,
     .load_row = pg_load_row,
     .load_end = pg_load_end,
+    .exec_count = pg_exec_count,
+    .quote_ident = pg_quote_ident_op,
+    .table_sql = pg_table_sql,
+    .own_table_sql = pg_own_table_sql,
+    .hist_table = pg_hist_table,
+    .restore_prev = pg_restore_prev,
+    .drop_prev = pg_drop_prev,
+    .copy_out = pg_copy_out,
 };

@@ -40,7 +40,18 @@
  * (canonical forms are fixed-width, so text order is time order). A numeric
  * version is stored as text, where "9.5" > "10.25"; it is compared through
  * sluice_numeric_cmp(), a function registered on the connection that compares
- * decimal strings exactly (no rounding through double). */
+ * decimal strings exactly (no rounding through double).
+ *
+ * For rollback (invariant 3), in the batch's transaction: a versioned load
+ * puts a TEMP trigger on the table for the duration of the load, which copies
+ * each stored row the upsert overwrites (only rows written before this batch:
+ * a key repeated within the batch is kept once, as it was) into
+ * "_sluice_hist_<table>" (the table's columns plus "_sluice_replaced_by").
+ * A snapshot swap keeps the replaced table as "_sluice_prev_<batch>" and
+ * records it in "_sluice_kept"; the newest SL_KEEP_PREV per table are kept.
+ * sluice's own copies are declared by affinity (INTEGER, TEXT, REAL,
+ * NUMERIC, BLOB) of the table's columns, so every value keeps its storage
+ * class and reads back byte for byte. */
 #include "destinations/destination.h"
 
 #include <ctype.h>
@@ -61,6 +72,8 @@ enum { STMT_CACHE_MAX = 32, DEFAULT_BUSY_MS = 10000 };
 
 static const char BATCH_COL[] = "_sluice_batch";
 static const char NEW_SUFFIX[] = "__sluice_new";       /* snapshot: loaded beside the table */
+static const char REPLACED_COL[] = "_sluice_replaced_by";
+static const char HIST_TRIGGER[] = "_sluice_hist_capture";
 static const char IDX_SUFFIX[] = "__sluice_batch_idx"; /* index on _sluice_batch */
 static const char BUSY_ENV[] = "SLUICE_SQLITE_BUSY_TIMEOUT_MS";
 
@@ -107,6 +120,8 @@ struct load_state {
     long ver;               /* load column of the version key, -1 none */
     struct sl_buf scratch;  /* NUL-terminated copy of a number being parsed */
     struct sl_load_result res;
+    int64_t batch;
+    int trigger;            /* the history trigger is in place */
 };
 
 struct sqlite_dest {
@@ -698,7 +713,30 @@ static const char SQL_META_CURSORS[] =
     " updated_at TEXT,"
     " PRIMARY KEY (pipeline, table_name))";
 
+static const char SQL_META_SNAPSHOTS[] =
+    "CREATE TABLE IF NOT EXISTS \"_sluice_snapshots\" ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " table_name TEXT NOT NULL,"
+    " taken_at TEXT NOT NULL,"
+    " last_batch INTEGER,"
+    " rows INTEGER)";
+
+static const char SQL_META_KEPT[] =
+    "CREATE TABLE IF NOT EXISTS \"_sluice_kept\" ("
+    " batch_id INTEGER PRIMARY KEY,"
+    " table_name TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " kept_at TEXT)";
+
+/* columns of the ledger added since the first release */
+static const struct { const char *name, *ddl; } meta_added[] = {
+    {"held", "ALTER TABLE \"_sluice_batches\" ADD COLUMN held TEXT"},
+    {"decision", "ALTER TABLE \"_sluice_batches\" ADD COLUMN decision TEXT"},
+};
+
 static int sq_begin(struct sl_dest *dd, struct sl_err *err);
+static int sq_exec(struct sl_dest *dd, const char *sql, int nparams,
+                   const char *const *params, struct sl_rows *out, struct sl_err *err);
 static int sq_commit(struct sl_dest *dd, struct sl_err *err);
 static void sq_rollback(struct sl_dest *dd);
 
@@ -707,6 +745,7 @@ static int sq_ensure_meta(struct sl_dest *dd, struct sl_err *err)
     struct sqlite_dest *d = DB(dd);
     static const char *const ddl[] = {
         SQL_META_BATCHES, SQL_META_BATCHES_IDX, SQL_META_FILES, SQL_META_CURSORS,
+        SQL_META_SNAPSHOTS, SQL_META_KEPT,
     };
 
     if (sq_begin(dd, err) < 0)
@@ -716,6 +755,22 @@ static int sq_ensure_meta(struct sl_dest *dd, struct sl_err *err)
             sq_rollback(dd);
             return -1;
         }
+    for (size_t i = 0; i < sizeof meta_added / sizeof meta_added[0]; i++) {
+        struct sl_rows r;
+        const char *p[] = {meta_added[i].name};
+        if (sq_exec(dd, "SELECT 1 FROM pragma_table_info('_sluice_batches') WHERE name = $1",
+                    1, p, &r, err) < 0) {
+            sq_rollback(dd);
+            return -1;
+        }
+        int missing = r.nrows == 0;
+        sl_rows_free(&r);
+        if (missing && run(d, meta_added[i].ddl, err, "add column \"%s\" to sluice's ledger",
+                           meta_added[i].name) < 0) {
+            sq_rollback(dd);
+            return -1;
+        }
+    }
     return sq_commit(dd, err);
 }
 
@@ -906,6 +961,321 @@ static int sq_lock_table(struct sl_dest *dd, const char *table, struct sl_err *e
     return 0;
 }
 
+/* ---- sluice's copies of a table: history, kept tables, snapshots ---- */
+
+/* "_sluice_" + name: sluice's own table `name` ("hist_orders", "prev_12"). */
+static char *own_name(const char *name)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "_sluice_");
+    sl_buf_puts(&b, name);
+    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+}
+
+/* The history table of SQLite table `name`. */
+static char *hist_name(const char *name)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "_sluice_hist_");
+    sl_buf_puts(&b, name);
+    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+}
+
+/* The affinity SQLite gives a declared type (its rules, in its order):
+ * sluice's copies are declared with it so each value keeps its storage
+ * class when copied there and back. */
+static const char *affinity_decl(const char *decl)
+{
+    char up[256];
+    size_t n = 0;
+    for (const char *p = decl ? decl : ""; *p && n + 1 < sizeof up; p++)
+        up[n++] = (char)toupper((unsigned char)*p);
+    up[n] = '\0';
+    if (strstr(up, "INT"))
+        return "INTEGER";
+    if (strstr(up, "CHAR") || strstr(up, "CLOB") || strstr(up, "TEXT"))
+        return "TEXT";
+    if (n == 0 || strstr(up, "BLOB"))
+        return "BLOB";
+    if (strstr(up, "REAL") || strstr(up, "FLOA") || strstr(up, "DOUB"))
+        return "REAL";
+    return "NUMERIC";
+}
+
+/* Columns of `name` as stored: rows (name, declared type), hidden ones
+ * left out; no rows when the table does not exist. */
+static int stored_columns(struct sqlite_dest *d, const char *name, struct sl_rows *out,
+                          struct sl_err *err)
+{
+    const char *p[] = {name};
+    return sq_exec((struct sl_dest *)d,
+                   "SELECT name, type FROM pragma_table_xinfo($1, 'main') WHERE hidden = 0"
+                   " ORDER BY cid", 1, p, out, err);
+}
+
+static int table_exists(struct sqlite_dest *d, const char *name, int *exists,
+                        struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {name};
+    if (sq_exec((struct sl_dest *)d,
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = $1", 1, p, &r,
+                err) < 0)
+        return -1;
+    *exists = r.nrows > 0;
+    sl_rows_free(&r);
+    return 0;
+}
+
+static int rows_has(const struct sl_rows *r, const char *col)
+{
+    for (size_t i = 0; i < r->nrows; i++)
+        if (sl_rows_get(r, i, 0) && strcmp(sl_rows_get(r, i, 0), col) == 0)
+            return 1;
+    return 0;
+}
+
+/* Make the history table of table `name` exist with all of its columns,
+ * then put the capture trigger on the table for this load. The batch id is
+ * written into the trigger's SQL: it is sluice's own integer, never input. */
+static int hist_begin(struct sqlite_dest *d, struct load_state *l, struct sl_err *err)
+{
+    struct sl_rows tc, hc;
+    struct sl_buf b;
+    char *hist = hist_name(l->name);
+    int ret = -1;
+
+    memset(&hc, 0, sizeof hc);
+    if (!hist)
+        return nomem(err);
+    if (stored_columns(d, l->name, &tc, err) < 0) {
+        sl_free(hist);
+        return -1;
+    }
+    sl_buf_init(&b);
+    if (stored_columns(d, hist, &hc, err) < 0)
+        goto done;
+    if (hc.nrows == 0) {
+        sl_buf_puts(&b, "CREATE TABLE ");
+        quote_ident(&b, hist);
+        sl_buf_puts(&b, " (");
+        for (size_t i = 0; i < tc.nrows; i++) {
+            quote_ident(&b, sl_rows_get(&tc, i, 0));
+            sl_buf_printf(&b, " %s, ", affinity_decl(sl_rows_get(&tc, i, 1)));
+        }
+        quote_ident(&b, REPLACED_COL);
+        sl_buf_puts(&b, " INTEGER NOT NULL)");
+        if (run_buf(d, &b, err, "create the history table of \"%s\"", l->table) < 0)
+            goto done;
+        sl_buf_reset(&b);
+        struct sl_buf idx;
+        sl_buf_init(&idx);
+        sl_buf_puts(&idx, hist);
+        sl_buf_puts(&idx, "__replaced_idx");
+        sl_buf_puts(&b, "CREATE INDEX ");
+        quote_ident(&b, idx.data ? idx.data : "");
+        int idx_oom = idx.oom;
+        sl_buf_free(&idx);
+        if (idx_oom) {
+            nomem(err);
+            goto done;
+        }
+        sl_buf_puts(&b, " ON ");
+        quote_ident(&b, hist);
+        sl_buf_puts(&b, " (");
+        quote_ident(&b, REPLACED_COL);
+        sl_buf_putc(&b, ')');
+        if (run_buf(d, &b, err, "index the history table of \"%s\"", l->table) < 0)
+            goto done;
+    } else {
+        for (size_t i = 0; i < tc.nrows; i++) {
+            if (rows_has(&hc, sl_rows_get(&tc, i, 0)))
+                continue;
+            sl_buf_reset(&b);
+            sl_buf_puts(&b, "ALTER TABLE ");
+            quote_ident(&b, hist);
+            sl_buf_puts(&b, " ADD COLUMN ");
+            quote_ident(&b, sl_rows_get(&tc, i, 0));
+            sl_buf_printf(&b, " %s", affinity_decl(sl_rows_get(&tc, i, 1)));
+            if (run_buf(d, &b, err, "add a column to the history table of \"%s\"", l->table) < 0)
+                goto done;
+        }
+    }
+
+    sl_buf_reset(&b);
+    sl_buf_puts(&b, "CREATE TEMP TRIGGER ");
+    quote_ident(&b, HIST_TRIGGER);
+    sl_buf_puts(&b, " BEFORE UPDATE ON main.");
+    quote_ident(&b, l->name);
+    sl_buf_puts(&b, " WHEN OLD.");
+    quote_ident(&b, BATCH_COL);
+    sl_buf_printf(&b, " <> %lld BEGIN INSERT INTO ", (long long)l->batch);
+    quote_ident(&b, hist);
+    sl_buf_puts(&b, " (");
+    for (size_t i = 0; i < tc.nrows; i++) {
+        quote_ident(&b, sl_rows_get(&tc, i, 0));
+        sl_buf_puts(&b, ", ");
+    }
+    quote_ident(&b, REPLACED_COL);
+    sl_buf_puts(&b, ") VALUES (");
+    for (size_t i = 0; i < tc.nrows; i++) {
+        sl_buf_puts(&b, "OLD.");
+        quote_ident(&b, sl_rows_get(&tc, i, 0));
+        sl_buf_puts(&b, ", ");
+    }
+    sl_buf_printf(&b, "%lld); END", (long long)l->batch);
+    if (run_buf(d, &b, err, "set up the history of table \"%s\"", l->table) < 0)
+        goto done;
+    l->trigger = 1;
+    ret = 0;
+done:
+    sl_buf_free(&b);
+    sl_rows_free(&tc);
+    sl_rows_free(&hc);
+    sl_free(hist);
+    return ret;
+}
+
+static int hist_end(struct sqlite_dest *d, struct load_state *l, struct sl_err *err)
+{
+    if (!l->trigger)
+        return 0;
+    l->trigger = 0;
+    return run(d, "DROP TRIGGER IF EXISTS temp.\"_sluice_hist_capture\"", err,
+               "remove the history trigger of table \"%s\"", l->table);
+}
+
+/* ALTER TABLE with legacy renaming: views that name a table keep naming
+ * that name (modern renaming would rewrite them to follow the table). */
+static int rename_table(struct sqlite_dest *d, const char *from, const char *to,
+                        struct sl_err *err)
+{
+    struct sl_buf b;
+    int legacy = 0, rc;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "ALTER TABLE ");
+    quote_ident(&b, from);
+    sl_buf_puts(&b, " RENAME TO ");
+    quote_ident(&b, to);
+    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, -1, &legacy);
+    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, 1, NULL);
+    rc = run_buf(d, &b, err, "rename table \"%s\" to \"%s\"", from, to);
+    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, legacy, NULL);
+    sl_buf_free(&b);
+    return rc;
+}
+
+/* Drop the indexes made for table `name` (not those of its keys): index
+ * names are global in SQLite, and a kept table must not hold on to them. */
+static int drop_indexes(struct sqlite_dest *d, const char *name, struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {name};
+    int rc = 0;
+    if (sq_exec((struct sl_dest *)d,
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1"
+                " AND sql IS NOT NULL", 1, p, &r, err) < 0)
+        return -1;
+    for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+        struct sl_buf b;
+        sl_buf_init(&b);
+        sl_buf_puts(&b, "DROP INDEX ");
+        quote_ident(&b, sl_rows_get(&r, i, 0));
+        rc = run_buf(d, &b, err, "drop index \"%s\"", sl_rows_get(&r, i, 0));
+        sl_buf_free(&b);
+    }
+    sl_rows_free(&r);
+    return rc;
+}
+
+static int kept_lookup(struct sqlite_dest *d, const char *table, int64_t batch, char **name,
+                       struct sl_err *err)
+{
+    struct sl_rows r;
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)batch);
+    const char *p[] = {b, table};
+    *name = NULL;
+    if (sq_exec((struct sl_dest *)d,
+                "SELECT name FROM \"_sluice_kept\" WHERE batch_id = $1 AND table_name = $2",
+                2, p, &r, err) < 0)
+        return -1;
+    if (r.nrows == 1 && sl_rows_get(&r, 0, 0))
+        *name = own_name(sl_rows_get(&r, 0, 0));
+    int oom = r.nrows == 1 && sl_rows_get(&r, 0, 0) && !*name;
+    sl_rows_free(&r);
+    return oom ? nomem(err) : 0;
+}
+
+static int kept_forget(struct sqlite_dest *d, int64_t batch, struct sl_err *err)
+{
+    char b[24];
+    snprintf(b, sizeof b, "%lld", (long long)batch);
+    const char *p[] = {b};
+    return sq_exec((struct sl_dest *)d, "DELETE FROM \"_sluice_kept\" WHERE batch_id = $1",
+                   1, p, NULL, err);
+}
+
+static int drop_table(struct sqlite_dest *d, const char *name, struct sl_err *err)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "DROP TABLE IF EXISTS ");
+    quote_ident(&b, name);
+    int rc = run_buf(d, &b, err, "drop table \"%s\"", name);
+    sl_buf_free(&b);
+    return rc;
+}
+
+/* Invariant 3: keep the table a snapshot load replaces as
+ * "_sluice_prev_<batch>", and only the newest SL_KEEP_PREV per table. */
+static int keep_replaced(struct sqlite_dest *d, struct load_state *l, struct sl_err *err)
+{
+    char own[32], now[32], b[24], keep[24];
+    char *kept;
+    struct sl_rows r;
+    int exists;
+
+    if (table_exists(d, l->name, &exists, err) < 0)
+        return -1;
+    if (!exists)
+        return 0;
+    snprintf(own, sizeof own, "prev_%lld", (long long)l->batch);
+    kept = own_name(own);
+    if (!kept)
+        return nomem(err);
+    int rc = drop_indexes(d, l->name, err);
+    if (rc == 0)
+        rc = rename_table(d, l->name, kept, err);
+    sl_free(kept);
+    if (rc < 0)
+        return -1;
+    sl_time_format(sl_time_now(), now);
+    snprintf(b, sizeof b, "%lld", (long long)l->batch);
+    const char *p[] = {b, l->table, own, now};
+    if (sq_exec((struct sl_dest *)d,
+                "INSERT INTO \"_sluice_kept\" (batch_id, table_name, name, kept_at)"
+                " VALUES ($1, $2, $3, $4)", 4, p, NULL, err) < 0)
+        return -1;
+    snprintf(keep, sizeof keep, "%d", SL_KEEP_PREV);
+    const char *pp[] = {l->table, keep};
+    if (sq_exec((struct sl_dest *)d,
+                "SELECT batch_id, name FROM \"_sluice_kept\" WHERE table_name = $1"
+                " ORDER BY batch_id DESC LIMIT -1 OFFSET $2", 2, pp, &r, err) < 0)
+        return -1;
+    for (size_t i = 0; i < r.nrows && rc == 0; i++) {
+        char *old = own_name(sl_rows_get(&r, i, 1));
+        rc = old ? drop_table(d, old, err) : nomem(err);
+        if (rc == 0)
+            rc = kept_forget(d, strtoll(sl_rows_get(&r, i, 0), NULL, 10), err);
+        sl_free(old);
+    }
+    sl_rows_free(&r);
+    return rc;
+}
+
 /* ---- tables ---- */
 
 static const char SQL_DESCRIBE[] =
@@ -1073,6 +1443,31 @@ static int sq_add_column(struct sl_dest *dd, const char *table, const struct sl_
     sl_buf_putc(&b, ' ');
     sl_buf_puts(&b, decl);
     ret = run_buf(d, &b, err, "add column \"%s\" to table \"%s\"", c->name, table);
+    /* the history table gains the column too, so replaced rows keep fitting */
+    char *hist = ret == 0 ? hist_name(name) : NULL;
+    int exists = 0;
+    if (ret == 0 && !hist)
+        ret = nomem(err);
+    if (ret == 0)
+        ret = table_exists(d, hist, &exists, err);
+    if (ret == 0 && exists) {
+        struct sl_rows hc;
+        ret = stored_columns(d, hist, &hc, err);
+        if (ret == 0) {
+            if (!rows_has(&hc, c->name)) {
+                sl_buf_reset(&b);
+                sl_buf_puts(&b, "ALTER TABLE ");
+                quote_ident(&b, hist);
+                sl_buf_puts(&b, " ADD COLUMN ");
+                quote_ident(&b, c->name);
+                sl_buf_printf(&b, " %s", affinity_decl(decl));
+                ret = run_buf(d, &b, err, "add column \"%s\" to the history of table \"%s\"",
+                              c->name, table);
+            }
+            sl_rows_free(&hc);
+        }
+    }
+    sl_free(hist);
     sl_buf_free(&b);
     sl_free(name);
     return ret;
@@ -1106,6 +1501,8 @@ static const char *mode_name(enum sl_load_mode m)
         return "versioned";
     case SL_LOAD_SNAPSHOT:
         return "snapshot";
+    case SL_LOAD_UPSERT:
+        return "upsert";
     }
     return "?";
 }
@@ -1238,6 +1635,7 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
     l->ver = -1;
     l->active = 1;
     l->mode = ld->mode;
+    l->batch = ld->batch_id;
     l->table = sl_strdup(ld->table);
     l->name = table_name(ld->table);
     if (!l->table || !l->name)
@@ -1268,6 +1666,9 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
         if (rc < 0)
             goto fail;
     }
+    /* invariant 3: rows this load overwrites go to the history table */
+    if (ld->mode == SL_LOAD_VERSIONED && hist_begin(d, l, err) < 0)
+        goto fail;
 
     build_insert(&b, l, ld);
     if (b.oom) {
@@ -1443,29 +1844,13 @@ static int sq_load_row(struct sl_dest *dd, const struct sl_cell *cells, struct s
  * after. */
 static int snapshot_swap(struct sqlite_dest *d, struct load_state *l, struct sl_err *err)
 {
-    struct sl_buf b;
-    int legacy = 0, rc;
-
-    sl_buf_init(&b);
-    sl_buf_puts(&b, "DROP TABLE IF EXISTS ");
-    quote_ident(&b, l->name);
-    rc = run_buf(d, &b, err, "drop the old table \"%s\"", l->table);
-    sl_buf_free(&b);
-    if (rc < 0)
+    /* the old table is kept aside (keep_replaced), the new one renamed in
+     * its place; legacy renames, so views that name the table keep naming
+     * it rather than following the old table */
+    if (keep_replaced(d, l, err) < 0 || rename_table(d, l->into, l->name, err) < 0) {
+        sl_err_prefix(err, "swap in the new snapshot of table \"%s\"", l->table);
         return -1;
-    sl_buf_puts(&b, "ALTER TABLE ");
-    quote_ident(&b, l->into);
-    sl_buf_puts(&b, " RENAME TO ");
-    quote_ident(&b, l->name);
-    /* Legacy rename: views that name the table keep naming it (modern
-     * rename would also refuse, as they point at the table just dropped). */
-    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, -1, &legacy);
-    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, 1, NULL);
-    rc = run_buf(d, &b, err, "swap in the new snapshot of table \"%s\"", l->table);
-    sqlite3_db_config(d->db, SQLITE_DBCONFIG_LEGACY_ALTER_TABLE, legacy, NULL);
-    sl_buf_free(&b);
-    if (rc < 0)
-        return -1;
+    }
     return create_batch_index(d, l->table, l->name, err);
 }
 
@@ -1479,12 +1864,175 @@ static int sq_load_end(struct sl_dest *dd, struct sl_load_result *res, struct sl
         return sl_err_set(err, SL_E_INTERNAL, "load_end without load_begin");
     sqlite3_finalize(l->ins);
     l->ins = NULL;
-    if (l->mode == SL_LOAD_SNAPSHOT)
+    ret = hist_end(d, l, err);
+    if (ret == 0 && l->mode == SL_LOAD_SNAPSHOT)
         ret = snapshot_swap(d, l, err);
     if (res)
         *res = l->res;
     load_free(l);
     return ret;
+}
+
+/* ---- taking batches back out ---- */
+
+static int sq_exec_count(struct sl_dest *dd, const char *sql, int nparams,
+                         const char *const *params, int64_t *changed, struct sl_err *err)
+{
+    *changed = 0;
+    if (sq_exec(dd, sql, nparams, params, NULL, err) < 0)
+        return -1;
+    *changed = (int64_t)sqlite3_changes64(DB(dd)->db);
+    return 0;
+}
+
+static void sq_quote_ident_op(struct sl_buf *b, const char *name)
+{
+    quote_ident(b, name);
+}
+
+static char *quoted(const char *name)
+{
+    struct sl_buf b;
+    if (!name)
+        return NULL;
+    sl_buf_init(&b);
+    quote_ident(&b, name);
+    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+}
+
+static char *sq_table_sql(struct sl_dest *dd, const char *table)
+{
+    (void)dd;
+    char *name = table_name(table);
+    char *q = quoted(name);
+    sl_free(name);
+    return q;
+}
+
+static char *sq_own_table_sql(struct sl_dest *dd, const char *name)
+{
+    (void)dd;
+    char *own = own_name(name);
+    char *q = quoted(own);
+    sl_free(own);
+    return q;
+}
+
+static int sq_hist_table(struct sl_dest *dd, const char *table, char **out, struct sl_err *err)
+{
+    char *name = table_name(table);
+    char *hist = name ? hist_name(name) : NULL;
+    int exists = 0;
+    *out = quoted(hist);
+    int rc = *out ? table_exists(DB(dd), hist, &exists, err) : nomem(err);
+    sl_free(name);
+    sl_free(hist);
+    return rc < 0 ? -1 : exists;
+}
+
+static int sq_restore_prev(struct sl_dest *dd, const char *table, int64_t batch,
+                           struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    char *kept = NULL, *name = table_name(table);
+    int exists = 0, rc = -1;
+
+    if (!name)
+        return nomem(err);
+    if (kept_lookup(d, table, batch, &kept, err) < 0)
+        goto done;
+    if (!kept) {
+        rc = 0;
+        goto done;
+    }
+    if (table_exists(d, kept, &exists, err) < 0)
+        goto done;
+    if (!exists) {
+        rc = kept_forget(d, batch, err) < 0 ? -1 : 0;
+        goto done;
+    }
+    if (drop_table(d, name, err) == 0 && rename_table(d, kept, name, err) == 0 &&
+        create_batch_index(d, table, name, err) == 0 && kept_forget(d, batch, err) == 0)
+        rc = 1;
+done:
+    if (rc < 0)
+        sl_err_prefix(err, "table \"%s\"", table);
+    sl_free(kept);
+    sl_free(name);
+    return rc;
+}
+
+static int sq_drop_prev(struct sl_dest *dd, const char *table, int64_t batch,
+                        struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    char *kept = NULL;
+    if (kept_lookup(d, table, batch, &kept, err) < 0)
+        return -1;
+    if (!kept)
+        return 0;
+    int rc = drop_table(d, kept, err);
+    if (rc == 0)
+        rc = kept_forget(d, batch, err);
+    sl_free(kept);
+    return rc;
+}
+
+static int sq_copy_out(struct sl_dest *dd, const char *table, const char *own, int64_t *rows,
+                       struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    char *name = table_name(table), *to = own_name(own);
+    struct sl_rows tc;
+    struct sl_buf b;
+    int rc = -1;
+
+    *rows = 0;
+    memset(&tc, 0, sizeof tc);
+    sl_buf_init(&b);
+    if (!name || !to) {
+        nomem(err);
+        goto done;
+    }
+    if (stored_columns(d, name, &tc, err) < 0)
+        goto done;
+    if (tc.nrows == 0) {
+        sl_err_set(err, SL_E_DEST, "table \"%s\" does not exist", table);
+        goto done;
+    }
+    sl_buf_puts(&b, "CREATE TABLE ");
+    quote_ident(&b, to);
+    sl_buf_puts(&b, " (");
+    for (size_t i = 0; i < tc.nrows; i++) {
+        if (i)
+            sl_buf_puts(&b, ", ");
+        quote_ident(&b, sl_rows_get(&tc, i, 0));
+        sl_buf_printf(&b, " %s", affinity_decl(sl_rows_get(&tc, i, 1)));
+    }
+    sl_buf_putc(&b, ')');
+    if (run_buf(d, &b, err, "create the copy of table \"%s\"", table) < 0)
+        goto done;
+    sl_buf_reset(&b);
+    sl_buf_puts(&b, "INSERT INTO ");
+    quote_ident(&b, to);
+    sl_buf_puts(&b, " SELECT ");
+    for (size_t i = 0; i < tc.nrows; i++) {
+        if (i)
+            sl_buf_puts(&b, ", ");
+        quote_ident(&b, sl_rows_get(&tc, i, 0));
+    }
+    sl_buf_puts(&b, " FROM ");
+    quote_ident(&b, name);
+    if (run_buf(d, &b, err, "copy table \"%s\"", table) < 0)
+        goto done;
+    *rows = (int64_t)sqlite3_changes64(d->db);
+    rc = 0;
+done:
+    sl_rows_free(&tc);
+    sl_buf_free(&b);
+    sl_free(name);
+    sl_free(to);
+    return rc;
 }
 
 const struct sl_dest_ops sl_dest_sqlite = {
@@ -1504,4 +2052,12 @@ const struct sl_dest_ops sl_dest_sqlite = {
     .load_begin = sq_load_begin,
     .load_row = sq_load_row,
     .load_end = sq_load_end,
+    .exec_count = sq_exec_count,
+    .quote_ident = sq_quote_ident_op,
+    .table_sql = sq_table_sql,
+    .own_table_sql = sq_own_table_sql,
+    .hist_table = sq_hist_table,
+    .restore_prev = sq_restore_prev,
+    .drop_prev = sq_drop_prev,
+    .copy_out = sq_copy_out,
 };
