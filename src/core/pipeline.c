@@ -14,7 +14,9 @@
 #include "core/pipeline.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +24,30 @@
 #include <unistd.h>
 
 #include "core/ledger.h"
+#include "core/snapshot.h"
 #include "core/mem.h"
 #include "core/value.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
 #include "obs/alert.h"
 #include "obs/log.h"
+#include "obs/metrics.h"
+#include "obs/progress.h"
 #include "sources/source.h"
+
+/* ---- stop ---- */
+
+static atomic_int stopping;
+
+void sl_pipeline_stop(void)
+{
+    atomic_store(&stopping, 1);
+}
+
+int sl_pipeline_stopping(void)
+{
+    return atomic_load(&stopping);
+}
 
 /* ---- retry ---- */
 
@@ -144,6 +163,18 @@ struct table_run {
     struct sl_log_ctx log;
     int64_t release_id;     /* sluice approve: load this held batch, no gates */
     const char *decision;   /* its note in the ledger */
+    struct sl_schema src_schema;    /* the source's columns (sources with schema()) */
+    int warned_missing;     /* a column gone from the source was reported this run */
+    const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
+};
+
+/* A repair batch: rows of the source for some keys merged by primary key,
+ * and keys the source no longer has deleted (history kept for rollback). */
+struct repair {
+    const char *const *key;
+    size_t nkey;
+    const char *const *del;     /* ndel x nkey canonical texts */
+    size_t ndel;
 };
 
 static enum sl_load_mode load_mode(const struct sl_table_cfg *t)
@@ -186,9 +217,12 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     size_t ncols = 0;
     int rc;
 
+    struct sl_progress pg;
     if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
         return -1;
+    sl_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
     while ((rc = sl_rowsrc_next(&rs, &rec, err)) == 1) {
+        sl_progress_row(&pg);
         for (size_t i = 0; i < rec.nfields; i++) {
             const struct sl_field *f = &rec.fields[i];
             long idx = colmap_get(&map, f->name, f->name_len);
@@ -210,6 +244,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
             sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
         }
     }
+    sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
     colmap_free(&map);
     if (rc < 0) {
@@ -222,6 +257,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     *nout = ncols;
     return 0;
 oom:
+    sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
     colmap_free(&map);
     for (size_t i = 0; i < ncols; i++)
@@ -306,11 +342,106 @@ static int still_fits(enum sl_type table_type, const struct sl_infer *inf,
     return 0;
 }
 
+/* Would values of source type `src` load into a column of type `table`? */
+static int type_fits(enum sl_type table, enum sl_type src)
+{
+    return table == src || table == SL_T_TEXT ||
+           ((table == SL_T_NUMERIC || table == SL_T_DOUBLE) &&
+            (src == SL_T_BIGINT || src == SL_T_NUMERIC || src == SL_T_DOUBLE));
+}
+
+/* A source that knows its columns and their types (a database) declares
+ * them, so no pass over the rows is needed. Columns declared in the config
+ * keep their type. A column the source gained is added (the schema gate
+ * judges it); one it lost stays in the table, NULL in new rows, with a
+ * warning once a run. */
+static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
+                            struct sl_schema *target, struct sl_schema_diff *diff,
+                            struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_schema *src = &tr->src_schema;
+    int rc = 0;
+
+    sl_schema_free(src);
+    if (tr->sops->schema(tr->src, b, src, err) < 0)
+        return -1;
+    int exists = tr->dops->describe(tr->dest, t->name, target, err);
+    if (exists < 0)
+        return -1;
+    diff->table_existed = exists;
+    if (!exists) {
+        struct sl_schema s = {0};
+        for (size_t i = 0; i < t->ncolumns && rc == 0; i++)
+            rc = sl_schema_add(&s, t->columns[i].name, t->columns[i].type);
+        for (size_t i = 0; i < src->ncols && rc == 0; i++)
+            if (sl_schema_find(&s, src->cols[i].name) < 0)
+                rc = sl_schema_add(&s, src->cols[i].name, src->cols[i].type);
+        if (rc < 0)
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        for (size_t k = 0; k < t->primary_key.n && rc == 0; k++)
+            if (sl_schema_find(&s, t->primary_key.items[k]) < 0)
+                rc = sl_err_set(err, SL_E_INPUT, "%s: primary key column \"%s\" is not a"
+                                " column of the source", b->ref, t->primary_key.items[k]);
+        if (rc == 0 && t->version_key && sl_schema_find(&s, t->version_key) < 0)
+            rc = sl_err_set(err, SL_E_INPUT, "%s: version key column \"%s\" is not a column"
+                            " of the source", b->ref, t->version_key);
+        if (rc == 0)
+            rc = tr->dops->create_table(tr->dest, t->name, &s,
+                                        (const char *const *)t->primary_key.items,
+                                        t->primary_key.n, err);
+        if (rc == 0) {
+            sl_schema_free(target);
+            *target = s;
+            sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+        } else {
+            sl_schema_free(&s);
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < src->ncols && rc == 0; i++) {
+        const struct sl_column *c = &src->cols[i];
+        const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
+        long j = sl_schema_find(target, c->name);
+        if (j < 0) {
+            struct sl_column nc = {c->name, d ? d->type : c->type};
+            rc = strlist_add(&diff->added, "%s", c->name) < 0
+                     ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                     : tr->dops->add_column(tr->dest, t->name, &nc, err);
+            if (rc == 0)
+                rc = sl_schema_add(target, nc.name, nc.type) < 0
+                         ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
+            if (rc == 0)
+                sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s), new in the source",
+                       nc.name, sl_type_name(nc.type));
+        } else if (!d && !type_fits(target->cols[j].type, c->type) &&
+                   strlist_add(&diff->changed, "%s: %s -> %s", c->name,
+                               sl_type_name(target->cols[j].type), sl_type_name(c->type)) < 0) {
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    for (size_t j = 0; j < target->ncols && rc == 0; j++) {
+        const char *cn = target->cols[j].name;
+        if (own_column(cn) || sl_schema_find(src, cn) >= 0)
+            continue;
+        if (strlist_add(&diff->missing, "%s", cn) < 0)
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        else if (!tr->warned_missing)
+            sl_log(SL_LOG_WARN, &tr->log, "column \"%s\" is no longer in the source: new rows"
+                   " leave it NULL", cn);
+    }
+    if (diff->missing.n)
+        tr->warned_missing = 1;
+    return rc;
+}
+
 static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
                          struct sl_schema *target, struct sl_schema_diff *diff,
                          const struct sl_valctx *vctx, struct sl_err *err)
 {
     const struct sl_table_cfg *t = tr->t;
+    if (tr->sops->schema)
+        return prepare_declared(tr, b, target, diff, err);
     int exists = tr->dops->describe(tr->dest, t->name, target, err);
     if (exists < 0)
         return -1;
@@ -490,17 +621,28 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
     char why[256], ex[64];
     int rc = -1, r;
     int loading = 0;
+    struct sl_progress pg = {0};
+
+    /* columns whose values the source hands over canonical already */
+    unsigned char *canon = sl_calloc(n + 1, 1);
 
     sl_buf_init(&vals);
-    if (!cells || !raw || !off || !pk_idx || colmap_build(&map, target) < 0) {
+    if (!cells || !raw || !off || !pk_idx || !canon || colmap_build(&map, target) < 0) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_free(canon);
+        canon = NULL;
         goto done;
     }
     for (size_t k = 0; k < t->primary_key.n; k++)
         pk_idx[k] = sl_schema_find(target, t->primary_key.items[k]);
+    for (size_t i = 0; b->canonical && i < n; i++) {
+        long j = sl_schema_find(&tr->src_schema, target->cols[i].name);
+        canon[i] = j >= 0 && tr->src_schema.cols[j].type == target->cols[i].type;
+    }
 
     struct sl_load ld = {
-        .table = t->name, .mode = load_mode(t), .schema = target, .target = target,
+        .table = t->name, .mode = tr->repair ? SL_LOAD_UPSERT : load_mode(t),
+        .schema = target, .target = target,
         .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
         .version_key = t->version_key, .batch_id = batch_id,
     };
@@ -509,8 +651,10 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
     if (tr->dops->load_begin(tr->dest, &ld, err) < 0)
         goto done;
     loading = 1;
+    sl_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, rs.st);
 
     while ((r = sl_rowsrc_next(&rs, &rec, err)) == 1) {
+        sl_progress_row(&pg);
         sl_buf_reset(&vals);
         for (size_t i = 0; i < n; i++) {
             cells[i].null = 1;
@@ -554,7 +698,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
             if (f->is_null)
                 continue;
             enum sl_type ty = target->cols[idx].type;
-            if (ty == SL_T_TEXT) {
+            if (ty == SL_T_TEXT || canon[idx]) {
                 /* readers hand out valid UTF-8 without NUL: no copy */
                 cells[idx].s = f->val;
                 cells[idx].n = f->len;
@@ -607,6 +751,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
     rc = 0;
 done:
     (void)loading;   /* an unfinished COPY is ended by the caller's rollback */
+    sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
     colmap_free(&map);
     sl_buf_free(&vals);
@@ -616,6 +761,7 @@ done:
     sl_free(pos_name);
     sl_free(pos_idx);
     sl_free(pk_idx);
+    sl_free(canon);
     return rc;
 }
 
@@ -679,7 +825,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     struct sl_buf report, failed;
     int64_t dup = 0, batch_id = 0;
     enum sl_verdict verdict = SL_GATE_PASS;
-    int use_gates = tr->release_id == 0;
+    int use_gates = tr->release_id == 0 && !tr->repair;
 
     sl_buf_init(&report);
     sl_buf_init(&failed);
@@ -711,7 +857,8 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     if (tr->release_id) {
         batch_id = tr->release_id;
     } else {
-        struct sl_batch_meta m = {tr->p->name, t->name, sl_table_kind_name(t->kind), b->ref,
+        struct sl_batch_meta m = {tr->p->name, t->name,
+                                  tr->repair ? "repair" : sl_table_kind_name(t->kind), b->ref,
                                   b->hash[0] ? b->hash : NULL, b->bytes};
         if (sl_ledger_open(&tr->ledger, &m, &batch_id, err) < 0)
             goto fail;
@@ -748,6 +895,19 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     if (stream_rows(tr, b, &target, gates, ngates, batch_id, &vctx, &at->res, err) < 0)
         goto fail;
     env.rows = at->res.rows_in;
+    if (tr->repair && tr->repair->ndel) {
+        /* keys the source no longer has; their rows go to history (invariant 3) */
+        int64_t gone = 0;
+        if (!tr->dops->delete_keys) {
+            sl_err_set(err, SL_E_INTERNAL, "destination %s cannot delete rows by key",
+                       tr->dops->kind);
+            goto fail;
+        }
+        if (tr->dops->delete_keys(tr->dest, t->name, tr->repair->key, tr->repair->nkey,
+                                  tr->repair->del, tr->repair->ndel, batch_id, &gone, err) < 0)
+            goto fail;
+        at->res.rows_written += gone;
+    }
 
     /* invariant 1: every gate passes before the commit makes rows visible */
     if (ngates) {
@@ -780,6 +940,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
 held:
     /* nothing of it stays: the batch is recorded as held by the caller */
     tr->dops->rollback(tr->dest);
+    sl_metrics_gate_failed(tr->p->name, t->name, failed.data);
     if (verdict == SL_GATE_FAIL) {
         sl_err_set(err, SL_E_INPUT, "%s: gate(s) failed: %s: %s", b->ref, failed.data,
                    report.data);
@@ -885,6 +1046,7 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     int rc = -1, stop = 0;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    sl_metrics_running(tr->p->name, tr->t->name, 1);
     sl_err_clear(&err);
     for (int a = 1; a <= attempts; a++) {
         sl_err_clear(&err);
@@ -894,6 +1056,7 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
         if (a < attempts) {
             sl_log(SL_LOG_WARN, &tr->log, "%s: transient failure, retrying (attempt %d of %d): %s",
                    b->ref, a + 1, attempts, err.msg);
+            sl_metrics_retry(tr->p->name, tr->t->name);
             sl_retry_sleep(a);
         }
     }
@@ -902,11 +1065,13 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
 
     if (rc == 0 && at.result == ATT_QUARANTINED) {
         quarantine(tr, b, &at);
+        sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_QUARANTINED, 0, 0, seconds_since(&t0));
         stop = 1;
     } else if (rc == 0 && at.result == ATT_DUPLICATE) {
         sl_log(SL_LOG_INFO, &tr->log, "%s: skipped, same content already loaded by batch %" PRId64,
                b->ref, at.batch_id);
         tr->stats->duplicates++;
+        sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_DUPLICATE, 0, 0, -1);
         if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)
             sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
     } else if (rc == 0) {
@@ -918,37 +1083,49 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
         tr->stats->committed++;
         tr->stats->rows += at.res.rows_in;
         tr->stats->last_batch = at.batch_id;
+        sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_COMMITTED, at.res.rows_in, b->bytes,
+                         seconds_since(&t0));
         if (tr->sops->ack(tr->src, b, SL_OUT_COMMITTED, NULL, &aerr) < 0)
             sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
     } else if (err.cls == SL_RETRY) {
         sl_log(SL_LOG_ERROR, &tr->log, "%s: still failing after %d attempts, left for the next run: %s",
                b->ref, attempts, err.msg);
         tr->stats->deferred++;
+        sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_DEFERRED, 0, 0, seconds_since(&t0));
+        sl_metrics_error(tr->p->name, tr->t->name, err.msg);
         if (tr->stats->first_error.code == SL_E_NONE)
             tr->stats->first_error = err;
         if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, err.msg, &aerr) < 0)
             sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
     } else {
+        /* recorded first, so the log line and the alert name the failed batch */
+        int64_t failed_id = tr->release_id;
+        if (!tr->release_id) {
+            struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
+                                      b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
+            if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &failed_id, &aerr) < 0)
+                sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s",
+                       aerr.msg);
+        }
+        tr->log.batch = failed_id;
         sl_log(SL_LOG_ERROR, &tr->log, "%s", err.msg);
         tr->stats->failed++;
+        sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_FAILED, 0, 0, seconds_since(&t0));
+        sl_metrics_error(tr->p->name, tr->t->name, err.msg);
         if (tr->stats->first_error.code == SL_E_NONE)
             tr->stats->first_error = err;
         if (tr->release_id) {
             /* a held batch that cannot load stays held */
             stop = 1;
         } else {
-            struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
-                                      b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
-            if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &aerr) < 0)
-                sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s",
-                       aerr.msg);
-            send_alert(tr, "failed", 0, 0, err.msg, at.report);
+            send_alert(tr, "failed", 0, failed_id, err.msg, at.report);
             if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, err.msg, &aerr) < 0)
                 sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
         }
     }
     attempt_clear(&at);
     tr->log.batch = 0;
+    sl_metrics_running(tr->p->name, tr->t->name, 0);
     return stop;
 }
 
@@ -956,7 +1133,7 @@ static int run_table(struct table_run *tr, struct sl_err *err)
 {
     struct sl_batch_input *b;
     int64_t held = 0;
-    int rc;
+    int rc = 0;
 
     if (sl_ledger_first_quarantined(&tr->ledger, tr->t->name, &held, err) < 0)
         return -1;
@@ -981,7 +1158,8 @@ static int run_table(struct table_run *tr, struct sl_err *err)
             return -1;
         }
     }
-    while ((rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
+    /* a stop (daemon shutdown) takes effect between batches */
+    while (!sl_pipeline_stopping() && (rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
         if (run_batch(tr, b))
             break;
     tr->sops->close(tr->src);
@@ -1016,32 +1194,203 @@ static int connect_dest(const struct sl_config *c, const struct sl_pipeline_cfg 
     return -1;
 }
 
+/* ---- tables in parallel ----
+ * A pipeline whose source allows it (postgres: `parallel: N`) loads up to N
+ * tables at once, each worker with its own destination connection, each
+ * table its own batches. SQLite has one writer: its tables load one after
+ * another. Tables are taken in config order; with one worker the run stops
+ * at the first table that cannot run, as it always did, with several the
+ * other tables go on. */
+struct workers {
+    const struct sl_pipeline_cfg *p;
+    pthread_mutex_t mu;
+    size_t next;
+    int failed;
+    int keep_going;
+};
+
+struct worker {
+    struct workers *w;
+    struct table_run tr;
+    struct sl_run_stats stats;
+    struct sl_err err;
+    int rc;
+    pthread_t th;
+    int started;
+};
+
+/* `snapshots: { every, keep }`: after a table's run, a consistent copy when
+ * the last one is older than `every`, then the oldest beyond `keep` go. A
+ * failure here is logged, never fails the run: the data is in already. */
+static void scheduled_snapshot(struct table_run *tr)
+{
+    const struct sl_pipeline_cfg *p = tr->p;
+    struct sl_err e;
+    int due = 0;
+    int64_t id = 0;
+
+    if (p->snapshot_every <= 0)
+        return;
+    sl_err_clear(&e);
+    if (sl_snapshot_due(tr->dops, tr->dest, tr->t->name, p->snapshot_every, &due, &e) < 0)
+        goto failed;
+    if (!due)
+        return;
+    if (sl_snapshot_take(tr->dops, tr->dest, tr->t->name, &id, &e) < 0)
+        goto failed;
+    sl_log(SL_LOG_INFO, &tr->log, "took snapshot %" PRId64 " (every %gs, keeping %ld)", id,
+           p->snapshot_every, p->snapshot_keep);
+    if (sl_snapshot_prune(tr->dops, tr->dest, tr->t->name, p->snapshot_keep, &e) < 0)
+        goto failed;
+    return;
+failed:
+    sl_log(SL_LOG_WARN, &tr->log, "scheduled snapshot: %s", e.msg);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    struct workers *w = wk->w;
+    struct table_run *tr = &wk->tr;
+
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        size_t i = (w->failed && !w->keep_going) ? w->p->ntables : w->next++;
+        pthread_mutex_unlock(&w->mu);
+        if (i >= w->p->ntables || sl_pipeline_stopping())
+            break;
+        struct sl_err e;
+        sl_err_clear(&e);
+        tr->t = &w->p->tables[i];
+        tr->log.table = tr->t->name;
+        tr->warned_missing = 0;
+        int rc = run_table(tr, &e);
+        sl_schema_free(&tr->src_schema);
+        if (rc == 0)
+            scheduled_snapshot(tr);
+        if (rc < 0) {
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
+            if (wk->rc == 0) {
+                wk->rc = -1;
+                wk->err = e;
+            }
+            pthread_mutex_lock(&w->mu);
+            w->failed = 1;
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+    tr->log.table = NULL;
+    return NULL;
+}
+
 int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                     struct sl_run_stats *stats, struct sl_err *err)
 {
-    struct table_run tr = {0};
+    struct workers w = {p, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct sl_err e;
+    int n = p->source_ops->workers ? p->source_ops->workers(p) : 1;
+    const struct sl_dest_ops *kind = sl_dest_for_url(p->dest_conn->url, &e);
 
-    tr.cfg = c;
-    tr.p = p;
-    tr.stats = stats;
-    tr.sops = p->source_ops;
-    tr.log.pipeline = p->name;
-    if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0) {
+    if (n > (int)p->ntables)
+        n = (int)p->ntables;
+    if (n < 1 || (kind && strcmp(kind->kind, "sqlite") == 0))
+        n = 1;
+    w.keep_going = n > 1;
+    struct worker *wk = sl_calloc((size_t)n, sizeof *wk);
+    if (!wk)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int connected = 0;
+    for (int k = 0; k < n; k++) {
+        struct table_run *tr = &wk[k].tr;
+        wk[k].w = &w;
+        tr->cfg = c;
+        tr->p = p;
+        tr->stats = &wk[k].stats;
+        tr->sops = p->source_ops;
+        tr->log.pipeline = p->name;
+        if (connect_dest(c, p, &tr->dops, &tr->dest, &tr->log, k ? &e : err) < 0)
+            break;  /* fewer workers than asked: the ones connected do the work */
+        tr->ledger.ops = tr->dops;
+        tr->ledger.d = tr->dest;
+        connected++;
+    }
+    if (connected == 0) {
+        sl_free(wk);
         sl_err_prefix(err, "pipeline \"%s\"", p->name);
         return -1;
     }
-    tr.ledger.ops = tr.dops;
-    tr.ledger.d = tr.dest;
+    for (int k = 1; k < connected; k++)
+        wk[k].started = pthread_create(&wk[k].th, NULL, worker_main, &wk[k]) == 0;
+    worker_main(&wk[0]);
     int rc = 0;
-    for (size_t i = 0; i < p->ntables; i++) {
-        tr.t = &p->tables[i];
-        tr.log.table = tr.t->name;
-        if (run_table(&tr, err) < 0) {
-            sl_log(SL_LOG_ERROR, &tr.log, "%s", err->msg);
+    for (int k = 0; k < connected; k++) {
+        if (k && wk[k].started)
+            pthread_join(wk[k].th, NULL);
+        wk[k].tr.dops->close(wk[k].tr.dest);
+        const struct sl_run_stats *s = &wk[k].stats;
+        stats->committed += s->committed;
+        stats->duplicates += s->duplicates;
+        stats->failed += s->failed;
+        stats->deferred += s->deferred;
+        stats->quarantined += s->quarantined;
+        stats->rows += s->rows;
+        if (s->last_batch > stats->last_batch)
+            stats->last_batch = s->last_batch;
+        if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
+            stats->first_error = s->first_error;
+        if (wk[k].rc < 0 && rc == 0) {
             rc = -1;
-            break;
+            *err = wk[k].err;
         }
     }
+    sl_free(wk);
+    return rc;
+}
+
+int sl_pipeline_repair(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t, const char *const *key, size_t nkey,
+                       const char *const *upsert, size_t nupsert, const char *const *del,
+                       size_t ndel, int64_t *batch, struct sl_err *err)
+{
+    struct table_run tr = {0};
+    struct sl_run_stats stats = {0};
+    struct repair rp = {key, nkey, del, ndel};
+    struct sl_batch_input *b = NULL;
+    int rc = -1;
+
+    *batch = 0;
+    if (!p->source_ops->keys_batch)
+        return sl_err_set(err, SL_E_CONFIG, "a %s source cannot read rows by key",
+                          p->source_ops->kind);
+    tr.cfg = c;
+    tr.p = p;
+    tr.t = t;
+    tr.stats = &stats;
+    tr.sops = p->source_ops;
+    tr.log.pipeline = p->name;
+    tr.log.table = t->name;
+    tr.repair = &rp;
+    if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0)
+        return -1;
+    tr.ledger.ops = tr.dops;
+    tr.ledger.d = tr.dest;
+    if (tr.sops->open(&tr.src, c, p, t, err) < 0)
+        goto done;
+    if (tr.sops->keys_batch(tr.src, key, nkey, upsert, nupsert, &b, err) < 0)
+        goto done;
+    run_batch(&tr, b);      /* acks b */
+    if (stats.committed) {
+        *batch = stats.last_batch;
+        rc = 0;
+    } else if (stats.first_error.code != SL_E_NONE) {
+        *err = stats.first_error;
+    } else {
+        sl_err_set(err, SL_E_INTERNAL, "the repair batch was not loaded");
+    }
+done:
+    if (tr.src)
+        tr.sops->close(tr.src);
+    sl_schema_free(&tr.src_schema);
     tr.dops->close(tr.dest);
     return rc;
 }
@@ -1128,14 +1477,19 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
         }
     } else {
         struct sl_err aerr;
+        /* a database source's rows cannot be set aside: the cursor moves
+         * past them instead, in the same transaction */
         if (tr.dops->begin(tr.dest, err) < 0 ||
             sl_ledger_decide(&tr.ledger, batch, "rejected", dec.data, err) < 0 ||
+            (b->cursor_after && sl_ledger_set_cursor(&tr.ledger, p->name, tr.t->name,
+                                                     b->cursor_after, batch, err) < 0) ||
             tr.dops->commit(tr.dest, err) < 0) {
             tr.dops->rollback(tr.dest);
             sl_buf_free(&dec);
             goto done;
         }
         sl_err_clear(&aerr);
+        sl_metrics_batch(p->name, tr.t->name, SL_MB_REJECTED, 0, 0, -1);
         if (tr.sops->ack(tr.src, b, SL_OUT_FAILED, dec.data, &aerr) < 0)
             sl_log(SL_LOG_WARN, &tr.log, "%s", aerr.msg);
         b = NULL;
@@ -1152,6 +1506,7 @@ done:
     }
     if (tr.src)
         tr.sops->close(tr.src);
+    sl_schema_free(&tr.src_schema);
     sl_rows_free(&row);
     tr.dops->close(tr.dest);
     return rc;
