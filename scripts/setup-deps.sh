@@ -11,6 +11,7 @@ PKGS=(
   postgresql-15 postgresql-client-15 sqlite3 zstd gzip
   nats-server
   python3 procps util-linux tzdata
+  chromium chromium-driver
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(pgloader pgcopydb time)

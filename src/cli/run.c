@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "core/pipeline.h"
+#include "obs/progress.h"
 
 int sl_cmd_run(int argc, char **argv)
 {
@@ -26,6 +27,7 @@ int sl_cmd_run(int argc, char **argv)
 
     struct sl_run_stats total = {0};
     int broken = 0;
+    sl_progress_enable(1);      /* only when stderr is a terminal */
     for (size_t i = 0; i < c->npipelines; i++) {
         const struct sl_pipeline_cfg *p = &c->pipelines[i];
         int wanted = o.nargs == 0;

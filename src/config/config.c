@@ -757,6 +757,9 @@ static int load_pipeline(struct build *B, size_t i, const struct sl_yaml_node *n
             return -1;
     if (p->source_ops->validate && p->source_ops->validate(p, B->file, B->err) < 0)
         return -1;
+    /* connections are read before pipelines: a source may name one */
+    if (p->source_ops->resolve && p->source_ops->resolve(B->c, p, B->file, B->err) < 0)
+        return -1;
     return 0;
 }
 

@@ -127,6 +127,7 @@ struct sl_pipeline_cfg {
     double snapshot_every;
     long snapshot_keep;
     double reconcile_every;
+    double stale_after;     /* seconds; 0 = never stale (`sluice daemon` alerts) */
     struct sl_pos pos;
 };
 

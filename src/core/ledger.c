@@ -124,9 +124,12 @@ int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *ha
 }
 
 int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
-                             const char *error, struct sl_err *err)
+                             const char *error, int64_t *id, struct sl_err *err)
 {
+    struct sl_rows r;
     char now[32], bytes[24];
+    if (id)
+        *id = 0;
     now_text(now);
     snprintf(bytes, sizeof bytes, "%" PRIu64, m->bytes);
     const char *p[] = {m->pipeline, m->table, m->kind, m->source_ref, m->hash, bytes, now, error};
@@ -135,10 +138,14 @@ int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
     if (exec_sql(l,
                  "INSERT INTO {batches} (pipeline, table_name, kind, state, source_ref, content_hash,"
                  " bytes, started_at, finished_at, error)"
-                 " VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7, $7, $8)", 8, p, NULL, err) < 0) {
+                 " VALUES ($1, $2, $3, 'failed', $4, $5, $6, $7, $7, $8) RETURNING id", 8, p, &r,
+                 err) < 0) {
         l->ops->rollback(l->d);
         return -1;
     }
+    if (id && r.nrows == 1 && sl_rows_get(&r, 0, 0))
+        *id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    sl_rows_free(&r);
     return l->ops->commit(l->d, err);
 }
 
@@ -150,7 +157,8 @@ int sl_ledger_list(struct sl_ledger *l, const char *table, const char *state, lo
     const char *p[] = {table, state, lim};
     return exec_sql(l,
                     "SELECT id, pipeline, table_name, kind, state, source_ref, rows_in,"
-                    " rows_written, bytes, started_at, finished_at, error"
+                    " rows_written, bytes, started_at, finished_at, error,"
+                    " CAST(report AS TEXT) AS report, decision, held"
                     " FROM {batches} WHERE (CAST($1 AS TEXT) IS NULL OR table_name = $1)"
                     " AND (CAST($2 AS TEXT) IS NULL OR state = $2) ORDER BY id DESC LIMIT $3", 3, p, out, err);
 }

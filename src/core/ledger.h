@@ -38,9 +38,10 @@ int sl_ledger_commit(struct sl_ledger *l, int64_t id, int64_t rows_in, int64_t r
 int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *hash,
                           const char *name, uint64_t bytes, int64_t batch_id,
                           struct sl_err *err);
-/* In its own transaction: a batch that did not commit (state 'failed'). */
+/* In its own transaction: a batch that did not commit (state 'failed');
+ * *id (may be NULL) gets its batch id, for the log line and the alert. */
 int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
-                             const char *error, struct sl_err *err);
+                             const char *error, int64_t *id, struct sl_err *err);
 
 /* The cursor stored for (pipeline, table): *value sl_malloc'd, NULL when
  * none yet. */
@@ -71,7 +72,9 @@ int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const c
 int sl_ledger_history(struct sl_ledger *l, const char *table, size_t n, int64_t *rows,
                       int64_t *bytes, size_t *count, struct sl_err *err);
 
-/* The ledger, newest first; table/state NULL = all. */
+/* The ledger, newest first; table/state NULL = all. Columns: id, pipeline,
+ * table_name, kind, state, source_ref, rows_in, rows_written, bytes,
+ * started_at, finished_at, error, report, decision, held. */
 int sl_ledger_list(struct sl_ledger *l, const char *table, const char *state, long limit,
                    struct sl_rows *out, struct sl_err *err);
 /* One row per table: the newest batch, the newest committed batch, counts. */

@@ -1129,6 +1129,26 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     return stop;
 }
 
+/* `sluice daemon` looks at a held table every few seconds: it says the table
+ * is paused once per held batch (later polls at debug level), not each time. */
+static int first_pause_notice(const struct sl_table_cfg *t, int64_t held)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct { const struct sl_table_cfg *t; int64_t held; } seen[64];
+    int first = 1;
+    pthread_mutex_lock(&mu);
+    size_t i = 0;
+    while (i < sizeof seen / sizeof seen[0] && seen[i].t && seen[i].t != t)
+        i++;
+    if (i < sizeof seen / sizeof seen[0]) {
+        first = !(seen[i].t == t && seen[i].held == held);
+        seen[i].t = t;
+        seen[i].held = held;
+    }
+    pthread_mutex_unlock(&mu);
+    return first;
+}
+
 static int run_table(struct table_run *tr, struct sl_err *err)
 {
     struct sl_batch_input *b;
@@ -1138,7 +1158,7 @@ static int run_table(struct table_run *tr, struct sl_err *err)
     if (sl_ledger_first_quarantined(&tr->ledger, tr->t->name, &held, err) < 0)
         return -1;
     if (held) {
-        sl_log(SL_LOG_WARN, &tr->log,
+        sl_log(first_pause_notice(tr->t, held) ? SL_LOG_WARN : SL_LOG_DEBUG, &tr->log,
                "paused: batch %" PRId64 " is in quarantine; new drops wait until"
                " `sluice approve` or `sluice reject` %" PRId64, held, held);
         tr->stats->quarantined++;

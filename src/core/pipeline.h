@@ -35,6 +35,23 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
                         int64_t batch, int approve, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err);
 
+/* Ask every running sl_pipeline_run to stop after the batch it is loading
+ * (`sluice daemon` on SIGTERM): no new batch or table is started. For good:
+ * there is no undo. Async-signal-safe; sl_pipeline_stopping() tells. */
+void sl_pipeline_stop(void);
+int sl_pipeline_stopping(void);
+
+/* `sluice reconcile --repair` (core/reconcile.c) on table `t` of `p`: one
+ * batch of its own (ledger kind "repair", no gates) that merges the source's
+ * current rows for the `upsert` keys by primary key and deletes the rows of
+ * the `del` keys, keeping every row it replaces or deletes in the table's
+ * history, so it can be rolled back. `key` names the nkey key columns; key
+ * values are row-major canonical texts. *batch = the batch's id. */
+int sl_pipeline_repair(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t, const char *const *key, size_t nkey,
+                       const char *const *upsert, size_t nupsert, const char *const *del,
+                       size_t ndel, int64_t *batch, struct sl_err *err);
+
 /* Retry policy, shared by every caller that retries (tunable for tests:
  * SLUICE_RETRIES, SLUICE_RETRY_BASE_MS). */
 int sl_retry_attempts(void);

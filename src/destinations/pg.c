@@ -620,7 +620,7 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
     d->target_q = quoted_table(ld->table);
     sl_buf_init(&sql);
 
-    if (ld->mode == SL_LOAD_VERSIONED) {
+    if (ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT) {
         sl_buf_init(&sql);
         sl_buf_printf(&sql, "\"_sluice\".\"stage_%lld\"", (long long)ld->batch_id);
         d->stage_q = sl_buf_steal(&sql);
@@ -655,7 +655,7 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
     sl_buf_printf(&sql, "COPY %s (", copy_into);
     col_list(&sql, ld->schema, NULL);
     sl_buf_puts(&sql, ", \"_sluice_batch\"");
-    if (ld->mode == SL_LOAD_VERSIONED)
+    if (ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT)
         sl_buf_puts(&sql, ", \"_sluice_ord\"");
     sl_buf_puts(&sql, ") FROM STDIN");
     if (sql.oom) {
@@ -725,7 +725,7 @@ static int pg_load_row(struct sl_dest *d, const struct sl_cell *cells, struct sl
     }
     sl_buf_puts(b, d->batch_txt);
     d->rows_in++;
-    if (d->ld.mode == SL_LOAD_VERSIONED)
+    if (d->ld.mode == SL_LOAD_VERSIONED || d->ld.mode == SL_LOAD_UPSERT)
         sl_buf_printf(b, "\t%lld", (long long)d->rows_in);
     sl_buf_putc(b, '\n');
     if (b->oom)
@@ -906,6 +906,81 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     return rc;
 }
 
+/* UPSERT (incremental `updater`, reconcile's repair): per primary key the
+ * batch's last row replaces the stored one, every column, whatever it
+ * holds. Invariant 3: first every stored row of the batch's keys goes to
+ * the history table, as the versioned merge keeps what it overwrites. */
+static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_err *err)
+{
+    const struct sl_load *ld = &d->ld;
+    const char *p[] = {d->batch_txt};
+    struct sl_buf sql;
+    char *hist = hist_quoted(ld->table);
+    int rc = -1;
+
+    if (!hist)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_buf_init(&sql);
+    if (hist_prepare(d, hist, err) < 0)
+        goto done;
+    sl_buf_printf(&sql, "INSERT INTO %s (", hist);
+    col_list(&sql, ld->target, NULL);
+    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
+    col_list(&sql, ld->target, "t.");
+    sl_buf_printf(&sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE (", d->target_q);
+    name_list(&sql, ld->pk, ld->npk, "t.");
+    sl_buf_printf(&sql, ") IN (SELECT %s FROM %s)", d->pk_list, d->stage_q);
+    if (sql.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (pg_exec(d, sql.data, 1, p, NULL, err) < 0) {
+        sl_err_prefix(err, "could not keep the rows the merge replaces");
+        goto done;
+    }
+
+    sl_buf_reset(&sql);
+    sl_buf_printf(&sql, "INSERT INTO %s AS t (", d->target_q);
+    col_list(&sql, ld->schema, NULL);
+    sl_buf_printf(&sql, ", \"_sluice_batch\") SELECT DISTINCT ON (%s) ", d->pk_list);
+    col_list(&sql, ld->schema, NULL);
+    sl_buf_printf(&sql, ", \"_sluice_batch\" FROM %s ORDER BY %s, \"_sluice_ord\" DESC"
+                  " ON CONFLICT (%s) DO UPDATE SET ", d->stage_q, d->pk_list, d->pk_list);
+    for (size_t i = 0; i < ld->schema->ncols; i++) {
+        const char *c = ld->schema->cols[i].name;
+        int is_pk = 0;
+        for (size_t k = 0; k < ld->npk; k++)
+            is_pk |= strcmp(ld->pk[k], c) == 0;
+        if (is_pk)
+            continue;
+        quote_ident(&sql, c, strlen(c));
+        sl_buf_puts(&sql, " = EXCLUDED.");
+        quote_ident(&sql, c, strlen(c));
+        sl_buf_puts(&sql, ", ");
+    }
+    sl_buf_puts(&sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\"");
+    if (sql.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    PGresult *res = PQexec(d->conn, sql.data);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(d, res, err, "could not merge staged rows");
+        PQclear(res);
+        goto done;
+    }
+    r->rows_written = cmd_tuples(res);
+    PQclear(res);
+    sl_buf_reset(&sql);
+    sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
+    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                 : run(d, sql.data, err, "could not drop staging table");
+done:
+    sl_buf_free(&sql);
+    sl_free(hist);
+    return rc;
+}
+
 static const char SCHEMA_OF_SQL[] =
     "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
     " WHERE c.oid = to_regclass($1)";
@@ -1082,6 +1157,8 @@ static int pg_load_end(struct sl_dest *d, struct sl_load_result *r, struct sl_er
 
     if (d->ld.mode == SL_LOAD_VERSIONED)
         rc = merge_versioned(d, r, err);
+    else if (d->ld.mode == SL_LOAD_UPSERT)
+        rc = merge_upsert(d, r, err);
     else if (d->ld.mode == SL_LOAD_SNAPSHOT)
         rc = swap_snapshot(d, err);
     if (rc < 0)
@@ -1307,6 +1384,77 @@ static int pg_copy_out(struct sl_dest *d, const char *table, const char *name, i
     return rc;
 }
 
+/* Delete rows by key (reconcile's repair), each deleted row kept in the
+ * history table first: one statement per key, values bound (invariant 5). */
+static int pg_delete_keys(struct sl_dest *d, const char *table, const char *const *key,
+                          size_t nkey, const char *const *vals, size_t nvals, int64_t batch,
+                          int64_t *deleted, struct sl_err *err)
+{
+    struct sl_schema target = {0};
+    struct sl_buf sql;
+    char *hist = NULL;
+    const char **p = NULL;
+    int rc = -1;
+
+    *deleted = 0;
+    if (nvals == 0)
+        return 0;
+    int exists = pg_describe(d, table, &target, err);
+    if (exists <= 0)
+        return exists;
+    load_reset(d);
+    memset(&d->ld, 0, sizeof d->ld);
+    d->ld.table = table;
+    d->ld.target = &target;
+    d->target_q = quoted_table(table);
+    snprintf(d->batch_txt, sizeof d->batch_txt, "%lld", (long long)batch);
+    hist = hist_quoted(table);
+    p = sl_calloc(nkey + 1, sizeof *p);
+    sl_buf_init(&sql);
+    if (!d->target_q || !hist || !p) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (hist_prepare(d, hist, err) < 0)
+        goto done;
+    sl_buf_printf(&sql, "WITH gone AS (DELETE FROM %s WHERE ", d->target_q);
+    for (size_t k = 0; k < nkey; k++) {
+        if (k)
+            sl_buf_puts(&sql, " AND ");
+        quote_ident(&sql, key[k], strlen(key[k]));
+        sl_buf_printf(&sql, " = $%zu", k + 1);
+    }
+    sl_buf_printf(&sql, " RETURNING *) INSERT INTO %s (", hist);
+    col_list(&sql, &target, NULL);
+    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
+    col_list(&sql, &target, NULL);
+    sl_buf_printf(&sql, ", \"_sluice_batch\", $%zu::bigint FROM gone", nkey + 1);
+    if (sql.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    p[nkey] = d->batch_txt;
+    for (size_t i = 0; i < nvals; i++) {
+        int64_t n = 0;
+        for (size_t k = 0; k < nkey; k++)
+            p[k] = vals[i * nkey + k];
+        if (pg_exec_count(d, sql.data, (int)nkey + 1, p, &n, err) < 0)
+            goto done;
+        *deleted += n;
+    }
+    rc = 0;
+done:
+    if (rc < 0)
+        sl_err_prefix(err, "table \"%s\": could not delete rows by key", table);
+    load_reset(d);
+    memset(&d->ld, 0, sizeof d->ld);
+    sl_buf_free(&sql);
+    sl_free(hist);
+    sl_free(p);
+    sl_schema_free(&target);
+    return rc;
+}
+
 const struct sl_dest_ops sl_dest_postgres = {
     .kind = "postgres",
     .connect = pg_connect,
@@ -1332,4 +1480,5 @@ const struct sl_dest_ops sl_dest_postgres = {
     .restore_prev = pg_restore_prev,
     .drop_prev = pg_drop_prev,
     .copy_out = pg_copy_out,
+    .delete_keys = pg_delete_keys,
 };

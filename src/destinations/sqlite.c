@@ -512,6 +512,255 @@ static void numeric_cmp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     }
 }
 
+/* ---- reconcile: row checksums computed in the database ----
+ * sluice_rowhash(types, v1, ..., vn) is one row's checksum as core/reconcile.c
+ * computes it on a PostgreSQL source: each value as text in one agreed form
+ * per type (types: one letter a column, see reconcile.c), the texts as a
+ * PostgreSQL row literal ROW(...)::text would print them, MD5, the first 8
+ * bytes big-endian as a signed 64-bit integer. sluice_sum64(h) adds such
+ * checksums modulo 2^64. Both deterministic. */
+
+struct md5 {
+    uint32_t s[4];
+    uint64_t len;
+    unsigned char buf[64];
+};
+
+static uint32_t md5_rol(uint32_t x, int c)
+{
+    return (x << c) | (x >> (32 - c));
+}
+
+static void md5_block(struct md5 *m, const unsigned char *p)
+{
+    static const uint32_t K[64] = {
+        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613,
+        0xfd469501, 0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193,
+        0xa679438e, 0x49b40821, 0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d,
+        0x02441453, 0xd8a1e681, 0xe7d3fbc8, 0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+        0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a, 0xfffa3942, 0x8771f681, 0x6d9d6122,
+        0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70, 0x289b7ec6, 0xeaa127fa,
+        0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665, 0xf4292244,
+        0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb,
+        0xeb86d391};
+    static const int R[64] = {7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+                              5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20, 5, 9,  14, 20,
+                              4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+                              6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21};
+    uint32_t w[16], a = m->s[0], b = m->s[1], c = m->s[2], d = m->s[3];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[i * 4] | (uint32_t)p[i * 4 + 1] << 8 | (uint32_t)p[i * 4 + 2] << 16 |
+               (uint32_t)p[i * 4 + 3] << 24;
+    for (int i = 0; i < 64; i++) {
+        uint32_t f;
+        int g;
+        if (i < 16) {
+            f = (b & c) | (~b & d);
+            g = i;
+        } else if (i < 32) {
+            f = (d & b) | (~d & c);
+            g = (5 * i + 1) % 16;
+        } else if (i < 48) {
+            f = b ^ c ^ d;
+            g = (3 * i + 5) % 16;
+        } else {
+            f = c ^ (b | ~d);
+            g = (7 * i) % 16;
+        }
+        uint32_t t = d;
+        d = c;
+        c = b;
+        b = b + md5_rol(a + f + K[i] + w[g], R[i]);
+        a = t;
+    }
+    m->s[0] += a;
+    m->s[1] += b;
+    m->s[2] += c;
+    m->s[3] += d;
+}
+
+static void md5_init(struct md5 *m)
+{
+    m->s[0] = 0x67452301;
+    m->s[1] = 0xefcdab89;
+    m->s[2] = 0x98badcfe;
+    m->s[3] = 0x10325476;
+    m->len = 0;
+}
+
+static void md5_update(struct md5 *m, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    size_t have = (size_t)(m->len % 64);
+    m->len += n;
+    if (have) {
+        size_t take = 64 - have < n ? 64 - have : n;
+        memcpy(m->buf + have, p, take);
+        p += take;
+        n -= take;
+        if (have + take < 64)
+            return;
+        md5_block(m, m->buf);
+    }
+    for (; n >= 64; p += 64, n -= 64)
+        md5_block(m, p);
+    memcpy(m->buf, p, n);
+}
+
+/* The first 8 bytes of the digest, big-endian. */
+static uint64_t md5_final64(struct md5 *m)
+{
+    static const unsigned char pad[64] = {0x80};
+    unsigned char lenb[8];
+    uint64_t bits = m->len * 8;
+    for (int i = 0; i < 8; i++)
+        lenb[i] = (unsigned char)(bits >> (8 * i));
+    size_t have = (size_t)(m->len % 64);
+    md5_update(m, pad, have < 56 ? 56 - have : 120 - have);
+    md5_update(m, lenb, 8);
+    uint64_t h = 0;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 4; k++)
+            h = h << 8 | ((m->s[i] >> (8 * k)) & 0xff);
+    return h;
+}
+
+/* One value as record_out prints it: quoted when empty or holding a quote,
+ * backslash, parenthesis, comma or white space; quotes and backslashes
+ * doubled inside. */
+static void rec_value(struct md5 *m, const char *s, size_t n)
+{
+    int q = n == 0;
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == '"' || s[i] == '\\' || s[i] == '(' || s[i] == ')' || s[i] == ',' ||
+            s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r');
+    if (!q) {
+        md5_update(m, s, n);
+        return;
+    }
+    md5_update(m, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '"' || s[i] == '\\') {
+            md5_update(m, s + run, i + 1 - run);
+            run = i;
+        }
+    md5_update(m, s + run, n - run);
+    md5_update(m, "\"", 1);
+}
+
+/* The agreed text of one stored value (see reconcile.c); 0 = NULL. */
+static int agreed_text(char type, sqlite3_value *v, char *buf, size_t cap, const char **out,
+                       size_t *n)
+{
+    int vt = sqlite3_value_type(v);
+    if (vt == SQLITE_NULL)
+        return 0;
+    switch (type) {
+    case 'b':
+        if (vt == SQLITE_INTEGER) {
+            *out = sqlite3_value_int64(v) ? "true" : "false";
+            *n = strlen(*out);
+            return 1;
+        }
+        break;
+    case 'd': {
+        double x;
+        uint64_t bits;
+        if (vt == SQLITE_FLOAT || vt == SQLITE_INTEGER) {
+            x = sqlite3_value_double(v);
+        } else {
+            const char *t = (const char *)sqlite3_value_text(v);
+            x = t && strcmp(t, "NaN") == 0 ? NAN : t ? strtod(t, NULL) : 0;
+        }
+        if (isnan(x))
+            bits = UINT64_C(0x7ff8000000000000);
+        else if (x == 0)
+            bits = 0;
+        else
+            memcpy(&bits, &x, sizeof bits);
+        snprintf(buf, cap, "%016llx", (unsigned long long)bits);
+        *out = buf;
+        *n = 16;
+        return 1;
+    }
+    case 't': {
+        /* canonical YYYY-MM-DDTHH:MM:SS.ffffffZ -> PostgreSQL's ISO output in UTC */
+        const char *t = (const char *)sqlite3_value_text(v);
+        size_t len = (size_t)sqlite3_value_bytes(v);
+        if (t && len == 27 && t[10] == 'T' && t[19] == '.' && t[26] == 'Z' && cap > 32) {
+            size_t f = 6;
+            while (f > 0 && t[19 + f] == '0')
+                f--;
+            memcpy(buf, t, 19);
+            buf[10] = ' ';
+            size_t o = 19;
+            if (f) {
+                memcpy(buf + o, t + 19, f + 1);
+                o += f + 1;
+            }
+            memcpy(buf + o, "+00", 3);
+            *out = buf;
+            *n = o + 3;
+            return 1;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    *out = (const char *)sqlite3_value_text(v);
+    *n = (size_t)sqlite3_value_bytes(v);
+    return *out ? 1 : -1;
+}
+
+static void rowhash_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct md5 m;
+    char buf[48];
+    const char *types = argc > 0 ? (const char *)sqlite3_value_text(argv[0]) : NULL;
+    if (!types || (int)strlen(types) != argc - 1) {
+        sqlite3_result_error(ctx, "sluice_rowhash: types do not match the values", -1);
+        return;
+    }
+    md5_init(&m);
+    md5_update(&m, "(", 1);
+    for (int i = 1; i < argc; i++) {
+        const char *t;
+        size_t n;
+        if (i > 1)
+            md5_update(&m, ",", 1);
+        int rc = agreed_text(types[i - 1], argv[i], buf, sizeof buf, &t, &n);
+        if (rc < 0) {
+            sqlite3_result_error_nomem(ctx);
+            return;
+        }
+        if (rc > 0)
+            rec_value(&m, t, n);
+    }
+    md5_update(&m, ")", 1);
+    sqlite3_result_int64(ctx, (sqlite3_int64)md5_final64(&m));
+}
+
+static void sum64_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint64_t *acc = sqlite3_aggregate_context(ctx, sizeof *acc);
+    (void)argc;
+    if (!acc) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    if (sqlite3_value_type(argv[0]) != SQLITE_NULL)
+        *acc += (uint64_t)sqlite3_value_int64(argv[0]);
+}
+
+static void sum64_final(sqlite3_context *ctx)
+{
+    uint64_t *acc = sqlite3_aggregate_context(ctx, 0);
+    sqlite3_result_int64(ctx, acc ? (sqlite3_int64)*acc : 0);
+}
+
 /* ---- connect / close ---- */
 
 static int busy_timeout_ms(int *ms, struct sl_err *err)
@@ -610,6 +859,19 @@ static int sq_connect(struct sl_dest **out, const char *url, const char *passwor
                                     NULL, numeric_cmp_fn, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         db_fail(d->db, rc, err, "register sluice_numeric_cmp on \"%s\"", d->path);
+        sq_close((struct sl_dest *)d);
+        return -1;
+    }
+    /* reconcile's checksums, computed here as on the source */
+    rc = sqlite3_create_function_v2(d->db, "sluice_rowhash", -1,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                    NULL, rowhash_fn, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_create_function_v2(d->db, "sluice_sum64", 1,
+                                        SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                        NULL, NULL, sum64_step, sum64_final, NULL);
+    if (rc != SQLITE_OK) {
+        db_fail(d->db, rc, err, "register sluice_rowhash on \"%s\"", d->path);
         sq_close((struct sl_dest *)d);
         return -1;
     }
@@ -1545,6 +1807,9 @@ static int load_plan(struct load_state *l, const struct sl_load *ld, struct sl_e
         l->pk[k] = (size_t)i;
     }
     l->npk = ld->npk;
+    if (ld->mode == SL_LOAD_UPSERT && ld->npk == 0)
+        return sl_err_set(err, SL_E_CONFIG, "table \"%s\" needs a primary key to merge rows",
+                          ld->table);
     if (ld->mode == SL_LOAD_VERSIONED) {
         if (ld->npk == 0)
             return sl_err_set(err, SL_E_CONFIG, "versioned table \"%s\" needs a primary key",
@@ -1580,7 +1845,7 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
     for (size_t j = 0; j <= t->ncols; j++)
         sl_buf_printf(b, "%s?%zu", j ? ", " : "", j + 1);
     sl_buf_putc(b, ')');
-    if (ld->mode != SL_LOAD_VERSIONED)
+    if (ld->mode != SL_LOAD_VERSIONED && ld->mode != SL_LOAD_UPSERT)
         return 0;
 
     sl_buf_puts(b, " ON CONFLICT (");
@@ -1601,6 +1866,8 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
     quote_ident(b, BATCH_COL);
     sl_buf_puts(b, " = excluded.");
     quote_ident(b, BATCH_COL);
+    if (ld->mode == SL_LOAD_UPSERT)
+        return 0;   /* the batch's row replaces the stored one, unconditionally */
     sl_buf_puts(b, " WHERE ");
     long tv = sl_schema_find(t, ld->version_key);
     int numeric = l->types[l->ver] == SL_T_NUMERIC || (tv >= 0 && t->cols[tv].type == SL_T_NUMERIC);
@@ -1667,7 +1934,8 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
             goto fail;
     }
     /* invariant 3: rows this load overwrites go to the history table */
-    if (ld->mode == SL_LOAD_VERSIONED && hist_begin(d, l, err) < 0)
+    if ((ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT) &&
+        hist_begin(d, l, err) < 0)
         goto fail;
 
     build_insert(&b, l, ld);
@@ -2035,6 +2303,101 @@ done:
     return rc;
 }
 
+/* Delete rows by key (reconcile's repair); each deleted row is copied to the
+ * history table first, replaced by `batch`, so a rollback puts it back. */
+static int sq_delete_keys(struct sl_dest *dd, const char *table, const char *const *key,
+                          size_t nkey, const char *const *vals, size_t nvals, int64_t batch,
+                          int64_t *deleted, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct load_state l;
+    struct sl_rows tc;
+    struct sl_buf keep, del;
+    char *hist = NULL;
+    const char **p = NULL;
+    char btxt[24];
+    int ret = -1;
+
+    *deleted = 0;
+    if (nvals == 0)
+        return 0;
+    memset(&l, 0, sizeof l);
+    memset(&tc, 0, sizeof tc);
+    l.ver = -1;
+    l.batch = batch;
+    l.table = sl_strdup(table);
+    l.name = table_name(table);
+    sl_buf_init(&keep);
+    sl_buf_init(&del);
+    hist = l.name ? hist_name(l.name) : NULL;
+    p = sl_calloc(nkey + 1, sizeof *p);
+    if (!l.table || !l.name || !hist || !p) {
+        nomem(err);
+        goto done;
+    }
+    /* the history table with every column of the table (hist_begin makes
+     * it, and a trigger this delete does not need) */
+    if (hist_begin(d, &l, err) < 0 || hist_end(d, &l, err) < 0)
+        goto done;
+    if (stored_columns(d, l.name, &tc, err) < 0)
+        goto done;
+    sl_buf_puts(&keep, "INSERT INTO ");
+    quote_ident(&keep, hist);
+    sl_buf_puts(&keep, " (");
+    for (size_t i = 0; i < tc.nrows; i++) {
+        quote_ident(&keep, sl_rows_get(&tc, i, 0));
+        sl_buf_puts(&keep, ", ");
+    }
+    quote_ident(&keep, REPLACED_COL);
+    sl_buf_puts(&keep, ") SELECT ");
+    for (size_t i = 0; i < tc.nrows; i++) {
+        quote_ident(&keep, sl_rows_get(&tc, i, 0));
+        sl_buf_puts(&keep, ", ");
+    }
+    sl_buf_printf(&keep, "$%zu FROM ", nkey + 1);
+    quote_ident(&keep, l.name);
+    sl_buf_puts(&del, "DELETE FROM ");
+    quote_ident(&del, l.name);
+    sl_buf_puts(&keep, " WHERE ");
+    sl_buf_puts(&del, " WHERE ");
+    for (size_t k = 0; k < nkey; k++) {
+        struct sl_buf *bs[2] = {&keep, &del};
+        for (int j = 0; j < 2; j++) {
+            if (k)
+                sl_buf_puts(bs[j], " AND ");
+            quote_ident(bs[j], key[k]);
+            sl_buf_printf(bs[j], " = $%zu", k + 1);
+        }
+    }
+    if (keep.oom || del.oom) {
+        nomem(err);
+        goto done;
+    }
+    snprintf(btxt, sizeof btxt, "%lld", (long long)batch);
+    p[nkey] = btxt;
+    for (size_t i = 0; i < nvals; i++) {
+        int64_t n = 0;
+        for (size_t k = 0; k < nkey; k++)
+            p[k] = vals[i * nkey + k];
+        if (sq_exec(dd, keep.data, (int)nkey + 1, p, NULL, err) < 0 ||
+            sq_exec_count(dd, del.data, (int)nkey, p, &n, err) < 0)
+            goto done;
+        *deleted += n;
+    }
+    ret = 0;
+done:
+    if (ret < 0)
+        sl_err_prefix(err, "table \"%s\": could not delete rows by key", table);
+    sl_rows_free(&tc);
+    sl_buf_free(&keep);
+    sl_buf_free(&del);
+    sl_free(hist);
+    sl_free(p);
+    sl_free(l.table);
+    sl_free(l.name);
+    return ret;
+}
+
 const struct sl_dest_ops sl_dest_sqlite = {
     .kind = "sqlite",
     .connect = sq_connect,
@@ -2060,4 +2423,5 @@ const struct sl_dest_ops sl_dest_sqlite = {
     .restore_prev = sq_restore_prev,
     .drop_prev = sq_drop_prev,
     .copy_out = sq_copy_out,
+    .delete_keys = sq_delete_keys,
 };

@@ -13,6 +13,7 @@
 static int log_json;
 static enum sl_log_level log_level = SL_LOG_INFO;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char status_line[512];    /* shown below the log lines; "" = none */
 
 void sl_log_set_format(int json)
 {
@@ -49,6 +50,8 @@ void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, 
     ts[20] = '\0';
 
     pthread_mutex_lock(&log_mu);
+    if (status_line[0])
+        fputs("\r\033[K", stderr);
     if (log_json) {
         json_t *o = json_object();
         json_object_set_new(o, "ts", json_string(ts));
@@ -75,6 +78,22 @@ void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, 
         if (ctx && ctx->batch)
             fprintf(stderr, " batch=%lld", (long long)ctx->batch);
         fprintf(stderr, ": %s\n", msg);
+    }
+    if (status_line[0])
+        fputs(status_line, stderr);
+    fflush(stderr);
+    pthread_mutex_unlock(&log_mu);
+}
+
+void sl_log_status_line(const char *text)
+{
+    pthread_mutex_lock(&log_mu);
+    if (text && text[0]) {
+        snprintf(status_line, sizeof status_line, "%s", text);
+        fprintf(stderr, "\r\033[K%s", status_line);
+    } else if (status_line[0]) {
+        status_line[0] = '\0';
+        fputs("\r\033[K", stderr);
     }
     fflush(stderr);
     pthread_mutex_unlock(&log_mu);

@@ -18,4 +18,10 @@ void sl_log_set_level(enum sl_log_level l);
 void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A transient line kept at the bottom of stderr (progress on a terminal):
+ * log lines are printed above it and it is drawn again below them. Replaces
+ * the previous one; NULL or "" removes it. Only for a terminal: the caller
+ * decides (isatty). */
+void sl_log_status_line(const char *text);
+
 #endif

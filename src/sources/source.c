@@ -8,6 +8,7 @@
 
 static const struct sl_source_ops *const sources[] = {
     &sl_source_files,
+    &sl_source_postgres,
 };
 
 #define NSOURCES (sizeof sources / sizeof sources[0])
@@ -36,6 +37,22 @@ const struct sl_source_ops *sl_source_find(const char *kind, struct sl_err *err)
 int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err)
 {
     return r->fmt->next(r->rd, rec, err);
+}
+
+void sl_source_sql_free(struct sl_source_sql *q)
+{
+    if (!q)
+        return;
+    for (size_t i = 0; q->exprs && i < q->cols.ncols; i++)
+        sl_free(q->exprs[i]);
+    sl_free(q->exprs);
+    sl_schema_free(&q->cols);
+    for (size_t i = 0; i < q->pk.n; i++)
+        sl_free(q->pk.items[i]);
+    sl_free(q->pk.items);
+    sl_free(q->from);
+    sl_free(q->where);
+    memset(q, 0, sizeof *q);
 }
 
 void sl_rowsrc_close(struct sl_rowsrc *r)

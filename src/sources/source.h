@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "core/err.h"
+#include "destinations/destination.h"
 #include "formats/format.h"
 
 struct sl_source;
@@ -26,8 +27,25 @@ struct sl_batch_input {
     enum sl_dst_policy overlap;
     char *cursor_after;     /* incremental sources: the cursor once this batch is in,
                              * stored in the same transaction as its rows; NULL = none */
+    int canonical;          /* values arrive in canonical form (core/value.h) for the
+                             * types schema() gives: the engine does not check them
+                             * again where the table's column has that type */
     void *priv;             /* the source's own */
 };
+
+/* A database source's table as SQL, for reconcile and repair (core/reconcile.c):
+ * each column read as the type it loads as, e.g. a naive timestamp at the
+ * source's time zone. Free with sl_source_sql_free. */
+struct sl_source_sql {
+    const char *dialect;    /* "postgres" */
+    char *from;             /* the table, quoted for FROM */
+    char *where;            /* rows replicated so far (incremental: at or below the
+                             * stored cursor); NULL = every row */
+    struct sl_schema cols;  /* names and the types they load as */
+    char **exprs;           /* per column: SQL reading it as that type */
+    struct sl_strlist pk;   /* the source table's primary key (may be empty) */
+};
+void sl_source_sql_free(struct sl_source_sql *q);
 
 /* A pass over a batch's records. */
 struct sl_rowsrc {
@@ -76,9 +94,33 @@ struct sl_source_ops {
     int (*ack)(struct sl_source *s, struct sl_batch_input *b, enum sl_outcome o,
                const char *why, struct sl_err *err);
     void (*close)(struct sl_source *s);
+
+    /* ---- optional; NULL when the source has none ---- */
+    /* Check what the source block names elsewhere in the config (a
+     * connection), after the pipeline's tables are read. */
+    int (*resolve)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                   const char *cfgfile, struct sl_err *err);
+    /* How many tables of the pipeline may load at once (>= 1). */
+    int (*workers)(const struct sl_pipeline_cfg *p);
+    /* The columns of batch `b` and the types they load as: the engine then
+     * takes them instead of inferring types from the rows. */
+    int (*schema)(struct sl_source *s, struct sl_batch_input *b, struct sl_schema *out,
+                  struct sl_err *err);
+    /* Database sources: the table as SQL, and a query on the source
+     * (values only as $n parameters, invariant 5). */
+    int (*sql)(struct sl_source *s, struct sl_source_sql *out, struct sl_err *err);
+    int (*exec)(struct sl_source *s, const char *sql, int nparams, const char *const *params,
+                struct sl_rows *out, struct sl_err *err);
+    /* A batch of exactly the rows whose key columns `key` (names as in
+     * sql().cols) hold one of `vals` (nvals x nkey canonical texts,
+     * row-major): `sluice reconcile --repair`. */
+    int (*keys_batch)(struct sl_source *s, const char *const *key, size_t nkey,
+                      const char *const *vals, size_t nvals, struct sl_batch_input **out,
+                      struct sl_err *err);
 };
 
 extern const struct sl_source_ops sl_source_files;
+extern const struct sl_source_ops sl_source_postgres;
 
 const struct sl_source_ops *sl_source_find(const char *kind, struct sl_err *err);
 const struct sl_source_ops *sl_source_at(size_t i);

@@ -319,7 +319,7 @@ static void size_passes_within_range_of_median(void **state)
     struct sl_err err;
     struct sl_batch_meta m = {"p", "orders", "versioned", "x.csv", NULL, 99999999};
     sl_err_clear(&err);
-    assert_int_equal(sl_ledger_record_failure(&db.l, &m, "boom", &err), 0);  /* not committed */
+    assert_int_equal(sl_ledger_record_failure(&db.l, &m, "boom", NULL, &err), 0);  /* not committed */
 
     fake_init(&f, "        kind: versioned\n        primary_key: [id]\n"
                   "        version_key: id\n        gates:\n"

@@ -1,0 +1,75 @@
+/* obs/metrics.h: what the engine has done, per pipeline and table, in
+ * memory, for `GET /metrics` (Prometheus text exposition format 0.0.4) and
+ * for the live part of the status (obs/status.c): which table is loading
+ * right now, when it last loaded, its last runtime error.
+ *
+ * The engine (core/pipeline.c) counts batches where they end; the daemon
+ * declares every table of its config first so each series exists at 0.
+ * One process-wide registry behind one mutex: every call is thread-safe and
+ * cheap (a short lookup), and none is made per row.
+ *
+ * Series (labels pipeline, table):
+ *   sluice_rows_loaded_total, sluice_bytes_loaded_total          counters
+ *   sluice_batches_total{state}        committed duplicate quarantined failed
+ *                                      deferred rejected rolled_back
+ *   sluice_gate_failures_total{gate}, sluice_retries_total,
+ *   sluice_dead_letters_total                                    counters
+ *   sluice_lag_seconds, sluice_last_load_timestamp_seconds       gauges (once loaded)
+ *   sluice_table_running, sluice_table_stale                     gauges 0/1
+ *   sluice_batch_duration_seconds                                histogram */
+#ifndef SL_METRICS_H
+#define SL_METRICS_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/value.h"
+
+enum sl_batch_outcome {
+    SL_MB_COMMITTED = 0,
+    SL_MB_DUPLICATE,
+    SL_MB_QUARANTINED,
+    SL_MB_FAILED,       /* bad input, or a gate that fails the batch */
+    SL_MB_DEFERRED,     /* transient failure outlasted its retries */
+    SL_MB_REJECTED,
+    SL_MB_ROLLED_BACK,
+    SL_MB__COUNT
+};
+
+/* Declare every table of `c` (and the gates each has), so that its series
+ * are exposed at 0 before anything happens. */
+void sl_metrics_declare(const struct sl_config *c);
+
+/* A batch ended. rows/bytes count only for SL_MB_COMMITTED; `seconds` < 0
+ * leaves the duration histogram alone. Committed also sets the last load
+ * time to now and clears the table's runtime error. */
+void sl_metrics_batch(const char *pipeline, const char *table, enum sl_batch_outcome o,
+                      int64_t rows, uint64_t bytes, double seconds);
+/* Gates that did not pass, as the engine lists them: "size, rules". */
+void sl_metrics_gate_failed(const char *pipeline, const char *table, const char *gates);
+void sl_metrics_retry(const char *pipeline, const char *table);
+void sl_metrics_dead_letter(const char *pipeline, const char *table, int64_t n);
+void sl_metrics_running(const char *pipeline, const char *table, int running);
+void sl_metrics_stale(const char *pipeline, const char *table, int stale);
+/* The time of the newest committed batch, as the ledger says (daemon start). */
+void sl_metrics_seed_loaded(const char *pipeline, const char *table, sl_usec when);
+/* A runtime failure of the table (NULL clears it): what the ledger cannot
+ * say, e.g. the destination is unreachable or a failure was deferred. */
+void sl_metrics_error(const char *pipeline, const char *table, const char *msg);
+
+struct sl_metrics_live {
+    int known;              /* the table has an entry at all */
+    int running;
+    int stale;
+    sl_usec last_loaded;    /* 0 = not known */
+    char last_error[512];   /* "" = none */
+};
+void sl_metrics_live(const char *pipeline, const char *table, struct sl_metrics_live *out);
+
+/* The exposition text; sl_free it. NULL when out of memory. */
+char *sl_metrics_render(void);
+
+/* Forget everything (tests). */
+void sl_metrics_reset(void);
+
+#endif
