@@ -98,9 +98,10 @@ static json_t *plan_json(const struct sl_config *c)
             json_object_set_new(tj, "gates", gates);
             json_array_append_new(tables, tj);
         }
-        json_array_append_new(pipes, json_pack("{s:s, s:o, s:s, s:f, s:o}", "name", p->name,
+        json_array_append_new(pipes, json_pack("{s:s, s:o, s:s, s:f, s:f, s:o}", "name", p->name,
                                                "source", src, "destination", p->destination,
-                                               "every_seconds", p->every, "tables", tables));
+                                               "every_seconds", p->every, "stale_after_seconds",
+                                               p->stale_after, "tables", tables));
     }
     json_object_set_new(root, "config", json_string(c->path));
     json_object_set_new(root, "connections", conns);
@@ -121,6 +122,8 @@ static void print_plan(const struct sl_config *c)
         printf("\npipeline %s -> %s", p->name, p->destination);
         if (p->every > 0)
             printf(" (every %gs)", p->every);
+        if (p->stale_after > 0)
+            printf(" (stale after %gs)", p->stale_after);
         printf("\n  source %s:", p->source_kind);
         for (const struct sl_cfg_key *k = p->source_ops->keys; k && k->key; k++) {
             if (strcmp(k->key, "token") == 0 || strcmp(k->key, "password") == 0)

@@ -17,6 +17,7 @@ int sl_cmd_snapshots(int argc, char **argv);
 int sl_cmd_restore(int argc, char **argv);
 int sl_cmd_approve(int argc, char **argv);
 int sl_cmd_reject(int argc, char **argv);
+int sl_cmd_reconcile(int argc, char **argv);
 int sl_cmd_daemon(int argc, char **argv);
 
 /* Shared by the commands. */

@@ -116,7 +116,7 @@ static const struct sl_cfg_key table_keys[] = {
      "incremental: most rows per batch; default: no limit"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
-static const char *const table_also[] = {"columns", "gates", NULL};
+static const char *const table_also[] = {"columns", "gates", "paths", NULL};
 /* keys that mean something only for kind incremental */
 static const char *const incremental_only[] = {"mode", "cursor", "boundary", "batch_limit",
                                                NULL};
@@ -393,6 +393,51 @@ static int load_columns(struct build *B, struct sl_table_cfg *t, const struct sl
     return 0;
 }
 
+/* `paths: { column: json.path }`, for event sources only. */
+static int load_paths(struct build *B, const struct sl_pipeline_cfg *p, struct sl_table_cfg *t,
+                      const struct sl_yaml_node *n, const char *prefix)
+{
+    char found[96];
+
+    if (p->source_kind && strcmp(p->source_kind, "http") != 0 &&
+        strcmp(p->source_kind, "jetstream") != 0)
+        return fail(B, n->line, n->col,
+                    "%skey \"paths\" applies to event sources (http, jetstream); this "
+                    "pipeline's source is %s", prefix, p->source_kind);
+    if (n->type != SL_YAML_MAP) {
+        sl_yaml_describe(n, found, sizeof found);
+        return fail(B, n->line, n->col,
+                    "%skey \"paths\": expected a mapping of column names to JSON paths "
+                    "(amount: order.total), found %s", prefix, found);
+    }
+    if (!n->nentries)
+        return 0;
+    t->paths = sl_calloc(n->nentries, sizeof *t->paths);
+    if (!t->paths)
+        return oom(B);
+    t->npaths = n->nentries;
+    for (size_t i = 0; i < n->nentries; i++) {
+        const struct sl_yaml_entry *e = &n->entries[i];
+        const struct sl_yaml_node *v = e->value;
+        struct sl_column_path *cp = &t->paths[i];
+        cp->pos.line = v->line;
+        cp->pos.col = v->col;
+        if (!(cp->name = sl_strdup(e->key)))
+            return oom(B);
+        if (!e->key[0])
+            return fail(B, e->line, e->col, "%spaths: a column needs a name", prefix);
+        if (v->type != SL_YAML_SCALAR || v->is_null || !v->value[0]) {
+            sl_yaml_describe(v, found, sizeof found);
+            return fail(B, v->line, v->col,
+                        "%spaths: column \"%.*s\": expected a JSON path like order.total, "
+                        "found %s", prefix, NAME_MAX_SHOWN, e->key, found);
+        }
+        if (!(cp->path = sl_strdup(v->value)))
+            return oom(B);
+    }
+    return 0;
+}
+
 /* How a gate's settings are read: its key table for the mapping form (or no
  * value at all: every default), its own parse for any other form. */
 static int load_gates(struct build *B, struct sl_table_cfg *t, const struct sl_yaml_node *n,
@@ -480,6 +525,8 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
         }
     }
     if ((v = sl_yaml_get(n, "columns")) && !is_null(v) && load_columns(B, t, v, prefix) < 0)
+        return -1;
+    if ((v = sl_yaml_get(n, "paths")) && !is_null(v) && load_paths(B, p, t, v, prefix) < 0)
         return -1;
     if ((v = sl_yaml_get(n, "gates")) && !is_null(v) &&
         load_gates(B, t, v, owner, prefix) < 0)
@@ -590,7 +637,7 @@ static int parse_schedule(struct build *B, struct sl_pipeline_cfg *p,
 static int load_source(struct build *B, struct sl_pipeline_cfg *p, const struct sl_yaml_node *pn,
                        const char *owner)
 {
-    static const char *const source_also[] = {"kind", NULL};
+    const char *source_also[16] = {"kind", NULL};
     const struct sl_yaml_entry *e = sl_yaml_entry_of(pn, "source");
     const struct sl_yaml_node *n, *kind;
     const char *list[64];
@@ -633,8 +680,30 @@ static int load_source(struct build *B, struct sl_pipeline_cfg *p, const struct 
     p->source_ctx = sl_calloc(1, p->source_ops->ctx_size ? p->source_ops->ctx_size : 1);
     if (!p->source_kind || !p->source_ctx)
         return oom(B);
-    return sl_cfg_fill_ex(p->source_ops->keys, p->source_ctx, n, B->file, owner, "source",
-                          source_also, B->err);
+    /* blocks: keys holding a mapping of their own, read with their key table */
+    const struct sl_source_block *bl = p->source_ops->blocks;
+    for (size_t i = 0; bl && bl[i].key && i + 2 < sizeof source_also / sizeof *source_also; i++)
+        source_also[i + 1] = bl[i].key;
+    if (sl_cfg_fill_ex(p->source_ops->keys, p->source_ctx, n, B->file, owner, "source",
+                       source_also, B->err) < 0)
+        return -1;
+    for (size_t i = 0; bl && bl[i].key; i++) {
+        const struct sl_yaml_node *v = sl_yaml_get(n, bl[i].key);
+        char what[64];
+        if (is_null(v))
+            continue;
+        snprintf(what, sizeof what, "source: %s", bl[i].key);
+        if (v->type != SL_YAML_MAP) {
+            sl_yaml_describe(v, found, sizeof found);
+            return fail(B, v->line, v->col, "%s: %s: expected a mapping of keys, found %s",
+                        owner, what, found);
+        }
+        if (sl_cfg_fill_ex(bl[i].keys, (char *)p->source_ctx + bl[i].offset, v, B->file, owner,
+                           what, NULL, B->err) < 0)
+            return -1;
+        *(int *)((char *)p->source_ctx + bl[i].given) = 1;
+    }
+    return 0;
 }
 
 static int load_destination(struct build *B, struct sl_pipeline_cfg *p,
@@ -922,6 +991,11 @@ static void table_free(struct sl_table_cfg *t)
     for (size_t i = 0; i < t->ncolumns; i++)
         sl_free(t->columns[i].name);
     sl_free(t->columns);
+    for (size_t i = 0; i < t->npaths; i++) {
+        sl_free(t->paths[i].name);
+        sl_free(t->paths[i].path);
+    }
+    sl_free(t->paths);
     sl_free(t->pattern);
     sl_free(t->source_table);
     sl_free(t->mode);
@@ -943,6 +1017,10 @@ static void pipeline_free(struct sl_pipeline_cfg *p)
     sl_free(p->source_kind);
     if (p->source_ops)
         sl_cfg_free(p->source_ops->keys, p->source_ctx);
+    for (size_t i = 0; p->source_ops && p->source_ctx && p->source_ops->blocks &&
+                       p->source_ops->blocks[i].key; i++)
+        sl_cfg_free(p->source_ops->blocks[i].keys,
+                    (char *)p->source_ctx + p->source_ops->blocks[i].offset);
     sl_free(p->source_ctx);
     sl_free(p->destination);
     sl_free(p->schedule);

@@ -80,6 +80,14 @@ struct sl_column_cfg {
     enum sl_type type;
 };
 
+/* `paths: { amount: order.total }`: where an event source finds a column's
+ * value in each event (a dot path; array elements by number: items.0.sku). */
+struct sl_column_path {
+    char *name;
+    char *path;
+    struct sl_pos pos;
+};
+
 enum sl_table_kind {
     SL_KIND_SNAPSHOT = 0,
     SL_KIND_VERSIONED,
@@ -101,6 +109,8 @@ struct sl_table_cfg {
     char *version_key;
     struct sl_column_cfg *columns;  /* declared; others inferred */
     size_t ncolumns;
+    struct sl_column_path *paths;   /* event sources: column <- JSON path */
+    size_t npaths;
     char *pattern;          /* files source: glob of this table's drops */
     /* incremental (database sources) */
     char *source_table;     /* defaults to name */

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/deadletter.h"
 #include "core/ledger.h"
 #include "core/snapshot.h"
 #include "core/mem.h"
@@ -166,6 +167,7 @@ struct table_run {
     struct sl_schema src_schema;    /* the source's columns (sources with schema()) */
     int warned_missing;     /* a column gone from the source was reported this run */
     const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
+    int64_t dead_lettered;  /* event sources: events the last attempt set aside */
 };
 
 /* A repair batch: rows of the source for some keys merged by primary key,
@@ -597,6 +599,92 @@ struct gate_state {
     struct sl_gate_run *run;
 };
 
+/* Event sources: records set aside while the rows stream. The COPY is under
+ * way then, so they go to the dead letter table after load_end, in the same
+ * transaction: each event of the batch is loaded or dead-lettered, never
+ * neither and never both. Replayed events that load are marked there too. */
+struct rejects {
+    struct rejected { long index; char *why; } *r;
+    size_t n, cap;
+    int64_t *replayed;      /* dead letter rows whose events loaded */
+    size_t nrep, caprep;
+};
+
+static void rejects_free(struct rejects *rj)
+{
+    for (size_t i = 0; i < rj->n; i++)
+        sl_free(rj->r[i].why);
+    sl_free(rj->r);
+    sl_free(rj->replayed);
+    memset(rj, 0, sizeof *rj);
+}
+
+/* The engine's messages name "ref:line:col: " of the flattened row, which
+ * means nothing to whoever sent the event: keep what follows. */
+static int reject_add(struct rejects *rj, const char *ref, long index, const char *msg)
+{
+    size_t n = strlen(ref);
+    if (strncmp(msg, ref, n) == 0 && msg[n] == ':') {
+        const char *m = msg + n;
+        while (*m == ':' || (*m >= '0' && *m <= '9'))
+            m++;
+        if (*m == ' ')
+            msg = m + 1;
+    }
+    if (rj->n == rj->cap) {
+        size_t cap = rj->cap ? rj->cap * 2 : 16;
+        struct rejected *r = sl_realloc(rj->r, cap * sizeof *r);
+        if (!r)
+            return -1;
+        rj->r = r;
+        rj->cap = cap;
+    }
+    if (!(rj->r[rj->n].why = sl_strdup(msg)))
+        return -1;
+    rj->r[rj->n++].index = index;
+    return 0;
+}
+
+static int replayed_add(struct rejects *rj, int64_t id)
+{
+    if (rj->nrep == rj->caprep) {
+        size_t cap = rj->caprep ? rj->caprep * 2 : 64;
+        int64_t *r = sl_realloc(rj->replayed, cap * sizeof *r);
+        if (!r)
+            return -1;
+        rj->replayed = r;
+        rj->caprep = cap;
+    }
+    rj->replayed[rj->nrep++] = id;
+    return 0;
+}
+
+static int rejects_write(struct table_run *tr, struct sl_batch_input *b, const struct rejects *rj,
+                         int64_t batch_id, struct sl_err *err)
+{
+    for (size_t i = 0; i < rj->n; i++) {
+        struct sl_event_info ev = {0};
+        if (tr->sops->event(tr->src, b, rj->r[i].index, &ev) < 0)
+            return sl_err_set(err, SL_E_INTERNAL, "%s: the source has no event %ld", b->ref,
+                              rj->r[i].index);
+        int rc;
+        if (ev.replay_of) {
+            rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, rj->r[i].why, batch_id,
+                                      err);
+        } else {
+            struct sl_dead_letter dl = {tr->p->name, tr->t->name, ev.event_id, rj->r[i].why,
+                                        ev.payload, ev.len, ev.received_at, batch_id};
+            rc = sl_deadletter_put(tr->dops, tr->dest, &dl, err);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < rj->nrep; i++)
+        if (sl_deadletter_replayed(tr->dops, tr->dest, rj->replayed[i], batch_id, err) < 0)
+            return -1;
+    return 0;
+}
+
 /* Stream the records of one batch into the destination. */
 static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
                        const struct sl_schema *target, struct gate_state *gates,
@@ -622,7 +710,10 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
     int rc = -1, r;
     int loading = 0;
     struct sl_progress pg = {0};
+    struct rejects rj = {0};
+    long last_index = 0;
 
+    tr->dead_lettered = 0;
     /* columns whose values the source hands over canonical already */
     unsigned char *canon = sl_calloc(n + 1, 1);
 
@@ -645,7 +736,13 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
         .schema = target, .target = target,
         .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
         .version_key = t->version_key, .batch_id = batch_id,
+        .skip_existing = b->events,
     };
+    if (b->events && !tr->sops->event) {
+        sl_err_set(err, SL_E_INTERNAL, "%s: an events batch from a source without event()",
+                   b->ref);
+        goto done;
+    }
     if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
         goto done;
     if (tr->dops->load_begin(tr->dest, &ld, err) < 0)
@@ -653,7 +750,15 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
     loading = 1;
     sl_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, rs.st);
 
-    while ((r = sl_rowsrc_next(&rs, &rec, err)) == 1) {
+    while ((r = sl_rowsrc_next(&rs, &rec, err)) != 0) {
+        if (r < 0) {
+            /* an event the reader cannot take has consumed its line */
+            if (!b->events || err->code != SL_E_INPUT)
+                goto done;
+            rec.index = ++last_index;
+            goto row_failed;
+        }
+        last_index = rec.index;
         sl_progress_row(&pg);
         sl_buf_reset(&vals);
         for (size_t i = 0; i < n; i++) {
@@ -690,7 +795,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
                 sl_err_set(err, SL_E_INPUT,
                            "%s:%ld:%ld: column \"%.*s\" is not in table \"%s\"", b->ref,
                            f->line, f->col, (int)f->name_len, f->name, t->name);
-                goto done;
+                goto row_failed;
             }
             raw[idx].s = f->val;
             raw[idx].n = f->len;
@@ -711,7 +816,7 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
                 excerpt(ex, sizeof ex, f->val, f->len);
                 sl_err_set(err, SL_E_INPUT, "%s:%ld:%ld: column \"%s\" (%s): %s: %s", b->ref,
                            f->line, f->col, target->cols[idx].name, sl_type_name(ty), why, ex);
-                goto done;
+                goto row_failed;
             }
             if (c == 0) {
                 off[idx] = start;
@@ -730,26 +835,61 @@ static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
             if (pk_idx[k] < 0 || cells[pk_idx[k]].null) {
                 sl_err_set(err, SL_E_INPUT, "%s:%ld: primary key column \"%s\" is empty",
                            b->ref, rec.line, t->primary_key.items[k]);
-                goto done;
+                goto row_failed;
             }
         if (version_idx >= 0 && cells[version_idx].null) {
             sl_err_set(err, SL_E_INPUT, "%s:%ld: version key column \"%s\" is empty", b->ref,
                        rec.line, t->version_key);
-            goto done;
+            goto row_failed;
+        }
+        if (b->events) {
+            /* a row-level rule an event breaks sends it to the dead letter table */
+            int broke = 0;
+            for (size_t g = 0; g < ngates && !broke; g++)
+                if (gates[g].ops->row_check &&
+                    (broke = gates[g].ops->row_check(gates[g].run, cells, why, sizeof why,
+                                                     err)) < 0)
+                    goto done;
+            if (broke) {
+                sl_err_set(err, SL_E_INPUT, "%s", why);
+                goto row_failed;
+            }
         }
         for (size_t g = 0; g < ngates; g++)
             if (gates[g].ops->row && gates[g].ops->row(gates[g].run, cells, raw, rec.line, err) < 0)
                 goto done;
         if (tr->dops->load_row(tr->dest, cells, err) < 0)
             goto done;
+        if (b->replay) {
+            struct sl_event_info ev = {0};
+            if (tr->sops->event(tr->src, b, rec.index, &ev) == 0 && ev.replay_of &&
+                replayed_add(&rj, ev.replay_of) < 0) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto done;
+            }
+        }
+        continue;
+row_failed:
+        /* files fail as a whole; an event source's bad event is set aside and
+         * the rest of its batch loads */
+        if (!b->events)
+            goto done;
+        if (reject_add(&rj, b->ref, rec.index, err->msg) < 0) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        sl_err_clear(err);
     }
-    if (r < 0)
-        goto done;
     loading = 0;
     if (tr->dops->load_end(tr->dest, res, err) < 0)
         goto done;
+    /* invariant 2: the events set aside commit with the batch */
+    if ((rj.n || rj.nrep) && rejects_write(tr, b, &rj, batch_id, err) < 0)
+        goto done;
+    tr->dead_lettered = (int64_t)rj.n;
     rc = 0;
 done:
+    rejects_free(&rj);
     (void)loading;   /* an unfinished COPY is ended by the caller's rollback */
     sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
@@ -1075,13 +1215,22 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
         if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)
             sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
     } else if (rc == 0) {
-        sl_log(SL_LOG_INFO, &tr->log,
-               "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
-               " unchanged) in %.2f s",
-               b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
-               seconds_since(&t0));
+        if (b->events)
+            sl_log(SL_LOG_INFO, &tr->log,
+                   "committed %s: %" PRId64 " events (%" PRId64 " new, %" PRId64
+                   " stored already), %" PRId64 " to the dead letter table in %.3f s",
+                   b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
+                   tr->dead_lettered, seconds_since(&t0));
+        else
+            sl_log(SL_LOG_INFO, &tr->log,
+                   "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
+                   " unchanged) in %.2f s",
+                   b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
+                   seconds_since(&t0));
         tr->stats->committed++;
         tr->stats->rows += at.res.rows_in;
+        tr->stats->rows_written += at.res.rows_written;
+        tr->stats->dead_lettered += tr->dead_lettered;
         tr->stats->last_batch = at.batch_id;
         sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_COMMITTED, at.res.rows_in, b->bytes,
                          seconds_since(&t0));
@@ -1354,6 +1503,8 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
         stats->deferred += s->deferred;
         stats->quarantined += s->quarantined;
         stats->rows += s->rows;
+        stats->rows_written += s->rows_written;
+        stats->dead_lettered += s->dead_lettered;
         if (s->last_batch > stats->last_batch)
             stats->last_batch = s->last_batch;
         if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
@@ -1530,4 +1681,71 @@ done:
     sl_rows_free(&row);
     tr.dops->close(tr.dest);
     return rc;
+}
+
+/* ---- tables fed by their source (http collector, jetstream, replay) ---- */
+
+struct sl_feed {
+    struct table_run tr;
+    struct sl_run_stats stats;
+};
+
+int sl_feed_open(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const struct sl_table_cfg *t, struct sl_source *src, struct sl_feed **out,
+                 struct sl_err *err)
+{
+    struct sl_feed *f = sl_calloc(1, sizeof *f);
+    *out = NULL;
+    if (!f)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    f->tr.cfg = c;
+    f->tr.p = p;
+    f->tr.t = t;
+    f->tr.sops = p->source_ops;
+    f->tr.src = src;
+    f->tr.stats = &f->stats;
+    f->tr.log.pipeline = p->name;
+    f->tr.log.table = t->name;
+    if (connect_dest(c, p, &f->tr.dops, &f->tr.dest, &f->tr.log, err) < 0) {
+        sl_free(f);
+        sl_err_prefix(err, "pipeline \"%s\"", p->name);
+        return -1;
+    }
+    f->tr.ledger.ops = f->tr.dops;
+    f->tr.ledger.d = f->tr.dest;
+    if (sl_deadletter_ensure(f->tr.dops, f->tr.dest, err) < 0) {
+        f->tr.dops->close(f->tr.dest);
+        sl_free(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
+void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats)
+{
+    const struct sl_run_stats *s = &f->stats;
+    memset(&f->stats, 0, sizeof f->stats);
+    run_batch(&f->tr, b);   /* acks b: the source learns the outcome */
+    stats->committed += s->committed;
+    stats->duplicates += s->duplicates;
+    stats->failed += s->failed;
+    stats->deferred += s->deferred;
+    stats->quarantined += s->quarantined;
+    stats->rows += s->rows;
+    stats->rows_written += s->rows_written;
+    stats->dead_lettered += s->dead_lettered;
+    if (s->last_batch > stats->last_batch)
+        stats->last_batch = s->last_batch;
+    if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
+        stats->first_error = s->first_error;
+}
+
+void sl_feed_close(struct sl_feed *f)
+{
+    if (!f)
+        return;
+    sl_schema_free(&f->tr.src_schema);
+    f->tr.dops->close(f->tr.dest);
+    sl_free(f);
 }

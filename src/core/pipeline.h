@@ -17,6 +17,8 @@ struct sl_run_stats {
     int quarantined;
     int64_t rows;
     int64_t last_batch;         /* newest committed batch id */
+    int64_t rows_written;       /* rows written (events: less any stored already) */
+    int64_t dead_lettered;      /* event sources: events set aside in the dead letter table */
     struct sl_err first_error;
 };
 
@@ -34,6 +36,23 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                         int64_t batch, int approve, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err);
+
+/* A table kept open for a source that hands over its batches itself (the
+ * http collector, a jetstream consumer, `sluice replay`): one destination
+ * connection (made as sl_pipeline_run makes it, retried while the
+ * destination is unreachable), reused batch after batch by one thread. */
+struct sl_feed;
+struct sl_source;
+struct sl_batch_input;
+/* `src` is the source's handle for table `t` (its ops->open), not owned. */
+int sl_feed_open(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const struct sl_table_cfg *t, struct sl_source *src, struct sl_feed **out,
+                 struct sl_err *err);
+/* Run batch `b` through the engine as `sluice run` would (one transaction,
+ * gates, retries, ledger) and ack it to the source, which learns the outcome
+ * there. Adds the batch's figures to `stats`. */
+void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats);
+void sl_feed_close(struct sl_feed *f);
 
 /* Ask every running sl_pipeline_run to stop after the batch it is loading
  * (`sluice daemon` on SIGTERM): no new batch or table is started. For good:

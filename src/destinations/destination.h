@@ -68,6 +68,10 @@ struct sl_load {
     size_t npk;
     const char *version_key;
     int64_t batch_id;
+    int skip_existing;      /* APPEND with a primary key: a row whose key is stored
+                             * already, or came earlier in the batch, is skipped (not
+                             * written, not an error): event sources, where a retried
+                             * event must land once */
 };
 
 struct sl_load_result {

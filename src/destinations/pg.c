@@ -2,7 +2,9 @@
  *
  * Rows travel by COPY FROM STDIN in text format (invariant 5: values never
  * enter SQL text), inside the engine's batch transaction:
- *   append     COPY straight into the table; visible only at commit.
+ *   append     COPY straight into the table; visible only at commit. Events
+ *              (skip_existing): COPY into a temp table, then INSERT .. SELECT
+ *              .. ON CONFLICT (pk) DO NOTHING, so a retried event lands once.
  *   versioned  COPY into an unlogged staging table created in the same
  *              transaction, then one INSERT .. SELECT DISTINCT ON (pk) ..
  *              ON CONFLICT DO UPDATE .. WHERE stored version < new version.
@@ -609,6 +611,40 @@ static char *snapshot_new_name(const char *table, int64_t batch)
     return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
 }
 
+static int skips_existing(const struct sl_load *ld)
+{
+    return ld->mode == SL_LOAD_APPEND && ld->skip_existing && ld->npk > 0;
+}
+
+/* Events: the staged rows whose key is not stored yet (nor earlier in the
+ * batch) go in; the others were loaded before (a retried event). */
+static int insert_new(struct sl_dest *d, struct sl_load_result *r, struct sl_err *err)
+{
+    const struct sl_load *ld = &d->ld;
+    struct sl_buf sql;
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "INSERT INTO %s (", d->target_q);
+    col_list(&sql, ld->schema, NULL);
+    sl_buf_puts(&sql, ", \"_sluice_batch\") SELECT ");
+    col_list(&sql, ld->schema, NULL);
+    sl_buf_printf(&sql, ", \"_sluice_batch\" FROM %s ON CONFLICT (%s) DO NOTHING", d->stage_q,
+                  d->pk_list);
+    if (sql.oom) {
+        sl_buf_free(&sql);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    PGresult *res = PQexec(d->conn, sql.data);
+    sl_buf_free(&sql);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(d, res, err, "could not insert staged events");
+        PQclear(res);
+        return -1;
+    }
+    r->rows_written = cmd_tuples(res);
+    PQclear(res);
+    return 0;
+}
+
 static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_err *err)
 {
     struct sl_buf sql;
@@ -645,6 +681,27 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
         sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s; ", d->stage_q);
         create_sql(&sql, d->stage_q, ld->target, ld->pk, ld->npk, NULL);
         if (run(d, sql.data, err, "could not create the snapshot's new table") < 0)
+            goto fail;
+        sl_buf_reset(&sql);
+        copy_into = d->stage_q;
+    } else if (skips_existing(ld)) {
+        /* events: staged in a temp table, then only keys not stored yet go in */
+        d->stage_q = sl_strdup("\"_sluice_event_stage\"");
+        struct sl_buf pk;
+        sl_buf_init(&pk);
+        name_list(&pk, ld->pk, ld->npk, NULL);
+        d->pk_list = sl_buf_steal(&pk);
+        sl_buf_printf(&sql, "CREATE TEMP TABLE %s (", d->stage_q ? d->stage_q : "");
+        for (size_t i = 0; i < ld->schema->ncols; i++) {
+            quote_ident(&sql, ld->schema->cols[i].name, strlen(ld->schema->cols[i].name));
+            sl_buf_printf(&sql, " %s, ", type_to_pg(ld->schema->cols[i].type));
+        }
+        sl_buf_puts(&sql, "\"_sluice_batch\" bigint) ON COMMIT DROP");
+        if (!d->stage_q || !d->pk_list || sql.oom) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        if (run(d, sql.data, err, "could not create staging table") < 0)
             goto fail;
         sl_buf_reset(&sql);
         copy_into = d->stage_q;
@@ -1161,6 +1218,8 @@ static int pg_load_end(struct sl_dest *d, struct sl_load_result *r, struct sl_er
         rc = merge_upsert(d, r, err);
     else if (d->ld.mode == SL_LOAD_SNAPSHOT)
         rc = swap_snapshot(d, err);
+    else if (skips_existing(&d->ld))
+        rc = insert_new(d, r, err);
     if (rc < 0)
         goto fail;
     r->rows_unchanged = r->rows_in - r->rows_written;

@@ -1845,6 +1845,17 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
     for (size_t j = 0; j <= t->ncols; j++)
         sl_buf_printf(b, "%s?%zu", j ? ", " : "", j + 1);
     sl_buf_putc(b, ')');
+    if (ld->mode == SL_LOAD_APPEND && ld->skip_existing && ld->npk > 0) {
+        /* events: a key stored already is a retried event, loaded once */
+        sl_buf_puts(b, " ON CONFLICT (");
+        for (size_t k = 0; k < ld->npk; k++) {
+            if (k)
+                sl_buf_puts(b, ", ");
+            quote_ident(b, ld->pk[k]);
+        }
+        sl_buf_puts(b, ") DO NOTHING");
+        return 0;
+    }
     if (ld->mode != SL_LOAD_VERSIONED && ld->mode != SL_LOAD_UPSERT)
         return 0;
 

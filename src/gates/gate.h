@@ -77,6 +77,12 @@ struct sl_gate_ops {
      * where the row came from, for examples. */
     int (*row)(struct sl_gate_run *g, const struct sl_cell *cells, const struct sl_cell *raw,
                long line, struct sl_err *err);
+    /* Optional: this gate's checks on one row alone, for event sources
+     * (http, jetstream), where a row that breaks one goes to the dead letter
+     * table rather than holding the batch: 1 = it breaks one (why[] says
+     * which; the caller then skips row() for it), 0 = it passes, -1 = error. */
+    int (*row_check)(struct sl_gate_run *g, const struct sl_cell *cells, char *why,
+                     size_t whylen, struct sl_err *err);
     int (*finish)(struct sl_gate_run *g, const struct sl_gate_env *env,
                   struct sl_gate_result *res, struct sl_err *err);
     void (*free_run)(struct sl_gate_run *g);

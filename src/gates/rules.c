@@ -582,6 +582,37 @@ static int rules_row(struct sl_gate_run *g, const struct sl_cell *cells, const s
     return 0;
 }
 
+/* Event sources: a row breaking any rule goes to the dead letter table. */
+static int rules_row_check(struct sl_gate_run *g, const struct sl_cell *cells, char *why,
+                           size_t whylen, struct sl_err *err)
+{
+    int oom = 0;
+
+    for (size_t i = 0; i < g->n; i++) {
+        const struct rrun *x = &g->rr[i];
+        const struct sl_cell *v = &cells[x->idx];
+        if (!breaks(g, x, v, &oom)) {
+            if (oom)
+                return sl_err_set(err, SL_E_NOMEM, "gate \"rules\": out of memory");
+            continue;
+        }
+        size_t n = v->null ? 0 : v->n;
+        if (n > MAX_VALUE) {    /* cut on a character boundary */
+            n = MAX_VALUE;
+            while (n > 0 && ((unsigned char)v->s[n] & 0xC0) == 0x80)
+                n--;
+        }
+        if (v->null)
+            snprintf(why, whylen, "rule \"%s\" broken: column \"%s\" is null", x->r->name,
+                     x->r->column);
+        else
+            snprintf(why, whylen, "rule \"%s\" broken: column \"%s\" is \"%.*s%s\"",
+                     x->r->name, x->r->column, (int)n, v->s, n < v->n ? "..." : "");
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- the report ---- */
 
 static json_t *text_json(const char *s)
@@ -702,6 +733,7 @@ const struct sl_gate_ops sl_gate_rules = {
     .start = rules_start,
     .value_ctx = NULL,
     .row = rules_row,
+    .row_check = rules_row_check,
     .finish = rules_finish,
     .free_run = rules_free_run,
     .free_ctx = rules_free_ctx,

@@ -30,7 +30,35 @@ struct sl_batch_input {
     int canonical;          /* values arrive in canonical form (core/value.h) for the
                              * types schema() gives: the engine does not check them
                              * again where the table's column has that type */
+    int events;             /* an event source's batch (http, jetstream): a record that
+                             * fails its mapping, keys or a row-level rule goes to the
+                             * dead letter table (payload from event()) and the rest
+                             * loads; an append row whose primary key is stored already
+                             * is skipped, so a retried event lands once */
+    int replay;             /* events out of the dead letter table (`sluice replay`):
+                             * event() names the row each one replays */
     void *priv;             /* the source's own */
+};
+
+/* One event of an event source's batch, for the dead letter table. Valid
+ * until the next call. */
+struct sl_event_info {
+    const char *payload;    /* the raw event as received */
+    size_t len;
+    const char *event_id;   /* its id as text, or NULL */
+    const char *received_at;    /* canonical UTC timestamp */
+    int64_t replay_of;      /* the dead letter row it replays, 0 = none */
+};
+
+/* A key of the `source:` block holding a mapping of its own (the collector's
+ * publish: { servers, subject }), filled through `keys` into the source's
+ * config struct at `offset`; `given` (an int at that offset) is set to 1
+ * when the block is there. */
+struct sl_source_block {
+    const char *key;
+    const struct sl_cfg_key *keys;
+    size_t offset;
+    size_t given;
 };
 
 /* A database source's table as SQL, for reconcile and repair (core/reconcile.c):
@@ -117,10 +145,25 @@ struct sl_source_ops {
     int (*keys_batch)(struct sl_source *s, const char *const *key, size_t nkey,
                       const char *const *vals, size_t nvals, struct sl_batch_input **out,
                       struct sl_err *err);
+
+    /* ---- event sources (http, jetstream); NULL for the others ---- */
+    /* Record `index` (1-based, as sl_record.index) of an events batch. */
+    int (*event)(struct sl_source *s, struct sl_batch_input *b, long index,
+                 struct sl_event_info *out);
+    /* A source that takes its batches as they come rather than when polled:
+     * `sluice daemon` calls this on the pipeline's thread instead of
+     * sl_pipeline_run; it returns once sl_pipeline_stopping(), -1 when it
+     * cannot serve (err says why; the daemon tries again later). */
+    int (*serve)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 struct sl_err *err);
+    /* Mapping keys of the `source:` block, NULL-terminated by key == NULL. */
+    const struct sl_source_block *blocks;
 };
 
 extern const struct sl_source_ops sl_source_files;
 extern const struct sl_source_ops sl_source_postgres;
+extern const struct sl_source_ops sl_source_http;
+extern const struct sl_source_ops sl_source_jetstream;
 
 const struct sl_source_ops *sl_source_find(const char *kind, struct sl_err *err);
 const struct sl_source_ops *sl_source_at(size_t i);

@@ -304,7 +304,7 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                  "        primary_keys: [id]\n",
                  "sluice.yaml:10:9: unknown key \"primary_keys\" in table \"orders\" (expected "
                  "one of: name, kind, primary_key, version_key, pattern, source_table, mode, "
-                 "cursor, boundary, batch_limit, columns, gates); did you mean \"primary_key\"?");
+                 "cursor, boundary, batch_limit, columns, gates, paths); did you mean \"primary_key\"?");
     expect_error_ends("connections:\n"
                       "  warehouse: { url: \"sqlite://warehouse.db\" }\n"
                       "pipelines:\n"
