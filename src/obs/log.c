@@ -98,3 +98,30 @@ void sl_log_status_line(const char *text)
     fflush(stderr);
     pthread_mutex_unlock(&log_mu);
 }
+
+void sl_log_once(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *key,
+                 const char *fmt, ...)
+{
+    static pthread_mutex_t once_mu = PTHREAD_MUTEX_INITIALIZER;
+    static uint64_t seen[1024];
+    static size_t nseen;
+    uint64_t h = 1469598103934665603ULL;
+    char msg[4096];
+    va_list ap;
+    int first = 1;
+
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    pthread_mutex_lock(&once_mu);
+    for (size_t i = 0; i < nseen && first; i++)
+        first = seen[i] != h;
+    if (first)
+        seen[nseen++ % 1024] = h;
+    if (nseen > 1024)
+        nseen = 1024;
+    pthread_mutex_unlock(&once_mu);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl_log(first ? l : SL_LOG_DEBUG, ctx, "%s", msg);
+}

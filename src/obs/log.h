@@ -18,6 +18,12 @@ void sl_log_set_level(enum sl_log_level l);
 void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* sl_log at `l` the first time this process logs `key`, at debug level
+ * after: for conditions a daemon meets on every poll (a drop folder not
+ * there yet, a file still being written). Remembers up to 1024 keys. */
+void sl_log_once(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *key,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* A transient line kept at the bottom of stderr (progress on a terminal):
  * log lines are printed above it and it is drawn again below them. Replaces
  * the previous one; NULL or "" removes it. Only for a terminal: the caller

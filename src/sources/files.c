@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -138,8 +139,8 @@ static int scan(struct sl_source *s, struct sl_err *err)
 
     if (!d) {
         if (errno == ENOENT) {
-            sl_log(SL_LOG_WARN, &s->log, "drop folder \"%s\" does not exist yet; nothing to load",
-                   s->rel_dir);
+            sl_log_once(SL_LOG_WARN, &s->log, s->dir,
+                        "drop folder \"%s\" does not exist yet; nothing to load", s->rel_dir);
             return 0;
         }
         return sl_err_set(err, SL_E_IO, "could not open drop folder \"%s\": %s", s->rel_dir,
@@ -155,8 +156,12 @@ static int scan(struct sl_source *s, struct sl_err *err)
         double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
                      (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
         if (age < s->cfg->settle) {
-            sl_log(SL_LOG_INFO, &s->log, "%s/%s: modified %.1f s ago, waiting for it to settle",
-                   s->rel_dir, de->d_name, age < 0 ? 0 : age);
+            char key[PATH_MAX + 64];
+            snprintf(key, sizeof key, "%s/%s@%lld", s->dir, de->d_name,
+                     (long long)st.st_mtim.tv_sec);
+            sl_log_once(SL_LOG_INFO, &s->log, key,
+                        "%s/%s: modified %.1f s ago, waiting for it to settle", s->rel_dir,
+                        de->d_name, age < 0 ? 0 : age);
             continue;
         }
         struct entry *ne = sl_realloc(s->entries, (s->nentries + 1) * sizeof *ne);
