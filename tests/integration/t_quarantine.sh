@@ -61,6 +61,21 @@ pipelines:
     destination: wh
     tables:
       - { name: ${dest}_kl, kind: versioned, primary_key: [id], version_key: v, gates: { unique_key: keep_latest } }
+  - name: ${dest}_sq
+    source: { kind: files, path: in/sq, format: csv, settle: 0s }
+    destination: wh
+    tables:
+      - { name: ${dest}_sq, kind: append, gates: { schema: quarantine } }
+  - name: ${dest}_sq2
+    source: { kind: files, path: in/sq2, format: csv, settle: 0s }
+    destination: wh
+    tables:
+      - { name: ${dest}_sq2, kind: append, gates: { schema: quarantine } }
+  - name: ${dest}_se
+    source: { kind: files, path: in/se, format: csv, settle: 0s }
+    destination: wh
+    tables:
+      - { name: ${dest}_se, kind: append, gates: { schema: evolve } }
   - name: ${dest}_epoch
     source: { kind: files, path: in/epoch, format: csv, settle: 0s }
     destination: wh
@@ -165,6 +180,27 @@ YAML
   check "$dest: unique_key keep_latest: the latest version of each key" "1|2|c
 2|1|b
 3|1|d" "$(q "select id, v, val from ${dest}_kl order by id")"
+
+  # ---- schema changes ----
+  for k in sq sq2 se; do
+    printf 'id,amount\n1,1.50\n' | drop "$W/in/$k" a.csv
+    sluice run "$W/s.yaml" ${dest}_$k
+    check "$dest: schema $k: first drop loads" 0 "$RC"
+  done
+  printf 'id,amount,coupon\n2,2.50,SPRING\n' | drop "$W/in/sq" b.csv
+  sluice run "$W/s.yaml" ${dest}_sq
+  check "$dest: schema quarantine: a new column holds the batch" "3|1" \
+    "$RC|$(q "select count(*) from ${dest}_sq")"
+  printf 'id,amount\n2,not a number\n' | drop "$W/in/sq2" b.csv
+  sluice run "$W/s.yaml" ${dest}_sq2
+  check "$dest: schema quarantine: a changed type holds the batch" "3|1" \
+    "$RC|$(q "select count(*) from ${dest}_sq2")"
+  check_contains "$dest: schema report names the change" "amount: numeric -> text" \
+    "$(q "select report from $B where table_name = '${dest}_sq2' and state = 'quarantined'")"
+  printf 'id,amount,coupon\n2,2.50,SPRING\n' | drop "$W/in/se" b.csv
+  sluice run "$W/s.yaml" ${dest}_se
+  check "$dest: schema evolve: a new column is added and loaded" "0|2|SPRING" \
+    "$RC|$(q "select count(*) from ${dest}_se")|$(q "select coupon from ${dest}_se where id = 2")"
 
   # ---- 5. epoch units ----
   printf 'id,at_ms,at_s\n1,1700000000123,1700000000\n2,1700000100456,1700000100\n' | drop "$W/in/epoch" e.csv
