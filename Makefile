@@ -56,6 +56,8 @@ fuzz: build-fuzz
 bench: build
 	@bash scripts/setup-deps.sh --bench
 	bash bench/run.sh $(BUILD)
+	bash bench/run_pg.sh $(BUILD)
+	bash bench/run_events.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -10,11 +10,11 @@ PKGS=(
   libmicrohttpd-dev libnats-dev libcmocka-dev zlib1g-dev libzstd-dev libxxhash-dev
   postgresql-15 postgresql-client-15 sqlite3 zstd gzip
   nats-server
-  python3 procps util-linux tzdata
+  python3 procps util-linux tzdata curl openssl
   chromium chromium-driver
 )
 if [ "${1:-}" = "--bench" ]; then
-  PKGS+=(pgloader pgcopydb time)
+  PKGS+=(pgloader pgcopydb time wrk)
 fi
 
 missing=()

@@ -23,6 +23,7 @@ static const struct {
     {"restore", sl_cmd_restore, "restore CONFIG TABLE ID put the table back as snapshot ID holds it"},
     {"approve", sl_cmd_approve, "approve CONFIG BATCH    load a quarantined batch as it is"},
     {"reject", sl_cmd_reject, "reject CONFIG BATCH     discard a quarantined batch"},
+    {"replay", sl_cmd_replay, "replay CONFIG [--pipeline P] [ID...] load dead-lettered events again"},
     {"reconcile", sl_cmd_reconcile, "reconcile CONFIG [TABLE...] compare with the source and report drift (--repair: re-sync it)"},
 };
 

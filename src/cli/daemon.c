@@ -4,6 +4,9 @@
  * a pipeline without one is polled every 2 s (SLUICE_POLL_MS), which for a
  * files pipeline means its drop folder is watched. Pipelines run in
  * parallel; the tables of one pipeline one after the other, as `sluice run`.
+ * An event source (http collector, jetstream consumer) is not polled: its
+ * thread serves it (ops->serve) until the stop, and serves it again after a
+ * pause when it could not (address in use, NATS or the destination down).
  * A watcher thread marks tables stale (no committed batch within the
  * pipeline's stale_after) and alerts, and sends the resolve when one loads.
  * The admin HTTP server (obs/http.c, routes in obs/api.c) listens on
@@ -32,6 +35,7 @@
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/status.h"
+#include "sources/source.h"
 
 static const char USAGE[] = "sluice daemon CONFIG [--listen HOST:PORT]";
 
@@ -88,6 +92,30 @@ static int wait_until(struct daemon *dm, double until)
     return stop;
 }
 
+/* A source that takes batches as they come (http collector, jetstream
+ * consumer) serves until the stop; when it cannot (address in use, NATS or
+ * the destination down) it is tried again after a pause. */
+static void *serve_pipeline(struct worker *w)
+{
+    const struct sl_pipeline_cfg *p = w->p;
+    struct sl_log_ctx lc = {p->name, NULL, 0};
+    double pause = 1.0;
+
+    while (!sl_pipeline_stopping()) {
+        struct sl_err err;
+        sl_err_clear(&err);
+        if (p->source_ops->serve(w->dm->c, p, &err) == 0)
+            continue;
+        sl_log(SL_LOG_ERROR, &lc, "%s; trying again in %.0f s", err.msg, pause);
+        for (size_t k = 0; k < p->ntables; k++)
+            sl_metrics_error(p->name, p->tables[k].name, err.msg);
+        if (wait_until(w->dm, mono_now() + pause))
+            break;
+        pause = pause < 30 ? pause * 2 : 30;
+    }
+    return NULL;
+}
+
 static void *run_pipeline(void *arg)
 {
     struct worker *w = arg;
@@ -96,6 +124,8 @@ static void *run_pipeline(void *arg)
     struct sl_log_ctx lc = {p->name, NULL, 0};
     double interval = p->every > 0 ? p->every : dm->poll;
 
+    if (p->source_ops->serve)
+        return serve_pipeline(w);
     for (;;) {
         double start = mono_now();
         struct sl_run_stats st = {0};

@@ -668,11 +668,11 @@ static int rejects_write(struct table_run *tr, struct sl_batch_input *b, const s
             return sl_err_set(err, SL_E_INTERNAL, "%s: the source has no event %ld", b->ref,
                               rj->r[i].index);
         int rc;
+        const char *why = ev.error ? ev.error : rj->r[i].why;
         if (ev.replay_of) {
-            rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, rj->r[i].why, batch_id,
-                                      err);
+            rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, why, batch_id, err);
         } else {
-            struct sl_dead_letter dl = {tr->p->name, tr->t->name, ev.event_id, rj->r[i].why,
+            struct sl_dead_letter dl = {tr->p->name, tr->t->name, ev.event_id, why,
                                         ev.payload, ev.len, ev.received_at, batch_id};
             rc = sl_deadletter_put(tr->dops, tr->dest, &dl, err);
         }
@@ -1231,6 +1231,8 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
         tr->stats->rows += at.res.rows_in;
         tr->stats->rows_written += at.res.rows_written;
         tr->stats->dead_lettered += tr->dead_lettered;
+        if (tr->dead_lettered)
+            sl_metrics_dead_letter(tr->p->name, tr->t->name, tr->dead_lettered);
         tr->stats->last_batch = at.batch_id;
         sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_COMMITTED, at.res.rows_in, b->bytes,
                          seconds_since(&t0));

@@ -201,34 +201,43 @@ static char type_letter(enum sl_type t)
 
 /* ---- building each side's SQL ---- */
 
-/* Typed checksum of one value (PostgreSQL on both sides). */
-static void pg_typed_hash(struct sl_buf *b, enum sl_type t, const char *v, size_t seed)
+/* Typed checksum of one value (PostgreSQL on both sides), chained: the
+ * previous columns' checksum is the seed. A NULL hashes as a sentinel value
+ * of the type (text "\x01", the lowest bigint, -infinity ...), which keeps
+ * the chain to one function call a column. */
+static void pg_typed_hash(struct sl_buf *b, enum sl_type t, const char *v, const char *prev)
 {
     switch (t) {
     case SL_T_BIGINT:
-        sl_buf_printf(b, "hashint8extended((%s)::int8, %zu)", v, seed);
+        sl_buf_printf(b, "hashint8extended(coalesce((%s)::int8, '-9223372036854775808'), %s)",
+                      v, prev);
         break;
     case SL_T_NUMERIC:
-        sl_buf_printf(b, "hash_numeric_extended((%s)::numeric, %zu)", v, seed);
+        sl_buf_printf(b, "hash_numeric_extended(coalesce((%s)::numeric,"
+                      " '-0.000000000000000000000000000000012345678901'), %s)", v, prev);
         break;
     case SL_T_DOUBLE:
-        sl_buf_printf(b, "hashfloat8extended((%s)::float8, %zu)", v, seed);
+        sl_buf_printf(b, "hashfloat8extended(coalesce((%s)::float8, '-1.2345678901234567e-300'),"
+                      " %s)", v, prev);
         break;
     case SL_T_BOOL:
-        sl_buf_printf(b, "hashint8extended((%s)::bool::int4, %zu)", v, seed);
+        sl_buf_printf(b, "hashint8extended(coalesce((%s)::bool::int4, 2), %s)", v, prev);
         break;
     case SL_T_DATE:
-        sl_buf_printf(b, "hashint8extended((%s)::date - date '2000-01-01', %zu)", v, seed);
+        sl_buf_printf(b, "hashint8extended(coalesce((%s)::date - date '2000-01-01',"
+                      " -2147483648), %s)", v, prev);
         break;
     case SL_T_TIMESTAMPTZ:
-        sl_buf_printf(b, "timestamp_hash_extended((%s)::timestamptz AT TIME ZONE 'UTC', %zu)",
-                      v, seed);
+        sl_buf_printf(b, "timestamp_hash_extended(coalesce((%s)::timestamptz, '-infinity')"
+                      " AT TIME ZONE 'UTC', %s)", v, prev);
         break;
     case SL_T_JSON:
-        sl_buf_printf(b, "jsonb_hash_extended((%s)::jsonb, %zu)", v, seed);
+        sl_buf_printf(b, "jsonb_hash_extended(coalesce((%s)::jsonb, '\"\\u0001\"'), %s)", v,
+                      prev);
         break;
     default:
-        sl_buf_printf(b, "hashtextextended((%s)::text COLLATE \"C\", %zu)", v, seed);
+        sl_buf_printf(b, "hashtextextended(coalesce((%s)::text, E'\\x01') COLLATE \"C\", %s)", v,
+                      prev);
         break;
     }
 }
@@ -277,17 +286,14 @@ static int build_side(struct rc *c, struct side *s, int typed)
         return -1;
     sl_buf_init(&b);
     if (s->pg && typed) {
-        sl_buf_putc(&b, '(');
+        sl_buf_puts(&b, "1");
         for (size_t i = 0; i < c->ncols; i++) {
-            if (i)
-                sl_buf_puts(&b, " # ");
-            sl_buf_puts(&b, "coalesce(");
-            pg_typed_hash(&b, c->types[i], s->val[i], i + 1);
-            /* a NULL stands for itself, distinct per column */
-            sl_buf_printf(&b, ", %" PRId64 ")",
-                          (int64_t)(UINT64_C(0x9e3779b97f4a7c15) * (uint64_t)(i + 1) >> 1));
+            struct sl_buf nb;
+            sl_buf_init(&nb);
+            pg_typed_hash(&nb, c->types[i], s->val[i], b.data ? b.data : "1");
+            sl_buf_free(&b);
+            b = nb;
         }
-        sl_buf_putc(&b, ')');
     } else if (s->pg) {
         sl_buf_puts(&b, "('x' || substr(md5(ROW(");
         for (size_t i = 0; i < c->ncols; i++) {

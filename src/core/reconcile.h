@@ -48,7 +48,9 @@ struct sl_reconcile_result {
 };
 
 /* Compare table `t` of pipeline `p` (a database source). Returns 0 with
- * *out filled (drift or not), -1 when the comparison could not run. */
+ * *out filled (drift or not), -1 when the comparison (or the repair) could
+ * not run. Free *out with sl_reconcile_result_free whatever it returns.
+ * Opens its own connections; safe to call from several threads at once. */
 int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                        const struct sl_table_cfg *t, const struct sl_reconcile_opts *o,
                        struct sl_reconcile_result *out, struct sl_err *err);

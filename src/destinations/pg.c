@@ -1,18 +1,23 @@
-/* destinations/pg.c: the PostgreSQL destination, and the one place libpq is used.
+/* destinations/pg.c: the PostgreSQL destination (sources/postgres.c wraps
+ * libpq for reading a source).
  *
- * Rows travel by COPY FROM STDIN in text format (invariant 5: values never
- * enter SQL text), inside the engine's batch transaction:
+ * Rows travel by COPY FROM STDIN (invariant 5: values never enter SQL text),
+ * in binary format where every column has sluice's type for it, else text,
+ * inside the engine's batch transaction:
  *   append     COPY straight into the table; visible only at commit. Events
  *              (skip_existing): COPY into a temp table, then INSERT .. SELECT
  *              .. ON CONFLICT (pk) DO NOTHING, so a retried event lands once.
  *   versioned  COPY into an unlogged staging table created in the same
  *              transaction, then one INSERT .. SELECT DISTINCT ON (pk) ..
  *              ON CONFLICT DO UPDATE .. WHERE stored version < new version.
+ *   upsert     the same staging; the batch's last row of each key replaces
+ *              the stored one, every column (incremental updater, repair).
  *   snapshot   COPY into a new table beside the live one; load_end moves the
  *              live table aside and renames the new one in its place, so
  *              readers see the old rows until commit and the new ones after.
- * For rollback (invariant 3), in the same transaction: a versioned merge
- * first copies the rows it is about to overwrite into "_sluice"."hist_<table>"
+ * For rollback (invariant 3), in the same transaction: a versioned or upsert
+ * merge (and delete_keys) first copies the rows it is about to overwrite (or
+ * delete) into "_sluice"."hist_<table>"
  * (the table's columns plus "_sluice_replaced_by"); a snapshot swap keeps
  * the replaced table as "_sluice"."prev_<batch>" (its primary key renamed
  * "prev_<batch>_pkey", other indexes dropped) and records it in
@@ -38,6 +43,7 @@ struct sl_dest {
     struct { char *name; char *quoted; } meta[NMETA];
     /* the load under way */
     int loading;
+    int binary;              /* its COPY is in binary format */
     struct sl_load ld;
     char *target_q;          /* quoted target table */
     char *stage_q;           /* quoted staging / new table (versioned, snapshot) */
@@ -590,6 +596,7 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
 static void load_reset(struct sl_dest *d)
 {
     d->loading = 0;
+    d->binary = 0;
     sl_free(d->target_q);
     sl_free(d->stage_q);
     sl_free(d->new_name);
@@ -643,6 +650,219 @@ static int insert_new(struct sl_dest *d, struct sl_load_result *r, struct sl_err
     r->rows_written = cmd_tuples(res);
     PQclear(res);
     return 0;
+}
+
+/* ---- binary COPY ----
+ * COPY in binary format spares the server parsing every value as text
+ * (timestamps above all), which is most of a large load's time. Values are
+ * canonical text (core/value.h), so turning them into PostgreSQL's binary
+ * forms is exact and cheap. Only where each column's type is the one sluice
+ * creates for its sl_type (tables and staging made here, or checked); other
+ * tables load as text. */
+
+static void put_be16(struct sl_buf *b, uint16_t v)
+{
+    unsigned char x[2] = {(unsigned char)(v >> 8), (unsigned char)v};
+    sl_buf_append(b, x, 2);
+}
+
+static void put_be32(struct sl_buf *b, uint32_t v)
+{
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    sl_buf_append(b, x, 4);
+}
+
+static void put_be64(struct sl_buf *b, uint64_t v)
+{
+    put_be32(b, (uint32_t)(v >> 32));
+    put_be32(b, (uint32_t)v);
+}
+
+static int digits_at(const char *s, size_t n, size_t at, size_t len, int *out)
+{
+    int v = 0;
+    if (at + len > n)
+        return -1;
+    for (size_t i = at; i < at + len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days from 2000-01-01 to y-m-d (proleptic Gregorian). */
+static int64_t days_2000(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468 - 10957;
+}
+
+static int bin_date(struct sl_buf *b, const char *s, size_t n)
+{
+    int y, m, d;
+    if (n != 10 || s[4] != '-' || s[7] != '-' || digits_at(s, n, 0, 4, &y) < 0 ||
+        digits_at(s, n, 5, 2, &m) < 0 || digits_at(s, n, 8, 2, &d) < 0)
+        return -1;
+    put_be32(b, 4);
+    put_be32(b, (uint32_t)(int32_t)days_2000(y, m, d));
+    return 0;
+}
+
+/* YYYY-MM-DDTHH:MM:SS.ffffffZ -> microseconds since 2000-01-01 UTC */
+static int bin_timestamptz(struct sl_buf *b, const char *s, size_t n)
+{
+    int y, mo, d, h, mi, se, us;
+    if (n != 27 || s[10] != 'T' || s[19] != '.' || s[26] != 'Z' ||
+        digits_at(s, n, 0, 4, &y) < 0 || digits_at(s, n, 5, 2, &mo) < 0 ||
+        digits_at(s, n, 8, 2, &d) < 0 || digits_at(s, n, 11, 2, &h) < 0 ||
+        digits_at(s, n, 14, 2, &mi) < 0 || digits_at(s, n, 17, 2, &se) < 0 ||
+        digits_at(s, n, 20, 6, &us) < 0)
+        return -1;
+    int64_t t = ((days_2000(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000000) + us;
+    put_be32(b, 8);
+    put_be64(b, (uint64_t)t);
+    return 0;
+}
+
+static int bin_bigint(struct sl_buf *b, const char *s, size_t n)
+{
+    uint64_t v = 0;
+    size_t i = n > 0 && s[0] == '-';
+    if (i == n || n - i > 19)
+        return -1;
+    for (; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (s[0] == '-' ? v > (uint64_t)INT64_MAX + 1 : v > (uint64_t)INT64_MAX)
+        return -1;
+    put_be32(b, 8);
+    put_be64(b, s[0] == '-' ? (uint64_t)0 - v : v);
+    return 0;
+}
+
+static int bin_double(struct sl_buf *b, const char *s, size_t n)
+{
+    char buf[512];
+    char *end;
+    if (n == 0 || n >= sizeof buf)
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    double v = strtod(buf, &end);
+    if (*end)
+        return -1;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    put_be32(b, 8);
+    put_be64(b, bits);
+    return 0;
+}
+
+/* -?digits[.digits] -> PostgreSQL's numeric: base-10000 digits with weight,
+ * sign and display scale (numeric_recv strips the zero groups). */
+static int bin_numeric(struct sl_buf *b, const char *s, size_t n)
+{
+    size_t i = 0, ni, nf;
+    int neg = n > 0 && s[0] == '-';
+    i = (size_t)neg;
+    const char *ip = s + i, *dot = memchr(s, '.', n);
+    ni = (size_t)((dot ? dot : s + n) - ip);
+    const char *fp = dot ? dot + 1 : s + n;
+    nf = (size_t)(s + n - fp);
+    if (ni == 0 || (dot && nf == 0) || ni > 4000 || nf > 1000)
+        return -1;
+    size_t lead = (4 - ni % 4) % 4, gi = (ni + lead) / 4, gf = (nf + 3) / 4;
+    put_be32(b, (uint32_t)(8 + 2 * (gi + gf)));
+    put_be16(b, (uint16_t)(gi + gf));
+    put_be16(b, (uint16_t)(int16_t)((int)gi - 1));
+    put_be16(b, neg ? 0x4000 : 0x0000);
+    put_be16(b, (uint16_t)nf);
+    for (size_t g = 0; g < gi + gf; g++) {
+        int v = 0;
+        for (size_t k = 0; k < 4; k++) {
+            /* position in the digit string: integer digits, then fraction */
+            size_t pos = g * 4 + k;         /* in the padded integer+fraction */
+            char c = '0';
+            if (pos >= lead && pos < lead + ni)
+                c = ip[pos - lead];
+            else if (pos >= lead + ni && pos - lead - ni < nf)
+                c = fp[pos - lead - ni];
+            if (c < '0' || c > '9')
+                return -1;
+            v = v * 10 + (c - '0');
+        }
+        put_be16(b, (uint16_t)v);
+    }
+    return 0;
+}
+
+static int bin_value(struct sl_buf *b, enum sl_type t, const char *s, size_t n)
+{
+    switch (t) {
+    case SL_T_BIGINT: return bin_bigint(b, s, n);
+    case SL_T_NUMERIC: return bin_numeric(b, s, n);
+    case SL_T_DOUBLE: return bin_double(b, s, n);
+    case SL_T_DATE: return bin_date(b, s, n);
+    case SL_T_TIMESTAMPTZ: return bin_timestamptz(b, s, n);
+    case SL_T_BOOL:
+        if ((n == 4 && memcmp(s, "true", 4) == 0) || (n == 5 && memcmp(s, "false", 5) == 0)) {
+            put_be32(b, 1);
+            return sl_buf_putc(b, n == 4 ? 1 : 0);
+        }
+        return -1;
+    case SL_T_JSON:
+        put_be32(b, (uint32_t)n + 1);
+        sl_buf_putc(b, 1);      /* jsonb's binary format: version 1, then the text */
+        return sl_buf_append(b, s, n);
+    default:
+        put_be32(b, (uint32_t)n);
+        return sl_buf_append(b, s, n);
+    }
+}
+
+/* Does every column of the load have exactly the type binary values are
+ * made for? (A table sluice did not create may have others.) */
+static int binary_fits(struct sl_dest *d, const char *table_q, const struct sl_schema *s)
+{
+    struct sl_rows cols;
+    struct sl_err e;
+    const char *p[] = {table_q};
+    const char *env = getenv("SLUICE_PG_COPY");
+    if (env && strcmp(env, "text") == 0)
+        return 0;
+    if (!table_q)
+        return 1;
+    if (pg_exec(d, DESCRIBE_SQL, 1, p, &cols, &e) < 0)
+        return 0;
+    int ok = 1;
+    for (size_t i = 0; i < s->ncols && ok; i++) {
+        const char *want = type_to_pg(s->cols[i].type);
+        ok = 0;
+        for (size_t r = 0; r < cols.nrows; r++) {
+            const char *name = sl_rows_get(&cols, r, 0), *type = sl_rows_get(&cols, r, 1);
+            if (!name || !type || strcmp(name, s->cols[i].name) != 0)
+                continue;
+            ok = strcmp(type, want) == 0 ||
+                 (s->cols[i].type == SL_T_TIMESTAMPTZ &&
+                  strcmp(type, "timestamp with time zone") == 0) ||
+                 (s->cols[i].type == SL_T_NUMERIC && strncmp(type, "numeric(", 8) == 0);
+            break;
+        }
+    }
+    for (size_t r = 0; r < cols.nrows && ok; r++)
+        if (strcmp(sl_rows_get(&cols, r, 0), "_sluice_batch") == 0)
+            ok = strcmp(sl_rows_get(&cols, r, 1), "bigint") == 0;
+    sl_rows_free(&cols);
+    return ok;
 }
 
 static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_err *err)
@@ -709,12 +929,14 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
         copy_into = d->target_q;
     }
 
+    /* tables made here have sluice's types; another's are checked */
+    d->binary = binary_fits(d, copy_into == d->target_q ? d->target_q : NULL, ld->schema);
     sl_buf_printf(&sql, "COPY %s (", copy_into);
     col_list(&sql, ld->schema, NULL);
     sl_buf_puts(&sql, ", \"_sluice_batch\"");
     if (ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT)
         sl_buf_puts(&sql, ", \"_sluice_ord\"");
-    sl_buf_puts(&sql, ") FROM STDIN");
+    sl_buf_puts(&sql, d->binary ? ") FROM STDIN WITH (FORMAT binary)" : ") FROM STDIN");
     if (sql.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto fail;
@@ -726,6 +948,12 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
         goto fail;
     }
     PQclear(res);
+    if (d->binary) {
+        /* signature, flags, no header extension */
+        sl_buf_append(&d->copybuf, "PGCOPY\n\377\r\n\0", 11);
+        put_be32(&d->copybuf, 0);
+        put_be32(&d->copybuf, 0);
+    }
     sl_buf_free(&sql);
     d->loading = 1;
     return 0;
@@ -768,10 +996,43 @@ static void copy_escape(struct sl_buf *b, const char *s, size_t n)
     sl_buf_append(b, s + start, n - start);
 }
 
+static int load_row_binary(struct sl_dest *d, const struct sl_cell *cells, struct sl_err *err)
+{
+    struct sl_buf *b = &d->copybuf;
+    const struct sl_schema *s = d->ld.schema;
+    int ord = d->ld.mode == SL_LOAD_VERSIONED || d->ld.mode == SL_LOAD_UPSERT;
+
+    put_be16(b, (uint16_t)(s->ncols + 1 + (size_t)ord));
+    for (size_t i = 0; i < s->ncols; i++) {
+        if (cells[i].null)
+            put_be32(b, 0xFFFFFFFFu);
+        else if (bin_value(b, s->cols[i].type, cells[i].s, cells[i].n) < 0)
+            return sl_err_set(err, SL_E_INPUT, "table \"%s\", column \"%s\": \"%.*s\" is not"
+                              " a canonical %s value", d->ld.table, s->cols[i].name,
+                              (int)(cells[i].n > 60 ? 60 : cells[i].n), cells[i].s,
+                              sl_type_name(s->cols[i].type));
+    }
+    put_be32(b, 8);
+    put_be64(b, (uint64_t)d->ld.batch_id);
+    d->rows_in++;
+    if (ord) {
+        put_be32(b, 8);
+        put_be64(b, (uint64_t)d->rows_in);
+    }
+    if (b->oom)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory building COPY data");
+    if (b->len >= COPY_FLUSH)
+        return flush_copy(d, err);
+    return 0;
+}
+
 static int pg_load_row(struct sl_dest *d, const struct sl_cell *cells, struct sl_err *err)
 {
     struct sl_buf *b = &d->copybuf;
     size_t n = d->ld.schema->ncols;
+
+    if (d->binary)
+        return load_row_binary(d, cells, err);
 
     for (size_t i = 0; i < n; i++) {
         if (cells[i].null)
@@ -1191,6 +1452,8 @@ static int pg_load_end(struct sl_dest *d, struct sl_load_result *r, struct sl_er
 {
     int rc = 0;
     memset(r, 0, sizeof *r);
+    if (d->binary)
+        put_be16(&d->copybuf, 0xFFFF);     /* the file trailer */
     if (flush_copy(d, err) < 0)
         goto fail;
     if (PQputCopyEnd(d->conn, NULL) != 1) {

@@ -42,7 +42,12 @@
  * sluice_numeric_cmp(), a function registered on the connection that compares
  * decimal strings exactly (no rounding through double).
  *
- * For rollback (invariant 3), in the batch's transaction: a versioned load
+ * An upsert load (incremental updater, reconcile's repair) is the same
+ * ON CONFLICT DO UPDATE without the version test: the batch's row replaces
+ * the stored one. Reconcile's row checksums are computed here by
+ * sluice_rowhash() and summed by sluice_sum64() (see core/reconcile.c).
+ *
+ * For rollback (invariant 3), in the batch's transaction: a versioned or upsert load
  * puts a TEMP trigger on the table for the duration of the load, which copies
  * each stored row the upsert overwrites (only rows written before this batch:
  * a key repeated within the batch is kept once, as it was) into

@@ -38,6 +38,7 @@ struct sl_http {
     pthread_mutex_t mu;
     struct route *routes;
     size_t nroutes;
+    char *tls_cert, *tls_key;   /* PEM; set: HTTPS */
 };
 
 struct sl_http_req {
@@ -310,13 +311,20 @@ int sl_http_start(struct sl_http *s, struct sl_err *err)
         s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
 
+    /* HTTPS when sl_http_set_tls gave a certificate */
+    struct MHD_OptionItem tls[] = {
+        {s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
     s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_ERROR_LOG,
+                                MHD_USE_ERROR_LOG | (s->tls_cert ? MHD_USE_TLS : 0),
                             0, NULL, NULL, on_request, s,
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,     /* first: MHD asks */
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+                            MHD_OPTION_ARRAY, tls,
                             MHD_OPTION_END);
     if (!s->d) {
         close(fd);
@@ -324,6 +332,20 @@ int sl_http_start(struct sl_http *s, struct sl_err *err)
         return sl_err_set(err, SL_E_IO, "could not start the HTTP server on %s:%s", s->host,
                           s->port_text);
     }
+    return 0;
+}
+
+int sl_http_set_tls(struct sl_http *s, const char *cert_pem, const char *key_pem,
+                    struct sl_err *err)
+{
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+        return sl_err_set(err, SL_E_CONFIG, "this libmicrohttpd was built without TLS");
+    sl_free(s->tls_cert);
+    sl_free(s->tls_key);
+    s->tls_cert = sl_strdup(cert_pem);
+    s->tls_key = sl_strdup(key_pem);
+    if (!s->tls_cert || !s->tls_key)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
     return 0;
 }
 
@@ -348,6 +370,8 @@ void sl_http_free(struct sl_http *s)
     pthread_mutex_destroy(&s->mu);
     sl_free(s->host);
     sl_free(s->port_text);
+    sl_free(s->tls_cert);
+    sl_free(s->tls_key);
     sl_free(s);
 }
 

@@ -48,6 +48,10 @@ int sl_http_route(struct sl_http *s, const char *method, const char *path,
                   sl_http_handler h, void *ctx);
 int sl_http_route_limit(struct sl_http *s, const char *method, const char *path,
                         sl_http_handler h, void *ctx, size_t max_body);
+/* Serve HTTPS with this certificate (chain) and private key, PEM text
+ * (copied); before sl_http_start. */
+int sl_http_set_tls(struct sl_http *s, const char *cert_pem, const char *key_pem,
+                    struct sl_err *err);
 int sl_http_start(struct sl_http *s, struct sl_err *err);
 int sl_http_port(const struct sl_http *s);          /* after start */
 void sl_http_free(struct sl_http *s);               /* NULL is fine */

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/pipeline.h"
 #include "sources/source.h"
 
 /* Keys every event source takes, first in each one's config struct. */
@@ -67,7 +68,9 @@ void sl_event_map_free(struct sl_event_map *m);
 
 struct sl_event_ref {
     size_t off, len;        /* raw event in raw */
+    size_t loff, llen;      /* its row in lines */
     int64_t replay_of;      /* dead letter row it is a replay of, 0 = none */
+    char *error;            /* found bad before the engine saw it: why (owned) */
 };
 
 struct sl_event_batch {
@@ -86,7 +89,7 @@ struct sl_event_batch {
 };
 
 /* A new empty batch; `ref` names it in the ledger (copied). */
-struct sl_event_batch *sl_event_batch_new(const char *ref, const char *timezone);
+struct sl_event_batch *sl_event_batch_new(const char *ref, const char *tz);
 void sl_event_batch_free(struct sl_event_batch *b);
 /* Empty it for reuse (keeps the buffers); new ref. */
 int sl_event_batch_reset(struct sl_event_batch *b, const char *ref);
@@ -100,6 +103,21 @@ int sl_event_flatten(const struct sl_event_map *m, const char *ev, size_t n,
 /* Append an event flattened already. */
 int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t linelen,
                             const char *ev, size_t n, int64_t replay_of);
+/* Append text that is no event the table can take (not JSON, not an
+ * object, a message the destination refused): its row is one the engine's
+ * reader refuses, so it goes to the dead letter table whole, with `why`. */
+int sl_event_batch_add_bad(struct sl_event_batch *b, const char *ev, size_t n, const char *why,
+                           int64_t replay_of);
+/* After b failed as a whole (outcome SL_OUT_FAILED: the destination refused
+ * something no check caught), run it again in halves, and halves of those,
+ * so that what is refused is one event alone: that one goes to the dead
+ * letter table with the destination's error, the others load. b->outcome
+ * and b->dead tell the result (COMMITTED when every event is in the table or
+ * set aside; RETRY_LATER when a transient failure cut it short). */
+enum sl_outcome sl_event_batch_isolate(struct sl_feed *feed, struct sl_event_batch *b);
+/* 1 when a batch's failure (its stats from sl_feed_batch) is the destination
+ * refusing rows (SQLSTATE class 22 or 23; bad input): worth isolating. */
+int sl_event_refused_data(const struct sl_run_stats *st);
 /* Events of [from, to) the engine set aside (after the batch was acked). */
 size_t sl_event_batch_dead(const struct sl_event_batch *b, size_t from, size_t to);
 
@@ -117,6 +135,7 @@ int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
                          const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
                          const struct sl_event_cfg *ec, struct sl_err *err);
 const struct sl_event_map *sl_event_source_map(struct sl_source *s);
+const struct sl_event_cfg *sl_event_source_cfg(struct sl_source *s);
 int sl_event_next_none(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err);
 int sl_event_open_rows(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
                        struct sl_err *err);

@@ -5,7 +5,7 @@
  *                             inside one REPEATABLE READ READ ONLY transaction
  *   incremental               rows whose cursor columns, compared as a row
  *                             value, are above the stored cursor, and whose
- *                             first cursor column is at or below the source's
+ *                             first cursor column is below the source's
  *                             now() minus `boundary`; ordered by the cursor,
  *                             at most batch_limit a batch; batches follow
  *                             each other until one comes back short
@@ -757,7 +757,7 @@ static void batch_where(struct sl_buf *w, struct sl_source *s, struct pg_batch *
     } else if (pb->hi) {
         sl_buf_puts(w, and);
         quote_name(w, s->cols[s->cur[0]].name);
-        sl_buf_puts(w, " <= ");
+        sl_buf_puts(w, " < ");
         param_ref(w, q, pb->hi, s->cols[s->cur[0]].pgtype);
     }
 }
@@ -885,10 +885,14 @@ static int compute_hi(struct sl_source *s, struct sl_err *err)
         sl_buf_printf(&sql, "SELECT (%s - make_interval(secs => $2::float8))::text,"
                       " $3::text", NOW_SQL);
     else if (strcmp(c->typname, "timestamp") == 0 || strcmp(c->typname, "date") == 0)
-        sl_buf_printf(&sql, "SELECT min(((%s - make_interval(secs => $2::float8))"
-                      " + g * interval '1 minute') AT TIME ZONE $3::text)%s::text"
-                      " FROM generate_series(0, 180) g", NOW_SQL,
-                      strcmp(c->typname, "date") == 0 ? "::date" : "");
+        /* u = now - boundary; the zone's clocks from u on: at u, and at every
+         * whole minute of the next three hours (transitions fall on whole
+         * minutes), the lowest of them */
+        sl_buf_printf(&sql, "SELECT least(u AT TIME ZONE $3::text, min((date_trunc('minute', u)"
+                      " + g * interval '1 minute') AT TIME ZONE $3::text))%s::text"
+                      " FROM (SELECT %s - make_interval(secs => $2::float8) AS u) n,"
+                      " generate_series(1, 180) g GROUP BY u",
+                      strcmp(c->typname, "date") == 0 ? "::date" : "", NOW_SQL);
     else
         return 0;
     if (sql.oom)

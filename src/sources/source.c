@@ -9,6 +9,8 @@
 static const struct sl_source_ops *const sources[] = {
     &sl_source_files,
     &sl_source_postgres,
+    &sl_source_http,
+    &sl_source_jetstream,
 };
 
 #define NSOURCES (sizeof sources / sizeof sources[0])

@@ -48,6 +48,8 @@ struct sl_event_info {
     const char *event_id;   /* its id as text, or NULL */
     const char *received_at;    /* canonical UTC timestamp */
     int64_t replay_of;      /* the dead letter row it replays, 0 = none */
+    const char *error;      /* the source found it bad already (its row is one the
+                             * reader refuses): why, in place of the engine's words */
 };
 
 /* A key of the `source:` block holding a mapping of its own (the collector's

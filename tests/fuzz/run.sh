@@ -16,7 +16,7 @@ for f in "$build"/fuzz_*; do
   mkdir -p "$corpus"
   case "$name" in
     fuzz_csv) seeds="$td/csv-spectrum/csvs" ;;
-    fuzz_json|fuzz_jsonl) seeds="$td/json-test-suite" ;;
+    fuzz_json|fuzz_jsonl|fuzz_events) seeds="$td/json-test-suite" ;;
     *) seeds="" ;;
   esac
   echo "fuzz: $name for ${secs}s"
