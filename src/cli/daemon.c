@@ -29,6 +29,7 @@
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "core/pipeline.h"
+#include "core/reconcile.h"
 #include "obs/alert.h"
 #include "obs/api.h"
 #include "obs/http.h"
@@ -116,6 +117,34 @@ static void *serve_pipeline(struct worker *w)
     return NULL;
 }
 
+/* `reconcile: { every }`: compare each table with its source when due; drift
+ * is logged and alerted (by sl_reconcile_table), never repaired unasked. */
+static void maybe_reconcile(const struct daemon *dm, const struct sl_pipeline_cfg *p,
+                            double *last)
+{
+    if (p->reconcile_every <= 0 || !p->source_ops->sql || mono_now() - *last < p->reconcile_every)
+        return;
+    *last = mono_now();
+    for (size_t k = 0; k < p->ntables && !sl_pipeline_stopping(); k++) {
+        struct sl_reconcile_opts o = {0, 1};
+        struct sl_reconcile_result r;
+        struct sl_err err;
+        struct sl_log_ctx lc = {p->name, p->tables[k].name, 0};
+        memset(&r, 0, sizeof r);
+        sl_err_clear(&err);
+        if (sl_reconcile_table(dm->c, p, &p->tables[k], &o, &r, &err) < 0)
+            sl_log(SL_LOG_WARN, &lc, "reconcile could not run: %s", err.msg);
+        else if (sl_reconcile_drift(&r))
+            sl_log(SL_LOG_WARN, &lc,
+                   "reconcile: %zu missing, %zu extra, %zu different rows; "
+                   "`sluice reconcile --repair` re-syncs them",
+                   r.missing.n, r.extra.n, r.different.n);
+        else
+            sl_log(SL_LOG_INFO, &lc, "reconcile: in sync (%" PRId64 " rows)", r.source_rows);
+        sl_reconcile_result_free(&r);
+    }
+}
+
 static void *run_pipeline(void *arg)
 {
     struct worker *w = arg;
@@ -123,6 +152,7 @@ static void *run_pipeline(void *arg)
     const struct sl_pipeline_cfg *p = w->p;
     struct sl_log_ctx lc = {p->name, NULL, 0};
     double interval = p->every > 0 ? p->every : dm->poll;
+    double last_reconcile = mono_now();
 
     if (p->source_ops->serve)
         return serve_pipeline(w);
@@ -147,6 +177,7 @@ static void *run_pipeline(void *arg)
             sl_log(SL_LOG_DEBUG, &lc, "%d committed (%" PRId64 " rows), %d duplicate, %d failed,"
                    " %d deferred, %d quarantined", st.committed, st.rows, st.duplicates,
                    st.failed, st.deferred, st.quarantined);
+        maybe_reconcile(dm, p, &last_reconcile);
         if (wait_until(dm, start + interval))
             break;
     }

@@ -147,6 +147,16 @@ for dest in pg lite; do
     "$RC $(keys accounts different) $(keys accounts extra) $(keys accounts missing)"
 done
 
+# ---- the daemon reconciles on its own: reconcile: { every } ----
+sed 's/^    destination: wh$/    destination: wh\n    reconcile: { every: 1s }/' "$W/pg.yaml" >"$W/daemon.yaml"
+SLUICE_POLL_MS=300 "$SLUICE_BIN" daemon "$W/daemon.yaml" --listen 127.0.0.1:0 >"$T_DIR/daemon.out" 2>"$T_DIR/daemon.err" &
+DPID=$!
+for _ in $(seq 100); do grep -q "reconcile: 1 missing, 1 extra, 2 different" "$T_DIR/daemon.err" && break; sleep 0.2; done
+kill -TERM $DPID; wait $DPID || true
+check_contains "daemon: reconcile every 1s finds the drift" "table=accounts: reconcile: 1 missing, 1 extra, 2 different rows" \
+  "$(cat "$T_DIR/daemon.err")"
+check_contains "daemon: and the tables in sync" "table=pairs: reconcile: in sync" "$(cat "$T_DIR/daemon.err")"
+
 sluice reconcile "$W/pg.yaml" nosuch
 check "an unknown table is a usage error (exit 2)" "2" "$RC"
 
