@@ -150,7 +150,13 @@ static void print_plan(const struct sl_config *c)
             for (size_t k = 0; k < t->ncolumns; k++)
                 printf("%s%s %s", k ? ", " : "", t->columns[k].name,
                        sl_type_name(t->columns[k].type));
-            printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
+            if (p->source_ops->schema)
+                printf("%sothers as the source table declares them\n", t->ncolumns ? "; " : "");
+            else if (p->source_ops->serve)
+                printf("%sothers inferred from the events; each event kept whole in _event\n",
+                       t->ncolumns ? "; " : "");
+            else
+                printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
             if (!t->ngates)
                 printf("    gates: none\n");
             for (size_t k = 0; k < t->ngates; k++) {
