@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/pgerr.h"
 
 #define COPY_FLUSH (256 * 1024)
 #define NMETA 16
@@ -56,29 +57,15 @@ struct sl_dest {
 
 /* ---- errors ---- */
 
-static int transient_state(const char *st)
-{
-    if (!st)
-        return 0;
-    return strncmp(st, "08", 2) == 0 || strcmp(st, "40001") == 0 ||
-           strcmp(st, "40P01") == 0 || strncmp(st, "57P0", 4) == 0 ||
-           strcmp(st, "53300") == 0 || strcmp(st, "55P03") == 0;
-}
-
 /* Fill err from a failed result (or from the connection when res is NULL). */
 static int pg_fail(struct sl_dest *d, const PGresult *res, struct sl_err *err,
                    const char *what)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : NULL;
     char clean[1024];
 
-    if (!msg || !*msg)
-        msg = PQerrorMessage(d->conn);
-    snprintf(clean, sizeof clean, "%s", msg ? msg : "unknown error");
-    for (size_t n = strlen(clean); n && (clean[n - 1] == '\n' || clean[n - 1] == ' '); n--)
-        clean[n - 1] = '\0';
-    if (transient_state(st) || PQstatus(d->conn) != CONNECTION_OK)
+    sl_pg_message(d->conn, res, clean, sizeof clean);
+    if (sl_pg_transient(st) || PQstatus(d->conn) != CONNECTION_OK)
         sl_err_retry(err, SL_E_DEST, "%s: %s", what, clean);
     else
         sl_err_set(err, SL_E_DEST, "%s: %s", what, clean);

@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/pgerr.h"
 #include "core/pipeline.h"
 #include "obs/log.h"
 
@@ -107,29 +108,15 @@ struct sl_source {
 
 /* ---- errors ---- */
 
-static int transient_state(const char *st)
-{
-    if (!st)
-        return 0;
-    return strncmp(st, "08", 2) == 0 || strcmp(st, "40001") == 0 ||
-           strcmp(st, "40P01") == 0 || strncmp(st, "57P0", 4) == 0 ||
-           strcmp(st, "53300") == 0 || strcmp(st, "55P03") == 0;
-}
-
 /* Fill err from a failed result (or the connection when res is NULL). */
 static int src_fail(struct sl_source *s, const PGresult *res, struct sl_err *err,
                     const char *what)
 {
     const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : NULL;
     char clean[1024];
 
-    if (!msg || !*msg)
-        msg = s->pg ? PQerrorMessage(s->pg) : "not connected";
-    snprintf(clean, sizeof clean, "%s", msg ? msg : "unknown error");
-    for (size_t n = strlen(clean); n && (clean[n - 1] == '\n' || clean[n - 1] == ' '); n--)
-        clean[n - 1] = '\0';
-    if (transient_state(st) || !s->pg || PQstatus(s->pg) != CONNECTION_OK)
+    sl_pg_message(s->pg, res, clean, sizeof clean);
+    if (sl_pg_transient(st) || !s->pg || PQstatus(s->pg) != CONNECTION_OK)
         sl_err_retry(err, SL_E_SOURCE, "source \"%s\", table %s: %s: %s", s->cfg->connection,
                      s->t->source_table, what, clean);
     else

@@ -1,0 +1,19 @@
+/* core/pgerr.h: what a libpq failure means, shared by the PostgreSQL
+ * destination and the PostgreSQL source so both classify errors alike. */
+#ifndef SL_PGERR_H
+#define SL_PGERR_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+/* 1 when SQLSTATE `st` is worth a retry: connection exceptions (08),
+ * serialization failure and deadlock, admin shutdown / crash recovery (57P0x),
+ * too many connections, lock not available. */
+int sl_pg_transient(const char *st);
+
+/* The failure's message without libpq's trailing newline: from `res` when it
+ * has one, else from `conn` (which may be NULL). */
+void sl_pg_message(const PGconn *conn, const PGresult *res, char *out, size_t cap);
+
+#endif
