@@ -92,6 +92,23 @@ struct sl_gate_ops {
     void (*free_ctx)(void *ctx);
 };
 
+/* ---- shared by the gates ---- */
+
+struct json_t;
+/* The report object as the verdict's JSON text (compact); takes `o` (NULL =
+ * out of memory). Returns 0, or -1 with err set. */
+int sl_gate_report(struct json_t *o, struct sl_gate_result *res, struct sl_err *err);
+/* A copy of a value for a report's examples: at most `max` bytes, cut at a
+ * UTF-8 character boundary, "..." when cut. NULL when out of memory. */
+char *sl_gate_clip(const char *s, size_t n, size_t max);
+
+/* The scalar form of a gate (`schema: quarantine`): the index of the node's
+ * text in `names` (NULL-terminated) into *out, else a positioned error
+ * "<expected>, found X; did you mean ...?". */
+int sl_gate_parse_choice(const struct sl_yaml_node *node, const char *const *names,
+                         const char *file, const char *expected, int *out,
+                         struct sl_err *err);
+
 const struct sl_gate_ops *sl_gate_find(const char *name, struct sl_err *err);
 const struct sl_gate_ops *sl_gate_at(size_t i);
 

@@ -541,22 +541,6 @@ static int breaks(struct sl_gate_run *g, const struct rrun *x, const struct sl_c
     return 0;
 }
 
-static char *clip(const struct sl_cell *c)
-{
-    size_t n = c->n;
-    if (n > MAX_VALUE) {
-        n = MAX_VALUE;
-        while (n > 0 && ((unsigned char)c->s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    char *s = sl_malloc(n + 4);
-    if (!s)
-        return NULL;
-    memcpy(s, c->s, n);
-    memcpy(s + n, n < c->n ? "..." : "", n < c->n ? 4 : 1);
-    return s;
-}
-
 static int rules_row(struct sl_gate_run *g, const struct sl_cell *cells, const struct sl_cell *raw,
                      long line, struct sl_err *err)
 {
@@ -573,7 +557,7 @@ static int rules_row(struct sl_gate_run *g, const struct sl_cell *cells, const s
         if (x->nex < MAX_EXAMPLES) {
             struct example *e = &x->ex[x->nex++];
             e->line = line;
-            if (!v->null && !(e->val = clip(v)))
+            if (!v->null && !(e->val = sl_gate_clip(v->s, v->n, MAX_VALUE)))
                 oom = 1;
         }
     }
@@ -631,18 +615,6 @@ static json_t *text_json(const char *s)
     j = json_string(a);
     sl_free(a);
     return j;
-}
-
-static int report_done(json_t *o, struct sl_gate_result *res, struct sl_err *err)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    res->report_json = text ? sl_strdup(text) : NULL;
-    free(text);
-    if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    return 0;
 }
 
 static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
@@ -721,7 +693,7 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         json_decref(o);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    return report_done(o, res, err);
+    return sl_gate_report(o, res, err);
 }
 
 const struct sl_gate_ops sl_gate_rules = {

@@ -36,21 +36,8 @@ static int schema_parse(void *ctx, const struct sl_yaml_node *node, const char *
                         struct sl_err *err)
 {
     struct schema_cfg *c = ctx;
-    char found[96], hint[128] = "";
-
-    if (node->type == SL_YAML_SCALAR && !node->is_null) {
-        for (int i = 0; policy_names[i]; i++)
-            if (strcmp(node->value, policy_names[i]) == 0) {
-                c->policy = i;
-                return 0;
-            }
-        long best = sl_yaml_closest(node->value, policy_names, 2);
-        if (best >= 0)
-            snprintf(hint, sizeof hint, "; did you mean \"%s\"?", policy_names[best]);
-    }
-    sl_yaml_describe(node, found, sizeof found);
-    return sl_yaml_err(err, file, node->line, node->col,
-                       "gate \"schema\": expected evolve or quarantine, found %s%s", found, hint);
+    return sl_gate_parse_choice(node, policy_names, file,
+                                "gate \"schema\": expected evolve or quarantine", &c->policy, err);
 }
 
 struct sl_gate_run {
@@ -84,18 +71,6 @@ static void list_text(struct sl_buf *b, const struct sl_strlist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         sl_buf_printf(b, "%s%s", i ? ", " : "", l->items[i]);
-}
-
-static int report_done(json_t *o, struct sl_gate_result *res, struct sl_err *err)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    res->report_json = text ? sl_strdup(text) : NULL;
-    free(text);
-    if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    return 0;
 }
 
 static int schema_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
@@ -160,7 +135,7 @@ static int schema_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         json_decref(o);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    return report_done(o, res, err);
+    return sl_gate_report(o, res, err);
 }
 
 static void schema_free_run(struct sl_gate_run *g)

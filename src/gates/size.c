@@ -143,19 +143,6 @@ static json_t *range_json(int64_t lo, int64_t hi)
     return o;
 }
 
-/* Hand a finished report to the engine: its text in sl_malloc'd memory. */
-static int report_done(json_t *o, struct sl_gate_result *res, struct sl_err *err)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    res->report_json = text ? sl_strdup(text) : NULL;
-    free(text);
-    if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    return 0;
-}
-
 static int size_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                        struct sl_gate_result *res, struct sl_err *err)
 {
@@ -236,7 +223,7 @@ static int size_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                                                   : res->verdict == SL_GATE_FAIL ? "fail"
                                                                                  : "quarantine"));
     json_object_set_new(o, "message", json_string(msg));
-    return report_done(o, res, err);
+    return sl_gate_report(o, res, err);
 }
 
 static void size_free_run(struct sl_gate_run *g)

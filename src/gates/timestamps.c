@@ -267,18 +267,6 @@ static void add_line(struct sl_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-static int report_done(json_t *o, struct sl_gate_result *res, struct sl_err *err)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    res->report_json = text ? sl_strdup(text) : NULL;
-    free(text);
-    if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    return 0;
-}
-
 static int ts_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                      struct sl_gate_result *res, struct sl_err *err)
 {
@@ -393,7 +381,7 @@ static int ts_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         json_decref(o);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    return report_done(o, res, err);
+    return sl_gate_report(o, res, err);
 }
 
 const struct sl_gate_ops sl_gate_timestamps = {

@@ -41,22 +41,10 @@ static int uk_parse(void *ctx, const struct sl_yaml_node *node, const char *file
                     struct sl_err *err)
 {
     struct uk_cfg *c = ctx;
-    char found[96], hint[128] = "";
-
-    if (node->type == SL_YAML_SCALAR && !node->is_null) {
-        for (int i = 0; policy_names[i]; i++)
-            if (strcmp(node->value, policy_names[i]) == 0) {
-                c->policy = i;
-                return 0;
-            }
-        long best = sl_yaml_closest(node->value, policy_names, 3);
-        if (best >= 0)
-            snprintf(hint, sizeof hint, "; did you mean \"%s\"?", policy_names[best]);
-    }
-    sl_yaml_describe(node, found, sizeof found);
-    return sl_yaml_err(err, file, node->line, node->col,
-                       "gate \"unique_key\": expected one of quarantine, fail, keep_latest "
-                       "(or a mapping with policy and columns), found %s%s", found, hint);
+    return sl_gate_parse_choice(node, policy_names, file,
+                                "gate \"unique_key\": expected one of quarantine, fail, "
+                                "keep_latest (or a mapping with policy and columns)",
+                                &c->policy, err);
 }
 
 /* ---- a set of 128-bit hashes ---- */
@@ -274,24 +262,6 @@ static XXH128_hash_t hash_cells(struct sl_buf *b, const struct sl_cell *cells, c
     return XXH3_128bits(b->data, b->len);
 }
 
-/* A copy of a value for a report: at most MAX_VALUE bytes, cut at a
- * character boundary. */
-static char *clip(const struct sl_cell *c)
-{
-    size_t n = c->n;
-    if (n > MAX_VALUE) {
-        n = MAX_VALUE;
-        while (n > 0 && ((unsigned char)c->s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    char *s = sl_malloc(n + 4);
-    if (!s)
-        return NULL;
-    memcpy(s, c->s, n);
-    memcpy(s + n, n < c->n ? "..." : "", n < c->n ? 4 : 1);
-    return s;
-}
-
 static int example_add(struct example *e, long first, long line, const struct sl_cell *cells,
                        const long *idx, size_t n)
 {
@@ -303,7 +273,7 @@ static int example_add(struct example *e, long first, long line, const struct sl
     e->n = n;
     for (size_t i = 0; i < n; i++) {
         const struct sl_cell *c = &cells[idx ? (size_t)idx[i] : i];
-        if (!c->null && !(e->vals[i] = clip(c)))
+        if (!c->null && !(e->vals[i] = sl_gate_clip(c->s, c->n, MAX_VALUE)))
             return -1;
     }
     return 0;
@@ -400,18 +370,6 @@ static void key_text(char *buf, size_t len, const struct example *e, const char 
     }
 }
 
-static int report_done(json_t *o, struct sl_gate_result *res, struct sl_err *err)
-{
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-
-    json_decref(o);
-    res->report_json = text ? sl_strdup(text) : NULL;
-    free(text);
-    if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    return 0;
-}
-
 static int uk_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                      struct sl_gate_result *res, struct sl_err *err)
 {
@@ -504,7 +462,7 @@ static int uk_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                                                   : res->verdict == SL_GATE_FAIL ? "fail"
                                                                                  : "quarantine"));
     json_object_set_new(o, "message", text_json(msg));
-    return report_done(o, res, err);
+    return sl_gate_report(o, res, err);
 }
 
 const struct sl_gate_ops sl_gate_unique_key = {
