@@ -653,14 +653,11 @@ static int grow(struct sl_event_batch *b)
     return 0;
 }
 
-int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t linelen,
-                            const char *ev, size_t n, int64_t replay_of)
+/* Record event n of the batch: its raw text was appended at raw[off..] and its
+ * flat line at lines[loff..]. */
+static void note_event(struct sl_event_batch *b, size_t off, size_t n, size_t loff,
+                       int64_t replay_of)
 {
-    if (grow(b) < 0)
-        return -1;
-    size_t off = b->raw.len, loff = b->lines.len;
-    if (sl_buf_append(&b->lines, line, linelen) < 0 || sl_buf_append(&b->raw, ev, n) < 0)
-        return -1;
     b->ev[b->n].off = off;
     b->ev[b->n].len = n;
     b->ev[b->n].loff = loff;
@@ -672,6 +669,17 @@ int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t l
     b->in.bytes += n;
     if (replay_of)
         b->in.replay = 1;
+}
+
+int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t linelen,
+                            const char *ev, size_t n, int64_t replay_of)
+{
+    if (grow(b) < 0)
+        return -1;
+    size_t off = b->raw.len, loff = b->lines.len;
+    if (sl_buf_append(&b->lines, line, linelen) < 0 || sl_buf_append(&b->raw, ev, n) < 0)
+        return -1;
+    note_event(b, off, n, loff, replay_of);
     return 0;
 }
 
@@ -683,17 +691,7 @@ int sl_event_batch_add(struct sl_event_batch *b, const struct sl_event_map *m, c
     size_t off = b->raw.len, loff = b->lines.len;
     if (sl_event_flatten(m, ev, n, &b->lines) < 0 || sl_buf_append(&b->raw, ev, n) < 0)
         return -1;
-    b->ev[b->n].off = off;
-    b->ev[b->n].len = n;
-    b->ev[b->n].loff = loff;
-    b->ev[b->n].llen = b->lines.len - loff;
-    b->ev[b->n].replay_of = replay_of;
-    b->ev[b->n].error = NULL;
-    b->dead[b->n] = 0;
-    b->n++;
-    b->in.bytes += n;
-    if (replay_of)
-        b->in.replay = 1;
+    note_event(b, off, n, loff, replay_of);
     return 0;
 }
 
