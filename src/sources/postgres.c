@@ -485,6 +485,8 @@ static int describe(struct sl_source *s, struct sl_err *err)
     return 0;
 }
 
+static void pg_close(struct sl_source *s);
+
 static int pg_open(struct sl_source **out, const struct sl_config *c,
                    const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
                    struct sl_err *err)
@@ -512,14 +514,7 @@ static int pg_open(struct sl_source **out, const struct sl_config *c,
     }
     if (connect_retry(s, err) < 0 || describe(s, err) < 0) {
         *out = NULL;
-        PQfinish(s->pg);
-        free_cols(s);
-        sl_free(s->cur);
-        for (size_t i = 0; i < s->pk.n; i++)
-            sl_free(s->pk.items[i]);
-        sl_free(s->pk.items);
-        sl_free(s->table_q);
-        sl_free(s);
+        pg_close(s);
         return -1;
     }
     *out = s;
