@@ -198,28 +198,37 @@ static struct sl_stream *stream_new(const char *display, struct sl_err *err)
 int sl_stream_open(struct sl_stream **out, const char *path, const char *display,
                    struct sl_err *err)
 {
-    struct sl_stream *s;
+    int fd;
 
     *out = NULL;
     if (!display)
         display = path;
-    s = stream_new(display, err);
-    if (!s)
+    do
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return sl_err_set(err, SL_E_IO, "could not open \"%s\": %s", display, strerror(errno));
+    return sl_stream_open_fd(out, fd, display, err);
+}
+
+int sl_stream_open_fd(struct sl_stream **out, int fd, const char *display, struct sl_err *err)
+{
+    struct sl_stream *s;
+
+    *out = NULL;
+    s = stream_new(display ? display : "<fd>", err);
+    if (!s) {
+        close(fd);
         return -1;
+    }
+    s->fd = fd;
     s->inbuf = sl_malloc(IN_SIZE);
     if (!s->inbuf) {
         sl_stream_close(s);
-        return sl_err_set(err, SL_E_NOMEM, "%s: out of memory opening the stream", display);
+        return sl_err_set(err, SL_E_NOMEM, "%s: out of memory opening the stream",
+                          display ? display : "<fd>");
     }
     s->ip = s->iend = s->inbuf;
-    do
-        s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (s->fd < 0 && errno == EINTR);
-    if (s->fd < 0) {
-        sl_err_set(err, SL_E_IO, "could not open \"%s\": %s", display, strerror(errno));
-        sl_stream_close(s);
-        return -1;
-    }
 #ifdef POSIX_FADV_SEQUENTIAL
     (void)posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif

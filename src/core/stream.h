@@ -21,6 +21,9 @@ struct sl_stream;
 /* Open `path`; `display` names it in errors (e.g. relative to the config). */
 int sl_stream_open(struct sl_stream **out, const char *path, const char *display,
                    struct sl_err *err);
+/* Over a file the caller opened for reading; takes ownership of `fd` (closed
+ * by sl_stream_close, or here on failure). */
+int sl_stream_open_fd(struct sl_stream **out, int fd, const char *display, struct sl_err *err);
 /* Over caller-owned memory (not copied; must outlive the stream). chunk 0 =
  * no limit per read. Compressed data is detected here too. */
 int sl_stream_open_mem(struct sl_stream **out, const char *display,

@@ -7,7 +7,13 @@
  * Each file's content hash (xxh3-128 over its bytes as stored) goes to the
  * ledger, so the same bytes under any name load once. After the batch
  * commits the file moves to done/; bad input moves to failed/ with a .error
- * file beside it saying what and where. */
+ * file beside it saying what and where.
+ *
+ * Whoever can drop files can plant links too, so every open and move works
+ * on directory descriptors: a drop is opened with O_NOFOLLOW (unless the
+ * source sets follow_symlinks) and only when it is a regular file; done/,
+ * failed/ and quarantine/ must be real directories inside the drop folder;
+ * .error files are created exclusively, never through a link. */
 #include "sources/source.h"
 
 #include <dirent.h>
@@ -26,6 +32,8 @@
 #include "core/mem.h"
 #include "obs/log.h"
 
+#define HOLD_DIR "quarantine"
+
 struct files_cfg {
     char *path;
     char *format;
@@ -36,6 +44,7 @@ struct files_cfg {
     int header;
     char *done_dir;
     char *failed_dir;
+    int follow_symlinks;
 };
 
 static const struct sl_cfg_key files_keys[] = {
@@ -57,6 +66,8 @@ static const struct sl_cfg_key files_keys[] = {
      "where loaded files go, inside the drop folder"},
     {"failed_dir", SL_CFG_STR, offsetof(struct files_cfg, failed_dir), "failed", 0, NULL,
      "where files with bad input go, with a .error file beside them"},
+    {"follow_symlinks", SL_CFG_BOOL, offsetof(struct files_cfg, follow_symlinks), "false", 0,
+     NULL, "load what a symbolic link in the drop folder points to (else it is skipped)"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -70,6 +81,7 @@ struct file_batch {
     struct sl_batch_input in;
     char *full;         /* absolute path */
     char *name;         /* base name */
+    const char *at;     /* folder it is in, inside the drop folder; NULL = the drop folder */
 };
 
 struct sl_source {
@@ -77,6 +89,7 @@ struct sl_source {
     const struct sl_table_cfg *table;
     char *dir;          /* absolute drop folder */
     char *rel_dir;      /* as shown in refs: relative to the config folder */
+    int dfd;            /* the drop folder, -1 while it does not exist */
     const char *pattern;
     struct entry *entries;
     size_t nentries, next;
@@ -128,16 +141,174 @@ static int validate(const struct sl_pipeline_cfg *p, const char *cfgfile, struct
                           "%s:%d:%d: pipeline \"%s\": unknown time zone \"%s\""
                           " (use a tz database name such as America/New_York)",
                           cfgfile, p->pos.line, p->pos.col, p->name, fc->timezone);
+    const char *const own[][2] = {{"done_dir", fc->done_dir}, {"failed_dir", fc->failed_dir}};
+    for (size_t i = 0; i < 2; i++)
+        if (own[i][1] && (!*own[i][1] || strchr(own[i][1], '/') || strcmp(own[i][1], ".") == 0 ||
+                          strcmp(own[i][1], "..") == 0 || strcmp(own[i][1], HOLD_DIR) == 0))
+            return sl_err_set(err, SL_E_CONFIG,
+                              "%s:%d:%d: pipeline \"%s\": %s \"%s\" must name one folder inside"
+                              " the drop folder (no \"/\", not \".\", \"..\" or \"" HOLD_DIR "\")",
+                              cfgfile, p->pos.line, p->pos.col, p->name, own[i][0], own[i][1]);
+    return 0;
+}
+
+/* done/, failed/ and quarantine/ are sluice's own: never drops. */
+static int is_own_dir(const struct sl_source *s, const char *name)
+{
+    return strcmp(name, s->cfg->done_dir) == 0 || strcmp(name, s->cfg->failed_dir) == 0 ||
+           strcmp(name, HOLD_DIR) == 0;
+}
+
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
+         : S_ISCHR(m) || S_ISBLK(m) ? "a device" : S_ISLNK(m) ? "a symbolic link"
+         : "not a regular file";
+}
+
+/* Open `sub` (done/, failed/ or quarantine/) of the drop folder, creating
+ * it when asked. A link there would send drops wherever it points, so it
+ * must be a real directory: O_NOFOLLOW, and moves go through renameat. */
+static int open_own_dir(struct sl_source *s, const char *sub, int create, struct sl_err *err)
+{
+    struct stat st;
+    int fd;
+
+    if (s->dfd < 0)
+        return sl_err_set(err, SL_E_IO, "drop folder \"%s\" does not exist", s->rel_dir);
+    if (create && mkdirat(s->dfd, sub, 0777) < 0 && errno != EEXIST)
+        return sl_err_set(err, SL_E_IO, "could not create \"%s/%s\": %s", s->rel_dir, sub,
+                          strerror(errno));
+    fd = openat(s->dfd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0)
+        return fd;
+    if ((errno == ELOOP || errno == ENOTDIR) &&
+        fstatat(s->dfd, sub, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return sl_err_set(err, SL_E_IO,
+                          "\"%s/%s\" is %s, not a directory: sluice moves drops only into a real"
+                          " directory inside the drop folder; remove it (sluice creates the"
+                          " directory)", s->rel_dir, sub, file_kind(st.st_mode));
+    return sl_err_set(err, SL_E_IO, "could not open \"%s/%s\": %s", s->rel_dir, sub,
+                      strerror(errno));
+}
+
+/* Fail before loading anything when a folder drops would be moved into is
+ * not a real directory (a load that commits and then cannot move its file
+ * would leave it to be taken again). */
+static int check_own_dirs(struct sl_source *s, struct sl_err *err)
+{
+    const char *own[] = {s->cfg->done_dir, s->cfg->failed_dir, HOLD_DIR};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        struct stat st;
+        if (fstatat(s->dfd, own[i], &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+            continue;
+        int fd = open_own_dir(s, own[i], 0, err);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    return 0;
+}
+
+/* Open the batch's file for reading. Never through a symbolic link unless
+ * the source sets follow_symlinks, and only a regular file: O_NONBLOCK so a
+ * FIFO put in its place cannot block the open. errno is kept on failure
+ * (ENOENT: taken away since the listing). */
+static int open_drop(struct sl_source *s, const struct file_batch *fb, struct sl_err *err)
+{
+    const char *at = fb->at ? fb->at : "";
+    const char *sep = fb->at ? "/" : "";
+    struct stat st;
+    int dfd = fb->at ? open_own_dir(s, fb->at, 0, err) : s->dfd;
+    int fd, e;
+
+    if (dfd < 0) {
+        if (s->dfd < 0)
+            errno = ENOENT;
+        return -1;
+    }
+    do
+        fd = openat(dfd, fb->name, O_RDONLY | O_NONBLOCK | O_CLOEXEC |
+                                   (s->cfg->follow_symlinks ? 0 : O_NOFOLLOW));
+    while (fd < 0 && errno == EINTR);
+    e = errno;
+    if (fd < 0 && e == ELOOP && !s->cfg->follow_symlinks)
+        sl_err_set(err, SL_E_IO,
+                   "could not open drop file \"%s/%s%s%s\": it is a symbolic link (set"
+                   " follow_symlinks: true in the source to load what links point to)",
+                   s->rel_dir, at, sep, fb->name);
+    else if (fd < 0)
+        sl_err_set(err, SL_E_IO, "could not open drop file \"%s/%s%s%s\": %s", s->rel_dir, at,
+                   sep, fb->name, strerror(e));
+    else if (fstat(fd, &st) < 0) {
+        e = errno;
+        sl_err_set(err, SL_E_IO, "could not open drop file \"%s/%s%s%s\": %s", s->rel_dir, at,
+                   sep, fb->name, strerror(e));
+        close(fd);
+        fd = -1;
+    } else if (!S_ISREG(st.st_mode)) {
+        e = EINVAL;
+        sl_err_set(err, SL_E_IO, "could not open drop file \"%s/%s%s%s\": it is %s; only"
+                   " regular files are loaded", s->rel_dir, at, sep, fb->name,
+                   file_kind(st.st_mode));
+        close(fd);
+        fd = -1;
+    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+        e = errno;
+        sl_err_set(err, SL_E_IO, "could not open drop file \"%s/%s%s%s\": %s", s->rel_dir, at,
+                   sep, fb->name, strerror(e));
+        close(fd);
+        fd = -1;
+    }
+    if (fb->at)
+        close(dfd);
+    errno = e;
+    return fd;
+}
+
+/* Only regular files are drops: a link is skipped unless the source
+ * follows links, and anything else (a FIFO, socket, device, directory) is
+ * skipped with a warning, never opened. */
+static int is_drop(struct sl_source *s, int dfd, const char *name, struct stat *st)
+{
+    char key[PATH_MAX + 64];
+
+    if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    snprintf(key, sizeof key, "%s/%s:kind", s->dir, name);
+    if (S_ISLNK(st->st_mode)) {
+        if (!s->cfg->follow_symlinks) {
+            sl_log_once(SL_LOG_WARN, &s->log, key,
+                        "%s/%s: skipped: a symbolic link (set follow_symlinks: true in the"
+                        " source to load what links point to)", s->rel_dir, name);
+            return 0;
+        }
+        if (fstatat(dfd, name, st, 0) < 0) {
+            sl_log_once(SL_LOG_WARN, &s->log, key,
+                        "%s/%s: skipped: a symbolic link to nothing (%s)", s->rel_dir, name,
+                        strerror(errno));
+            return 0;
+        }
+    }
+    if (S_ISREG(st->st_mode))
+        return 1;
+    if (!(S_ISDIR(st->st_mode) && is_own_dir(s, name)))
+        sl_log_once(SL_LOG_WARN, &s->log, key,
+                    "%s/%s: skipped: %s; only regular files are loaded", s->rel_dir, name,
+                    file_kind(st->st_mode));
     return 0;
 }
 
 static int scan(struct sl_source *s, struct sl_err *err)
 {
-    DIR *d = opendir(s->dir);
+    DIR *d;
     struct dirent *de;
     struct timespec now;
+    int lfd;
 
-    if (!d) {
+    /* the configured folder itself may be a link: the config names it */
+    s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dfd < 0) {
         if (errno == ENOENT) {
             sl_log_once(SL_LOG_WARN, &s->log, s->dir,
                         "drop folder \"%s\" does not exist yet; nothing to load", s->rel_dir);
@@ -146,12 +317,23 @@ static int scan(struct sl_source *s, struct sl_err *err)
         return sl_err_set(err, SL_E_IO, "could not open drop folder \"%s\": %s", s->rel_dir,
                           strerror(errno));
     }
+    if (check_own_dirs(s, err) < 0)
+        return -1;
+    lfd = fcntl(s->dfd, F_DUPFD_CLOEXEC, 0);
+    d = lfd < 0 ? NULL : fdopendir(lfd);
+    if (!d) {
+        int e = errno;
+        if (lfd >= 0)
+            close(lfd);
+        return sl_err_set(err, SL_E_IO, "could not open drop folder \"%s\": %s", s->rel_dir,
+                          strerror(e));
+    }
     clock_gettime(CLOCK_REALTIME, &now);
     while ((de = readdir(d))) {
         struct stat st;
         if (is_temp_name(de->d_name) || fnmatch(s->pattern, de->d_name, 0) != 0)
             continue;
-        if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+        if (!is_drop(s, dirfd(d), de->d_name, &st))
             continue;
         double age = (double)(now.tv_sec - st.st_mtim.tv_sec) +
                      (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9;
@@ -208,6 +390,7 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
     s->rel_dir = sl_strdup(s->cfg->path);
     s->log.pipeline = p->name;
     s->log.table = t->name;
+    s->dfd = -1;
     if (!s->dir || !s->rel_dir) {
         sl_free(s->dir);
         sl_free(s->rel_dir);
@@ -215,6 +398,8 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
     if (scan(s, err) < 0) {
+        if (s->dfd >= 0)
+            close(s->dfd);
         s->log.table = NULL;
         sl_free(s->dir);
         sl_free(s->rel_dir);
@@ -226,13 +411,13 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
 }
 
 /* xxh3-128 of the file's bytes as stored. */
-static int hash_file(const char *path, const char *display, char out[33], uint64_t *bytes,
-                     struct sl_err *err)
+static int hash_file(struct sl_source *s, const struct file_batch *fb, char out[33],
+                     uint64_t *bytes, struct sl_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    const char *display = fb->in.ref;
+    int fd = open_drop(s, fb, err);
     if (fd < 0)
-        return sl_err_set(err, SL_E_IO, "could not open drop file \"%s\": %s", display,
-                          strerror(errno));
+        return -1;
     XXH3_state_t *st = XXH3_createState();
     char *buf = sl_malloc(1 << 20);
     if (!st || !buf) {
@@ -295,7 +480,7 @@ static int files_next(struct sl_source *s, struct sl_batch_input **out, struct s
             free_batch(fb);
             return sl_err_set(err, SL_E_NOMEM, "out of memory");
         }
-        if (hash_file(fb->full, fb->in.ref, fb->in.hash, &fb->in.bytes, err) < 0) {
+        if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
             if (errno == ENOENT) {      /* taken away since the listing: not ours */
                 free_batch(fb);
                 continue;
@@ -325,7 +510,8 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
                           " source (csv, tsv or jsonl)", b->ref);
     }
     struct sl_format_opts o = {s->cfg->delimiter, s->cfg->header, 0};
-    if (sl_stream_open(&r->st, fb->full, b->ref, err) < 0)
+    int fd = open_drop(s, fb, err);
+    if (fd < 0 || sl_stream_open_fd(&r->st, fd, b->ref, err) < 0)
         return -1;
     r->fmt = fmt;
     if (fmt->open(&r->rd, r->st, &o, err) < 0) {
@@ -338,67 +524,105 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
 
 /* Move the batch's file (in the drop folder, or in quarantine/ when it was
  * held) into `sub`, never overwriting: a second file of the same name gets a
- * numbered suffix. */
+ * numbered suffix, chosen so that `companion` (".error") beside it is free
+ * too. *moved (sl_malloc'd) is its name in `sub`. */
 static int move_into(struct sl_source *s, const struct file_batch *fb, const char *sub,
-                     char **moved, struct sl_err *err)
+                     const char *companion, char **moved, struct sl_err *err)
 {
-    const char *name = fb->name;
-    char *dir = join(s->dir, sub);
-    char *from = sl_strdup(fb->full);
-    struct sl_buf to;
-    int rc = -1;
+    const char *at = fb->at ? fb->at : "", *sep = fb->at ? "/" : "";
+    int from = fb->at ? open_own_dir(s, fb->at, 0, err) : s->dfd;
+    int to = -1, rc = -1;
+    struct sl_buf name, side;
+    struct stat st;
 
-    sl_buf_init(&to);
-    if (!dir || !from)
+    sl_buf_init(&name);
+    sl_buf_init(&side);
+    if (from < 0 || (to = open_own_dir(s, sub, 1, err)) < 0)
         goto done;
-    if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
-        sl_err_set(err, SL_E_IO, "could not create \"%s/%s\": %s", s->rel_dir, sub,
-                   strerror(errno));
-        goto done;
-    }
     for (int k = 0; k < 10000; k++) {
-        sl_buf_reset(&to);
+        sl_buf_reset(&name);
+        sl_buf_reset(&side);
         if (k == 0)
-            sl_buf_printf(&to, "%s/%s", dir, name);
+            sl_buf_puts(&name, fb->name);
         else
-            sl_buf_printf(&to, "%s/%s.%d", dir, name, k);
-        if (access(to.data, F_OK) != 0)
+            sl_buf_printf(&name, "%s.%d", fb->name, k);
+        sl_buf_printf(&side, "%s%s", name.data, companion ? companion : "");
+        if (name.oom || side.oom) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        if (fstatat(to, name.data, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
+            (!companion || (fstatat(to, side.data, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+                            errno == ENOENT)))
             break;
     }
-    if (rename(from, to.data) < 0) {
-        sl_err_set(err, SL_E_IO, "could not move \"%s/%s\" to %s/: %s", s->rel_dir, name, sub,
-                   strerror(errno));
+    if (renameat(from, fb->name, to, name.data) < 0) {
+        sl_err_set(err, SL_E_IO, "could not move \"%s/%s%s%s\" to %s/%s/: %s", s->rel_dir, at,
+                   sep, fb->name, s->rel_dir, sub, strerror(errno));
         goto done;
     }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    if (moved) {
-        *moved = sl_buf_steal(&to);
-    }
+    fsync(to);
+    if (moved)
+        *moved = sl_buf_steal(&name);
     rc = 0;
 done:
-    sl_free(dir);
-    sl_free(from);
-    sl_buf_free(&to);
+    if (fb->at && from >= 0)
+        close(from);
+    if (to >= 0)
+        close(to);
+    sl_buf_free(&name);
+    sl_buf_free(&side);
     return rc;
 }
 
-static int write_error_file(const char *path, const char *why, struct sl_err *err)
+/* `name`.error in `sub`, created afresh: a link or file planted under that
+ * name is never written through; the next numbered name is taken instead. */
+static int write_error_file(struct sl_source *s, const char *sub, const char *name,
+                            const char *why, struct sl_err *err)
 {
     struct sl_buf p;
+    int dfd = open_own_dir(s, sub, 0, err), fd = -1, rc = -1;
+
     sl_buf_init(&p);
-    sl_buf_printf(&p, "%s.error", path);
-    FILE *f = fopen(p.data, "w");
-    if (!f) {
-        sl_err_set(err, SL_E_IO, "could not write \"%s\": %s", p.data, strerror(errno));
-        sl_buf_free(&p);
+    if (dfd < 0)
         return -1;
+    for (int k = 0; k < 10000 && fd < 0; k++) {
+        sl_buf_reset(&p);
+        if (k == 0)
+            sl_buf_printf(&p, "%s.error", name);
+        else
+            sl_buf_printf(&p, "%s.error.%d", name, k);
+        if (p.oom) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        fd = openat(dfd, p.data, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) {
+            sl_err_set(err, SL_E_IO, "could not write \"%s/%s/%s\": %s", s->rel_dir, sub, p.data,
+                       strerror(errno));
+            goto done;
+        }
+    }
+    if (fd < 0) {
+        sl_err_set(err, SL_E_IO, "could not write \"%s/%s/%s.error\": every numbered name is"
+                   " taken; clear out %s/%s/", s->rel_dir, sub, name, s->rel_dir, sub);
+        goto done;
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        sl_err_set(err, SL_E_IO, "could not write \"%s/%s/%s\": %s", s->rel_dir, sub, p.data,
+                   strerror(errno));
+        close(fd);
+        goto done;
     }
     fprintf(f, "%s\n", why ? why : "failed");
-    int rc = fclose(f) == 0 ? 0 : sl_err_set(err, SL_E_IO, "could not write \"%s\"", p.data);
+    if (fclose(f) != 0)
+        sl_err_set(err, SL_E_IO, "could not write \"%s/%s/%s\": %s", s->rel_dir, sub, p.data,
+                   strerror(errno));
+    else
+        rc = 0;
+done:
+    close(dfd);
     sl_buf_free(&p);
     return rc;
 }
@@ -413,12 +637,12 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     switch (o) {
     case SL_OUT_COMMITTED:
     case SL_OUT_DUPLICATE:
-        rc = move_into(s, fb, s->cfg->done_dir, NULL, err);
+        rc = move_into(s, fb, s->cfg->done_dir, NULL, NULL, err);
         break;
     case SL_OUT_FAILED:
-        rc = move_into(s, fb, s->cfg->failed_dir, &moved, err);
+        rc = move_into(s, fb, s->cfg->failed_dir, ".error", &moved, err);
         if (rc == 0)
-            rc = write_error_file(moved, why, err);
+            rc = write_error_file(s, s->cfg->failed_dir, moved, why, err);
         break;
     case SL_OUT_QUARANTINED:     /* hold() has moved it already */
     case SL_OUT_RETRY_LATER:
@@ -429,21 +653,21 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     return rc;
 }
 
-#define HOLD_DIR "quarantine"
-
 static int files_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
                       struct sl_err *err)
 {
     struct file_batch *fb = b->priv;
     char *moved = NULL;
-    if (move_into(s, fb, HOLD_DIR, &moved, err) < 0)
+    if (move_into(s, fb, HOLD_DIR, NULL, &moved, err) < 0)
         return -1;
     /* the ledger keeps it relative to the drop folder: "quarantine/a.csv" */
-    const char *base = strrchr(moved, '/');
-    *held = join(HOLD_DIR, base ? base + 1 : moved);
+    *held = join(HOLD_DIR, moved);
+    sl_free(fb->name);
+    fb->name = moved;
+    fb->at = HOLD_DIR;
     sl_free(fb->full);
-    fb->full = moved;
-    if (!*held)
+    fb->full = *held ? join(s->dir, *held) : NULL;
+    if (!*held || !fb->full)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     return 0;
 }
@@ -459,6 +683,7 @@ static int files_reopen(struct sl_source *s, const char *held, struct sl_batch_i
     if (!fb)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     fb->name = sl_strdup(held + sizeof HOLD_DIR);
+    fb->at = HOLD_DIR;
     fb->full = join(s->dir, held);
     fb->in.ref = join(s->rel_dir, held);
     fb->in.timezone = s->cfg->timezone;
@@ -468,7 +693,7 @@ static int files_reopen(struct sl_source *s, const char *held, struct sl_batch_i
         free_batch(fb);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    if (hash_file(fb->full, fb->in.ref, fb->in.hash, &fb->in.bytes, err) < 0) {
+    if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
         free_batch(fb);
         return -1;
     }
@@ -483,6 +708,8 @@ static void files_close(struct sl_source *s)
     for (size_t i = 0; i < s->nentries; i++)
         sl_free(s->entries[i].name);
     sl_free(s->entries);
+    if (s->dfd >= 0)
+        close(s->dfd);
     sl_free(s->dir);
     sl_free(s->rel_dir);
     sl_free(s);
