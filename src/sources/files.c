@@ -163,7 +163,7 @@ static const char *file_kind(mode_t m)
 {
     return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISSOCK(m) ? "a socket"
          : S_ISCHR(m) || S_ISBLK(m) ? "a device" : S_ISLNK(m) ? "a symbolic link"
-         : "not a regular file";
+         : S_ISREG(m) ? "a file" : "not a regular file";
 }
 
 /* Open `sub` (done/, failed/ or quarantine/) of the drop folder, creating

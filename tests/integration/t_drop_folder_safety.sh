@@ -100,6 +100,13 @@ YAML
     check "$dest: $own/ a link: the drop stays for the next run" yes "$([ -f "$W/in/x.csv" ] && echo yes || echo no)"
   done
 
+  W="$T_DIR/$dest/own-file"; T=${dest}_own_file; cfg "$W" $T
+  mkdir -p "$W/in"; printf 'not a folder\n' >"$W/in/done"
+  printf 'id,v,secret\n8,1,public\n' | drop "$W/in" x.csv
+  run_t run "$W/s.yaml"
+  check "$dest: done a file: the run fails naming it" "1 0" "$RC $(has_table $T)"
+  check_contains "$dest: done a file: the message says so" "\"in/done\" is a file, not a directory" "$ERR"
+
   W="$T_DIR/$dest/own-outside"; T=${dest}_own_outside; cfg "$W" $T ", done_dir: ../elsewhere"
   sluice check "$W/s.yaml"
   check "$dest: a done_dir outside the drop folder is a config error" 2 "$RC"
