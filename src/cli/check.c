@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "core/mem.h"
+#include "core/redact.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 
@@ -18,7 +19,7 @@ static void key_value(const struct sl_cfg_key *k, const void *ctx, char *out, si
     switch (k->type) {
     case SL_CFG_STR: {
         const char *s = *(char *const *)p;
-        snprintf(out, cap, "%s", s ? s : "");
+        sl_redact(s ? s : "", out, cap);     /* a broker URL may hold a password */
         break;
     }
     case SL_CFG_INT: snprintf(out, cap, "%ld", *(const long *)p); break;
@@ -45,24 +46,12 @@ static void key_value(const struct sl_cfg_key *k, const void *ctx, char *out, si
     }
 }
 
-/* The URL without its password, for printing. */
-static void safe_url(const char *url, char *out, size_t cap)
-{
-    const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    if (at && colon && colon < at)
-        snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
-    else
-        snprintf(out, cap, "%s", url);
-}
-
 static json_t *plan_json(const struct sl_config *c)
 {
     json_t *root = json_object(), *conns = json_array(), *pipes = json_array();
     char buf[1024];
     for (size_t i = 0; i < c->nconnections; i++) {
-        safe_url(c->connections[i].url, buf, sizeof buf);
+        sl_redact(c->connections[i].url, buf, sizeof buf);
         json_array_append_new(conns, json_pack("{s:s, s:s}", "name", c->connections[i].name,
                                                "url", buf));
     }
@@ -114,7 +103,7 @@ static void print_plan(const struct sl_config *c)
     char buf[1024];
     printf("config %s: ok\n\nconnections\n", c->path);
     for (size_t i = 0; i < c->nconnections; i++) {
-        safe_url(c->connections[i].url, buf, sizeof buf);
+        sl_redact(c->connections[i].url, buf, sizeof buf);
         printf("  %-20s %s\n", c->connections[i].name, buf);
     }
     for (size_t i = 0; i < c->npipelines; i++) {

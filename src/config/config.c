@@ -17,6 +17,8 @@
 
 #include "config/yaml.h"
 #include "core/mem.h"
+#include "core/pgerr.h"
+#include "core/redact.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 
@@ -232,6 +234,8 @@ static int load_http(struct build *B, const struct sl_yaml_node *n)
     if (sl_cfg_fill_ex(http_keys, B->c, n, B->file, NULL, "http", NULL, B->err) < 0)
         return -1;
     const struct sl_yaml_node *tok = sl_yaml_get(n, "token");
+    if (sl_redact_add(B->c->http_token) < 0)
+        return oom(B);
     if (B->c->http_token && !B->c->http_token[0])
         return fail(B, tok->line, tok->col,
                     "http: key \"token\": is empty (is its environment variable set to \"\"?); "
@@ -325,6 +329,9 @@ static int load_connections(struct build *B, const struct sl_yaml_node *n)
                 return -1;
             url = sl_yaml_get(e->value, "url");
         }
+        /* from here on no message, log line or API answer shows them */
+        if (sl_redact_add_conninfo(cn->url) < 0 || sl_redact_add(cn->password) < 0)
+            return oom(B);
         size_t s;
         for (s = 0; s < sizeof schemes / sizeof schemes[0]; s++)
             if (starts_with(cn->url, schemes[s]))
@@ -344,6 +351,12 @@ static int load_connections(struct build *B, const struct sl_yaml_node *n)
             return fail(B, url->line, url->col,
                         "%s: key \"url\": sqlite:// needs a file path, like "
                         "sqlite://warehouse.db", what);
+        char why[512];
+        if (s < 2 && sl_pg_conninfo_check(cn->url, why, sizeof why) < 0)
+            return fail(B, url->line, url->col,
+                        "%s: key \"url\": not a valid PostgreSQL connection URL: %s (write it as "
+                        "postgresql://user@host:port/dbname?param=value, percent-encoding "
+                        "special characters)", what, why);
     }
     return 0;
 }
@@ -702,6 +715,17 @@ static int load_source(struct build *B, struct sl_pipeline_cfg *p, const struct 
                            what, NULL, B->err) < 0)
             return -1;
         *(int *)((char *)p->source_ctx + bl[i].given) = 1;
+    }
+    /* a source's own secrets (a bearer token, a broker URL's password) */
+    for (const struct sl_cfg_key *k = p->source_ops->keys; k && k->key; k++) {
+        const char *v = k->type == SL_CFG_STR ?
+            *(char *const *)((const char *)p->source_ctx + k->offset) : NULL;
+        if (!v)
+            continue;
+        if (((strcmp(k->key, "token") == 0 || strcmp(k->key, "password") == 0) &&
+             sl_redact_add(v) < 0) ||
+            (strcmp(k->key, "url") == 0 && sl_redact_add_conninfo(v) < 0))
+            return oom(B);
     }
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/redact.h"
+
 int sl_pg_transient(const char *st)
 {
     if (!st)
@@ -18,7 +20,23 @@ void sl_pg_message(const PGconn *conn, const PGresult *res, char *out, size_t ca
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     if (!msg || !*msg)
         msg = conn ? PQerrorMessage(conn) : "not connected";
-    snprintf(out, cap, "%s", msg && *msg ? msg : "unknown error");
+    /* libpq echoes parts of the conninfo (a malformed URI whole) */
+    sl_redact(msg && *msg ? msg : "unknown error", out, cap);
     for (size_t n = strlen(out); n && (out[n - 1] == '\n' || out[n - 1] == ' '); n--)
         out[n - 1] = '\0';
+}
+
+int sl_pg_conninfo_check(const char *conninfo, char *why, size_t cap)
+{
+    char *errmsg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+    if (opts) {
+        PQconninfoFree(opts);
+        return 0;
+    }
+    sl_redact(errmsg ? errmsg : "out of memory", why, cap);
+    PQfreemem(errmsg);
+    for (size_t n = strlen(why); n && (why[n - 1] == '\n' || why[n - 1] == ' '); n--)
+        why[n - 1] = '\0';
+    return -1;
 }
