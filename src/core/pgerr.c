@@ -31,8 +31,18 @@ int sl_pg_conninfo_check(const char *conninfo, char *why, size_t cap)
     char *errmsg = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
     if (opts) {
+        /* libpq reads the port only when it connects, and echoes it then:
+         * "u:pa/ss@h" parses as host u, port "pa" (the password's start) */
+        int bad_port = 0;
+        for (PQconninfoOption *o = opts; o->keyword; o++)
+            if (strcmp(o->keyword, "port") == 0 && o->val)
+                bad_port = o->val[strspn(o->val, "0123456789, ")] != '\0';
         PQconninfoFree(opts);
-        return 0;
+        if (!bad_port)
+            return 0;
+        snprintf(why, cap, "the port is not a number (is there a '/', '@' or ':' in the user "
+                 "name or password? percent-encode it: %%2F, %%40, %%3A)");
+        return -1;
     }
     sl_redact(errmsg ? errmsg : "out of memory", why, cap);
     PQfreemem(errmsg);

@@ -168,6 +168,15 @@ static void libpq_parse_errors_are_redacted(void **state)
     assert_null(strstr(why, "Sec%zzret99"));
     assert_null(strchr(why, '\n'));
 
+    /* a '/' in the password: libpq reads its start as the port, and would
+     * echo it when connecting; refused without echoing it */
+    assert_int_equal(sl_pg_conninfo_check("postgresql://u:Sec/ret99@h:5432/db", why, sizeof why),
+                     -1);
+    assert_non_null(strstr(why, "port is not a number"));
+    assert_null(strstr(why, "Sec"));
+    assert_int_equal(sl_pg_conninfo_check("postgresql://u@h1:5432,h2:5433/db", why, sizeof why), 0);
+    assert_int_equal(sl_pg_conninfo_check("host=h port=x1", why, sizeof why), -1);
+
     /* key=value with an unterminated quote */
     assert_int_equal(sl_pg_conninfo_check("host=h password='Secret99", why, sizeof why), -1);
     assert_null(strstr(why, "Secret99"));
