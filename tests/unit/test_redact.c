@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "core/err.h"
 #include "core/pgerr.h"
 #include "core/redact.h"
@@ -182,6 +183,31 @@ static void libpq_parse_errors_are_redacted(void **state)
     assert_null(strstr(why, "Secret99"));
 }
 
+static void config_registers_its_secrets(void **state)
+{
+    (void)state;
+    static const char yaml[] =
+        "http: { listen: \"127.0.0.1:0\", token: \"AdminTok3n\" }\n"
+        "connections:\n"
+        "  wh: { url: \"postgresql://u:UrlPassw0rd@h/db?sslpassword=KeyPassw0rd\", "
+        "password: \"ConnPassw0rd\" }\n"
+        "pipelines:\n"
+        "  - name: ev\n"
+        "    source: { kind: http, listen: \"127.0.0.1:0\", token: \"SourceTok3n\" }\n"
+        "    destination: wh\n"
+        "    tables: [ { name: events, kind: append } ]\n";
+    struct sl_config *c = NULL;
+    struct sl_err err;
+    char out[512];
+
+    sl_err_clear(&err);
+    if (sl_config_load_mem("mem.yaml", NULL, yaml, sizeof yaml - 1, &c, &err) < 0)
+        fail_msg("%s", err.msg);
+    sl_config_free(c);
+    sl_redact("AdminTok3n UrlPassw0rd KeyPassw0rd ConnPassw0rd SourceTok3n kept", out, sizeof out);
+    assert_string_equal(out, "*** *** *** *** *** kept");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -193,6 +219,7 @@ int main(void)
         cmocka_unit_test_setup(redact_truncates_safely, reset),
         cmocka_unit_test_setup(error_records_are_redacted, reset),
         cmocka_unit_test_setup(libpq_parse_errors_are_redacted, reset),
+        cmocka_unit_test_setup(config_registers_its_secrets, reset),
     };
     return cmocka_run_group_tests(tests, NULL, reset);
 }
