@@ -124,10 +124,13 @@ static void put(char *out, size_t cap, size_t *o, const char *p, size_t len)
 
 void sl_redact(const char *in, char *out, size_t cap)
 {
-    size_t n = in ? strlen(in) : 0, o = 0, i = 0, copied = 0;
+    size_t n, o = 0, i = 0, copied = 0;
 
     if (!cap)
         return;
+    if (!in)
+        in = "";
+    n = strlen(in);
     pthread_mutex_lock(&reg_mu);
     while (i < n) {
         size_t start, end, resume, best = 0;
