@@ -112,3 +112,23 @@ void sl_cli_close_dest(struct sl_cli_dest *d)
         d->ops->close(d->d);
     d->d = NULL;
 }
+
+void sl_cli_print_shell_word(FILE *f, const char *w)
+{
+    int plain = *w != '\0';
+    for (const char *p = w; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                       "_-./:=@%+,", *p) != NULL;
+    if (plain) {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = w; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
+}

@@ -138,7 +138,7 @@ static void maybe_reconcile(const struct daemon *dm, const struct sl_pipeline_cf
             sl_log(SL_LOG_WARN, &lc,
                    "reconcile: %zu missing, %zu extra, %zu different rows; "
                    "`sluice reconcile --repair` re-syncs them",
-                   r.missing.n, r.extra.n, r.different.n);
+                   r.missing.total, r.extra.total, r.different.total);
         else
             sl_log(SL_LOG_INFO, &lc, "reconcile: in sync (%" PRId64 " rows)", r.source_rows);
         sl_reconcile_result_free(&r);

@@ -148,9 +148,14 @@ int sl_cmd_rollback(int argc, char **argv)
                            " rows, restored %" PRId64 " replaced rows\n",
                            st->batch, st->kind, st->table, st->removed, st->restored);
             }
-            printf("the ledger marks %s rolled_back; sluice has forgotten %s drop, so offering"
-                   " the same file again loads it again\n",
-                   res.nsteps > 1 ? "them" : "it", res.nsteps > 1 ? "their" : "its");
+            int64_t drops = 0;
+            for (size_t i = 0; i < res.nsteps; i++)
+                drops += res.steps[i].drops;
+            printf("the ledger marks %s rolled_back", res.nsteps > 1 ? "them" : "it");
+            if (drops)
+                printf("; sluice has forgotten %s drop%s, so offering the same file again loads it"
+                       " again", res.nsteps > 1 ? "their" : "its", drops > 1 ? "s" : "");
+            printf("\n");
             sl_rollback_result_free(&res);
         }
     }

@@ -261,7 +261,8 @@ int sl_cmd_restore(int argc, char **argv)
                 printf("; rolled back batch%s", res.nrolled_back > 1 ? "es" : "");
                 for (size_t i = 0; i < res.nrolled_back; i++)
                     printf("%s%" PRId64, i ? ", " : " ", res.rolled_back[i]);
-                printf(" (their drops are forgotten: offering a file again loads it again)");
+                if (res.drops)
+                    printf(" (their drops are forgotten: offering a file again loads it again)");
             } else {
                 printf("; no batch was newer than the snapshot");
             }

@@ -298,8 +298,11 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
             if (exec_buf(ops, d, &sql, 1, pb, NULL, NULL, err) < 0)
                 goto fail;
         }
-        if (ops->drop_prev(d, table, b, err) < 0 || sl_rollback_mark(ops, d, b, note, err) < 0)
+        int64_t forgot = 0;
+        if (ops->drop_prev(d, table, b, err) < 0 ||
+            sl_rollback_mark(ops, d, b, note, &forgot, err) < 0)
             goto fail;
+        out->drops += forgot;
         out->rolled_back[out->nrolled_back++] = b;
     }
     if (ops->commit(d, err) < 0)
