@@ -110,7 +110,7 @@ int sl_cmd_rollback(int argc, char **argv)
         fprintf(stderr, "sluice: no batch %lld%s%s%s in the ledger of any destination of %s\n",
                 batch, o.table ? " of table \"" : "", o.table ? o.table : "",
                 o.table ? "\"" : "", o.config);
-        rc = 1;
+        rc = 2;
     } else if (rc == 0 && hits > 1) {
         fprintf(stderr, "sluice: batch %lld is in more than one ledger: %s; name the table"
                         " with --table\n", batch, where.data ? where.data : "");
@@ -135,7 +135,7 @@ int sl_cmd_rollback(int argc, char **argv)
         }
         if (err.code != SL_E_NONE) {
             fprintf(stderr, "sluice: %s\n", err.msg);
-            rc = 1;
+            rc = sl_err_exit_code(&err);
         } else {
             for (size_t i = 0; i < res.nsteps; i++) {
                 const struct sl_rollback_step *st = &res.steps[i];

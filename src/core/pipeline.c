@@ -1569,7 +1569,7 @@ done:
 }
 
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        int64_t batch, int approve, const char *note,
+                        int64_t batch, int approve, const char *who, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err)
 {
     struct table_run tr = {0};
@@ -1595,7 +1595,7 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
     const char *held = sl_rows_get(&row, 0, 6);
     if (!state || strcmp(state, "quarantined") != 0) {
-        sl_err_set(err, SL_E_USAGE, "batch %" PRId64 " is %s, not quarantined: only a"
+        sl_err_set(err, SL_E_STATE, "batch %" PRId64 " is %s, not quarantined: only a"
                    " quarantined batch can be approved or rejected", batch,
                    state ? state : "unknown");
         goto done;
@@ -1623,8 +1623,8 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     sl_buf_init(&dec);
     char now[32];
     sl_time_format(sl_time_now(), now);
-    sl_buf_printf(&dec, "%s at %s%s%s", approve ? "approved" : "rejected", now,
-                  note && *note ? ": " : "", note ? note : "");
+    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected",
+                  who && *who ? who : "unknown", now, note && *note ? ": " : "", note ? note : "");
     if (dec.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         sl_buf_free(&dec);

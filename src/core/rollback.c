@@ -420,7 +420,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
     if (sl_rollback_lookup(ops, d, batch, &row, err) < 0)
         goto fail;
     if (row.nrows == 0) {
-        sl_err_set(err, SL_E_INPUT, "no batch %" PRId64 " in the ledger", batch);
+        sl_err_set(err, SL_E_NOTFOUND, "no batch %" PRId64 " in the ledger", batch);
         goto fail;
     }
     table = sl_strdup(sl_rows_get(&row, 0, 2));
@@ -438,7 +438,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
         goto fail;
     const char *state = row.nrows ? sl_rows_get(&row, 0, 4) : NULL;
     if (!loaded_state(state)) {
-        sl_err_set(err, SL_E_INPUT,
+        sl_err_set(err, SL_E_STATE,
                    "batch %" PRId64 " of table \"%s\" is %s, not committed: only a committed"
                    " batch can be rolled back%s", batch, table, state ? state : "gone",
                    state && strcmp(state, "quarantined") == 0 ? " (use sluice reject)" : "");
