@@ -35,7 +35,7 @@ static int release(int argc, char **argv, int approve)
         sl_free(o.args);
         return 2;
     }
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c) {
         sl_free(o.args);
         return 2;

@@ -44,6 +44,8 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                  struct sl_cli_opts *o);
 /* Load the config or print its error; returns NULL on error. */
 struct sl_config *sl_cli_load_config(const char *path);
+/* The same for a command that may send alerts: their secrets must be set. */
+struct sl_config *sl_cli_load_config_alerting(const char *path);
 
 /* The distinct destination connections the config's pipelines use, connected
  * and with sluice's tables in place. */

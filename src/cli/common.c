@@ -76,6 +76,19 @@ bad:
     return -1;
 }
 
+struct sl_config *sl_cli_load_config_alerting(const char *path)
+{
+    struct sl_config *c = sl_cli_load_config(path);
+    struct sl_err err;
+    sl_err_clear(&err);
+    if (c && sl_config_can_alert(c, &err) < 0) {
+        fprintf(stderr, "sluice: %s\n", err.msg);
+        sl_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 struct sl_config *sl_cli_load_config(const char *path)
 {
     struct sl_config *c = NULL;

@@ -290,7 +290,7 @@ int sl_cmd_daemon(int argc, char **argv)
         return 2;
     }
     sl_free(o.args);
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c)
         return 2;
     if (!listen)

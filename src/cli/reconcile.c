@@ -90,7 +90,7 @@ int sl_cmd_reconcile(int argc, char **argv)
     sl_free(rest);
     if (prc < 0)
         return 2;
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c) {
         sl_free(o.args);
         return 2;
