@@ -183,6 +183,15 @@ check_contains "daemon: reconcile every 1s finds the drift" "table=accounts: rec
   "$(cat "$T_DIR/daemon.err")"
 check_contains "daemon: and the tables in sync" "table=pairs: reconcile: in sync" "$(cat "$T_DIR/daemon.err")"
 
+# its own clock: first at start, then every `every`, whatever the schedule
+sed 's/^    destination: wh$/    destination: wh\n    schedule: every 1h\n    reconcile: { every: 2s }/' "$W/pg.yaml" >"$W/clock.yaml"
+"$SLUICE_BIN" daemon "$W/clock.yaml" --listen 127.0.0.1:0 >"$T_DIR/clock.out" 2>"$T_DIR/clock.err" &
+DPID=$!
+for _ in $(seq 100); do [ "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/clock.err")" -ge 2 ] && break; sleep 0.2; done
+kill -TERM $DPID; wait $DPID || true
+check "daemon: with a schedule of 1h, reconcile every 2s runs at start and again 2s later" "2" \
+  "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/clock.err" | awk '{print ($1 >= 2) ? 2 : $1}')"
+
 sluice reconcile "$W/pg.yaml" nosuch
 check "an unknown table is a usage error (exit 2)" "2" "$RC"
 
