@@ -174,7 +174,7 @@ int sl_cmd_check(int argc, char **argv)
     struct sl_cli_opts o;
     if (sl_cli_parse(argc, argv, "sluice check CONFIG [--json]", "json", &o) < 0)
         return 2;
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     sl_free(o.args);
     if (!c)
         return 2;

@@ -12,7 +12,7 @@ int sl_cmd_run(int argc, char **argv)
     struct sl_cli_opts o;
     if (sl_cli_parse(argc, argv, "sluice run CONFIG [PIPELINE...]", "", &o) < 0)
         return 2;
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c) {
         sl_free(o.args);
         return 2;

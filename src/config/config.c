@@ -267,11 +267,18 @@ static int load_alerts(struct build *B, const struct sl_yaml_node *n)
             return fail(B, it->line, it->col, "%s: expected a mapping of keys, found %s", what,
                         found);
         }
+        /* a secret of the alert (its URL, its key) may be unset where
+         * nothing is sent: kept as the reason it cannot be */
+        const struct sl_yaml_node *url = sl_yaml_get(it, "url");
+        const struct sl_yaml_node *key = sl_yaml_get(it, "routing_key");
+        const char *unset = url && url->unset ? url->unset : key && key->unset ? key->unset : NULL;
+        if (unset && !(a->unset = sl_strdup(unset)))
+            return oom(B);
         if (sl_cfg_fill_ex(alert_keys, a, it, B->file, NULL, what, NULL, B->err) < 0)
             return -1;
-        const struct sl_yaml_node *url = sl_yaml_get(it, "url");
         /* webhook URLs often are secrets (Slack's): never echo one */
-        if (!starts_with(a->url, "http://") && !starts_with(a->url, "https://"))
+        if (!(url && url->unset) && !starts_with(a->url, "http://") &&
+            !starts_with(a->url, "https://"))
             return fail(B, url->line, url->col,
                         "%s: key \"url\": expected an http:// or https:// URL", what);
         const struct sl_yaml_node *fmt = sl_yaml_get(it, "format");
@@ -858,6 +865,50 @@ static int load_pipeline(struct build *B, size_t i, const struct sl_yaml_node *n
 
 /* ---- the whole config ---- */
 
+/* The first value (in document order) that names an unset ${VAR}, other
+ * than an alert's secrets (they wait until an alert is to be sent). */
+static const struct sl_yaml_node *first_unset(const struct sl_yaml_node *n,
+                                              const struct sl_yaml_node *alerts)
+{
+    if (!n)
+        return NULL;
+    if (n->unset)
+        return n;
+    for (size_t i = 0; i < n->nentries; i++) {
+        const struct sl_yaml_node *v = n->entries[i].value;
+        const struct sl_yaml_node *u = first_unset(v, alerts);
+        if (u)
+            return u;
+    }
+    for (size_t i = 0; i < n->nitems; i++) {
+        const struct sl_yaml_node *it = n->items[i];
+        if (n == alerts && it->type == SL_YAML_MAP) {
+            for (size_t k = 0; k < it->nentries; k++) {
+                const char *key = it->entries[k].key;
+                if (strcmp(key, "url") == 0 || strcmp(key, "routing_key") == 0)
+                    continue;
+                const struct sl_yaml_node *u = first_unset(it->entries[k].value, alerts);
+                if (u)
+                    return u;
+            }
+            continue;
+        }
+        const struct sl_yaml_node *u = first_unset(it, alerts);
+        if (u)
+            return u;
+    }
+    return NULL;
+}
+
+int sl_config_can_alert(const struct sl_config *c, struct sl_err *err)
+{
+    for (size_t i = 0; i < c->nalerts; i++)
+        if (c->alerts[i].unset)
+            return sl_err_set(err, SL_E_CONFIG, "%s (alert #%zu: this command sends alerts)",
+                              c->alerts[i].unset, i + 1);
+    return 0;
+}
+
 static int build_config(struct build *B, const struct sl_yaml_node *root)
 {
     const struct sl_yaml_node *v;
@@ -872,6 +923,9 @@ static int build_config(struct build *B, const struct sl_yaml_node *root)
         return fail(B, root->line, root->col,
                     "expected a mapping with connections and pipelines, found %s", found);
     }
+    const struct sl_yaml_node *unset = first_unset(root, sl_yaml_get(root, "alerts"));
+    if (unset)
+        return sl_err_set(B->err, SL_E_CONFIG, "%s", unset->unset);
     if (sl_cfg_fill_ex(NULL, B->c, root, B->file, NULL, "the config", top_also, B->err) < 0)
         return -1;
     if ((v = sl_yaml_get(root, "http")) && load_http(B, v) < 0)
@@ -1065,6 +1119,7 @@ void sl_config_free(struct sl_config *c)
         sl_free(c->alerts[i].url);
         sl_free(c->alerts[i].format);
         sl_free(c->alerts[i].routing_key);
+        sl_free(c->alerts[i].unset);
     }
     sl_free(c->alerts);
     for (size_t i = 0; i < c->nconnections; i++) {

@@ -72,5 +72,5 @@ void sl_err_prefix(struct sl_err *e, const char *fmt, ...)
 
 int sl_err_exit_code(const struct sl_err *e)
 {
-    return (e->code == SL_E_USAGE || e->code == SL_E_CONFIG) ? 2 : 1;
+    return (e->code == SL_E_USAGE || e->code == SL_E_CONFIG || e->code == SL_E_NOTFOUND) ? 2 : 1;
 }

@@ -168,7 +168,34 @@ struct table_run {
     int warned_missing;     /* a column gone from the source was reported this run */
     const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
     int64_t dead_lettered;  /* event sources: events the last attempt set aside */
+    struct sl_buf ddl;      /* what this attempt did to the table ("created table ..."),
+                             * one line each: logged once the batch commits */
 };
+
+/* Note a change to the table, for the log once it is committed. */
+static void ddl_note(struct table_run *tr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ddl_note(struct table_run *tr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_buf_vprintf(&tr->ddl, fmt, ap);
+    va_end(ap);
+    sl_buf_putc(&tr->ddl, '\n');
+}
+
+/* The attempt committed: say what it did to the table. */
+static void ddl_log(struct table_run *tr)
+{
+    const char *s = tr->ddl.data;
+    while (s && *s) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        sl_log(SL_LOG_INFO, &tr->log, "%.*s", n, s);
+        s = nl ? nl + 1 : s + n;
+    }
+    sl_buf_reset(&tr->ddl);
+}
 
 /* A repair batch: rows of the source for some keys merged by primary key,
  * and keys the source no longer has deleted (history kept for rollback). */
@@ -395,7 +422,7 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
         if (rc == 0) {
             sl_schema_free(target);
             *target = s;
-            sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+            ddl_note(tr, "created table with %zu columns", target->ncols);
         } else {
             sl_schema_free(&s);
         }
@@ -414,8 +441,8 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
                 rc = sl_schema_add(target, nc.name, nc.type) < 0
                          ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
             if (rc == 0)
-                sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s), new in the source",
-                       nc.name, sl_type_name(nc.type));
+                ddl_note(tr, "added column \"%s\" (%s), new in the source", nc.name,
+                         sl_type_name(nc.type));
         } else if (!d && !type_fits(target->cols[j].type, c->type) &&
                    strlist_add(&diff->changed, "%s: %s -> %s", c->name,
                                sl_type_name(target->cols[j].type), sl_type_name(c->type)) < 0) {
@@ -561,7 +588,7 @@ oom:
                 *target = s;
                 s.cols = NULL;
                 s.ncols = 0;
-                sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+                ddl_note(tr, "created table with %zu columns", target->ncols);
             }
         }
         sl_schema_free(&s);
@@ -574,8 +601,8 @@ oom:
             if (rc == 0)
                 rc = sl_schema_add(target, c.name, c.type);
             if (rc == 0)
-                sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s) from %s", c.name,
-                       sl_type_name(c.type), b->ref);
+                ddl_note(tr, "added column \"%s\" (%s) from %s", c.name, sl_type_name(c.type),
+                         b->ref);
         }
     }
     for (size_t i = 0; i < ncols; i++)
@@ -969,6 +996,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
 
     sl_buf_init(&report);
     sl_buf_init(&failed);
+    sl_buf_reset(&tr->ddl);     /* what an earlier attempt did was rolled back */
     attempt_clear(at);
     at->result = ATT_FAILED;
     if (tr->dops->begin(tr->dest, err) < 0)
@@ -1073,6 +1101,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         goto fail;
     if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
+    ddl_log(tr);
     at->result = ATT_COMMITTED;
     at->batch_id = batch_id;
     goto done;
@@ -1437,6 +1466,7 @@ static void *worker_main(void *arg)
         tr->warned_missing = 0;
         int rc = run_table(tr, &e);
         sl_schema_free(&tr->src_schema);
+        sl_buf_free(&tr->ddl);
         if (rc == 0)
             scheduled_snapshot(tr);
         if (rc < 0) {
@@ -1564,12 +1594,13 @@ done:
     if (tr.src)
         tr.sops->close(tr.src);
     sl_schema_free(&tr.src_schema);
+    sl_buf_free(&tr.ddl);
     tr.dops->close(tr.dest);
     return rc;
 }
 
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        int64_t batch, int approve, const char *note,
+                        int64_t batch, int approve, const char *who, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err)
 {
     struct table_run tr = {0};
@@ -1595,7 +1626,7 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
     const char *held = sl_rows_get(&row, 0, 6);
     if (!state || strcmp(state, "quarantined") != 0) {
-        sl_err_set(err, SL_E_USAGE, "batch %" PRId64 " is %s, not quarantined: only a"
+        sl_err_set(err, SL_E_STATE, "batch %" PRId64 " is %s, not quarantined: only a"
                    " quarantined batch can be approved or rejected", batch,
                    state ? state : "unknown");
         goto done;
@@ -1623,8 +1654,8 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     sl_buf_init(&dec);
     char now[32];
     sl_time_format(sl_time_now(), now);
-    sl_buf_printf(&dec, "%s at %s%s%s", approve ? "approved" : "rejected", now,
-                  note && *note ? ": " : "", note ? note : "");
+    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected",
+                  who && *who ? who : "unknown", now, note && *note ? ": " : "", note ? note : "");
     if (dec.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         sl_buf_free(&dec);
@@ -1680,6 +1711,7 @@ done:
     if (tr.src)
         tr.sops->close(tr.src);
     sl_schema_free(&tr.src_schema);
+    sl_buf_free(&tr.ddl);
     sl_rows_free(&row);
     tr.dops->close(tr.dest);
     return rc;
@@ -1748,6 +1780,7 @@ void sl_feed_close(struct sl_feed *f)
     if (!f)
         return;
     sl_schema_free(&f->tr.src_schema);
+    sl_buf_free(&f->tr.ddl);
     f->tr.dops->close(f->tr.dest);
     sl_free(f);
 }

@@ -31,10 +31,11 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 /* `sluice approve` (approve = 1) / `sluice reject` (0) of quarantined batch
  * `batch` of pipeline `p`: approve loads it as it is (no gates) with the
  * same batch id, reject sets its data aside; both record the decision in the
- * ledger and unpause the table. `note` is kept with the decision. Returns 0
- * done, 1 when `p` has no such batch, -1 on error. */
+ * ledger and unpause the table. The decision names `who` (the OS user, or
+ * the admin API) and when, with `note`. Returns 0 done, 1 when `p` has no
+ * such batch, -1 on error. */
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        int64_t batch, int approve, const char *note,
+                        int64_t batch, int approve, const char *who, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err);
 
 /* A table kept open for a source that hands over its batches itself (the
