@@ -208,9 +208,11 @@ struct infer_col {
 
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
- * break them. Memory: one sl_infer per column. */
+ * break them. A column its header names but no row fills (a header-only
+ * drop) is there too, with nothing seen: text unless declared. *nrec = the
+ * records read. Memory: one sl_infer per column. */
 static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
-                         struct infer_col **out, size_t *nout, struct sl_err *err)
+                         struct infer_col **out, size_t *nout, long *nrec, struct sl_err *err)
 {
     struct sl_rowsrc rs = {0};
     struct sl_record rec;
@@ -219,12 +221,28 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     size_t ncols = 0;
     int rc;
 
+    *nrec = 0;
+
     struct sl_progress pg;
     if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
         return -1;
     sl_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
-    while ((rc = sl_rowsrc_next(&rs, &rec, err)) == 1) {
-        sl_progress_row(&pg);
+    int header = 0;     /* the pass over the header's names, after the last record */
+    for (;;) {
+        if (!header) {
+            rc = sl_rowsrc_next(&rs, &rec, err);
+            if (rc < 0)
+                break;
+            if (rc == 0) {
+                const struct sl_field *names;
+                rec.nfields = sl_rowsrc_columns(&rs, &names);
+                rec.fields = (struct sl_field *)names;
+                header = 1;
+            } else {
+                sl_progress_row(&pg);
+                ++*nrec;
+            }
+        }
         for (size_t i = 0; i < rec.nfields; i++) {
             const struct sl_field *f = &rec.fields[i];
             long idx = colmap_get(&map, f->name, f->name_len);
@@ -243,8 +261,11 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
                     goto oom;
                 idx = (long)ncols++;
             }
-            sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
+            if (!header)
+                sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
         }
+        if (header)
+            break;
     }
     sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
@@ -460,6 +481,13 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
         if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
             return -1;
         int rc = sl_rowsrc_next(&rs, &rec, err);
+        if (rc == 0) {
+            /* no record: a header-only drop still names its columns */
+            const struct sl_field *names;
+            rec.nfields = sl_rowsrc_columns(&rs, &names);
+            rec.fields = (struct sl_field *)names;
+            rc = rec.nfields > 0;
+        }
         if (rc == 1) {
             for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
                 int found = 0;
@@ -494,7 +522,8 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
 
     struct infer_col *cols = NULL;
     size_t ncols = 0;
-    if (infer_columns(tr, b, &cols, &ncols, err) < 0)
+    long nrec = 0;
+    if (infer_columns(tr, b, &cols, &ncols, &nrec, err) < 0)
         return -1;
     if (exists) {
         for (size_t j = 0; j < target->ncols; j++) {
@@ -548,7 +577,13 @@ oom:
                                 "%s: version key column \"%s\" is not in the drop"
                                 " and not declared in columns",
                                 b->ref, t->version_key);
-            if (rc == 0 && s.ncols == 0)
+            if (rc == 0 && s.ncols == 0 && nrec == 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: the file is empty (no header, no rows): there are no"
+                                " columns to create table \"%s\" from; declare them under the"
+                                " table's columns: in the config, or drop a file that names them",
+                                b->ref, t->name);
+            else if (rc == 0 && s.ncols == 0)
                 rc = sl_err_set(err, SL_E_INPUT,
                                 "%s: the drop has no columns and the table declares none",
                                 b->ref);

@@ -691,12 +691,21 @@ static int csv_next(struct sl_reader *rd, struct sl_record *rec, struct sl_err *
     return 1;
 }
 
+/* A header-only drop has columns and no records: the header says what they are. */
+static size_t csv_columns(struct sl_reader *rd, const struct sl_field **out)
+{
+    struct csv_reader *r = (struct csv_reader *)rd;
+    *out = r->fields;
+    return r->header && !r->failed ? r->ncols : 0;
+}
+
 const struct sl_format_ops sl_format_csv = {
     .name = "csv",
     .extensions = csv_extensions,
     .open = csv_open,
     .next = csv_next,
     .close = csv_close,
+    .columns = csv_columns,
 };
 
 const struct sl_format_ops sl_format_tsv = {
@@ -705,4 +714,5 @@ const struct sl_format_ops sl_format_tsv = {
     .open = tsv_open,
     .next = csv_next,
     .close = csv_close,
+    .columns = csv_columns,
 };

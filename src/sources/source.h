@@ -84,6 +84,8 @@ struct sl_rowsrc {
     struct sl_stream *st;
 };
 int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err);
+/* The columns a header names (format.h, columns); 0 when there is none. */
+size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out);
 void sl_rowsrc_close(struct sl_rowsrc *r);
 
 enum sl_outcome {
