@@ -237,6 +237,12 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
     }
     if (scan(s, err) < 0) {
         s->log.table = NULL;
+        for (size_t i = 0; i < s->nentries; i++)
+            sl_free(s->entries[i].name);
+        sl_free(s->entries);
+        for (size_t i = 0; i < s->nunsettled; i++)
+            sl_free(s->unsettled[i].name);
+        sl_free(s->unsettled);
         sl_free(s->dir);
         sl_free(s->rel_dir);
         sl_free(s);
