@@ -39,6 +39,12 @@
 /* ---- stop ---- */
 
 static atomic_int stopping;
+static atomic_int oneshot;
+
+void sl_pipeline_set_oneshot(int on)
+{
+    atomic_store(&oneshot, on);
+}
 
 void sl_pipeline_stop(void)
 {
@@ -235,9 +241,11 @@ struct infer_col {
 
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
- * break them. Memory: one sl_infer per column. */
+ * break them. A column its header names but no row fills (a header-only
+ * drop) is there too, with nothing seen: text unless declared. *nrec = the
+ * records read. Memory: one sl_infer per column. */
 static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
-                         struct infer_col **out, size_t *nout, struct sl_err *err)
+                         struct infer_col **out, size_t *nout, long *nrec, struct sl_err *err)
 {
     struct sl_rowsrc rs = {0};
     struct sl_record rec;
@@ -246,12 +254,28 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     size_t ncols = 0;
     int rc;
 
+    *nrec = 0;
+
     struct sl_progress pg;
     if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
         return -1;
     sl_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
-    while ((rc = sl_rowsrc_next(&rs, &rec, err)) == 1) {
-        sl_progress_row(&pg);
+    int header = 0;     /* the pass over the header's names, after the last record */
+    for (;;) {
+        if (!header) {
+            rc = sl_rowsrc_next(&rs, &rec, err);
+            if (rc < 0)
+                break;
+            if (rc == 0) {
+                const struct sl_field *names;
+                rec.nfields = sl_rowsrc_columns(&rs, &names);
+                rec.fields = (struct sl_field *)names;
+                header = 1;
+            } else {
+                sl_progress_row(&pg);
+                ++*nrec;
+            }
+        }
         for (size_t i = 0; i < rec.nfields; i++) {
             const struct sl_field *f = &rec.fields[i];
             long idx = colmap_get(&map, f->name, f->name_len);
@@ -270,8 +294,11 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
                     goto oom;
                 idx = (long)ncols++;
             }
-            sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
+            if (!header)
+                sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
         }
+        if (header)
+            break;
     }
     sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
@@ -487,6 +514,13 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
         if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
             return -1;
         int rc = sl_rowsrc_next(&rs, &rec, err);
+        if (rc == 0) {
+            /* no record: a header-only drop still names its columns */
+            const struct sl_field *names;
+            rec.nfields = sl_rowsrc_columns(&rs, &names);
+            rec.fields = (struct sl_field *)names;
+            rc = rec.nfields > 0;
+        }
         if (rc == 1) {
             for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
                 int found = 0;
@@ -521,7 +555,8 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
 
     struct infer_col *cols = NULL;
     size_t ncols = 0;
-    if (infer_columns(tr, b, &cols, &ncols, err) < 0)
+    long nrec = 0;
+    if (infer_columns(tr, b, &cols, &ncols, &nrec, err) < 0)
         return -1;
     if (exists) {
         for (size_t j = 0; j < target->ncols; j++) {
@@ -575,7 +610,13 @@ oom:
                                 "%s: version key column \"%s\" is not in the drop"
                                 " and not declared in columns",
                                 b->ref, t->version_key);
-            if (rc == 0 && s.ncols == 0)
+            if (rc == 0 && s.ncols == 0 && nrec == 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: the file is empty (no header, no rows): there are no"
+                                " columns to create table \"%s\" from; declare them under the"
+                                " table's columns: in the config, or drop a file that names them",
+                                b->ref, t->name);
+            else if (rc == 0 && s.ncols == 0)
                 rc = sl_err_set(err, SL_E_INPUT,
                                 "%s: the drop has no columns and the table declares none",
                                 b->ref);
@@ -932,14 +973,15 @@ done:
     return rc;
 }
 
-enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED };
+enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED, ATT_CHANGED };
 
 struct attempt {
     enum attempt_result result;
     int64_t batch_id;
     struct sl_load_result res;
     char *report;           /* gate report JSON, for the ledger and alerts */
-    char *summary;          /* quarantined: one line naming the failed gates */
+    char *summary;          /* quarantined: one line naming the failed gates; changed:
+                             * how the source says its input changed */
 };
 
 static void attempt_clear(struct attempt *a)
@@ -1099,6 +1141,26 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
                              err) < 0)
         goto fail;
+    /* the input must be what was read: a drop appended to while it loaded
+     * would lose the rows read after EOF, and the hash would not be of the
+     * bytes loaded. Checked last, so nothing of it becomes visible. */
+    if (tr->sops->verify) {
+        int v = tr->sops->verify(tr->src, b, err);
+        if (v < 0)
+            goto fail;
+        if (v > 0) {
+            tr->dops->rollback(tr->dest);
+            at->result = ATT_CHANGED;
+            at->summary = sl_strdup(err->msg);
+            sl_err_clear(err);
+            if (!at->summary) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto out;
+            }
+            tr->log.batch = 0;      /* its ledger row went with the rollback */
+            goto done;
+        }
+    }
     if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
     ddl_log(tr);
@@ -1232,7 +1294,14 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     tr->log.batch = at.batch_id;
     sl_err_clear(&aerr);
 
-    if (rc == 0 && at.result == ATT_QUARANTINED) {
+    if (rc == 0 && at.result == ATT_CHANGED) {
+        sl_log(SL_LOG_WARN, &tr->log, "%s", at.summary);
+        tr->stats->waiting++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            sl_err_set(&tr->stats->first_error, SL_E_IO, "%s", at.summary);
+        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, at.summary, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (rc == 0 && at.result == ATT_QUARANTINED) {
         quarantine(tr, b, &at);
         sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_QUARANTINED, 0, 0, seconds_since(&t0));
         stop = 1;
@@ -1358,10 +1427,28 @@ static int run_table(struct table_run *tr, struct sl_err *err)
             return -1;
         }
     }
-    /* a stop (daemon shutdown) takes effect between batches */
-    while (!sl_pipeline_stopping() && (rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
-        if (run_batch(tr, b))
+    /* a stop (daemon shutdown) takes effect between batches; rc stays 1
+     * when a held batch stops the table */
+    for (;;) {
+        while (!sl_pipeline_stopping() && (rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
+            if (run_batch(tr, b))
+                break;
+        double wait = -1;
+        int n;
+        if (rc != 0 || !tr->sops->pending || !atomic_load(&oneshot) || sl_pipeline_stopping() ||
+            (n = tr->sops->pending(tr->src, &wait)) == 0 || wait < 0)
             break;
+        /* one-shot: a drop that arrived just before the run is waited for */
+        sl_log(SL_LOG_INFO, &tr->log, "waiting %.1f s for %d drop%s to settle", wait, n,
+               n == 1 ? "" : "s");
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && !sl_pipeline_stopping())
+            ;
+    }
+    if (rc == 0 && tr->sops->pending) {
+        double wait;
+        tr->stats->waiting += tr->sops->pending(tr->src, &wait);
+    }
     tr->sops->close(tr->src);
     tr->src = NULL;
     return rc < 0 ? -1 : 0;
@@ -1533,6 +1620,7 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
         stats->duplicates += s->duplicates;
         stats->failed += s->failed;
         stats->deferred += s->deferred;
+        stats->waiting += s->waiting;
         stats->quarantined += s->quarantined;
         stats->rows += s->rows;
         stats->rows_written += s->rows_written;
@@ -1765,6 +1853,7 @@ void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_st
     stats->duplicates += s->duplicates;
     stats->failed += s->failed;
     stats->deferred += s->deferred;
+    stats->waiting += s->waiting;
     stats->quarantined += s->quarantined;
     stats->rows += s->rows;
     stats->rows_written += s->rows_written;
