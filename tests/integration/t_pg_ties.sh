@@ -16,7 +16,8 @@
 #   check_says_unique     `sluice check` says whether each incremental
 #       cursor is unique (a primary key or unique index within the cursor
 #       columns; a partial one does not count) and what it does about ties;
-#       when it cannot reach the source it says so and still exits 0
+#       when it cannot reach the source (refused, or never answering: 5 s at
+#       most) it says so and still exits 0
 . "$(dirname "$0")/lib.sh"
 new_db
 SRC_DB=$T_DB
@@ -25,8 +26,10 @@ ROLE="sl_ties_$$"
 psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DST_DB\"" >/dev/null
 psql -qX -d postgres -c "DROP ROLE IF EXISTS $ROLE" -c "CREATE ROLE $ROLE LOGIN" >/dev/null
 BENCH_PID=""
+MUTE_PID=""
 cleanup_all() {
   [ -n "$BENCH_PID" ] && kill "$BENCH_PID" 2>/dev/null || true
+  [ -n "$MUTE_PID" ] && kill "$MUTE_PID" 2>/dev/null || true
   psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
   cleanup
   psql -qX -d postgres -c "DROP ROLE IF EXISTS $ROLE" >/dev/null 2>&1 || true
@@ -222,6 +225,22 @@ check_contains "check: without batch_limit no batch is cut" "no batch_limit" "$(
 down_plan=$(awk '/^pipeline d /, 0' <<<"$OUT" | plan_of hist)
 check_contains "check: an unreachable source is said, not failed" \
   "cursor (mtime): could not look at the source" "$down_plan"
+# a server that takes the connection and never answers: check waits 5 s at most
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(60)' "$T_DIR/mute.port" &
+MUTE_PID=$!
+for _ in $(seq 50); do [ -s "$T_DIR/mute.port" ] && break; sleep 0.1; done
+sed "s|postgresql://nobody@127.0.0.1:1/nothing|postgresql://nobody@127.0.0.1:$(cat "$T_DIR/mute.port")/nothing|" \
+  "$W/c.yaml" >"$W/mute.yaml"
+t0=$SECONDS
+sluice check "$W/mute.yaml"
+took=$((SECONDS - t0))
+kill "$MUTE_PID" 2>/dev/null || true; MUTE_PID=""
+check "check: a source that never answers: exit 0 within 5 s of waiting ($took s)" "0 t" \
+  "$RC $([ "$took" -le 8 ] && echo t || echo f)"
+check_contains "check: and it says it could not look" "cursor (mtime): could not look at the source" \
+  "$(awk '/^pipeline d /, 0' <<<"$OUT" | plan_of hist)"
 sluice check "$W/c.yaml" --json
 check "check --json: cursor_unique per table" "false false true true false false null" \
   "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(json.dumps(t.get("cursor_unique", "missing")) for p in d["pipelines"] for t in p["tables"]))' <<<"$OUT")"
