@@ -39,6 +39,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ struct pg_batch {
     size_t *keycols;        /* keys_batch: the key columns (indexes into cols) */
     size_t nkeycols;
     long limit;             /* 0 = none */
-    char limit_txt[24];     /* the LIMIT, or with ties the OFFSET of the last row */
+    char limit_txt[24];
     int whole;              /* the whole table */
     long rows;              /* rows the last complete pass read */
     int complete;
@@ -620,6 +621,22 @@ static void pg_close(struct sl_source *s)
     sl_free(s);
 }
 
+/* out->line, on one line: libpq's messages hold a newline and a tab. */
+static void plan_say(struct sl_table_plan *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->line, sizeof out->line, fmt, ap);
+    va_end(ap);
+    size_t o = 0;
+    for (size_t i = 0; out->line[i]; i++) {
+        char ch = out->line[i] == '\n' || out->line[i] == '\t' ? ' ' : out->line[i];
+        if (ch != ' ' || (o && out->line[o - 1] != ' '))
+            out->line[o++] = ch;
+    }
+    out->line[o] = '\0';
+}
+
 /* For `sluice check`: is the cursor unique, and what a batch does about
  * ties. One attempt to connect, waiting 5 seconds at most; a source it
  * cannot reach (or a table it cannot read) is said, not failed. */
@@ -644,39 +661,28 @@ static void pg_plan(const struct sl_config *c, const struct sl_pipeline_cfg *p,
     if (s)
         s->connect_timeout = "5";
     if (!s || connect_once(s, &err) < 0 || describe(s, &err) < 0) {
-        snprintf(out->line, sizeof out->line,
-                 "cursor (%s): could not look at the source to tell whether it is unique (%.400s);"
-                 " each run looks, and unless a unique index lies within the cursor columns a"
-                 " batch takes whole runs of rows sharing one cursor value", cols, err.msg);
+        plan_say(out, "cursor (%s): could not look at the source to tell whether it is"
+                 " unique (%s); each run looks, and unless a unique index lies within the"
+                 " cursor columns a batch takes whole runs of rows sharing one cursor value",
+                 cols, err.msg);
     } else if (!s->ties) {
         out->cursor_unique = 1;
-        snprintf(out->line, sizeof out->line,
-                 "cursor (%s): unique (index %s): a batch limit may cut between any two rows;"
-                 " the next batch resumes right after the last row taken", cols,
+        plan_say(out, "cursor (%s): unique (index %s): a batch limit may cut between any two"
+                 " rows; the next batch resumes right after the last row taken", cols,
                  s->unique_index);
     } else if (t->batch_limit > 0) {
         out->cursor_unique = 0;
-        snprintf(out->line, sizeof out->line,
-                 "cursor (%s): not unique (no unique index of table %s lies within the cursor"
-                 " columns): a batch that batch_limit would end inside a run of rows sharing"
-                 " one cursor value takes the whole run, so it may hold more than %ld rows",
-                 cols, name, t->batch_limit);
+        plan_say(out, "cursor (%s): not unique (no unique index of table %s lies within the"
+                 " cursor columns): a batch that batch_limit would end inside a run of rows"
+                 " sharing one cursor value takes the whole run, so it may hold more than %ld"
+                 " rows", cols, name, t->batch_limit);
     } else {
         out->cursor_unique = 0;
-        snprintf(out->line, sizeof out->line,
-                 "cursor (%s): not unique (no unique index of table %s lies within the cursor"
-                 " columns): no batch_limit, so no batch is cut; each takes every row up to"
-                 " the bound", cols, name);
+        plan_say(out, "cursor (%s): not unique (no unique index of table %s lies within the"
+                 " cursor columns): no batch_limit, so no batch is cut; each takes every row"
+                 " up to the bound", cols, name);
     }
     pg_close(s);
-    /* one line: libpq's messages hold a newline and a tab */
-    size_t o = 0;
-    for (size_t i = 0; out->line[i]; i++) {
-        char ch = out->line[i] == '\n' || out->line[i] == '\t' ? ' ' : out->line[i];
-        if (ch != ' ' || (o && out->line[o - 1] != ' '))
-            out->line[o++] = ch;
-    }
-    out->line[o] = '\0';
 }
 
 /* ---- cursor text: a JSON array of the source's text of each column ---- */
@@ -886,13 +892,14 @@ static void batch_where(struct sl_buf *w, struct sl_source *s, struct pg_batch *
     }
 }
 
-static void order_by_cursor(struct sl_buf *b, const struct sl_source *s)
+/* The cursor columns, "a<suffix>, b<suffix>". */
+static void cursor_list(struct sl_buf *b, const struct sl_source *s, const char *suffix)
 {
-    sl_buf_puts(b, " ORDER BY ");
     for (size_t k = 0; k < s->ncur; k++) {
         if (k)
             sl_buf_puts(b, ", ");
         quote_name(b, s->cols[s->cur[k]].name);
+        sl_buf_puts(b, suffix);
     }
 }
 
@@ -924,31 +931,34 @@ static int batch_sql(struct sl_buf *sql, struct sl_source *s, struct pg_batch *p
     sl_buf_printf(sql, " FROM %s", s->table_q);
     if (w.len)
         sl_buf_printf(sql, " WHERE %s", w.data);
+    if (ordered && pb->limit > 0)
+        snprintf(pb->limit_txt, sizeof pb->limit_txt, "%ld", pb->limit);
     if (ordered && pb->limit > 0 && s->ties) {
-        /* up to the cursor of the limit-th row, inclusive: never a cut run
-         * of ties; one statement, so both parts see one snapshot. With
-         * fewer rows the subquery is empty and <= ALL is true: all of them */
-        snprintf(pb->limit_txt, sizeof pb->limit_txt, "%ld", pb->limit - 1);
+        /* up to the highest cursor among the first limit rows, inclusive:
+         * never a cut run of ties. One statement, so both parts see one
+         * snapshot; the subquery is an InitPlan, computed once, and a bound
+         * an index on the cursor can use. */
         sl_buf_puts(sql, w.len ? " AND " : " WHERE ");
         cursor_cols(sql, s);
-        sl_buf_puts(sql, " <= ALL (SELECT ");
-        for (size_t k = 0; k < s->ncur; k++) {
-            if (k)
-                sl_buf_puts(sql, ", ");
-            quote_name(sql, s->cols[s->cur[k]].name);
-        }
+        sl_buf_puts(sql, " <= (SELECT ");
+        cursor_list(sql, s, "");
+        sl_buf_puts(sql, " FROM (SELECT ");
+        cursor_list(sql, s, "");
         sl_buf_printf(sql, " FROM %s", s->table_q);
         if (w.len)
             sl_buf_printf(sql, " WHERE %s", w.data);
-        order_by_cursor(sql, s);
-        sl_buf_puts(sql, " OFFSET ");
+        sl_buf_puts(sql, " ORDER BY ");
+        cursor_list(sql, s, "");
+        sl_buf_puts(sql, " LIMIT ");
         param_ref(sql, q, pb->limit_txt, "bigint");
+        sl_buf_puts(sql, ") AS first_rows ORDER BY ");
+        cursor_list(sql, s, " DESC");
         sl_buf_puts(sql, " LIMIT 1)");
     }
     if (ordered) {
-        order_by_cursor(sql, s);
+        sl_buf_puts(sql, " ORDER BY ");
+        cursor_list(sql, s, "");
         if (pb->limit > 0 && !s->ties) {
-            snprintf(pb->limit_txt, sizeof pb->limit_txt, "%ld", pb->limit);
             sl_buf_puts(sql, " LIMIT ");
             param_ref(sql, q, pb->limit_txt, "bigint");
         }
