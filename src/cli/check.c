@@ -85,6 +85,14 @@ static json_t *plan_json(const struct sl_config *c)
             for (size_t k = 0; k < t->ngates; k++)
                 json_array_append_new(gates, json_string(t->gates[k].ops->name));
             json_object_set_new(tj, "gates", gates);
+            if (p->source_ops->plan && t->kind == SL_KIND_INCREMENTAL) {
+                struct sl_table_plan tp;
+                p->source_ops->plan(c, p, t, &tp);
+                json_object_set_new(tj, "cursor_unique", tp.cursor_unique < 0
+                                                             ? json_null()
+                                                             : json_boolean(tp.cursor_unique));
+                json_object_set_new(tj, "cursor_plan", json_string(tp.line));
+            }
             json_array_append_new(tables, tj);
         }
         json_array_append_new(pipes, json_pack("{s:s, s:o, s:s, s:f, s:f, s:o}", "name", p->name,
@@ -146,6 +154,12 @@ static void print_plan(const struct sl_config *c)
                        t->ncolumns ? "; " : "");
             else
                 printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
+            if (p->source_ops->plan) {
+                struct sl_table_plan tp;
+                p->source_ops->plan(c, p, t, &tp);
+                if (tp.line[0])
+                    printf("    %s\n", tp.line);
+            }
             if (!t->ngates)
                 printf("    gates: none\n");
             for (size_t k = 0; k < t->ngates; k++) {

@@ -77,6 +77,12 @@ struct sl_source_sql {
 };
 void sl_source_sql_free(struct sl_source_sql *q);
 
+/* What a source says of one table for `sluice check`, beyond its config. */
+struct sl_table_plan {
+    int cursor_unique;      /* incremental: 1 unique, 0 not, -1 not known */
+    char line[768];         /* one line for people; "" = nothing to say */
+};
+
 /* A pass over a batch's records. */
 struct sl_rowsrc {
     const struct sl_format_ops *fmt;
@@ -161,6 +167,11 @@ struct sl_source_ops {
     int (*keys_batch)(struct sl_source *s, const char *const *key, size_t nkey,
                       const char *const *vals, size_t nvals, struct sl_batch_input **out,
                       struct sl_err *err);
+    /* What the source will do with table t, for `sluice check`. It may look
+     * at the source, briefly; what it cannot find out it says in the line,
+     * and check does not fail on it. */
+    void (*plan)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const struct sl_table_cfg *t, struct sl_table_plan *out);
 
     /* ---- event sources (http, jetstream); NULL for the others ---- */
     /* Record `index` (1-based, as sl_record.index) of an events batch. */
