@@ -23,7 +23,7 @@
  * "prev_<batch>_pkey", other indexes dropped) and records it in
  * "_sluice"."kept"; the newest SL_KEEP_PREV per table are kept.
  * Failures keep their SQLSTATE; connection loss and the transient classes
- * (08, 40001, 40P01, 57P0x, 53300, 55P03) are SL_RETRY. */
+ * (08, 40001, 40P01, 57P0x, 53xxx, 58xxx, 55P03) are SL_RETRY. */
 #include "destinations/destination.h"
 
 #include <libpq-fe.h>

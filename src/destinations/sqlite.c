@@ -149,30 +149,22 @@ static struct sqlite_dest *DB(struct sl_dest *d)
 
 /* ---- errors ---- */
 
-/* Busy and locked (after busy_timeout), the WAL locking race and I/O errors
- * on locks and shared memory are transient; a failed read, write or fsync is
- * a disk problem and is not retried blindly. */
+/* Transient: busy and locked (after busy_timeout), the WAL locking race,
+ * a full disk (SQLITE_FULL), any I/O error and a database file that cannot
+ * be opened. None of them says anything about the batch: the same batch
+ * loads once the disk has room or the file system answers again, so the
+ * engine retries it and the source keeps it where it is (a drop stays in
+ * its folder rather than going to failed/). */
 static int transient(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_PROTOCOL:
-        return 1;
+    case SQLITE_FULL:
     case SQLITE_IOERR:
-        switch (rc) {
-        case SQLITE_IOERR_LOCK:
-        case SQLITE_IOERR_RDLOCK:
-        case SQLITE_IOERR_UNLOCK:
-        case SQLITE_IOERR_CHECKRESERVEDLOCK:
-        case SQLITE_IOERR_SHMOPEN:
-        case SQLITE_IOERR_SHMSIZE:
-        case SQLITE_IOERR_SHMLOCK:
-        case SQLITE_IOERR_SHMMAP:
-        case SQLITE_IOERR_NOMEM:
-            return 1;
-        }
-        return 0;
+    case SQLITE_CANTOPEN:
+        return 1;
     }
     return 0;
 }
