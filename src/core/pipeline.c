@@ -206,6 +206,22 @@ struct infer_col {
     struct sl_infer inf;
 };
 
+/* A column of the data named like sluice's own (destination.h): the batch
+ * fails naming the drop and the column, on either warehouse alike. */
+static int reserved_column(const struct sl_batch_input *b, const char *name, size_t n,
+                           struct sl_err *err)
+{
+    char *c = sl_strndup(name, n);
+    int rc = 0;
+    if (!c)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (sl_reserved_column(c))
+        rc = sl_err_set(err, SL_E_INPUT, "%s: column \"%s\" is reserved: %s", b->ref, c,
+                        SL_RESERVED_COLUMN_WHY);
+    sl_free(c);
+    return rc;
+}
+
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
  * break them. Memory: one sl_infer per column. */
@@ -229,6 +245,10 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
             const struct sl_field *f = &rec.fields[i];
             long idx = colmap_get(&map, f->name, f->name_len);
             if (idx < 0) {
+                if (reserved_column(b, f->name, f->name_len, err) < 0) {
+                    rc = -1;
+                    break;
+                }
                 struct infer_col *nc = sl_realloc(cols, (ncols + 1) * sizeof *nc);
                 if (!nc)
                     goto oom;
@@ -245,6 +265,8 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
             }
             sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
         }
+        if (rc < 0)
+            break;
     }
     sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
@@ -368,6 +390,9 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     sl_schema_free(src);
     if (tr->sops->schema(tr->src, b, src, err) < 0)
         return -1;
+    for (size_t i = 0; i < src->ncols; i++)
+        if (reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
+            return -1;
     int exists = tr->dops->describe(tr->dest, t->name, target, err);
     if (exists < 0)
         return -1;
@@ -460,6 +485,9 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
         if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
             return -1;
         int rc = sl_rowsrc_next(&rs, &rec, err);
+        for (size_t i = 0; rc == 1 && i < rec.nfields; i++)
+            if (reserved_column(b, rec.fields[i].name, rec.fields[i].name_len, err) < 0)
+                rc = -1;
         if (rc == 1) {
             for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
                 int found = 0;

@@ -3,6 +3,7 @@
 #include "destinations/destination.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "core/mem.h"
 
@@ -74,4 +75,16 @@ void sl_rows_free(struct sl_rows *r)
     sl_free(r->names);
     sl_free(r->cells);
     memset(r, 0, sizeof *r);
+}
+
+int sl_reserved_table(const char *table)
+{
+    const char *dot = strchr(table, '.');
+    return strncasecmp(table, "_sluice", 7) == 0 ||
+           (dot && strncasecmp(dot + 1, "_sluice", 7) == 0);
+}
+
+int sl_reserved_column(const char *name)
+{
+    return strncasecmp(name, "_sluice_", 8) == 0;
 }

@@ -163,6 +163,21 @@ struct sl_dest_ops {
                        int64_t *deleted, struct sl_err *err);
 };
 
+/* sluice's own names: its tables live in schema _sluice (PostgreSQL) or are
+ * named _sluice_* (SQLite), its column is _sluice_batch. A data table or
+ * column may not take such a name on either warehouse (compared without
+ * case, as SQLite compares names), or a load would write over sluice's
+ * ledger or its batch column. The WHY texts end the refusals, so `sluice
+ * check` and a failed load say it in the same words. */
+int sl_reserved_table(const char *table);   /* schema or table part starts with _sluice */
+int sl_reserved_column(const char *name);   /* starts with _sluice_ */
+#define SL_RESERVED_TABLE_WHY \
+    "names starting with _sluice are sluice's own (schema _sluice, tables _sluice_*); " \
+    "choose another name"
+#define SL_RESERVED_COLUMN_WHY \
+    "names starting with _sluice_ are sluice's own columns (such as _sluice_batch); " \
+    "rename the column"
+
 /* Snapshot loads keep the previous table of this many newest loads per table. */
 #define SL_KEEP_PREV 3
 

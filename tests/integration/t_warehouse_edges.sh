@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Warehouse edges, on PostgreSQL and SQLite alike:
+#  - reserved names: a table in sluice's own namespace, a column named like
+#    sluice's own, refused by `sluice check` (exit 2, file:line:col) where the
+#    config names them, and at load (the batch fails naming drop and column)
+#    where the data does; sluice's ledger is never touched.
+#  - a table the user created (their DDL and key, no _sluice_batch) is
+#    adopted; a config whose key or column types disagree with it fails the
+#    batch saying how.
+#  - PostgreSQL names over 63 bytes map to the same stored name every time.
+. "$(dirname "$0")/lib.sh"
+new_db
+
+# q DEST W "SQL": run SQL on the warehouse of DEST
+q() { if [ "$1" = pg ]; then pg "$3"; else lite "$2/wh.db" "$3"; fi; }
+# ledger DEST W: sluice's files table, as named on DEST
+files_table() { if [ "$1" = pg ]; then echo "_sluice.files"; else echo "_sluice_files"; fi; }
+
+# yaml W URL TABLE-LINE: a files pipeline into one table
+yaml() {
+  cat >"$1/s.yaml" <<YAML
+connections: { wh: { url: "$2" } }
+pipelines:
+  - name: p
+    source: { kind: files, path: in, settle: 0s }
+    destination: wh
+    tables:
+      - $3
+YAML
+}
+
+for dest in pg lite; do
+  if [ $dest = pg ]; then url="$T_PG_URL"; else url="sqlite://wh.db"; fi
+
+  # ---- reserved names ----
+  W="$T_DIR/$dest-reserved"; mkdir -p "$W"
+  yaml "$W" "$url" "{ name: ok_t, kind: append }"
+  printf 'id,v\n1,a\n' | drop "$W/in" first.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a first drop loads (ledger exists)" 0 "$RC"
+  ledger_before=$(q $dest "$W" "select count(*) from $(files_table $dest)")
+
+  own=$(files_table $dest)
+  yaml "$W" "$url" "{ name: \"$own\", kind: snapshot }"
+  sluice check "$W/s.yaml"
+  check "$dest: check refuses a table named $own (exit 2)" 2 "$RC"
+  check_contains "$dest: ... naming file:line:col" "s.yaml:7:17: pipeline \"p\": table name \"$own\" is reserved" "$ERR"
+  check_contains "$dest: ... saying why" "names starting with _sluice are sluice's own" "$ERR"
+  printf 'table_name,content_hash\nx,y\n' | drop "$W/in" evil.csv
+  sluice run "$W/s.yaml"
+  check "$dest: run refuses it too (exit 2)" 2 "$RC"
+  check "$dest: sluice's ledger is untouched" "$ledger_before" \
+    "$(q $dest "$W" "select count(*) from $own")"
+  rm -f "$W/in/evil.csv"
+
+  yaml "$W" "$url" "{ name: ok_t, kind: append, columns: { id: bigint, _sluice_batch: bigint } }"
+  sluice check "$W/s.yaml"
+  check "$dest: check refuses a declared column _sluice_batch (exit 2)" 2 "$RC"
+  check_contains "$dest: ... naming file:line:col and the column" \
+    "s.yaml:7:60: pipeline \"p\": table \"ok_t\": column \"_sluice_batch\" is reserved: names starting with _sluice_ are sluice's own columns" "$ERR"
+  yaml "$W" "$url" "{ name: ok_t, kind: versioned, primary_key: [id, _SLUICE_x], version_key: v }"
+  sluice check "$W/s.yaml"
+  check "$dest: check refuses a key column _SLUICE_x (exit 2)" 2 "$RC"
+  check_contains "$dest: ... naming its place" "s.yaml:7:58: pipeline \"p\": table \"ok_t\": key \"primary_key\": column \"_SLUICE_x\" is reserved" "$ERR"
+
+  # in the data: the existing table, and a new one
+  yaml "$W" "$url" "{ name: ok_t, kind: append }"
+  printf 'id,_sluice_batch,v\n2,7,b\n' | drop "$W/in" sneaky.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a drop with a column _sluice_batch fails (exit 1)" 1 "$RC"
+  check_contains "$dest: ... naming the drop and the column" \
+    "in/sneaky.csv: column \"_sluice_batch\" is reserved: names starting with _sluice_ are sluice's own columns" "$ERR"
+  check "$dest: ... it goes to failed/" yes "$([ -f "$W/in/failed/sneaky.csv" ] && echo yes || echo no)"
+  check "$dest: ... the table is untouched" "1|a" "$(q $dest "$W" "select id, v from ok_t")"
+  yaml "$W" "$url" "{ name: new_t, kind: append }"
+  printf '{"id":1,"_sluice_replaced_by":3}\n' | drop "$W/in" sneaky2.jsonl
+  sluice run "$W/s.yaml"
+  check "$dest: a new table's drop with a column _sluice_replaced_by fails (exit 1)" 1 "$RC"
+  check_contains "$dest: ... naming the drop and the column" \
+    "in/sneaky2.jsonl: column \"_sluice_replaced_by\" is reserved" "$ERR"
+  if [ $dest = pg ]; then
+    check "$dest: ... no table made" "" "$(pg "select to_regclass('new_t')")"
+  else
+    check "$dest: ... no table made" "0" "$(lite "$W/wh.db" "select count(*) from sqlite_master where name = 'new_t'")"
+  fi
+done
+finish
