@@ -612,6 +612,41 @@ oom:
     return rc;
 }
 
+/* A table that was there before this batch: each declared column must
+ * still take its values, and the destination makes the table fit to load:
+ * one someone else made is adopted, and the key a merge needs must be one
+ * of the table's keys. */
+static int fit_table(struct table_run *tr, const struct sl_batch_input *b,
+                     const struct sl_schema *target, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    for (size_t i = 0; i < t->ncolumns; i++) {
+        const struct sl_column_cfg *c = &t->columns[i];
+        long j = sl_schema_find(target, c->name);
+        if (j >= 0 && !type_fits(target->cols[j].type, c->type))
+            return sl_err_set(err, SL_E_DEST,
+                              "table \"%s\": column \"%s\" is %s in the warehouse but declared"
+                              " %s in the config, and %s values do not load into a %s column:"
+                              " declare it %s in columns, or change the table's column to %s",
+                              t->name, c->name, sl_type_name(target->cols[j].type),
+                              sl_type_name(c->type), sl_type_name(c->type),
+                              sl_type_name(target->cols[j].type),
+                              sl_type_name(target->cols[j].type), sl_type_name(c->type));
+    }
+    if (!tr->dops->fit_table)
+        return 0;
+    enum sl_load_mode m = load_mode(t);
+    int merges = m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT ||
+                 (m == SL_LOAD_APPEND && b->events);
+    int adopted = 0;
+    if (tr->dops->fit_table(tr->dest, t->name, (const char *const *)t->primary_key.items,
+                            merges ? t->primary_key.n : 0, &adopted, err) < 0)
+        return -1;
+    if (adopted)
+        sl_log(SL_LOG_INFO, &tr->log, "adopted table \"%s\" (added _sluice_batch)", t->name);
+    return 0;
+}
+
 /* Quote a value for an error message, cut to a readable length. */
 static void excerpt(char *out, size_t cap, const char *s, size_t n)
 {
@@ -1020,6 +1055,8 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
             t->gates[g].ops->value_ctx(t->gates[g].ctx, &vctx);
 
     if (prepare_table(tr, b, &target, &diff, &vctx, err) < 0)
+        goto fail;
+    if (diff.table_existed && fit_table(tr, b, &target, err) < 0)
         goto fail;
 
     if (tr->release_id) {

@@ -578,6 +578,54 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
     return rc;
 }
 
+/* The unique keys ON CONFLICT can use: valid, immediate, no predicate, no
+ * expression; one row per column, the primary key first. */
+static const char KEYS_SQL[] =
+    "SELECT i.indexrelid::text, i.indisprimary, a.attname"
+    "  FROM pg_index i"
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])"
+    " WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate"
+    "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
+    " ORDER BY i.indisprimary DESC, i.indexrelid, array_position(i.indkey::int2[], a.attnum)";
+
+static int pg_fit_table(struct sl_dest *d, const char *table, const char *const *pk,
+                        size_t npk, int *adopted, struct sl_err *err)
+{
+    char *q = quoted_table(table), *has = NULL;
+    const char *p[] = {q};
+    struct sl_rows keys;
+    int rc;
+
+    *adopted = 0;
+    if (!q)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    rc = one_value(d, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
+                      " AND attname = '_sluice_batch' AND NOT attisdropped", q, &has, err);
+    if (rc == 0 && !has) {
+        /* nullable: the rows already there belong to no batch */
+        struct sl_buf b;
+        sl_buf_init(&b);
+        sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN \"_sluice_batch\" bigint;"
+                      " CREATE INDEX ON %s USING brin (\"_sluice_batch\")", q, q);
+        rc = b.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                   : run(d, b.data, err, "could not add column \"_sluice_batch\"");
+        if (rc < 0)
+            sl_err_prefix(err, "table \"%s\"", table);
+        sl_buf_free(&b);
+        *adopted = rc == 0;
+    }
+    sl_free(has);
+    if (rc == 0 && npk) {
+        rc = pg_exec(d, KEYS_SQL, 1, p, &keys, err);
+        if (rc == 0) {
+            rc = sl_dest_key_fits(table, &keys, pk, npk, err);
+            sl_rows_free(&keys);
+        }
+    }
+    sl_free(q);
+    return rc;
+}
+
 /* ---- loading ---- */
 
 static void load_reset(struct sl_dest *d)
@@ -1778,6 +1826,7 @@ const struct sl_dest_ops sl_dest_postgres = {
     .describe = pg_describe,
     .create_table = pg_create_table,
     .add_column = pg_add_column,
+    .fit_table = pg_fit_table,
     .load_begin = pg_load_begin,
     .load_row = pg_load_row,
     .load_end = pg_load_end,

@@ -83,5 +83,64 @@ for dest in pg lite; do
   else
     check "$dest: ... no table made" "0" "$(lite "$W/wh.db" "select count(*) from sqlite_master where name = 'new_t'")"
   fi
+
+  # ---- a table the user made ----
+  W="$T_DIR/$dest-adopt"; mkdir -p "$W"
+  if [ $dest = pg ]; then ts=timestamptz; else ts=text; fi
+  q $dest "$W" "create table shop (id bigint primary key, amount numeric, updated_at $ts)"
+  q $dest "$W" "insert into shop values (1, 10, '2024-01-01 00:00:00+00'), (3, 30, '2024-01-01 00:00:00+00')"
+  q $dest "$W" "create table pairs (a bigint, b bigint, v text, updated_at $ts, primary key (a, b))"
+  q $dest "$W" "create table nokey (id bigint, v text, updated_at $ts)"
+  q $dest "$W" "create table uq (id bigint not null, v text, updated_at $ts)"
+  q $dest "$W" "create unique index uq_id on uq (id)"
+  q $dest "$W" "create table typed (id bigint primary key, amount bigint)"
+  yaml "$W" "$url" "{ name: shop, kind: versioned, primary_key: [id], version_key: updated_at }"
+  printf 'id,amount,updated_at\n1,11,2024-02-01T00:00:00Z\n2,20,2024-02-01T00:00:00Z\n' | drop "$W/in" a.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a table the user made loads (rc)" 0 "$RC"
+  check_contains "$dest: ... and says it adopted it" 'adopted table "shop" (added _sluice_batch)' "$ERR"
+  check "$dest: ... merged with the rows it had" "1|11
+2|20
+3|30" "$(q $dest "$W" "select id, amount from shop order by id")"
+  check "$dest: ... the rows it had belong to no batch" "3|" \
+    "$(q $dest "$W" "select id, _sluice_batch from shop where _sluice_batch is null")"
+  b1=$(q $dest "$W" "select max(_sluice_batch) from shop")
+  printf 'id,amount,updated_at\n4,40,2024-02-01T00:00:00Z\n' | drop "$W/in" b.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a second drop loads" 0 "$RC"
+  if [[ "$ERR" == *adopted* ]]; then not_ok "$dest: ... without adopting again"; else ok "$dest: ... without adopting again"; fi
+  sluice rollback "$W/s.yaml" "$((b1 + 1))"
+  sluice rollback "$W/s.yaml" "$b1"
+  check "$dest: rolling the adopting batch back gives the user's rows back" "1|10
+3|30" "$(q $dest "$W" "select id, amount from shop order by id")"
+
+  yaml "$W" "$url" "{ name: pairs, kind: versioned, primary_key: [a], version_key: updated_at }"
+  printf 'a,b,v,updated_at\n1,1,x,2024-02-01T00:00:00Z\n' | drop "$W/in" p.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a key that is not the table's fails the batch (rc)" 1 "$RC"
+  check_contains "$dest: ... saying what the table has and what to do" \
+    'table "pairs" in the warehouse has primary key (a, b), not primary_key (a) as the config says' "$ERR"
+  check_contains "$dest: ... and how to fix it" "set primary_key to one of the table's keys, or add a unique index on (a)" "$ERR"
+  check "$dest: ... the table is untouched" "0" "$(q $dest "$W" "select count(*) from pairs")"
+
+  yaml "$W" "$url" "{ name: nokey, kind: versioned, primary_key: [id], version_key: updated_at }"
+  printf 'id,v,updated_at\n1,x,2024-02-01T00:00:00Z\n' | drop "$W/in" n.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a table without a key fails a versioned batch (rc)" 1 "$RC"
+  check_contains "$dest: ... saying so" \
+    'table "nokey" in the warehouse has no primary key or unique index, and this load merges rows on primary_key (id): give the table a primary key or unique index on (id)' "$ERR"
+
+  yaml "$W" "$url" "{ name: uq, kind: versioned, primary_key: [id], version_key: updated_at }"
+  printf 'id,v,updated_at\n1,x,2024-02-01T00:00:00Z\n1,y,2024-03-01T00:00:00Z\n' | drop "$W/in" u.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a unique index serves as the key (rc)" 0 "$RC"
+  check "$dest: ... merged on it" "1|y" "$(q $dest "$W" "select id, v from uq")"
+
+  yaml "$W" "$url" "{ name: typed, kind: append, columns: { amount: numeric } }"
+  printf 'id,amount\n1,1.5\n' | drop "$W/in" t.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a declared type the table's column cannot take fails (rc)" 1 "$RC"
+  check_contains "$dest: ... saying how" \
+    'table "typed": column "amount" is bigint in the warehouse but declared numeric in the config' "$ERR"
 done
 finish
