@@ -206,6 +206,24 @@ struct infer_col {
     struct sl_infer inf;
 };
 
+/* A name the warehouse stores otherwise (PostgreSQL's 63 bytes) is said
+ * when the table or column is made. */
+static void log_stored_name(struct table_run *tr, const char *name, int is_table)
+{
+    char stored[512];
+    if (tr->dops->stored_name && tr->dops->stored_name(name, is_table, stored, sizeof stored))
+        sl_log(SL_LOG_INFO, &tr->log, "%s \"%s\" is stored as \"%s\" (%s keeps names this"
+               " long only cut, so sluice cuts them alike every time)",
+               is_table ? "table" : "column", name, stored, tr->dops->kind);
+}
+
+static void log_stored_names(struct table_run *tr, const struct sl_schema *s)
+{
+    log_stored_name(tr, tr->t->name, 1);
+    for (size_t i = 0; i < s->ncols; i++)
+        log_stored_name(tr, s->cols[i].name, 0);
+}
+
 /* A column of the data named like sluice's own (destination.h): the batch
  * fails naming the drop and the column, on either warehouse alike. */
 static int reserved_column(const struct sl_batch_input *b, const char *name, size_t n,
@@ -421,6 +439,7 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
             sl_schema_free(target);
             *target = s;
             sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+            log_stored_names(tr, target);
         } else {
             sl_schema_free(&s);
         }
@@ -438,9 +457,11 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
             if (rc == 0)
                 rc = sl_schema_add(target, nc.name, nc.type) < 0
                          ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
-            if (rc == 0)
+            if (rc == 0) {
                 sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s), new in the source",
                        nc.name, sl_type_name(nc.type));
+                log_stored_name(tr, nc.name, 0);
+            }
         } else if (!d && !type_fits(target->cols[j].type, c->type) &&
                    strlist_add(&diff->changed, "%s: %s -> %s", c->name,
                                sl_type_name(target->cols[j].type), sl_type_name(c->type)) < 0) {
@@ -590,6 +611,7 @@ oom:
                 s.cols = NULL;
                 s.ncols = 0;
                 sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+                log_stored_names(tr, target);
             }
         }
         sl_schema_free(&s);
@@ -601,9 +623,11 @@ oom:
             rc = tr->dops->add_column(tr->dest, t->name, &c, err);
             if (rc == 0)
                 rc = sl_schema_add(target, c.name, c.type);
-            if (rc == 0)
+            if (rc == 0) {
                 sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s) from %s", c.name,
                        sl_type_name(c.type), b->ref);
+                log_stored_name(tr, c.name, 0);
+            }
         }
     }
     for (size_t i = 0; i < ncols; i++)

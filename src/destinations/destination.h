@@ -111,6 +111,11 @@ struct sl_dest_ops {
                         const char *const *pk, size_t npk, struct sl_err *err);
     int (*add_column)(struct sl_dest *d, const char *table, const struct sl_column *c,
                       struct sl_err *err);
+    /* The name the warehouse stores `name` under (a table name, maybe
+     * schema-qualified, when is_table; else a column name), written to out:
+     * 1 when it differs from `name`, 0 when stored as it is. May be NULL:
+     * every name is stored as given. */
+    int (*stored_name)(const char *name, int is_table, char *out, size_t cap);
     /* Inside a transaction, for a table that exists: make it fit to load.
      * A table someone else made (no _sluice_batch) is adopted: it gains
      * _sluice_batch (NULL in the rows it had: they belong to no batch, and

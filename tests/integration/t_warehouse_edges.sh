@@ -142,5 +142,45 @@ for dest in pg lite; do
   check "$dest: a declared type the table's column cannot take fails (rc)" 1 "$RC"
   check_contains "$dest: ... saying how" \
     'table "typed": column "amount" is bigint in the warehouse but declared numeric in the config' "$ERR"
+
+  # ---- names longer than PostgreSQL keeps (63 bytes) ----
+  W="$T_DIR/$dest-long"; mkdir -p "$W"
+  p63=$(printf 'c%.0s' $(seq 1 63))
+  long70="measurement_recorded_by_the_upstream_sensor_array_in_degrees_celsius"   # 70 bytes
+  tname="a_table_whose_name_is_longer_than_postgresql_keeps_for_identifiers_xyz"
+  yaml "$W" "$url" "{ name: $tname, kind: versioned, primary_key: [id], version_key: v, columns: { $long70: text } }"
+  sluice check "$W/s.yaml"
+  check "$dest: a config with long names checks (rc)" 0 "$RC"
+  if [ $dest = pg ]; then
+    check_contains "$dest: ... showing how the column is stored" "$long70 (stored as \"${long70:0:54}_" "$OUT"
+    check_contains "$dest: ... and the table" "table $tname (stored as \"${tname:0:54}_" "$OUT"
+  else
+    if [[ "$OUT" == *"stored as"* ]]; then not_ok "$dest: SQLite stores names whole"; else ok "$dest: SQLite stores names whole"; fi
+  fi
+  printf 'id,v,%s,%s_first,%s_second\n1,1,t1,x1,y1\n2,1,t2,x2,y2\n' "$long70" "$p63" "$p63" | drop "$W/in" l1.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a drop with long column names loads (rc)" 0 "$RC"
+  [ $dest = pg ] && check_contains "$dest: ... logging how a column is stored" "column \"$long70\" is stored as \"${long70:0:54}_" "$ERR"
+  printf 'id,v,%s,%s_first,%s_second\n1,2,t1b,x1b,y1b\n' "$long70" "$p63" "$p63" | drop "$W/in" l2.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a second drop with the same header loads (rc)" 0 "$RC"
+  [ "$RC" = 0 ] || echo "$ERR" | tail -3 | sed 's/^/#   /'
+  printf 'id,v,%s_third\n3,1,z3\n' "$p63" | drop "$W/in" l3.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a drop bringing a new long column loads (rc)" 0 "$RC"
+  if [ $dest = pg ]; then
+    tq=$(pg "select quote_ident(relname) from pg_class where relname like 'a\_table\_whose\_name%' and relkind = 'r'")
+  else
+    tq="\"$tname\""
+  fi
+  # columns: the declared one first, then id, v, the drop's, _sluice_batch, the new one
+  check "$dest: long names sharing 63 bytes keep their data apart" "t1b|1|2|x1b|y1b|
+t2|2|1|x2|y2|
+|3|1|||z3" "$(q $dest "$W" "select * from $tq order by id" | cut -d'|' -f1-5,7)"
+  b3=$(q $dest "$W" "select max(_sluice_batch) from $tq")
+  sluice rollback "$W/s.yaml" "$b3"
+  sluice rollback "$W/s.yaml" "$((b3 - 1))"
+  check "$dest: rolling back over long names gives the rows back" "t1|1|1|x1|y1
+t2|2|1|x2|y2" "$(q $dest "$W" "select * from $tq order by id" | cut -d'|' -f1-5)"
 done
 finish
