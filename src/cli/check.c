@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/mem.h"
 #include "core/redact.h"
+#include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 
@@ -44,6 +45,20 @@ static void key_value(const struct sl_cfg_key *k, const void *ctx, char *out, si
         break;
     }
     }
+}
+
+/* Where the warehouse stores a name otherwise (PostgreSQL keeps 63 bytes):
+ * " (stored as \"...\")", else "". */
+static const char *stored_note(const struct sl_pipeline_cfg *p, const char *name, int is_table,
+                               char *out, size_t cap)
+{
+    struct sl_err e;
+    char stored[512];
+    const struct sl_dest_ops *ops = p->dest_conn ? sl_dest_for_url(p->dest_conn->url, &e) : NULL;
+    out[0] = '\0';
+    if (ops && ops->stored_name && ops->stored_name(name, is_table, stored, sizeof stored))
+        snprintf(out, cap, " (stored as \"%s\")", stored);
+    return out;
 }
 
 static json_t *plan_json(const struct sl_config *c)
@@ -132,7 +147,9 @@ static void print_plan(const struct sl_config *c)
         printf("\n");
         for (size_t j = 0; j < p->ntables; j++) {
             const struct sl_table_cfg *t = &p->tables[j];
-            printf("  table %s: %s", t->name, sl_table_kind_name(t->kind));
+            char note[640];
+            printf("  table %s%s: %s", t->name, stored_note(p, t->name, 1, note, sizeof note),
+                   sl_table_kind_name(t->kind));
             if (t->primary_key.n) {
                 printf(", primary key (");
                 for (size_t k = 0; k < t->primary_key.n; k++)
@@ -145,7 +162,8 @@ static void print_plan(const struct sl_config *c)
                 printf(", files %s", t->pattern);
             printf("\n    columns: ");
             for (size_t k = 0; k < t->ncolumns; k++)
-                printf("%s%s %s", k ? ", " : "", t->columns[k].name,
+                printf("%s%s%s %s", k ? ", " : "", t->columns[k].name,
+                       stored_note(p, t->columns[k].name, 0, note, sizeof note),
                        sl_type_name(t->columns[k].type));
             if (p->source_ops->schema)
                 printf("%sothers as the source table declares them\n", t->ncolumns ? "; " : "");

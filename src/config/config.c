@@ -19,6 +19,7 @@
 #include "core/mem.h"
 #include "core/pgerr.h"
 #include "core/redact.h"
+#include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 
@@ -395,6 +396,9 @@ static int load_columns(struct build *B, struct sl_table_cfg *t, const struct sl
             return oom(B);
         if (!e->key[0])
             return fail(B, e->line, e->col, "%scolumns: a column needs a name", prefix);
+        if (sl_reserved_column(e->key))
+            return fail(B, e->line, e->col, "%scolumn \"%.*s\" is reserved: %s", prefix,
+                        NAME_MAX_SHOWN, e->key, SL_RESERVED_COLUMN_WHY);
         if (v->type != SL_YAML_SCALAR || v->is_null) {
             sl_yaml_describe(v, found, sizeof found);
             return fail(B, v->line, v->col,
@@ -446,6 +450,9 @@ static int load_paths(struct build *B, const struct sl_pipeline_cfg *p, struct s
             return oom(B);
         if (!e->key[0])
             return fail(B, e->line, e->col, "%spaths: a column needs a name", prefix);
+        if (sl_reserved_column(e->key))
+            return fail(B, e->line, e->col, "%spaths: column \"%.*s\" is reserved: %s", prefix,
+                        NAME_MAX_SHOWN, e->key, SL_RESERVED_COLUMN_WHY);
         if (v->type != SL_YAML_SCALAR || v->is_null || !v->value[0]) {
             sl_yaml_describe(v, found, sizeof found);
             return fail(B, v->line, v->col,
@@ -516,6 +523,22 @@ static int load_gates(struct build *B, struct sl_table_cfg *t, const struct sl_y
     return 0;
 }
 
+/* A key list (primary_key, cursor) naming one of sluice's own columns. */
+static int reserved_key_column(struct build *B, const struct sl_yaml_node *n, const char *key,
+                               const struct sl_strlist *l, const char *prefix)
+{
+    for (size_t k = 0; k < l->n; k++) {
+        if (!sl_reserved_column(l->items[k]))
+            continue;
+        const struct sl_yaml_node *v = sl_yaml_get(n, key);
+        if (v->type == SL_YAML_SEQ && k < v->nitems)
+            v = v->items[k];
+        return fail(B, v->line, v->col, "%skey \"%s\": column \"%.*s\" is reserved: %s", prefix,
+                    key, NAME_MAX_SHOWN, l->items[k], SL_RESERVED_COLUMN_WHY);
+    }
+    return 0;
+}
+
 static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
                       const struct sl_yaml_node *n, const char *powner)
 {
@@ -543,6 +566,19 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
                         powner, NAME_MAX_SHOWN, t->name, p->tables[k].pos.line,
                         p->tables[k].pos.col);
         }
+    }
+    if (sl_reserved_table(t->name)) {
+        v = sl_yaml_get(n, "name");
+        return fail(B, v->line, v->col, "%s: table name \"%.*s\" is reserved: %s", powner,
+                    NAME_MAX_SHOWN, t->name, SL_RESERVED_TABLE_WHY);
+    }
+    if (reserved_key_column(B, n, "primary_key", &t->primary_key, prefix) < 0 ||
+        reserved_key_column(B, n, "cursor", &t->cursor, prefix) < 0)
+        return -1;
+    if (t->version_key && sl_reserved_column(t->version_key)) {
+        v = sl_yaml_get(n, "version_key");
+        return fail(B, v->line, v->col, "%skey \"version_key\": column \"%.*s\" is reserved: %s",
+                    prefix, NAME_MAX_SHOWN, t->version_key, SL_RESERVED_COLUMN_WHY);
     }
     if ((v = sl_yaml_get(n, "columns")) && !is_null(v) && load_columns(B, t, v, prefix) < 0)
         return -1;

@@ -10,9 +10,13 @@ int sl_pg_transient(const char *st)
 {
     if (!st)
         return 0;
+    /* class 53 (disk full, out of memory, too many connections) and class 58
+     * (I/O error) are the server's resources, not the batch: the same batch
+     * loads once space or memory is back */
     return strncmp(st, "08", 2) == 0 || strcmp(st, "40001") == 0 ||
            strcmp(st, "40P01") == 0 || strncmp(st, "57P0", 4) == 0 ||
-           strcmp(st, "53300") == 0 || strcmp(st, "55P03") == 0;
+           strncmp(st, "53", 2) == 0 || strncmp(st, "58", 2) == 0 ||
+           strcmp(st, "55P03") == 0;
 }
 
 void sl_pg_message(const PGconn *conn, const PGresult *res, char *out, size_t cap)

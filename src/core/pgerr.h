@@ -9,7 +9,8 @@
 
 /* 1 when SQLSTATE `st` is worth a retry: connection exceptions (08),
  * serialization failure and deadlock, admin shutdown / crash recovery (57P0x),
- * too many connections, lock not available. */
+ * insufficient resources (53: disk full, out of memory, too many
+ * connections), system errors (58: I/O error), lock not available. */
 int sl_pg_transient(const char *st);
 
 /* The failure's message without libpq's trailing newline, passwords

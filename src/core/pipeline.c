@@ -239,6 +239,40 @@ struct infer_col {
     struct sl_infer inf;
 };
 
+/* A name the warehouse stores otherwise (PostgreSQL's 63 bytes) is said
+ * when the table or column is made. */
+static void log_stored_name(struct table_run *tr, const char *name, int is_table)
+{
+    char stored[512];
+    if (tr->dops->stored_name && tr->dops->stored_name(name, is_table, stored, sizeof stored))
+        ddl_note(tr, "%s \"%s\" is stored as \"%s\" (%s keeps names this long only cut,"
+                 " so sluice cuts them alike every time)", is_table ? "table" : "column", name,
+                 stored, tr->dops->kind);
+}
+
+static void log_stored_names(struct table_run *tr, const struct sl_schema *s)
+{
+    log_stored_name(tr, tr->t->name, 1);
+    for (size_t i = 0; i < s->ncols; i++)
+        log_stored_name(tr, s->cols[i].name, 0);
+}
+
+/* A column of the data named like sluice's own (destination.h): the batch
+ * fails naming the drop and the column, on either warehouse alike. */
+static int reserved_column(const struct sl_batch_input *b, const char *name, size_t n,
+                           struct sl_err *err)
+{
+    char *c = sl_strndup(name, n);
+    int rc = 0;
+    if (!c)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (sl_reserved_column(c))
+        rc = sl_err_set(err, SL_E_INPUT, "%s: column \"%s\" is reserved: %s", b->ref, c,
+                        SL_RESERVED_COLUMN_WHY);
+    sl_free(c);
+    return rc;
+}
+
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
  * break them. A column its header names but no row fills (a header-only
@@ -280,6 +314,10 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
             const struct sl_field *f = &rec.fields[i];
             long idx = colmap_get(&map, f->name, f->name_len);
             if (idx < 0) {
+                if (reserved_column(b, f->name, f->name_len, err) < 0) {
+                    rc = -1;
+                    break;
+                }
                 struct infer_col *nc = sl_realloc(cols, (ncols + 1) * sizeof *nc);
                 if (!nc)
                     goto oom;
@@ -297,7 +335,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
             if (!header)
                 sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
         }
-        if (header)
+        if (header || rc < 0)
             break;
     }
     sl_progress_end(&pg);
@@ -422,6 +460,9 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     sl_schema_free(src);
     if (tr->sops->schema(tr->src, b, src, err) < 0)
         return -1;
+    for (size_t i = 0; i < src->ncols; i++)
+        if (reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
+            return -1;
     int exists = tr->dops->describe(tr->dest, t->name, target, err);
     if (exists < 0)
         return -1;
@@ -450,6 +491,7 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
             sl_schema_free(target);
             *target = s;
             ddl_note(tr, "created table with %zu columns", target->ncols);
+            log_stored_names(tr, target);
         } else {
             sl_schema_free(&s);
         }
@@ -467,9 +509,11 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
             if (rc == 0)
                 rc = sl_schema_add(target, nc.name, nc.type) < 0
                          ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
-            if (rc == 0)
+            if (rc == 0) {
                 ddl_note(tr, "added column \"%s\" (%s), new in the source", nc.name,
                          sl_type_name(nc.type));
+                log_stored_name(tr, nc.name, 0);
+            }
         } else if (!d && !type_fits(target->cols[j].type, c->type) &&
                    strlist_add(&diff->changed, "%s: %s -> %s", c->name,
                                sl_type_name(target->cols[j].type), sl_type_name(c->type)) < 0) {
@@ -521,6 +565,9 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
             rec.fields = (struct sl_field *)names;
             rc = rec.nfields > 0;
         }
+        for (size_t i = 0; rc == 1 && i < rec.nfields; i++)
+            if (reserved_column(b, rec.fields[i].name, rec.fields[i].name_len, err) < 0)
+                rc = -1;
         if (rc == 1) {
             for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
                 int found = 0;
@@ -630,6 +677,7 @@ oom:
                 s.cols = NULL;
                 s.ncols = 0;
                 ddl_note(tr, "created table with %zu columns", target->ncols);
+                log_stored_names(tr, target);
             }
         }
         sl_schema_free(&s);
@@ -641,15 +689,52 @@ oom:
             rc = tr->dops->add_column(tr->dest, t->name, &c, err);
             if (rc == 0)
                 rc = sl_schema_add(target, c.name, c.type);
-            if (rc == 0)
+            if (rc == 0) {
                 ddl_note(tr, "added column \"%s\" (%s) from %s", c.name, sl_type_name(c.type),
                          b->ref);
+                log_stored_name(tr, c.name, 0);
+            }
         }
     }
     for (size_t i = 0; i < ncols; i++)
         sl_free(cols[i].name);
     sl_free(cols);
     return rc;
+}
+
+/* A table that was there before this batch: each declared column must
+ * still take its values, and the destination makes the table fit to load:
+ * one someone else made is adopted, and the key a merge needs must be one
+ * of the table's keys. */
+static int fit_table(struct table_run *tr, const struct sl_batch_input *b,
+                     const struct sl_schema *target, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    for (size_t i = 0; i < t->ncolumns; i++) {
+        const struct sl_column_cfg *c = &t->columns[i];
+        long j = sl_schema_find(target, c->name);
+        if (j >= 0 && !type_fits(target->cols[j].type, c->type))
+            return sl_err_set(err, SL_E_DEST,
+                              "table \"%s\": column \"%s\" is %s in the warehouse but declared"
+                              " %s in the config, and %s values do not load into a %s column:"
+                              " declare it %s in columns, or change the table's column to %s",
+                              t->name, c->name, sl_type_name(target->cols[j].type),
+                              sl_type_name(c->type), sl_type_name(c->type),
+                              sl_type_name(target->cols[j].type),
+                              sl_type_name(target->cols[j].type), sl_type_name(c->type));
+    }
+    if (!tr->dops->fit_table)
+        return 0;
+    enum sl_load_mode m = load_mode(t);
+    int merges = m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT ||
+                 (m == SL_LOAD_APPEND && b->events);
+    int adopted = 0;
+    if (tr->dops->fit_table(tr->dest, t->name, (const char *const *)t->primary_key.items,
+                            merges ? t->primary_key.n : 0, &adopted, err) < 0)
+        return -1;
+    if (adopted)
+        ddl_note(tr, "adopted table \"%s\" (added _sluice_batch)", t->name);
+    return 0;
 }
 
 /* Quote a value for an error message, cut to a readable length. */
@@ -1062,6 +1147,8 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
             t->gates[g].ops->value_ctx(t->gates[g].ctx, &vctx);
 
     if (prepare_table(tr, b, &target, &diff, &vctx, err) < 0)
+        goto fail;
+    if (diff.table_existed && fit_table(tr, b, &target, err) < 0)
         goto fail;
 
     if (tr->release_id) {
