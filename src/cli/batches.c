@@ -1,13 +1,20 @@
 /* cli/batches.c: `sluice batches CONFIG [--table T] [--state S] [--limit N]
- * [--json]`: the batch ledger, newest first. */
+ * [--json]`: the batch ledger, newest first; the JSON is obs/status.c's, as
+ * the daemon serves it at /api/batches. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/ledger.h"
 #include "core/mem.h"
+#include "obs/status.h"
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *v = json_string_value(json_object_get(o, key));
+    return v ? v : "";
+}
 
 static const char *const states[] = {"received", "staged", "gated", "committed", "failed",
                                      "quarantined", "approved", "rejected", "rolled_back",
@@ -35,69 +42,46 @@ int sl_cmd_batches(int argc, char **argv)
     if (!c)
         return 2;
 
-    json_t *arr = json_array();
+    /* the same document as GET /api/batches (obs/status.c) */
+    struct sl_dbpool *pool = sl_dbpool_new(c);
+    struct sl_err err;
+    sl_err_clear(&err);
+    json_t *arr = pool ? sl_status_batches(c, pool, NULL, o.table, o.state,
+                                           o.limit ? o.limit : 100, &err)
+                       : NULL;
     int rc = 0;
-    if (!o.json)
-        printf("%-8s %-20s %-24s %-10s %-12s %-10s %-21s %s\n", "BATCH", "PIPELINE", "TABLE",
-               "KIND", "STATE", "ROWS", "FINISHED", "SOURCE");
-    /* each destination once, with the tables that load into it */
-    for (size_t ci = 0; ci < c->nconnections && rc == 0; ci++) {
-        int used = 0;
-        for (size_t i = 0; i < c->npipelines; i++)
-            used |= c->pipelines[i].dest_conn == &c->connections[ci];
-        if (!used)
-            continue;
-        struct sl_cli_dest d;
-        struct sl_err err;
-        struct sl_rows rows;
-        sl_err_clear(&err);
-        if (sl_cli_open_dest(c, &c->connections[ci], &d, &err) < 0) {
-            fprintf(stderr, "sluice: %s\n", err.msg);
-            rc = 1;
-            break;
-        }
-        struct sl_ledger l = {d.ops, d.d};
-        if (sl_ledger_list(&l, o.table, o.state, o.limit ? o.limit : 100, &rows, &err) < 0) {
-            fprintf(stderr, "sluice: %s\n", err.msg);
-            sl_cli_close_dest(&d);
-            rc = 1;
-            break;
-        }
-        for (size_t i = 0; i < rows.nrows; i++) {
-#define CELL(k) (sl_rows_get(&rows, i, (k)) ? sl_rows_get(&rows, i, (k)) : "")
-            if (o.json) {
-                json_t *e = json_object();
-                for (size_t k = 0; k < rows.ncols; k++) {
-                    const char *v = sl_rows_get(&rows, i, k);
-                    const char *name = rows.names[k];
-                    if (!v)
-                        json_object_set_new(e, name, json_null());
-                    else if (strcmp(name, "id") == 0 || strncmp(name, "rows", 4) == 0 ||
-                             strcmp(name, "bytes") == 0)
-                        json_object_set_new(e, name, json_integer(strtoll(v, NULL, 10)));
-                    else
-                        json_object_set_new(e, name, json_string(v));
-                }
-                json_array_append_new(arr, e);
-            } else {
-                char fin[22];
-                snprintf(fin, sizeof fin, "%.19s", CELL(10));
-                printf("%-8s %-20s %-24s %-10s %-12s %-10s %-21s %s\n", CELL(0), CELL(1),
-                       CELL(2), CELL(3), CELL(4), CELL(6), fin, CELL(5));
-                if (sl_rows_get(&rows, i, 11))
-                    printf("         error: %s\n", CELL(11));
-            }
-#undef CELL
-        }
-        sl_rows_free(&rows);
-        sl_cli_close_dest(&d);
-    }
-    if (o.json && rc == 0) {
+    if (!arr) {
+        fprintf(stderr, "sluice: %s\n", pool ? err.msg : "out of memory");
+        rc = 1;
+    } else if (o.json) {
         char *s = json_dumps(arr, JSON_INDENT(2));
         printf("%s\n", s ? s : "[]");
         free(s);
+    } else {
+        printf("%-8s %-20s %-24s %-10s %-12s %-10s %-21s %s\n", "BATCH", "PIPELINE", "TABLE",
+               "KIND", "STATE", "ROWS", "FINISHED", "SOURCE");
+        size_t i;
+        json_t *e;
+        json_array_foreach(arr, i, e) {
+            char id[24] = "", rows[24] = "", fin[24] = "";
+            json_t *v;
+            if (json_is_integer(v = json_object_get(e, "id")))
+                snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            if (json_is_integer(v = json_object_get(e, "rows_in")))
+                snprintf(rows, sizeof rows, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            /* whole seconds: 2026-12-01T05:44:49Z */
+            const char *f = json_string_value(json_object_get(e, "finished_at"));
+            if (f)
+                snprintf(fin, sizeof fin, "%.19s%s", f, strlen(f) > 19 ? "Z" : "");
+            printf("%-8s %-20s %-24s %-10s %-12s %-10s %-21s %s\n", id, str(e, "pipeline"),
+                   str(e, "table"), str(e, "kind"), str(e, "state"), rows, fin,
+                   str(e, "source_ref"));
+            if (json_string_value(json_object_get(e, "error")))
+                printf("         error: %s\n", str(e, "error"));
+        }
     }
     json_decref(arr);
+    sl_dbpool_free(pool);
     sl_config_free(c);
     return rc;
 }

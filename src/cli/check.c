@@ -7,6 +7,8 @@
 
 #include "cli/cli.h"
 #include "core/mem.h"
+#include "core/redact.h"
+#include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 
@@ -18,7 +20,7 @@ static void key_value(const struct sl_cfg_key *k, const void *ctx, char *out, si
     switch (k->type) {
     case SL_CFG_STR: {
         const char *s = *(char *const *)p;
-        snprintf(out, cap, "%s", s ? s : "");
+        sl_redact(s ? s : "", out, cap);     /* a broker URL may hold a password */
         break;
     }
     case SL_CFG_INT: snprintf(out, cap, "%ld", *(const long *)p); break;
@@ -45,16 +47,18 @@ static void key_value(const struct sl_cfg_key *k, const void *ctx, char *out, si
     }
 }
 
-/* The URL without its password, for printing. */
-static void safe_url(const char *url, char *out, size_t cap)
+/* Where the warehouse stores a name otherwise (PostgreSQL keeps 63 bytes):
+ * " (stored as \"...\")", else "". */
+static const char *stored_note(const struct sl_pipeline_cfg *p, const char *name, int is_table,
+                               char *out, size_t cap)
 {
-    const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    if (at && colon && colon < at)
-        snprintf(out, cap, "%.*s:***%s", (int)(colon - url), url, at);
-    else
-        snprintf(out, cap, "%s", url);
+    struct sl_err e;
+    char stored[512];
+    const struct sl_dest_ops *ops = p->dest_conn ? sl_dest_for_url(p->dest_conn->url, &e) : NULL;
+    out[0] = '\0';
+    if (ops && ops->stored_name && ops->stored_name(name, is_table, stored, sizeof stored))
+        snprintf(out, cap, " (stored as \"%s\")", stored);
+    return out;
 }
 
 static json_t *plan_json(const struct sl_config *c)
@@ -62,7 +66,7 @@ static json_t *plan_json(const struct sl_config *c)
     json_t *root = json_object(), *conns = json_array(), *pipes = json_array();
     char buf[1024];
     for (size_t i = 0; i < c->nconnections; i++) {
-        safe_url(c->connections[i].url, buf, sizeof buf);
+        sl_redact(c->connections[i].url, buf, sizeof buf);
         json_array_append_new(conns, json_pack("{s:s, s:s}", "name", c->connections[i].name,
                                                "url", buf));
     }
@@ -96,6 +100,14 @@ static json_t *plan_json(const struct sl_config *c)
             for (size_t k = 0; k < t->ngates; k++)
                 json_array_append_new(gates, json_string(t->gates[k].ops->name));
             json_object_set_new(tj, "gates", gates);
+            if (p->source_ops->plan && t->kind == SL_KIND_INCREMENTAL) {
+                struct sl_table_plan tp;
+                p->source_ops->plan(c, p, t, &tp);
+                json_object_set_new(tj, "cursor_unique", tp.cursor_unique < 0
+                                                             ? json_null()
+                                                             : json_boolean(tp.cursor_unique));
+                json_object_set_new(tj, "cursor_plan", json_string(tp.line));
+            }
             json_array_append_new(tables, tj);
         }
         json_array_append_new(pipes, json_pack("{s:s, s:o, s:s, s:f, s:f, s:o}", "name", p->name,
@@ -114,7 +126,7 @@ static void print_plan(const struct sl_config *c)
     char buf[1024];
     printf("config %s: ok\n\nconnections\n", c->path);
     for (size_t i = 0; i < c->nconnections; i++) {
-        safe_url(c->connections[i].url, buf, sizeof buf);
+        sl_redact(c->connections[i].url, buf, sizeof buf);
         printf("  %-20s %s\n", c->connections[i].name, buf);
     }
     for (size_t i = 0; i < c->npipelines; i++) {
@@ -135,7 +147,9 @@ static void print_plan(const struct sl_config *c)
         printf("\n");
         for (size_t j = 0; j < p->ntables; j++) {
             const struct sl_table_cfg *t = &p->tables[j];
-            printf("  table %s: %s", t->name, sl_table_kind_name(t->kind));
+            char note[640];
+            printf("  table %s%s: %s", t->name, stored_note(p, t->name, 1, note, sizeof note),
+                   sl_table_kind_name(t->kind));
             if (t->primary_key.n) {
                 printf(", primary key (");
                 for (size_t k = 0; k < t->primary_key.n; k++)
@@ -148,7 +162,8 @@ static void print_plan(const struct sl_config *c)
                 printf(", files %s", t->pattern);
             printf("\n    columns: ");
             for (size_t k = 0; k < t->ncolumns; k++)
-                printf("%s%s %s", k ? ", " : "", t->columns[k].name,
+                printf("%s%s%s %s", k ? ", " : "", t->columns[k].name,
+                       stored_note(p, t->columns[k].name, 0, note, sizeof note),
                        sl_type_name(t->columns[k].type));
             if (p->source_ops->schema)
                 printf("%sothers as the source table declares them\n", t->ncolumns ? "; " : "");
@@ -157,6 +172,12 @@ static void print_plan(const struct sl_config *c)
                        t->ncolumns ? "; " : "");
             else
                 printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
+            if (p->source_ops->plan) {
+                struct sl_table_plan tp;
+                p->source_ops->plan(c, p, t, &tp);
+                if (tp.line[0])
+                    printf("    %s\n", tp.line);
+            }
             if (!t->ngates)
                 printf("    gates: none\n");
             for (size_t k = 0; k < t->ngates; k++) {
@@ -185,7 +206,7 @@ int sl_cmd_check(int argc, char **argv)
     struct sl_cli_opts o;
     if (sl_cli_parse(argc, argv, "sluice check CONFIG [--json]", "json", &o) < 0)
         return 2;
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     sl_free(o.args);
     if (!c)
         return 2;

@@ -4,6 +4,8 @@
 #ifndef SL_CLI_H
 #define SL_CLI_H
 
+#include <stdio.h>
+
 #include "config/config.h"
 #include "destinations/destination.h"
 
@@ -42,6 +44,8 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                  struct sl_cli_opts *o);
 /* Load the config or print its error; returns NULL on error. */
 struct sl_config *sl_cli_load_config(const char *path);
+/* The same for a command that may send alerts: their secrets must be set. */
+struct sl_config *sl_cli_load_config_alerting(const char *path);
 
 /* The distinct destination connections the config's pipelines use, connected
  * and with sluice's tables in place. */
@@ -53,5 +57,9 @@ struct sl_cli_dest {
 int sl_cli_open_dest(const struct sl_config *c, const struct sl_connection_cfg *conn,
                      struct sl_cli_dest *out, struct sl_err *err);
 void sl_cli_close_dest(struct sl_cli_dest *d);
+
+/* Print `w` so a shell reads it back as one word (quoted when it must be):
+ * for the commands sluice tells the user to run. */
+void sl_cli_print_shell_word(FILE *f, const char *w);
 
 #endif

@@ -76,6 +76,19 @@ bad:
     return -1;
 }
 
+struct sl_config *sl_cli_load_config_alerting(const char *path)
+{
+    struct sl_config *c = sl_cli_load_config(path);
+    struct sl_err err;
+    sl_err_clear(&err);
+    if (c && sl_config_can_alert(c, &err) < 0) {
+        fprintf(stderr, "sluice: %s\n", err.msg);
+        sl_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
 struct sl_config *sl_cli_load_config(const char *path)
 {
     struct sl_config *c = NULL;
@@ -111,4 +124,24 @@ void sl_cli_close_dest(struct sl_cli_dest *d)
     if (d->d)
         d->ops->close(d->d);
     d->d = NULL;
+}
+
+void sl_cli_print_shell_word(FILE *f, const char *w)
+{
+    int plain = *w != '\0';
+    for (const char *p = w; *p && plain; p++)
+        plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                       "_-./:=@%+,", *p) != NULL;
+    if (plain) {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (const char *p = w; *p; p++) {
+        if (*p == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*p, f);
+    }
+    fputc('\'', f);
 }

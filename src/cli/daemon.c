@@ -7,6 +7,8 @@
  * An event source (http collector, jetstream consumer) is not polled: its
  * thread serves it (ops->serve) until the stop, and serves it again after a
  * pause when it could not (address in use, NATS or the destination down).
+ * A pipeline with `reconcile: { every }` has a thread of its own that
+ * compares its tables with the source at start and then every `every`.
  * A watcher thread marks tables stale (no committed batch within the
  * pipeline's stale_after) and alerts, and sends the resolve when one loads.
  * The admin HTTP server (obs/http.c, routes in obs/api.c) listens on
@@ -47,6 +49,8 @@ struct worker {
     const struct sl_pipeline_cfg *p;
     pthread_t th;
     int started;
+    pthread_t rth;      /* reconcile: { every }, on its own clock */
+    int rstarted;
     int failing;        /* its last run failed as a whole: its tables carry the error */
 };
 
@@ -117,14 +121,10 @@ static void *serve_pipeline(struct worker *w)
     return NULL;
 }
 
-/* `reconcile: { every }`: compare each table with its source when due; drift
- * is logged and alerted (by sl_reconcile_table), never repaired unasked. */
-static void maybe_reconcile(const struct daemon *dm, const struct sl_pipeline_cfg *p,
-                            double *last)
+/* `reconcile: { every }`: compare each table with its source; drift is
+ * logged and alerted (by sl_reconcile_table), never repaired unasked. */
+static void reconcile_tables(const struct daemon *dm, const struct sl_pipeline_cfg *p)
 {
-    if (p->reconcile_every <= 0 || !p->source_ops->sql || mono_now() - *last < p->reconcile_every)
-        return;
-    *last = mono_now();
     for (size_t k = 0; k < p->ntables && !sl_pipeline_stopping(); k++) {
         struct sl_reconcile_opts o = {0, 1};
         struct sl_reconcile_result r;
@@ -138,11 +138,28 @@ static void maybe_reconcile(const struct daemon *dm, const struct sl_pipeline_cf
             sl_log(SL_LOG_WARN, &lc,
                    "reconcile: %zu missing, %zu extra, %zu different rows; "
                    "`sluice reconcile --repair` re-syncs them",
-                   r.missing.n, r.extra.n, r.different.n);
+                   r.missing.total, r.extra.total, r.different.total);
         else
             sl_log(SL_LOG_INFO, &lc, "reconcile: in sync (%" PRId64 " rows)", r.source_rows);
         sl_reconcile_result_free(&r);
     }
+}
+
+/* Its own clock, not the loads': first at start, then every `every` from
+ * there (a comparison that overran starts the next one at once). */
+static void *reconcile_loop(void *arg)
+{
+    struct worker *w = arg;
+    double next = mono_now();
+    for (;;) {
+        reconcile_tables(w->dm, w->p);
+        next += w->p->reconcile_every;
+        if (next < mono_now())
+            next = mono_now();
+        if (wait_until(w->dm, next))
+            break;
+    }
+    return NULL;
 }
 
 static void *run_pipeline(void *arg)
@@ -152,7 +169,6 @@ static void *run_pipeline(void *arg)
     const struct sl_pipeline_cfg *p = w->p;
     struct sl_log_ctx lc = {p->name, NULL, 0};
     double interval = p->every > 0 ? p->every : dm->poll;
-    double last_reconcile = mono_now();
 
     if (p->source_ops->serve)
         return serve_pipeline(w);
@@ -177,7 +193,6 @@ static void *run_pipeline(void *arg)
             sl_log(SL_LOG_DEBUG, &lc, "%d committed (%" PRId64 " rows), %d duplicate, %d failed,"
                    " %d deferred, %d quarantined", st.committed, st.rows, st.duplicates,
                    st.failed, st.deferred, st.quarantined);
-        maybe_reconcile(dm, p, &last_reconcile);
         if (wait_until(dm, start + interval))
             break;
     }
@@ -290,7 +305,7 @@ int sl_cmd_daemon(int argc, char **argv)
         return 2;
     }
     sl_free(o.args);
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c)
         return 2;
     if (!listen)
@@ -368,6 +383,15 @@ int sl_cmd_daemon(int argc, char **argv)
             goto stop;
         }
         w->started = 1;
+        if (w->p->reconcile_every > 0 && w->p->source_ops->sql) {
+            if ((e = pthread_create(&w->rth, NULL, reconcile_loop, w)) != 0) {
+                sl_log(SL_LOG_ERROR, &lc, "could not start the reconcile thread of pipeline"
+                       " \"%s\": %s", w->p->name, strerror(e));
+                rc = 1;
+                goto stop;
+            }
+            w->rstarted = 1;
+        }
     }
     if (pthread_create(&dm.watcher, NULL, watch, &dm) == 0)
         dm.watcher_started = 1;
@@ -390,6 +414,9 @@ stop:
     for (size_t i = 0; i < c->npipelines; i++)
         if (dm.workers[i].started)
             pthread_join(dm.workers[i].th, NULL);
+    for (size_t i = 0; i < c->npipelines; i++)
+        if (dm.workers[i].rstarted)
+            pthread_join(dm.workers[i].rth, NULL);
     if (dm.watcher_started)
         pthread_join(dm.watcher, NULL);
     sl_log(SL_LOG_INFO, &lc, "stopped");

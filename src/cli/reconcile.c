@@ -4,7 +4,8 @@
  * warehouse, keys the source no longer has, rows that differ. --repair
  * re-syncs those keys as a batch of their own per table.
  * Exit status: 0 every table in sync (or re-synced by --repair), 1 drift
- * left in place or a table that could not be compared, 2 usage or config. */
+ * left in place (listed or not) or a table that could not be compared, 2
+ * usage or config. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const char USAGE[] = "sluice reconcile CONFIG [TABLE...] [--repair] [--js
 static void print_keys(const struct sl_reconcile_result *r, const char *what,
                        const struct sl_reconcile_keys *k)
 {
+    size_t shown = k->n < SHOWN ? k->n : SHOWN;
     for (size_t i = 0; i < k->n && i < SHOWN; i++) {
         printf("  %-9s (", what);
         for (size_t c = 0; c < r->nkey; c++)
@@ -30,28 +32,44 @@ static void print_keys(const struct sl_reconcile_result *r, const char *what,
             printf("%s%s", c ? ", " : "", k->keys[i][c]);
         printf(")\n");
     }
-    if (k->n > SHOWN)
-        printf("  ... and %zu more %s (--json lists them all)\n", k->n - SHOWN, what);
+    if (k->total > shown)
+        printf("  ... and %zu more %s (%s)\n", k->total - shown, what,
+               k->total > k->n ? "past the key limit: not listed, not repaired"
+                               : "--json lists them all");
 }
 
-static void print_text(const struct sl_reconcile_result *r)
+static void print_text(const struct sl_reconcile_result *r, const char *config)
 {
     size_t drift = sl_reconcile_drift(r);
     if (!drift) {
-        printf("%s: in sync (%lld rows%s; %.2f s)\n", r->table, (long long)r->source_rows,
-               r->pending ? ", some pending for the next run" : "", r->seconds);
+        if (r->pending)
+            printf("%s: in sync (%lld rows; %zu row(s) changed at the source beyond the cursor:"
+                   " the next run loads them; %.2f s)\n", r->table, (long long)r->source_rows,
+                   r->pending, r->seconds);
+        else
+            printf("%s: in sync (%lld rows; %.2f s)\n", r->table, (long long)r->source_rows,
+                   r->seconds);
         return;
     }
-    printf("%s: drift: %zu missing, %zu extra, %zu different%s (source %lld rows, warehouse"
-           " %lld rows; %.2f s)\n", r->table, r->missing.n, r->extra.n, r->different.n,
-           r->truncated ? " (stopped at the key limit)" : "", (long long)r->source_rows,
-           (long long)r->warehouse_rows, r->seconds);
+    size_t unlisted = sl_reconcile_unlisted(r);
+    printf("%s: drift: %zu missing, %zu extra, %zu different (source %lld rows, warehouse"
+           " %lld rows; %.2f s)\n", r->table, r->missing.total, r->extra.total,
+           r->different.total, (long long)r->source_rows, (long long)r->warehouse_rows,
+           r->seconds);
+    if (unlisted)
+        printf("  %zu of them not listed: past the key limit (SLUICE_RECONCILE_MAX_KEYS)\n",
+               unlisted);
     print_keys(r, "missing", &r->missing);
     print_keys(r, "extra", &r->extra);
     print_keys(r, "different", &r->different);
-    if (r->repair_batch)
-        printf("  re-synced by batch %lld (undo: sluice rollback CONFIG %lld)\n",
-               (long long)r->repair_batch, (long long)r->repair_batch);
+    if (r->repair_batch) {
+        printf("  re-synced by batch %lld (undo: sluice rollback ", (long long)r->repair_batch);
+        sl_cli_print_shell_word(stdout, config);
+        printf(" %lld)\n", (long long)r->repair_batch);
+        if (unlisted)
+            printf("  %zu not re-synced (not listed): run `sluice reconcile --repair` again\n",
+                   unlisted);
+    }
 }
 
 int sl_cmd_reconcile(int argc, char **argv)
@@ -72,7 +90,7 @@ int sl_cmd_reconcile(int argc, char **argv)
     sl_free(rest);
     if (prc < 0)
         return 2;
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c) {
         sl_free(o.args);
         return 2;
@@ -117,14 +135,14 @@ int sl_cmd_reconcile(int argc, char **argv)
                 sl_reconcile_result_free(&r);
                 continue;
             }
-            if (sl_reconcile_drift(&r) && !r.repair_batch)
+            if (sl_reconcile_drift(&r) && (!r.repair_batch || sl_reconcile_unlisted(&r)))
                 status = 1;
             if (o.json) {
                 char *j = sl_reconcile_json(&r);
                 printf("%s%s", compared ? "," : "", j ? j : "null");
                 sl_free(j);
             } else {
-                print_text(&r);
+                print_text(&r, o.config);
             }
             compared++;
             sl_reconcile_result_free(&r);

@@ -174,7 +174,7 @@ int sl_cmd_replay(int argc, char **argv)
         }
         ids[i] = v;
     }
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c) {
         sl_free(ids);
         sl_free(o.args);

@@ -110,7 +110,7 @@ int sl_cmd_rollback(int argc, char **argv)
         fprintf(stderr, "sluice: no batch %lld%s%s%s in the ledger of any destination of %s\n",
                 batch, o.table ? " of table \"" : "", o.table ? o.table : "",
                 o.table ? "\"" : "", o.config);
-        rc = 1;
+        rc = 2;
     } else if (rc == 0 && hits > 1) {
         fprintf(stderr, "sluice: batch %lld is in more than one ledger: %s; name the table"
                         " with --table\n", batch, where.data ? where.data : "");
@@ -135,7 +135,7 @@ int sl_cmd_rollback(int argc, char **argv)
         }
         if (err.code != SL_E_NONE) {
             fprintf(stderr, "sluice: %s\n", err.msg);
-            rc = 1;
+            rc = sl_err_exit_code(&err);
         } else {
             for (size_t i = 0; i < res.nsteps; i++) {
                 const struct sl_rollback_step *st = &res.steps[i];
@@ -148,9 +148,14 @@ int sl_cmd_rollback(int argc, char **argv)
                            " rows, restored %" PRId64 " replaced rows\n",
                            st->batch, st->kind, st->table, st->removed, st->restored);
             }
-            printf("the ledger marks %s rolled_back; sluice has forgotten %s drop, so offering"
-                   " the same file again loads it again\n",
-                   res.nsteps > 1 ? "them" : "it", res.nsteps > 1 ? "their" : "its");
+            int64_t drops = 0;
+            for (size_t i = 0; i < res.nsteps; i++)
+                drops += res.steps[i].drops;
+            printf("the ledger marks %s rolled_back", res.nsteps > 1 ? "them" : "it");
+            if (drops)
+                printf("; sluice has forgotten %s drop%s, so offering the same file again loads it"
+                       " again", res.nsteps > 1 ? "their" : "its", drops > 1 ? "s" : "");
+            printf("\n");
             sl_rollback_result_free(&res);
         }
     }

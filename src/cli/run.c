@@ -7,12 +7,28 @@
 #include "core/pipeline.h"
 #include "obs/progress.h"
 
+/* "2 deferred (1 still being written, 1 transient failure)": what was left
+ * for the next run, and why. */
+static void deferred_text(const struct sl_run_stats *st, char *out, size_t cap)
+{
+    int n = st->deferred + st->waiting;
+    if (st->waiting && st->deferred)
+        snprintf(out, cap, "%d deferred (%d still being written, %d transient failure%s)", n,
+                 st->waiting, st->deferred, st->deferred == 1 ? "" : "s");
+    else if (st->waiting)
+        snprintf(out, cap, "%d deferred (still being written)", n);
+    else if (st->deferred)
+        snprintf(out, cap, "%d deferred (transient failure%s)", n, n == 1 ? "" : "s");
+    else
+        snprintf(out, cap, "0 deferred");
+}
+
 int sl_cmd_run(int argc, char **argv)
 {
     struct sl_cli_opts o;
     if (sl_cli_parse(argc, argv, "sluice run CONFIG [PIPELINE...]", "", &o) < 0)
         return 2;
-    struct sl_config *c = sl_cli_load_config(o.config);
+    struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c) {
         sl_free(o.args);
         return 2;
@@ -28,6 +44,7 @@ int sl_cmd_run(int argc, char **argv)
     struct sl_run_stats total = {0};
     int broken = 0;
     sl_progress_enable(1);      /* only when stderr is a terminal */
+    sl_pipeline_set_oneshot(1); /* drops still settling are waited for */
     for (size_t i = 0; i < c->npipelines; i++) {
         const struct sl_pipeline_cfg *p = &c->pipelines[i];
         int wanted = o.nargs == 0;
@@ -42,17 +59,22 @@ int sl_cmd_run(int argc, char **argv)
             fprintf(stderr, "sluice: %s\n", err.msg);
             broken = 1;
         }
-        printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %d deferred, "
-               "%d quarantined\n",
-               p->name, st.committed, (long long)st.rows, st.duplicates, st.failed,
-               st.deferred, st.quarantined);
+        char deferred[128];
+        deferred_text(&st, deferred, sizeof deferred);
+        printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %s, %d quarantined\n",
+               p->name, st.committed, (long long)st.rows, st.duplicates, st.failed, deferred,
+               st.quarantined);
         total.committed += st.committed;
         total.failed += st.failed;
         total.deferred += st.deferred;
+        total.waiting += st.waiting;
         total.quarantined += st.quarantined;
     }
     sl_free(o.args);
     sl_config_free(c);
+    /* a drop still being written (or that changed while loading) is left
+     * for the next run and counted: nothing failed. A transient failure that
+     * outlasted its retries did. */
     if (broken || total.failed || total.deferred)
         return 1;
     return total.quarantined ? 3 : 0;

@@ -1,7 +1,6 @@
 /* cli/snapshot.c: snapshots of a table (core/snapshot.c).
  *   sluice snapshot CONFIG TABLE [--json]          take one; prints its id
- *   sluice snapshot CONFIG TABLE --list [--json]   the table's snapshots
- *   sluice snapshots CONFIG [--table T] [--json]   every table's snapshots
+ *   sluice snapshots CONFIG [TABLE] [--json]       the snapshots kept (of TABLE)
  *   sluice restore CONFIG TABLE SNAPSHOT           go back to one
  * The table's destination is the one its pipeline loads it into. */
 #include <inttypes.h>
@@ -34,20 +33,6 @@ static const struct sl_connection_cfg *table_conn(const struct sl_config *c, con
     if (!conn)
         fprintf(stderr, "sluice: no pipeline of %s loads a table \"%s\"\n", c->path, table);
     return conn;
-}
-
-/* Pull a flag out of argv; returns 1 when it was there. */
-static int take_flag(int *argc, char **argv, const char *flag)
-{
-    int found = 0, n = 0;
-    for (int i = 0; i < *argc; i++) {
-        if (strcmp(argv[i], flag) == 0)
-            found = 1;
-        else
-            argv[n++] = argv[i];
-    }
-    *argc = n;
-    return found;
 }
 
 static void print_list(struct sl_rows *rows, json_t *arr)
@@ -114,17 +99,9 @@ static int list_snapshots(const struct sl_config *c, const char *table, int json
 
 int sl_cmd_snapshot(int argc, char **argv)
 {
-    static const char usage[] = "sluice snapshot CONFIG TABLE [--list] [--json]";
+    static const char usage[] = "sluice snapshot CONFIG TABLE [--json]";
     struct sl_cli_opts o;
-    char **args = sl_calloc((size_t)argc + 1, sizeof *args);
-    if (!args)
-        return 1;
-    memcpy(args, argv, (size_t)argc * sizeof *args);
-    int n = argc;
-    int list = take_flag(&n, args, "--list");
-    int prc = sl_cli_parse(n, args, usage, "json", &o);
-    sl_free(args);
-    if (prc < 0)
+    if (sl_cli_parse(argc, argv, usage, "json", &o) < 0)
         return 2;
     if (o.nargs != 1) {
         fprintf(stderr, "usage: %s\n", usage);
@@ -140,8 +117,6 @@ int sl_cmd_snapshot(int argc, char **argv)
     int rc = 0;
     if (!conn) {
         rc = 2;
-    } else if (list) {
-        rc = list_snapshots(c, table, o.json);
     } else {
         struct sl_cli_dest d;
         struct sl_err err;
@@ -185,7 +160,7 @@ int sl_cmd_snapshot(int argc, char **argv)
         }
         if (err.code != SL_E_NONE) {
             fprintf(stderr, "sluice: %s\n", err.msg);
-            rc = 1;
+            rc = sl_err_exit_code(&err);
         }
         sl_cli_close_dest(&d);
     }
@@ -196,19 +171,24 @@ int sl_cmd_snapshot(int argc, char **argv)
 int sl_cmd_snapshots(int argc, char **argv)
 {
     struct sl_cli_opts o;
-    if (sl_cli_parse(argc, argv, "sluice snapshots CONFIG [--table T] [--json]", "json,table",
-                     &o) < 0)
+    static const char usage[] = "sluice snapshots CONFIG [TABLE] [--json]";
+    if (sl_cli_parse(argc, argv, usage, "json", &o) < 0)
         return 2;
-    int extra = o.nargs;
+    const char *table = o.nargs == 1 ? o.args[0] : NULL;
+    int extra = o.nargs > 1;
     sl_free(o.args);
     if (extra) {
-        fprintf(stderr, "usage: sluice snapshots CONFIG [--table T] [--json]\n");
+        fprintf(stderr, "usage: %s\n", usage);
         return 2;
     }
     struct sl_config *c = sl_cli_load_config(o.config);
     if (!c)
         return 2;
-    int rc = list_snapshots(c, o.table, o.json);
+    int rc = 0;
+    if (table && !table_conn(c, table))
+        rc = 2;
+    else
+        rc = list_snapshots(c, table, o.json);
     sl_config_free(c);
     return rc;
 }
@@ -254,14 +234,15 @@ int sl_cmd_restore(int argc, char **argv)
         }
         if (err.code != SL_E_NONE) {
             fprintf(stderr, "sluice: %s\n", err.msg);
-            rc = 1;
+            rc = sl_err_exit_code(&err);
         } else {
             printf("restored table %s to snapshot %lld: %" PRId64 " rows", table, snap, res.rows);
             if (res.nrolled_back) {
                 printf("; rolled back batch%s", res.nrolled_back > 1 ? "es" : "");
                 for (size_t i = 0; i < res.nrolled_back; i++)
                     printf("%s%" PRId64, i ? ", " : " ", res.rolled_back[i]);
-                printf(" (their drops are forgotten: offering a file again loads it again)");
+                if (res.drops)
+                    printf(" (their drops are forgotten: offering a file again loads it again)");
             } else {
                 printf("; no batch was newer than the snapshot");
             }

@@ -17,6 +17,9 @@
 
 #include "config/yaml.h"
 #include "core/mem.h"
+#include "core/pgerr.h"
+#include "core/redact.h"
+#include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 
@@ -232,6 +235,8 @@ static int load_http(struct build *B, const struct sl_yaml_node *n)
     if (sl_cfg_fill_ex(http_keys, B->c, n, B->file, NULL, "http", NULL, B->err) < 0)
         return -1;
     const struct sl_yaml_node *tok = sl_yaml_get(n, "token");
+    if (sl_redact_add(B->c->http_token) < 0)
+        return oom(B);
     if (B->c->http_token && !B->c->http_token[0])
         return fail(B, tok->line, tok->col,
                     "http: key \"token\": is empty (is its environment variable set to \"\"?); "
@@ -263,11 +268,18 @@ static int load_alerts(struct build *B, const struct sl_yaml_node *n)
             return fail(B, it->line, it->col, "%s: expected a mapping of keys, found %s", what,
                         found);
         }
+        /* a secret of the alert (its URL, its key) may be unset where
+         * nothing is sent: kept as the reason it cannot be */
+        const struct sl_yaml_node *url = sl_yaml_get(it, "url");
+        const struct sl_yaml_node *key = sl_yaml_get(it, "routing_key");
+        const char *unset = url && url->unset ? url->unset : key && key->unset ? key->unset : NULL;
+        if (unset && !(a->unset = sl_strdup(unset)))
+            return oom(B);
         if (sl_cfg_fill_ex(alert_keys, a, it, B->file, NULL, what, NULL, B->err) < 0)
             return -1;
-        const struct sl_yaml_node *url = sl_yaml_get(it, "url");
         /* webhook URLs often are secrets (Slack's): never echo one */
-        if (!starts_with(a->url, "http://") && !starts_with(a->url, "https://"))
+        if (!(url && url->unset) && !starts_with(a->url, "http://") &&
+            !starts_with(a->url, "https://"))
             return fail(B, url->line, url->col,
                         "%s: key \"url\": expected an http:// or https:// URL", what);
         const struct sl_yaml_node *fmt = sl_yaml_get(it, "format");
@@ -325,6 +337,9 @@ static int load_connections(struct build *B, const struct sl_yaml_node *n)
                 return -1;
             url = sl_yaml_get(e->value, "url");
         }
+        /* from here on no message, log line or API answer shows them */
+        if (sl_redact_add_conninfo(cn->url) < 0 || sl_redact_add(cn->password) < 0)
+            return oom(B);
         size_t s;
         for (s = 0; s < sizeof schemes / sizeof schemes[0]; s++)
             if (starts_with(cn->url, schemes[s]))
@@ -344,6 +359,12 @@ static int load_connections(struct build *B, const struct sl_yaml_node *n)
             return fail(B, url->line, url->col,
                         "%s: key \"url\": sqlite:// needs a file path, like "
                         "sqlite://warehouse.db", what);
+        char why[512];
+        if (s < 2 && sl_pg_conninfo_check(cn->url, why, sizeof why) < 0)
+            return fail(B, url->line, url->col,
+                        "%s: key \"url\": not a valid PostgreSQL connection URL: %s (write it as "
+                        "postgresql://user@host:port/dbname?param=value, percent-encoding "
+                        "special characters)", what, why);
     }
     return 0;
 }
@@ -375,6 +396,9 @@ static int load_columns(struct build *B, struct sl_table_cfg *t, const struct sl
             return oom(B);
         if (!e->key[0])
             return fail(B, e->line, e->col, "%scolumns: a column needs a name", prefix);
+        if (sl_reserved_column(e->key))
+            return fail(B, e->line, e->col, "%scolumn \"%.*s\" is reserved: %s", prefix,
+                        NAME_MAX_SHOWN, e->key, SL_RESERVED_COLUMN_WHY);
         if (v->type != SL_YAML_SCALAR || v->is_null) {
             sl_yaml_describe(v, found, sizeof found);
             return fail(B, v->line, v->col,
@@ -426,6 +450,9 @@ static int load_paths(struct build *B, const struct sl_pipeline_cfg *p, struct s
             return oom(B);
         if (!e->key[0])
             return fail(B, e->line, e->col, "%spaths: a column needs a name", prefix);
+        if (sl_reserved_column(e->key))
+            return fail(B, e->line, e->col, "%spaths: column \"%.*s\" is reserved: %s", prefix,
+                        NAME_MAX_SHOWN, e->key, SL_RESERVED_COLUMN_WHY);
         if (v->type != SL_YAML_SCALAR || v->is_null || !v->value[0]) {
             sl_yaml_describe(v, found, sizeof found);
             return fail(B, v->line, v->col,
@@ -496,6 +523,22 @@ static int load_gates(struct build *B, struct sl_table_cfg *t, const struct sl_y
     return 0;
 }
 
+/* A key list (primary_key, cursor) naming one of sluice's own columns. */
+static int reserved_key_column(struct build *B, const struct sl_yaml_node *n, const char *key,
+                               const struct sl_strlist *l, const char *prefix)
+{
+    for (size_t k = 0; k < l->n; k++) {
+        if (!sl_reserved_column(l->items[k]))
+            continue;
+        const struct sl_yaml_node *v = sl_yaml_get(n, key);
+        if (v->type == SL_YAML_SEQ && k < v->nitems)
+            v = v->items[k];
+        return fail(B, v->line, v->col, "%skey \"%s\": column \"%.*s\" is reserved: %s", prefix,
+                    key, NAME_MAX_SHOWN, l->items[k], SL_RESERVED_COLUMN_WHY);
+    }
+    return 0;
+}
+
 static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
                       const struct sl_yaml_node *n, const char *powner)
 {
@@ -523,6 +566,19 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
                         powner, NAME_MAX_SHOWN, t->name, p->tables[k].pos.line,
                         p->tables[k].pos.col);
         }
+    }
+    if (sl_reserved_table(t->name)) {
+        v = sl_yaml_get(n, "name");
+        return fail(B, v->line, v->col, "%s: table name \"%.*s\" is reserved: %s", powner,
+                    NAME_MAX_SHOWN, t->name, SL_RESERVED_TABLE_WHY);
+    }
+    if (reserved_key_column(B, n, "primary_key", &t->primary_key, prefix) < 0 ||
+        reserved_key_column(B, n, "cursor", &t->cursor, prefix) < 0)
+        return -1;
+    if (t->version_key && sl_reserved_column(t->version_key)) {
+        v = sl_yaml_get(n, "version_key");
+        return fail(B, v->line, v->col, "%skey \"version_key\": column \"%.*s\" is reserved: %s",
+                    prefix, NAME_MAX_SHOWN, t->version_key, SL_RESERVED_COLUMN_WHY);
     }
     if ((v = sl_yaml_get(n, "columns")) && !is_null(v) && load_columns(B, t, v, prefix) < 0)
         return -1;
@@ -703,6 +759,17 @@ static int load_source(struct build *B, struct sl_pipeline_cfg *p, const struct 
             return -1;
         *(int *)((char *)p->source_ctx + bl[i].given) = 1;
     }
+    /* a source's own secrets (a bearer token, a broker URL's password) */
+    for (const struct sl_cfg_key *k = p->source_ops->keys; k && k->key; k++) {
+        const char *v = k->type == SL_CFG_STR ?
+            *(char *const *)((const char *)p->source_ctx + k->offset) : NULL;
+        if (!v)
+            continue;
+        if (((strcmp(k->key, "token") == 0 || strcmp(k->key, "password") == 0) &&
+             sl_redact_add(v) < 0) ||
+            (strcmp(k->key, "url") == 0 && sl_redact_add_conninfo(v) < 0))
+            return oom(B);
+    }
     return 0;
 }
 
@@ -834,6 +901,50 @@ static int load_pipeline(struct build *B, size_t i, const struct sl_yaml_node *n
 
 /* ---- the whole config ---- */
 
+/* The first value (in document order) that names an unset ${VAR}, other
+ * than an alert's secrets (they wait until an alert is to be sent). */
+static const struct sl_yaml_node *first_unset(const struct sl_yaml_node *n,
+                                              const struct sl_yaml_node *alerts)
+{
+    if (!n)
+        return NULL;
+    if (n->unset)
+        return n;
+    for (size_t i = 0; i < n->nentries; i++) {
+        const struct sl_yaml_node *v = n->entries[i].value;
+        const struct sl_yaml_node *u = first_unset(v, alerts);
+        if (u)
+            return u;
+    }
+    for (size_t i = 0; i < n->nitems; i++) {
+        const struct sl_yaml_node *it = n->items[i];
+        if (n == alerts && it->type == SL_YAML_MAP) {
+            for (size_t k = 0; k < it->nentries; k++) {
+                const char *key = it->entries[k].key;
+                if (strcmp(key, "url") == 0 || strcmp(key, "routing_key") == 0)
+                    continue;
+                const struct sl_yaml_node *u = first_unset(it->entries[k].value, alerts);
+                if (u)
+                    return u;
+            }
+            continue;
+        }
+        const struct sl_yaml_node *u = first_unset(it, alerts);
+        if (u)
+            return u;
+    }
+    return NULL;
+}
+
+int sl_config_can_alert(const struct sl_config *c, struct sl_err *err)
+{
+    for (size_t i = 0; i < c->nalerts; i++)
+        if (c->alerts[i].unset)
+            return sl_err_set(err, SL_E_CONFIG, "%s (alert #%zu: this command sends alerts)",
+                              c->alerts[i].unset, i + 1);
+    return 0;
+}
+
 static int build_config(struct build *B, const struct sl_yaml_node *root)
 {
     const struct sl_yaml_node *v;
@@ -848,6 +959,9 @@ static int build_config(struct build *B, const struct sl_yaml_node *root)
         return fail(B, root->line, root->col,
                     "expected a mapping with connections and pipelines, found %s", found);
     }
+    const struct sl_yaml_node *unset = first_unset(root, sl_yaml_get(root, "alerts"));
+    if (unset)
+        return sl_err_set(B->err, SL_E_CONFIG, "%s", unset->unset);
     if (sl_cfg_fill_ex(NULL, B->c, root, B->file, NULL, "the config", top_also, B->err) < 0)
         return -1;
     if ((v = sl_yaml_get(root, "http")) && load_http(B, v) < 0)
@@ -1041,6 +1155,7 @@ void sl_config_free(struct sl_config *c)
         sl_free(c->alerts[i].url);
         sl_free(c->alerts[i].format);
         sl_free(c->alerts[i].routing_key);
+        sl_free(c->alerts[i].unset);
     }
     sl_free(c->alerts);
     for (size_t i = 0; i < c->nconnections; i++) {

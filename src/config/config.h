@@ -145,6 +145,8 @@ struct sl_alert_cfg {
     char *url;
     char *format;           /* generic | slack | pagerduty */
     char *routing_key;      /* pagerduty */
+    char *unset;            /* its url or key names an unset ${VAR}: why it cannot
+                             * be sent (sl_config_can_alert); NULL = ready */
 };
 
 struct sl_config {
@@ -161,6 +163,11 @@ struct sl_config {
 };
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err);
+/* 0 when every alert can be sent; -1 (SL_E_CONFIG) naming the first whose
+ * url or key names an unset ${VAR}. The commands that send alerts (run,
+ * daemon, approve, reject, reconcile, replay, check) need them; the
+ * read-only ones load the config without those secrets. */
+int sl_config_can_alert(const struct sl_config *c, struct sl_err *err);
 /* The same from memory (the fuzz target's way in): `display` names the
  * config in messages, `dir` is the base of relative paths (NULL = "."). */
 int sl_config_load_mem(const char *display, const char *dir, const char *data, size_t n,

@@ -47,6 +47,7 @@ struct loader {
     size_t nanchors, anchors_cap;
     int ndocs;
     struct sl_err *err;
+    char *unset;        /* the current scalar's first unset ${VAR}: its error */
 };
 
 int sl_yaml_err(struct sl_err *err, const char *file, int line, int col, const char *fmt, ...)
@@ -238,9 +239,12 @@ static int expand(struct loader *L, const yaml_event_t *ev, const char *value,
                                    "defaults nested more than %d deep", MAX_EXPAND_DEPTH);
             if (expand(L, ev, value, def_from, def_to, out, depth + 1) < 0)
                 return -1;
-        } else {
-            return sl_yaml_err(L->err, L->file, line, col,
-                               "environment variable %s is not set", name);
+        } else if (!L->unset) {
+            /* kept with the node: only the values that need it fail */
+            struct sl_err e;
+            sl_yaml_err(&e, L->file, line, col, "environment variable %s is not set", name);
+            if (!(L->unset = sl_strdup(e.msg)))
+                return oom(L);
         }
         i = j + 1;
     }
@@ -455,11 +459,20 @@ static int on_scalar(struct loader *L, const yaml_event_t *ev)
         sl_buf_init(&b);
         if (expand(L, ev, raw, 0, len, &b, 0) < 0) {
             sl_buf_free(&b);
+            sl_free(L->unset);
+            L->unset = NULL;
             return -1;
         }
         if (b.oom) {
             sl_buf_free(&b);
             return oom(L);
+        }
+        n->unset = L->unset;
+        L->unset = NULL;
+        if (n->unset) {
+            /* never used: the value stands as written, to be named */
+            sl_buf_reset(&b);
+            sl_buf_append(&b, raw, len);
         }
         n->len = b.len;
         n->value = sl_buf_steal(&b);
@@ -580,6 +593,7 @@ void sl_yaml_free(struct sl_yaml_doc *d)
         sl_free(n->entries);
         sl_free(n->items);
         sl_free(n->value);
+        sl_free(n->unset);
         sl_free(n);
         n = next;
     }

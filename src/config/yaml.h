@@ -40,6 +40,9 @@ struct sl_yaml_node {
     char *value;                    /* scalars: NUL-terminated, never NULL */
     size_t len;
     int is_null;                    /* plain "", "~", "null": no value given */
+    char *unset;                    /* the value names an unset ${VAR} (expanded to
+                                     * nothing): the error, "file:line:col: ...";
+                                     * the config decides where that may wait */
     struct sl_yaml_entry *entries;  /* SL_YAML_MAP, in document order */
     size_t nentries;
     struct sl_yaml_node **items;    /* SL_YAML_SEQ */

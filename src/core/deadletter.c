@@ -7,30 +7,48 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "core/mem.h"
 #include "core/value.h"
 
-static const char PG_EXISTS[] = "SELECT to_regclass('_sluice.dead_letter') IS NOT NULL";
+/* The dedupe index is the newest part: when it is there, all is. */
+static const char PG_EXISTS[] = "SELECT to_regclass('_sluice.dead_letter_dedupe_idx') IS NOT NULL";
 static const char PG_LOCK[] = "SELECT pg_advisory_xact_lock(7310592026)";
 static const char PG_DDL[] =
     "CREATE TABLE IF NOT EXISTS _sluice.dead_letter ("
     " id bigserial PRIMARY KEY, pipeline text NOT NULL, table_name text NOT NULL,"
     " event_id text, error text NOT NULL, payload text NOT NULL,"
     " received_at timestamptz NOT NULL, batch_id bigint,"
-    " replayed_at timestamptz, replayed_by bigint)";
+    " replayed_at timestamptz, replayed_by bigint, dedupe text)";
 static const char PG_INDEX[] =
     "CREATE INDEX IF NOT EXISTS dead_letter_pending_idx ON _sluice.dead_letter"
     " (pipeline, id) WHERE replayed_at IS NULL";
+/* an event set aside once stays once, however often its request is retried:
+ * by its id, else by a hash of its bytes (the table of an earlier release
+ * gets the column) */
+static const char PG_DEDUPE_COL[] =
+    "ALTER TABLE _sluice.dead_letter ADD COLUMN IF NOT EXISTS dedupe text";
+static const char PG_DEDUPE_IDX[] =
+    "CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_dedupe_idx ON _sluice.dead_letter"
+    " (pipeline, table_name, dedupe)";
 
 static const char LITE_DDL[] =
     "CREATE TABLE IF NOT EXISTS \"_sluice_dead_letter\" ("
     " id INTEGER PRIMARY KEY AUTOINCREMENT, pipeline TEXT NOT NULL, table_name TEXT NOT NULL,"
     " event_id TEXT, error TEXT NOT NULL, payload TEXT NOT NULL,"
     " received_at TEXT NOT NULL, batch_id INTEGER,"
-    " replayed_at TEXT, replayed_by INTEGER)";
+    " replayed_at TEXT, replayed_by INTEGER, dedupe TEXT)";
 static const char LITE_INDEX[] =
     "CREATE INDEX IF NOT EXISTS \"_sluice_dead_letter_pending_idx\" ON"
     " \"_sluice_dead_letter\" (pipeline, id) WHERE replayed_at IS NULL";
+static const char LITE_HAS_DEDUPE[] =
+    "SELECT count(*) FROM pragma_table_info('_sluice_dead_letter') WHERE name = 'dedupe'";
+static const char LITE_DEDUPE_COL[] =
+    "ALTER TABLE \"_sluice_dead_letter\" ADD COLUMN dedupe TEXT";
+static const char LITE_DEDUPE_IDX[] =
+    "CREATE UNIQUE INDEX IF NOT EXISTS \"_sluice_dead_letter_dedupe_idx\" ON"
+    " \"_sluice_dead_letter\" (pipeline, table_name, dedupe)";
 
 static int is_pg(const struct sl_dest_ops *ops)
 {
@@ -54,15 +72,26 @@ int sl_deadletter_ensure(const struct sl_dest_ops *ops, struct sl_dest *d, struc
         /* serialize daemons starting together on one database */
         if (ops->exec(d, PG_LOCK, 0, NULL, NULL, err) < 0 ||
             ops->exec(d, PG_DDL, 0, NULL, NULL, err) < 0 ||
-            ops->exec(d, PG_INDEX, 0, NULL, NULL, err) < 0 || ops->commit(d, err) < 0) {
+            ops->exec(d, PG_INDEX, 0, NULL, NULL, err) < 0 ||
+            ops->exec(d, PG_DEDUPE_COL, 0, NULL, NULL, err) < 0 ||
+            ops->exec(d, PG_DEDUPE_IDX, 0, NULL, NULL, err) < 0 || ops->commit(d, err) < 0) {
             ops->rollback(d);
             sl_err_prefix(err, "could not create the dead letter table");
             return -1;
         }
         return 0;
     }
+    struct sl_rows r;
     if (ops->exec(d, LITE_DDL, 0, NULL, NULL, err) < 0 ||
-        ops->exec(d, LITE_INDEX, 0, NULL, NULL, err) < 0) {
+        ops->exec(d, LITE_INDEX, 0, NULL, NULL, err) < 0 ||
+        ops->exec(d, LITE_HAS_DEDUPE, 0, NULL, &r, err) < 0) {
+        sl_err_prefix(err, "could not create the dead letter table");
+        return -1;
+    }
+    int has = r.nrows && sl_rows_get(&r, 0, 0) && strcmp(sl_rows_get(&r, 0, 0), "0") != 0;
+    sl_rows_free(&r);
+    if ((!has && ops->exec(d, LITE_DEDUPE_COL, 0, NULL, NULL, err) < 0) ||
+        ops->exec(d, LITE_DEDUPE_IDX, 0, NULL, NULL, err) < 0) {
         sl_err_prefix(err, "could not create the dead letter table");
         return -1;
     }
@@ -133,10 +162,29 @@ int sl_deadletter_put(const struct sl_dest_ops *ops, struct sl_dest *d,
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
     snprintf(batch, sizeof batch, "%" PRId64, dl->batch_id);
-    const char *p[] = {dl->pipeline, dl->table, id, error, payload, dl->received_at, batch};
+    /* "id:<event id>", else "h:<xxh3-128 of the event's bytes>" */
+    struct sl_buf dedupe;
+    sl_buf_init(&dedupe);
+    if (id) {
+        sl_buf_printf(&dedupe, "id:%s", id);
+    } else {
+        XXH128_hash_t h = XXH3_128bits(dl->payload, dl->payload_len);
+        sl_buf_printf(&dedupe, "h:%016llx%016llx", (unsigned long long)h.high64,
+                      (unsigned long long)h.low64);
+    }
+    if (dedupe.oom) {
+        sl_free(payload);
+        sl_free(error);
+        sl_free(id);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    const char *p[] = {dl->pipeline, dl->table, id, error, payload, dl->received_at, batch,
+                       dedupe.data};
     int rc = run(ops, d,
                  "INSERT INTO {dl} (pipeline, table_name, event_id, error, payload, received_at,"
-                 " batch_id) VALUES ($1, $2, $3, $4, $5, $6, $7)", 7, p, NULL, err);
+                 " batch_id, dedupe) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                 " ON CONFLICT (pipeline, table_name, dedupe) DO NOTHING", 8, p, NULL, err);
+    sl_buf_free(&dedupe);
     sl_free(payload);
     sl_free(error);
     sl_free(id);

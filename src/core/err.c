@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/redact.h"
+
 void sl_err_clear(struct sl_err *e)
 {
     e->code = SL_E_NONE;
@@ -16,9 +18,14 @@ void sl_err_clear(struct sl_err *e)
 static int vset(struct sl_err *e, enum sl_errcode code, enum sl_errclass cls,
                 const char *fmt, va_list ap)
 {
+    char raw[sizeof e->msg];
+
     e->code = code;
     e->cls = cls;
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
+    /* every message may reach a log, a terminal or /api/status: a password
+     * in it (a URL, libpq's echo of a conninfo) never leaves this record */
+    sl_redact(raw, e->msg, sizeof e->msg);
     return -1;
 }
 
@@ -43,13 +50,14 @@ int sl_err_retry(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
 
 void sl_err_prefix(struct sl_err *e, const char *fmt, ...)
 {
-    char head[512];
+    char raw[512], head[512];
     char old[sizeof e->msg];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(head, sizeof head, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    sl_redact(raw, head, sizeof head);
     memcpy(old, e->msg, sizeof old);
     size_t hl = strlen(head);
     if (hl + 2 >= sizeof e->msg)
@@ -64,5 +72,5 @@ void sl_err_prefix(struct sl_err *e, const char *fmt, ...)
 
 int sl_err_exit_code(const struct sl_err *e)
 {
-    return (e->code == SL_E_USAGE || e->code == SL_E_CONFIG) ? 2 : 1;
+    return (e->code == SL_E_USAGE || e->code == SL_E_CONFIG || e->code == SL_E_NOTFOUND) ? 2 : 1;
 }

@@ -28,6 +28,8 @@ enum sl_errcode {
     SL_E_SOURCE,    /* source database or service */
     SL_E_NOMEM,
     SL_E_INTERNAL,
+    SL_E_STATE,     /* the thing is not in a state that allows the action: exit 1 */
+    SL_E_NOTFOUND,  /* no such batch, table, snapshot: exit 2 */
 };
 
 struct sl_err {

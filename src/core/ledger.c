@@ -106,7 +106,8 @@ int sl_ledger_commit(struct sl_ledger *l, int64_t id, int64_t rows_in, int64_t r
     const char *p[] = {ids, in, wr, now, report_json};
     return exec_sql(l,
                     "UPDATE {batches} SET state = 'committed', rows_in = $2, rows_written = $3,"
-                    " finished_at = $4, report = $5 WHERE id = $1", 5, p, NULL, err);
+                    " finished_at = $4, report = COALESCE($5, report), error = NULL"
+                    " WHERE id = $1", 5, p, NULL, err);
 }
 
 int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *hash,

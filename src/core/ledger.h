@@ -33,6 +33,8 @@ int sl_ledger_open(struct sl_ledger *l, const struct sl_batch_meta *m, int64_t *
                    struct sl_err *err);
 int sl_ledger_set_state(struct sl_ledger *l, int64_t id, const char *state,
                         struct sl_err *err);
+/* State 'committed', no error; the gate report when there is one (a released
+ * batch keeps the report of the gates that held it). */
 int sl_ledger_commit(struct sl_ledger *l, int64_t id, int64_t rows_in, int64_t rows_written,
                      const char *report_json, struct sl_err *err);
 int sl_ledger_record_file(struct sl_ledger *l, const char *table, const char *hash,
@@ -63,7 +65,8 @@ int sl_ledger_first_quarantined(struct sl_ledger *l, const char *table, int64_t 
  * source_ref, held, report, error (in that order); no rows when absent. */
 int sl_ledger_get(struct sl_ledger *l, int64_t id, const char *pipeline, struct sl_rows *out,
                   struct sl_err *err);
-/* Set state and the decision note ("approved at ...", "rejected at ..."). */
+/* Set state and the decision note ("approved by alice at ...: note"); the
+ * gate report stays. */
 int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const char *decision,
                      struct sl_err *err);
 

@@ -9,11 +9,17 @@
 
 /* 1 when SQLSTATE `st` is worth a retry: connection exceptions (08),
  * serialization failure and deadlock, admin shutdown / crash recovery (57P0x),
- * too many connections, lock not available. */
+ * insufficient resources (53: disk full, out of memory, too many
+ * connections), system errors (58: I/O error), lock not available. */
 int sl_pg_transient(const char *st);
 
-/* The failure's message without libpq's trailing newline: from `res` when it
- * has one, else from `conn` (which may be NULL). */
+/* The failure's message without libpq's trailing newline, passwords
+ * redacted (core/redact.h): from `res` when it has one, else from `conn`
+ * (which may be NULL). */
 void sl_pg_message(const PGconn *conn, const PGresult *res, char *out, size_t cap);
+
+/* 0 when libpq can parse `conninfo` (a URL or key=value string), else -1
+ * with libpq's reason, passwords redacted, in `why`. Nothing is connected. */
+int sl_pg_conninfo_check(const char *conninfo, char *why, size_t cap);
 
 #endif

@@ -39,6 +39,12 @@
 /* ---- stop ---- */
 
 static atomic_int stopping;
+static atomic_int oneshot;
+
+void sl_pipeline_set_oneshot(int on)
+{
+    atomic_store(&oneshot, on);
+}
 
 void sl_pipeline_stop(void)
 {
@@ -168,7 +174,34 @@ struct table_run {
     int warned_missing;     /* a column gone from the source was reported this run */
     const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
     int64_t dead_lettered;  /* event sources: events the last attempt set aside */
+    struct sl_buf ddl;      /* what this attempt did to the table ("created table ..."),
+                             * one line each: logged once the batch commits */
 };
+
+/* Note a change to the table, for the log once it is committed. */
+static void ddl_note(struct table_run *tr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ddl_note(struct table_run *tr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_buf_vprintf(&tr->ddl, fmt, ap);
+    va_end(ap);
+    sl_buf_putc(&tr->ddl, '\n');
+}
+
+/* The attempt committed: say what it did to the table. */
+static void ddl_log(struct table_run *tr)
+{
+    const char *s = tr->ddl.data;
+    while (s && *s) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        sl_log(SL_LOG_INFO, &tr->log, "%.*s", n, s);
+        s = nl ? nl + 1 : s + n;
+    }
+    sl_buf_reset(&tr->ddl);
+}
 
 /* A repair batch: rows of the source for some keys merged by primary key,
  * and keys the source no longer has deleted (history kept for rollback). */
@@ -206,11 +239,47 @@ struct infer_col {
     struct sl_infer inf;
 };
 
+/* A name the warehouse stores otherwise (PostgreSQL's 63 bytes) is said
+ * when the table or column is made. */
+static void log_stored_name(struct table_run *tr, const char *name, int is_table)
+{
+    char stored[512];
+    if (tr->dops->stored_name && tr->dops->stored_name(name, is_table, stored, sizeof stored))
+        ddl_note(tr, "%s \"%s\" is stored as \"%s\" (%s keeps names this long only cut,"
+                 " so sluice cuts them alike every time)", is_table ? "table" : "column", name,
+                 stored, tr->dops->kind);
+}
+
+static void log_stored_names(struct table_run *tr, const struct sl_schema *s)
+{
+    log_stored_name(tr, tr->t->name, 1);
+    for (size_t i = 0; i < s->ncols; i++)
+        log_stored_name(tr, s->cols[i].name, 0);
+}
+
+/* A column of the data named like sluice's own (destination.h): the batch
+ * fails naming the drop and the column, on either warehouse alike. */
+static int reserved_column(const struct sl_batch_input *b, const char *name, size_t n,
+                           struct sl_err *err)
+{
+    char *c = sl_strndup(name, n);
+    int rc = 0;
+    if (!c)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (sl_reserved_column(c))
+        rc = sl_err_set(err, SL_E_INPUT, "%s: column \"%s\" is reserved: %s", b->ref, c,
+                        SL_RESERVED_COLUMN_WHY);
+    sl_free(c);
+    return rc;
+}
+
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
- * break them. Memory: one sl_infer per column. */
+ * break them. A column its header names but no row fills (a header-only
+ * drop) is there too, with nothing seen: text unless declared. *nrec = the
+ * records read. Memory: one sl_infer per column. */
 static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
-                         struct infer_col **out, size_t *nout, struct sl_err *err)
+                         struct infer_col **out, size_t *nout, long *nrec, struct sl_err *err)
 {
     struct sl_rowsrc rs = {0};
     struct sl_record rec;
@@ -219,16 +288,36 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     size_t ncols = 0;
     int rc;
 
+    *nrec = 0;
+
     struct sl_progress pg;
     if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
         return -1;
     sl_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
-    while ((rc = sl_rowsrc_next(&rs, &rec, err)) == 1) {
-        sl_progress_row(&pg);
+    int header = 0;     /* the pass over the header's names, after the last record */
+    for (;;) {
+        if (!header) {
+            rc = sl_rowsrc_next(&rs, &rec, err);
+            if (rc < 0)
+                break;
+            if (rc == 0) {
+                const struct sl_field *names;
+                rec.nfields = sl_rowsrc_columns(&rs, &names);
+                rec.fields = (struct sl_field *)names;
+                header = 1;
+            } else {
+                sl_progress_row(&pg);
+                ++*nrec;
+            }
+        }
         for (size_t i = 0; i < rec.nfields; i++) {
             const struct sl_field *f = &rec.fields[i];
             long idx = colmap_get(&map, f->name, f->name_len);
             if (idx < 0) {
+                if (reserved_column(b, f->name, f->name_len, err) < 0) {
+                    rc = -1;
+                    break;
+                }
                 struct infer_col *nc = sl_realloc(cols, (ncols + 1) * sizeof *nc);
                 if (!nc)
                     goto oom;
@@ -243,8 +332,11 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
                     goto oom;
                 idx = (long)ncols++;
             }
-            sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
+            if (!header)
+                sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
         }
+        if (header || rc < 0)
+            break;
     }
     sl_progress_end(&pg);
     sl_rowsrc_close(&rs);
@@ -368,6 +460,9 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     sl_schema_free(src);
     if (tr->sops->schema(tr->src, b, src, err) < 0)
         return -1;
+    for (size_t i = 0; i < src->ncols; i++)
+        if (reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
+            return -1;
     int exists = tr->dops->describe(tr->dest, t->name, target, err);
     if (exists < 0)
         return -1;
@@ -395,7 +490,8 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
         if (rc == 0) {
             sl_schema_free(target);
             *target = s;
-            sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+            ddl_note(tr, "created table with %zu columns", target->ncols);
+            log_stored_names(tr, target);
         } else {
             sl_schema_free(&s);
         }
@@ -413,9 +509,11 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
             if (rc == 0)
                 rc = sl_schema_add(target, nc.name, nc.type) < 0
                          ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
-            if (rc == 0)
-                sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s), new in the source",
-                       nc.name, sl_type_name(nc.type));
+            if (rc == 0) {
+                ddl_note(tr, "added column \"%s\" (%s), new in the source", nc.name,
+                         sl_type_name(nc.type));
+                log_stored_name(tr, nc.name, 0);
+            }
         } else if (!d && !type_fits(target->cols[j].type, c->type) &&
                    strlist_add(&diff->changed, "%s: %s -> %s", c->name,
                                sl_type_name(target->cols[j].type), sl_type_name(c->type)) < 0) {
@@ -460,6 +558,16 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
         if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
             return -1;
         int rc = sl_rowsrc_next(&rs, &rec, err);
+        if (rc == 0) {
+            /* no record: a header-only drop still names its columns */
+            const struct sl_field *names;
+            rec.nfields = sl_rowsrc_columns(&rs, &names);
+            rec.fields = (struct sl_field *)names;
+            rc = rec.nfields > 0;
+        }
+        for (size_t i = 0; rc == 1 && i < rec.nfields; i++)
+            if (reserved_column(b, rec.fields[i].name, rec.fields[i].name_len, err) < 0)
+                rc = -1;
         if (rc == 1) {
             for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
                 int found = 0;
@@ -494,7 +602,8 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
 
     struct infer_col *cols = NULL;
     size_t ncols = 0;
-    if (infer_columns(tr, b, &cols, &ncols, err) < 0)
+    long nrec = 0;
+    if (infer_columns(tr, b, &cols, &ncols, &nrec, err) < 0)
         return -1;
     if (exists) {
         for (size_t j = 0; j < target->ncols; j++) {
@@ -548,7 +657,13 @@ oom:
                                 "%s: version key column \"%s\" is not in the drop"
                                 " and not declared in columns",
                                 b->ref, t->version_key);
-            if (rc == 0 && s.ncols == 0)
+            if (rc == 0 && s.ncols == 0 && nrec == 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: the file is empty (no header, no rows): there are no"
+                                " columns to create table \"%s\" from; declare them under the"
+                                " table's columns: in the config, or drop a file that names them",
+                                b->ref, t->name);
+            else if (rc == 0 && s.ncols == 0)
                 rc = sl_err_set(err, SL_E_INPUT,
                                 "%s: the drop has no columns and the table declares none",
                                 b->ref);
@@ -561,7 +676,8 @@ oom:
                 *target = s;
                 s.cols = NULL;
                 s.ncols = 0;
-                sl_log(SL_LOG_INFO, &tr->log, "created table with %zu columns", target->ncols);
+                ddl_note(tr, "created table with %zu columns", target->ncols);
+                log_stored_names(tr, target);
             }
         }
         sl_schema_free(&s);
@@ -573,15 +689,52 @@ oom:
             rc = tr->dops->add_column(tr->dest, t->name, &c, err);
             if (rc == 0)
                 rc = sl_schema_add(target, c.name, c.type);
-            if (rc == 0)
-                sl_log(SL_LOG_INFO, &tr->log, "added column \"%s\" (%s) from %s", c.name,
-                       sl_type_name(c.type), b->ref);
+            if (rc == 0) {
+                ddl_note(tr, "added column \"%s\" (%s) from %s", c.name, sl_type_name(c.type),
+                         b->ref);
+                log_stored_name(tr, c.name, 0);
+            }
         }
     }
     for (size_t i = 0; i < ncols; i++)
         sl_free(cols[i].name);
     sl_free(cols);
     return rc;
+}
+
+/* A table that was there before this batch: each declared column must
+ * still take its values, and the destination makes the table fit to load:
+ * one someone else made is adopted, and the key a merge needs must be one
+ * of the table's keys. */
+static int fit_table(struct table_run *tr, const struct sl_batch_input *b,
+                     const struct sl_schema *target, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    for (size_t i = 0; i < t->ncolumns; i++) {
+        const struct sl_column_cfg *c = &t->columns[i];
+        long j = sl_schema_find(target, c->name);
+        if (j >= 0 && !type_fits(target->cols[j].type, c->type))
+            return sl_err_set(err, SL_E_DEST,
+                              "table \"%s\": column \"%s\" is %s in the warehouse but declared"
+                              " %s in the config, and %s values do not load into a %s column:"
+                              " declare it %s in columns, or change the table's column to %s",
+                              t->name, c->name, sl_type_name(target->cols[j].type),
+                              sl_type_name(c->type), sl_type_name(c->type),
+                              sl_type_name(target->cols[j].type),
+                              sl_type_name(target->cols[j].type), sl_type_name(c->type));
+    }
+    if (!tr->dops->fit_table)
+        return 0;
+    enum sl_load_mode m = load_mode(t);
+    int merges = m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT ||
+                 (m == SL_LOAD_APPEND && b->events);
+    int adopted = 0;
+    if (tr->dops->fit_table(tr->dest, t->name, (const char *const *)t->primary_key.items,
+                            merges ? t->primary_key.n : 0, &adopted, err) < 0)
+        return -1;
+    if (adopted)
+        ddl_note(tr, "adopted table \"%s\" (added _sluice_batch)", t->name);
+    return 0;
 }
 
 /* Quote a value for an error message, cut to a readable length. */
@@ -905,14 +1058,15 @@ done:
     return rc;
 }
 
-enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED };
+enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED, ATT_CHANGED };
 
 struct attempt {
     enum attempt_result result;
     int64_t batch_id;
     struct sl_load_result res;
     char *report;           /* gate report JSON, for the ledger and alerts */
-    char *summary;          /* quarantined: one line naming the failed gates */
+    char *summary;          /* quarantined: one line naming the failed gates; changed:
+                             * how the source says its input changed */
 };
 
 static void attempt_clear(struct attempt *a)
@@ -969,6 +1123,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
 
     sl_buf_init(&report);
     sl_buf_init(&failed);
+    sl_buf_reset(&tr->ddl);     /* what an earlier attempt did was rolled back */
     attempt_clear(at);
     at->result = ATT_FAILED;
     if (tr->dops->begin(tr->dest, err) < 0)
@@ -992,6 +1147,8 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
             t->gates[g].ops->value_ctx(t->gates[g].ctx, &vctx);
 
     if (prepare_table(tr, b, &target, &diff, &vctx, err) < 0)
+        goto fail;
+    if (diff.table_existed && fit_table(tr, b, &target, err) < 0)
         goto fail;
 
     if (tr->release_id) {
@@ -1071,8 +1228,29 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
                              err) < 0)
         goto fail;
+    /* the input must be what was read: a drop appended to while it loaded
+     * would lose the rows read after EOF, and the hash would not be of the
+     * bytes loaded. Checked last, so nothing of it becomes visible. */
+    if (tr->sops->verify) {
+        int v = tr->sops->verify(tr->src, b, err);
+        if (v < 0)
+            goto fail;
+        if (v > 0) {
+            tr->dops->rollback(tr->dest);
+            at->result = ATT_CHANGED;
+            at->summary = sl_strdup(err->msg);
+            sl_err_clear(err);
+            if (!at->summary) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto out;
+            }
+            tr->log.batch = 0;      /* its ledger row went with the rollback */
+            goto done;
+        }
+    }
     if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
+    ddl_log(tr);
     at->result = ATT_COMMITTED;
     at->batch_id = batch_id;
     goto done;
@@ -1203,7 +1381,14 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     tr->log.batch = at.batch_id;
     sl_err_clear(&aerr);
 
-    if (rc == 0 && at.result == ATT_QUARANTINED) {
+    if (rc == 0 && at.result == ATT_CHANGED) {
+        sl_log(SL_LOG_WARN, &tr->log, "%s", at.summary);
+        tr->stats->waiting++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            sl_err_set(&tr->stats->first_error, SL_E_IO, "%s", at.summary);
+        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, at.summary, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (rc == 0 && at.result == ATT_QUARANTINED) {
         quarantine(tr, b, &at);
         sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_QUARANTINED, 0, 0, seconds_since(&t0));
         stop = 1;
@@ -1329,10 +1514,28 @@ static int run_table(struct table_run *tr, struct sl_err *err)
             return -1;
         }
     }
-    /* a stop (daemon shutdown) takes effect between batches */
-    while (!sl_pipeline_stopping() && (rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
-        if (run_batch(tr, b))
+    /* a stop (daemon shutdown) takes effect between batches; rc stays 1
+     * when a held batch stops the table */
+    for (;;) {
+        while (!sl_pipeline_stopping() && (rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
+            if (run_batch(tr, b))
+                break;
+        double wait = -1;
+        int n;
+        if (rc != 0 || !tr->sops->pending || !atomic_load(&oneshot) || sl_pipeline_stopping() ||
+            (n = tr->sops->pending(tr->src, &wait)) == 0 || wait < 0)
             break;
+        /* one-shot: a drop that arrived just before the run is waited for */
+        sl_log(SL_LOG_INFO, &tr->log, "waiting %.1f s for %d drop%s to settle", wait, n,
+               n == 1 ? "" : "s");
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && !sl_pipeline_stopping())
+            ;
+    }
+    if (rc == 0 && tr->sops->pending) {
+        double wait;
+        tr->stats->waiting += tr->sops->pending(tr->src, &wait);
+    }
     tr->sops->close(tr->src);
     tr->src = NULL;
     return rc < 0 ? -1 : 0;
@@ -1437,6 +1640,7 @@ static void *worker_main(void *arg)
         tr->warned_missing = 0;
         int rc = run_table(tr, &e);
         sl_schema_free(&tr->src_schema);
+        sl_buf_free(&tr->ddl);
         if (rc == 0)
             scheduled_snapshot(tr);
         if (rc < 0) {
@@ -1503,6 +1707,7 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
         stats->duplicates += s->duplicates;
         stats->failed += s->failed;
         stats->deferred += s->deferred;
+        stats->waiting += s->waiting;
         stats->quarantined += s->quarantined;
         stats->rows += s->rows;
         stats->rows_written += s->rows_written;
@@ -1564,12 +1769,13 @@ done:
     if (tr.src)
         tr.sops->close(tr.src);
     sl_schema_free(&tr.src_schema);
+    sl_buf_free(&tr.ddl);
     tr.dops->close(tr.dest);
     return rc;
 }
 
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        int64_t batch, int approve, const char *note,
+                        int64_t batch, int approve, const char *who, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err)
 {
     struct table_run tr = {0};
@@ -1595,7 +1801,7 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
     const char *held = sl_rows_get(&row, 0, 6);
     if (!state || strcmp(state, "quarantined") != 0) {
-        sl_err_set(err, SL_E_USAGE, "batch %" PRId64 " is %s, not quarantined: only a"
+        sl_err_set(err, SL_E_STATE, "batch %" PRId64 " is %s, not quarantined: only a"
                    " quarantined batch can be approved or rejected", batch,
                    state ? state : "unknown");
         goto done;
@@ -1623,8 +1829,8 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     sl_buf_init(&dec);
     char now[32];
     sl_time_format(sl_time_now(), now);
-    sl_buf_printf(&dec, "%s at %s%s%s", approve ? "approved" : "rejected", now,
-                  note && *note ? ": " : "", note ? note : "");
+    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected",
+                  who && *who ? who : "unknown", now, note && *note ? ": " : "", note ? note : "");
     if (dec.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         sl_buf_free(&dec);
@@ -1680,6 +1886,7 @@ done:
     if (tr.src)
         tr.sops->close(tr.src);
     sl_schema_free(&tr.src_schema);
+    sl_buf_free(&tr.ddl);
     sl_rows_free(&row);
     tr.dops->close(tr.dest);
     return rc;
@@ -1733,6 +1940,7 @@ void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_st
     stats->duplicates += s->duplicates;
     stats->failed += s->failed;
     stats->deferred += s->deferred;
+    stats->waiting += s->waiting;
     stats->quarantined += s->quarantined;
     stats->rows += s->rows;
     stats->rows_written += s->rows_written;
@@ -1748,6 +1956,7 @@ void sl_feed_close(struct sl_feed *f)
     if (!f)
         return;
     sl_schema_free(&f->tr.src_schema);
+    sl_buf_free(&f->tr.ddl);
     f->tr.dops->close(f->tr.dest);
     sl_free(f);
 }

@@ -14,6 +14,8 @@ struct sl_run_stats {
     int duplicates;
     int failed;         /* bad input or non-transient failure */
     int deferred;       /* transient failure outlasted the retries; left for next run */
+    int waiting;        /* left for the next run because still being written (inside
+                         * its settle window, or it changed while it loaded) */
     int quarantined;
     int64_t rows;
     int64_t last_batch;         /* newest committed batch id */
@@ -31,10 +33,11 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 /* `sluice approve` (approve = 1) / `sluice reject` (0) of quarantined batch
  * `batch` of pipeline `p`: approve loads it as it is (no gates) with the
  * same batch id, reject sets its data aside; both record the decision in the
- * ledger and unpause the table. `note` is kept with the decision. Returns 0
- * done, 1 when `p` has no such batch, -1 on error. */
+ * ledger and unpause the table. The decision names `who` (the OS user, or
+ * the admin API) and when, with `note`. Returns 0 done, 1 when `p` has no
+ * such batch, -1 on error. */
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        int64_t batch, int approve, const char *note,
+                        int64_t batch, int approve, const char *who, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err);
 
 /* A table kept open for a source that hands over its batches itself (the
@@ -53,6 +56,12 @@ int sl_feed_open(const struct sl_config *c, const struct sl_pipeline_cfg *p,
  * there. Adds the batch's figures to `stats`. */
 void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats);
 void sl_feed_close(struct sl_feed *f);
+
+/* `sluice run` is one-shot: a drop still inside its settle window when a
+ * table's run starts is waited for (the run sleeps until it may be taken,
+ * then looks at it again) instead of being left for the next poll, as the
+ * daemon does. Set before sl_pipeline_run; off by default. */
+void sl_pipeline_set_oneshot(int on);
 
 /* Ask every running sl_pipeline_run to stop after the batch it is loading
  * (`sluice daemon` on SIGTERM): no new batch or table is started. For good:

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <xxhash.h>
 
 #include "core/ledger.h"
 #include "core/mem.h"
@@ -64,9 +65,13 @@ struct side {
     char **ord;             /* per key column: what comparisons use */
 };
 
+/* A key found to differ: its canonical texts (NULL once past the listing
+ * limit: then only counted, by the hash of the key, so a key found missing
+ * in one range and extra in another still pairs up) and its row checksum. */
 struct krow {
     char **v;
     uint64_t h;
+    uint64_t kh;
 };
 
 struct kvec {
@@ -84,7 +89,9 @@ struct rc {
     enum sl_type *ktypes;
     struct kvec missing, extra, different;
     size_t max_keys;
-    int truncated;
+    size_t listed;          /* keys kept with their texts, at most max_keys */
+    int truncated;          /* some keys are counted but not listed */
+    size_t pending;         /* warehouse rows the source has beyond the cursor */
     int queries;
 };
 
@@ -110,8 +117,18 @@ static void kvec_free(struct kvec *k, size_t nkey)
     memset(k, 0, sizeof *k);
 }
 
+static uint64_t key_hash(char *const *v, size_t n)
+{
+    uint64_t h = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = v[i] ? v[i] : "";
+        h = XXH3_64bits_withSeed(s, strlen(s) + 1, h);
+    }
+    return h;
+}
+
 /* Takes ownership of v. */
-static int kvec_push(struct kvec *k, char **v, uint64_t h)
+static int kvec_push_kh(struct kvec *k, char **v, uint64_t h, uint64_t kh)
 {
     if (k->n == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 16;
@@ -123,12 +140,11 @@ static int kvec_push(struct kvec *k, char **v, uint64_t h)
     }
     k->r[k->n].v = v;
     k->r[k->n].h = h;
+    k->r[k->n].kh = kh;
     k->n++;
     return 0;
 }
 
-static size_t g_nkey;   /* for qsort's comparator; set under sort_mu */
-static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static int key_cmp_n(char *const *a, char *const *b, size_t n)
 {
@@ -140,18 +156,42 @@ static int key_cmp_n(char *const *a, char *const *b, size_t n)
     return 0;
 }
 
-static int krow_cmp(const void *x, const void *y)
+/* By key; keys counted but not listed last. */
+static int krow_cmp(const void *x, const void *y, void *nkey)
 {
-    return key_cmp_n(((const struct krow *)x)->v, ((const struct krow *)y)->v, g_nkey);
+    const struct krow *a = x, *b = y;
+    if (!a->v || !b->v)
+        return (a->v == NULL) - (b->v == NULL);
+    return key_cmp_n(a->v, b->v, *(const size_t *)nkey);
+}
+
+/* Whether sorted k holds x's key. */
+static int kvec_has(const struct kvec *k, const struct krow *x, size_t nkey)
+{
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = krow_cmp(x, &k->r[mid], &nkey);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return 0;
+}
+
+static int krow_kh_cmp(const void *x, const void *y)
+{
+    const struct krow *a = x, *b = y;
+    return a->kh < b->kh ? -1 : a->kh > b->kh;
 }
 
 static void kvec_sort(struct kvec *k, size_t nkey)
 {
-    pthread_mutex_lock(&sort_mu);
-    g_nkey = nkey;
     if (k->n > 1)
-        qsort(k->r, k->n, sizeof *k->r, krow_cmp);
-    pthread_mutex_unlock(&sort_mu);
+        qsort_r(k->r, k->n, sizeof *k->r, krow_cmp, &nkey);
 }
 
 /* A sum or checksum as PostgreSQL (exact numeric) or SQLite (int64) prints
@@ -665,19 +705,26 @@ done:
     return rc;
 }
 
+/* Keep a differing key: listed while under the limit, else only counted
+ * (the report says how many it did not list). Takes ownership of v. */
 static int add_key(struct rc *c, struct kvec *k, char **v, uint64_t h)
 {
-    if (c->missing.n + c->extra.n + c->different.n >= c->max_keys) {
+    uint64_t kh = key_hash(v, c->nkey);
+    if (c->listed >= c->max_keys) {
         c->truncated = 1;
         free_key(v, c->nkey);
-        return 0;
+        v = NULL;
     }
-    if (kvec_push(k, v, h) < 0) {
+    if (kvec_push_kh(k, v, h, kh) < 0) {
         free_key(v, c->nkey);
         return -1;
     }
+    if (v)
+        c->listed++;
     return 0;
 }
+
+static int drop_pending(struct rc *c, struct kvec *ex, struct sl_err *err);
 
 /* List keys and checksums of [lo, hi) on both sides and compare them. */
 static int leaf(struct rc *c, char *const *lo, char *const *hi, struct sl_err *err)
@@ -685,7 +732,7 @@ static int leaf(struct rc *c, char *const *lo, char *const *hi, struct sl_err *e
     struct sl_buf sql[2];
     struct params p[2];
     struct job j[2];
-    struct kvec rows[2];
+    struct kvec rows[2], extra = {0};
     int rc = -1;
 
     memset(p, 0, sizeof p);
@@ -710,7 +757,7 @@ static int leaf(struct rc *c, char *const *lo, char *const *hi, struct sl_err *e
     for (int i = 0; i < 2; i++) {
         for (size_t r = 0; r < j[i].out.nrows; r++) {
             char **v = row_key(c, &c->sd[i], &j[i].out, r, 0);
-            if (!v || kvec_push(&rows[i], v, mod64(sl_rows_get(&j[i].out, r, c->nkey))) < 0) {
+            if (!v || kvec_push_kh(&rows[i], v, mod64(sl_rows_get(&j[i].out, r, c->nkey)), 0) < 0) {
                 free_key(v, c->nkey);
                 sl_rows_free(&j[0].out);
                 sl_rows_free(&j[1].out);
@@ -731,7 +778,9 @@ static int leaf(struct rc *c, char *const *lo, char *const *hi, struct sl_err *e
             r2 = add_key(c, &c->missing, rows[0].r[a].v, rows[0].r[a].h);
             rows[0].r[a++].v = NULL;
         } else if (cmp > 0) {
-            r2 = add_key(c, &c->extra, rows[1].r[b].v, rows[1].r[b].h);
+            r2 = kvec_push_kh(&extra, rows[1].r[b].v, rows[1].r[b].h, 0);
+            if (r2 < 0)
+                free_key(rows[1].r[b].v, c->nkey);
             rows[1].r[b++].v = NULL;
         } else {
             if (rows[0].r[a].h != rows[1].r[b].h) {
@@ -746,6 +795,17 @@ static int leaf(struct rc *c, char *const *lo, char *const *hi, struct sl_err *e
             goto done;
         }
     }
+    /* pending rows are not drift, and never take a listing slot */
+    if (c->sd[0].where && extra.n && drop_pending(c, &extra, err) < 0)
+        goto done;
+    for (size_t i = 0; i < extra.n; i++) {
+        int r2 = add_key(c, &c->extra, extra.r[i].v, extra.r[i].h);
+        extra.r[i].v = NULL;
+        if (r2 < 0) {
+            nomem(err);
+            goto done;
+        }
+    }
     rc = 0;
 done:
     for (int i = 0; i < 2; i++) {
@@ -753,6 +813,7 @@ done:
         params_free(&p[i]);
         kvec_free(&rows[i], c->nkey);
     }
+    kvec_free(&extra, c->nkey);
     return rc;
 }
 
@@ -764,8 +825,6 @@ static int compare(struct rc *c, char *const *lo, char *const *hi, int64_t ns, i
     struct bucket *bk[2] = {NULL, NULL};
     int rc = -1;
 
-    if (c->truncated)
-        return 0;
     if ((ns <= LEAF && nd <= LEAF) || depth >= MAX_DEPTH)
         return leaf(c, lo, hi, err);
     int which = ns >= nd ? 0 : 1;
@@ -801,59 +860,81 @@ done:
 }
 
 /* A key found missing in one range and extra in another (the two databases
- * ordered it differently) is one row: the same, or different. */
+ * ordered it differently) is one row: the same, or different. Keys pair by
+ * their hash, so the ones counted past the listing limit pair up too. */
 static int pair_up(struct rc *c)
 {
     struct kvec m = {0}, e = {0};
-    kvec_sort(&c->missing, c->nkey);
-    kvec_sort(&c->extra, c->nkey);
+    if (c->missing.n > 1)
+        qsort(c->missing.r, c->missing.n, sizeof *c->missing.r, krow_kh_cmp);
+    if (c->extra.n > 1)
+        qsort(c->extra.r, c->extra.n, sizeof *c->extra.r, krow_kh_cmp);
     size_t a = 0, b = 0;
     while (a < c->missing.n || b < c->extra.n) {
-        int cmp = a == c->missing.n ? 1 : b == c->extra.n ? -1
-                      : key_cmp_n(c->missing.r[a].v, c->extra.r[b].v, c->nkey);
+        struct krow *x = a < c->missing.n ? &c->missing.r[a] : NULL;
+        struct krow *y = b < c->extra.n ? &c->extra.r[b] : NULL;
+        int cmp = !x ? 1 : !y ? -1 : krow_kh_cmp(x, y);
         int r = 0;
         if (cmp < 0) {
-            r = kvec_push(&m, c->missing.r[a].v, c->missing.r[a].h);
+            r = kvec_push_kh(&m, x->v, x->h, x->kh);
             a++;
         } else if (cmp > 0) {
-            r = kvec_push(&e, c->extra.r[b].v, c->extra.r[b].h);
+            r = kvec_push_kh(&e, y->v, y->h, y->kh);
             b++;
         } else {
-            if (c->missing.r[a].h != c->extra.r[b].h) {
-                r = kvec_push(&c->different, c->missing.r[a].v, c->missing.r[a].h);
-                c->missing.r[a].v = NULL;
+            if (x->h != y->h) {
+                /* list it under the texts either side kept */
+                char **v = x->v ? x->v : y->v;
+                r = kvec_push_kh(&c->different, v, x->h, x->kh);
+                if (v == x->v)
+                    x->v = NULL;
+                else
+                    y->v = NULL;
+                if (!v)
+                    c->truncated = 1;
             }
-            free_key(c->missing.r[a].v, c->nkey);
-            free_key(c->extra.r[b].v, c->nkey);
+            if (x->v)
+                c->listed--;
+            if (y->v)
+                c->listed--;
+            free_key(x->v, c->nkey);
+            free_key(y->v, c->nkey);
+            x->v = y->v = NULL;
             a++;
             b++;
         }
-        if (r < 0)
-            return -1;      /* the vectors keep what they own: freed by the caller */
+        if (r < 0) {
+            sl_free(m.r);   /* its keys are still c->missing's and c->extra's */
+            sl_free(e.r);
+            return -1;
+        }
     }
     sl_free(c->missing.r);
     sl_free(c->extra.r);
     c->missing = m;
     c->extra = e;
+    kvec_sort(&c->missing, c->nkey);
+    kvec_sort(&c->extra, c->nkey);
     kvec_sort(&c->different, c->nkey);
     return 0;
 }
 
-/* Warehouse rows whose key the source still has (beyond the cursor) are
- * pending, not extra. */
-static int drop_pending(struct rc *c, size_t *pending, struct sl_err *err)
+/* Warehouse rows (`ex`, keys with their texts) whose key the source has
+ * beyond the cursor are pending: the next run loads them. They are counted
+ * in c->pending and taken out of `ex`. */
+static int drop_pending(struct rc *c, struct kvec *ex, struct sl_err *err)
 {
     struct side *s = &c->sd[0];
     struct kvec keep = {0};
     size_t at = 0;
 
-    while (at < c->extra.n) {
-        size_t n = c->extra.n - at > 500 ? 500 : c->extra.n - at;
+    while (at < ex->n) {
+        size_t n = ex->n - at > 500 ? 500 : ex->n - at;
         json_t *a = json_array();
         for (size_t i = 0; a && i < n; i++) {
             json_t *row = json_array();
             for (size_t k = 0; row && k < c->nkey; k++)
-                json_array_append_new(row, json_string(c->extra.r[at + i].v[k]));
+                json_array_append_new(row, json_string(ex->r[at + i].v[k]));
             json_array_append_new(a, row);
         }
         char *txt = a ? json_dumps(a, JSON_COMPACT) : NULL;
@@ -863,7 +944,7 @@ static int drop_pending(struct rc *c, size_t *pending, struct sl_err *err)
         sl_buf_puts(&sql, "SELECT ");
         for (size_t k = 0; k < c->nkey; k++)
             sl_buf_printf(&sql, "%s%s", k ? ", " : "", s->key[k]);
-        sl_buf_printf(&sql, " FROM %s WHERE (", s->from);
+        sl_buf_printf(&sql, " FROM %s WHERE (%s) IS NOT TRUE AND (", s->from, s->where);
         for (size_t k = 0; k < c->nkey; k++)
             sl_buf_printf(&sql, "%s%s", k ? ", " : "", s->key[k]);
         sl_buf_puts(&sql, ") IN (SELECT ");
@@ -876,7 +957,7 @@ static int drop_pending(struct rc *c, size_t *pending, struct sl_err *err)
             free(txt);
             sl_buf_free(&sql);
             params_free(&p);
-            sl_free(keep.r);
+            kvec_free(&keep, c->nkey);
             return nomem(err);
         }
         j = (struct job){s, sql.data, &p, {0}, {0}, 0};
@@ -886,63 +967,67 @@ static int drop_pending(struct rc *c, size_t *pending, struct sl_err *err)
         params_free(&p);
         if (j.rc < 0) {
             *err = j.err;
-            sl_free(keep.r);
+            kvec_free(&keep, c->nkey);
             return -1;
         }
         struct kvec found = {0};
         for (size_t r = 0; r < j.out.nrows; r++) {
             char **v = row_key(c, s, &j.out, r, 0);
-            if (!v || kvec_push(&found, v, 0) < 0) {
+            if (!v || kvec_push_kh(&found, v, 0, 0) < 0) {
                 free_key(v, c->nkey);
                 kvec_free(&found, c->nkey);
                 sl_rows_free(&j.out);
-                sl_free(keep.r);
+                kvec_free(&keep, c->nkey);
                 return nomem(err);
             }
         }
         sl_rows_free(&j.out);
         kvec_sort(&found, c->nkey);
         for (size_t i = at; i < at + n; i++) {
-            struct krow *x = &c->extra.r[i];
-            pthread_mutex_lock(&sort_mu);
-            g_nkey = c->nkey;
-            int hit = found.n && bsearch(x, found.r, found.n, sizeof *found.r, krow_cmp);
-            pthread_mutex_unlock(&sort_mu);
+            struct krow *x = &ex->r[i];
+            int hit = kvec_has(&found, x, c->nkey);
             if (hit) {
-                (*pending)++;
+                c->pending++;
                 free_key(x->v, c->nkey);
-                x->v = NULL;
-            } else if (kvec_push(&keep, x->v, x->h) < 0) {
+            } else if (kvec_push_kh(&keep, x->v, x->h, x->kh) < 0) {
                 kvec_free(&found, c->nkey);
-                sl_free(keep.r);
+                kvec_free(&keep, c->nkey);
                 return nomem(err);
             }
+            x->v = NULL;
         }
         kvec_free(&found, c->nkey);
         at += n;
     }
-    sl_free(c->extra.r);
-    c->extra = keep;
+    kvec_free(ex, c->nkey);
+    *ex = keep;
     return 0;
 }
 
 /* ---- results ---- */
 
+/* The listed keys (sorted first) as the result's, with the count of all. */
 static void move_keys(struct sl_reconcile_keys *to, struct kvec *from)
 {
+    to->total = from->n;
     to->keys = sl_calloc(from->n ? from->n : 1, sizeof *to->keys);
     if (!to->keys)
         return;
-    for (size_t i = 0; i < from->n; i++) {
+    for (size_t i = 0; i < from->n && from->r[i].v; i++) {
         to->keys[i] = from->r[i].v;
         from->r[i].v = NULL;
+        to->n++;
     }
-    to->n = from->n;
 }
 
 size_t sl_reconcile_drift(const struct sl_reconcile_result *r)
 {
-    return r->missing.n + r->extra.n + r->different.n;
+    return r->missing.total + r->extra.total + r->different.total;
+}
+
+size_t sl_reconcile_unlisted(const struct sl_reconcile_result *r)
+{
+    return sl_reconcile_drift(r) - (r->missing.n + r->extra.n + r->different.n);
 }
 
 static json_t *keys_json(const struct sl_reconcile_result *r, const struct sl_reconcile_keys *k,
@@ -971,11 +1056,12 @@ static char *result_json(const struct sl_reconcile_result *r, size_t max)
     json_object_set_new(o, "missing", keys_json(r, &r->missing, max));
     json_object_set_new(o, "extra", keys_json(r, &r->extra, max));
     json_object_set_new(o, "different", keys_json(r, &r->different, max));
-    json_object_set_new(o, "missing_count", json_integer((json_int_t)r->missing.n));
-    json_object_set_new(o, "extra_count", json_integer((json_int_t)r->extra.n));
-    json_object_set_new(o, "different_count", json_integer((json_int_t)r->different.n));
+    json_object_set_new(o, "missing_count", json_integer((json_int_t)r->missing.total));
+    json_object_set_new(o, "extra_count", json_integer((json_int_t)r->extra.total));
+    json_object_set_new(o, "different_count", json_integer((json_int_t)r->different.total));
     json_object_set_new(o, "pending", json_integer((json_int_t)r->pending));
     json_object_set_new(o, "truncated", json_boolean(r->truncated));
+    json_object_set_new(o, "unlisted", json_integer((json_int_t)sl_reconcile_unlisted(r)));
     json_object_set_new(o, "repair_batch",
                         r->repair_batch ? json_integer(r->repair_batch) : json_null());
     json_object_set_new(o, "checksum_queries", json_integer(r->queries));
@@ -1178,16 +1264,14 @@ int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *
         if (compare(&r, NULL, NULL, top[0][0].rows, top[1][0].rows, 0, err) < 0 ||
             pair_up(&r) < 0)
             goto done_from;
-        if (q.where && r.extra.n && drop_pending(&r, &out->pending, err) < 0)
-            goto done_from;
     }
+    out->pending = r.pending;
     out->queries = r.queries;
     out->truncated = r.truncated;
     move_keys(&out->missing, &r.missing);
     move_keys(&out->extra, &r.extra);
     move_keys(&out->different, &r.different);
-    if ((r.missing.n && !out->missing.keys) || (r.extra.n && !out->extra.keys) ||
-        (r.different.n && !out->different.keys)) {
+    if (!out->missing.keys || !out->extra.keys || !out->different.keys) {
         nomem(err);
         goto done_from;
     }
@@ -1237,11 +1321,15 @@ done:
     }
     out->seconds = now_s() - t0;
     if (drift && (!o || o->alert)) {
-        char summary[512];
+        char summary[512], unl[96] = "";
+        size_t unlisted = sl_reconcile_unlisted(out);
+        if (unlisted)
+            snprintf(unl, sizeof unl, " (%zu of them past the key limit, not listed%s)",
+                     unlisted, out->repair_batch ? " nor repaired" : "");
         snprintf(summary, sizeof summary,
                  "table \"%s\" drifted from its source: %zu missing, %zu extra, %zu different"
-                 " row(s)%s%s", t->name, out->missing.n, out->extra.n, out->different.n,
-                 out->truncated ? " (at least)" : "",
+                 " row(s)%s%s", t->name, out->missing.total, out->extra.total,
+                 out->different.total, unl,
                  out->repair_batch ? "; re-synced by a repair batch" : "");
         char *details = result_json(out, 20);
         struct sl_alert a = {"drift", 0, p->name, t->name, out->repair_batch, summary, details};

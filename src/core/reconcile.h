@@ -26,7 +26,8 @@ struct sl_reconcile_opts {
 /* Keys are arrays of nkey canonical texts (core/value.h), one per key column. */
 struct sl_reconcile_keys {
     char ***keys;
-    size_t n;
+    size_t n;           /* keys listed */
+    size_t total;       /* keys found, listed or past the key limit */
 };
 
 struct sl_reconcile_result {
@@ -41,7 +42,7 @@ struct sl_reconcile_result {
     struct sl_reconcile_keys different; /* in both, not the same row */
     size_t pending;         /* warehouse rows whose source row changed after the
                              * cursor: the next run loads them, not drift */
-    int truncated;          /* stopped collecting keys at the limit */
+    int truncated;          /* found more keys than the limit lists */
     int64_t repair_batch;   /* the batch that re-synced them (repair), else 0 */
     int queries;            /* checksum queries run on each side */
     double seconds;
@@ -54,8 +55,12 @@ struct sl_reconcile_result {
 int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                        const struct sl_table_cfg *t, const struct sl_reconcile_opts *o,
                        struct sl_reconcile_result *out, struct sl_err *err);
-/* Rows found missing, extra or different. */
+/* Rows found missing, extra or different: 0 only when every range compared
+ * equal (pending rows aside). */
 size_t sl_reconcile_drift(const struct sl_reconcile_result *r);
+/* Of those, the ones past the key limit (SLUICE_RECONCILE_MAX_KEYS): counted,
+ * not listed, and not re-synced by a repair. */
+size_t sl_reconcile_unlisted(const struct sl_reconcile_result *r);
 /* The result as a JSON object (sl_free it); NULL = out of memory. */
 char *sl_reconcile_json(const struct sl_reconcile_result *r);
 void sl_reconcile_result_free(struct sl_reconcile_result *r);

@@ -88,7 +88,7 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
 }
 
 int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
-                     const char *note, struct sl_err *err)
+                     const char *note, int64_t *forgotten, struct sl_err *err)
 {
     struct sl_ledger l = {ops, d};
     char ids[24];
@@ -97,7 +97,15 @@ int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t b
     if (sl_ledger_decide(&l, batch, "rolled_back", note, err) < 0)
         return -1;
     /* the drop is forgotten: offering the same file again loads it again */
-    return exec_meta(ops, d, "DELETE FROM {files} WHERE batch_id = $1", 1, p, NULL, err);
+    char *sql = sl_meta_sql(ops, d, "DELETE FROM {files} WHERE batch_id = $1");
+    int64_t n = 0;
+    if (!sql)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int rc = ops->exec_count(d, sql, 1, p, &n, err);
+    sl_free(sql);
+    if (forgotten)
+        *forgotten = n;
+    return rc;
 }
 
 int sl_table_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const char *quoted,
@@ -412,7 +420,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
     if (sl_rollback_lookup(ops, d, batch, &row, err) < 0)
         goto fail;
     if (row.nrows == 0) {
-        sl_err_set(err, SL_E_INPUT, "no batch %" PRId64 " in the ledger", batch);
+        sl_err_set(err, SL_E_NOTFOUND, "no batch %" PRId64 " in the ledger", batch);
         goto fail;
     }
     table = sl_strdup(sl_rows_get(&row, 0, 2));
@@ -430,7 +438,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
         goto fail;
     const char *state = row.nrows ? sl_rows_get(&row, 0, 4) : NULL;
     if (!loaded_state(state)) {
-        sl_err_set(err, SL_E_INPUT,
+        sl_err_set(err, SL_E_STATE,
                    "batch %" PRId64 " of table \"%s\" is %s, not committed: only a committed"
                    " batch can be rolled back%s", batch, table, state ? state : "gone",
                    state && strcmp(state, "quarantined") == 0 ? " (use sluice reject)" : "");
@@ -498,7 +506,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
             snprintf(note, sizeof note, "rolled back");
         else
             snprintf(note, sizeof note, "rolled back with batch %" PRId64 " (--cascade)", batch);
-        if (sl_rollback_mark(ops, d, b, note, err) < 0)
+        if (sl_rollback_mark(ops, d, b, note, &st->drops, err) < 0)
             goto fail;
     }
     if (ops->commit(d, err) < 0)

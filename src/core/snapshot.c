@@ -67,7 +67,7 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     if (exists < 0)
         goto fail;
     if (!exists) {
-        sl_err_set(err, SL_E_INPUT, "table \"%s\" does not exist (yet): nothing to snapshot",
+        sl_err_set(err, SL_E_NOTFOUND, "table \"%s\" does not exist (yet): nothing to snapshot",
                    table);
         goto fail;
     }
@@ -215,12 +215,12 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
                   &r, err) < 0)
         goto fail;
     if (r.nrows == 0) {
-        sl_err_set(err, SL_E_INPUT, "no snapshot %" PRId64 " (sluice snapshots CONFIG lists them)",
+        sl_err_set(err, SL_E_NOTFOUND, "no snapshot %" PRId64 " (sluice snapshots lists them)",
                    snap);
         goto fail;
     }
     if (strcmp(sl_rows_get(&r, 0, 0), table) != 0) {
-        sl_err_set(err, SL_E_INPUT, "snapshot %" PRId64 " is of table \"%s\"", snap,
+        sl_err_set(err, SL_E_NOTFOUND, "snapshot %" PRId64 " is of table \"%s\"", snap,
                    sl_rows_get(&r, 0, 0));
         goto fail;
     }
@@ -240,7 +240,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     if (exists < 0)
         goto fail;
     if (!exists) {
-        sl_err_set(err, SL_E_INPUT, "table \"%s\" does not exist", table);
+        sl_err_set(err, SL_E_NOTFOUND, "table \"%s\" does not exist", table);
         goto fail;
     }
 
@@ -298,8 +298,11 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
             if (exec_buf(ops, d, &sql, 1, pb, NULL, NULL, err) < 0)
                 goto fail;
         }
-        if (ops->drop_prev(d, table, b, err) < 0 || sl_rollback_mark(ops, d, b, note, err) < 0)
+        int64_t forgot = 0;
+        if (ops->drop_prev(d, table, b, err) < 0 ||
+            sl_rollback_mark(ops, d, b, note, &forgot, err) < 0)
             goto fail;
+        out->drops += forgot;
         out->rolled_back[out->nrolled_back++] = b;
     }
     if (ops->commit(d, err) < 0)

@@ -41,6 +41,7 @@ struct sl_snapshot_restored {
     int64_t last_batch;     /* the snapshot's; 0 = none */
     int64_t *rolled_back;   /* loaded batches newer than the snapshot, newest first */
     size_t nrolled_back;
+    int64_t drops;          /* their dropped files, forgotten */
 };
 void sl_snapshot_restored_free(struct sl_snapshot_restored *r);
 

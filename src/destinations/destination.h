@@ -111,6 +111,20 @@ struct sl_dest_ops {
                         const char *const *pk, size_t npk, struct sl_err *err);
     int (*add_column)(struct sl_dest *d, const char *table, const struct sl_column *c,
                       struct sl_err *err);
+    /* The name the warehouse stores `name` under (a table name, maybe
+     * schema-qualified, when is_table; else a column name), written to out:
+     * 1 when it differs from `name`, 0 when stored as it is. May be NULL:
+     * every name is stored as given. */
+    int (*stored_name)(const char *name, int is_table, char *out, size_t cap);
+    /* Inside a transaction, for a table that exists: make it fit to load.
+     * A table someone else made (no _sluice_batch) is adopted: it gains
+     * _sluice_batch (NULL in the rows it had: they belong to no batch, and
+     * no rollback touches them) and its index, *adopted = 1. With npk > 0
+     * the load merges rows on `pk`: the table's primary key or a unique
+     * index must hold exactly those columns, else an error that says which
+     * keys the table has and what to change. */
+    int (*fit_table)(struct sl_dest *d, const char *table, const char *const *pk, size_t npk,
+                     int *adopted, struct sl_err *err);
 
     int (*load_begin)(struct sl_dest *d, const struct sl_load *ld, struct sl_err *err);
     int (*load_row)(struct sl_dest *d, const struct sl_cell *cells, struct sl_err *err);
@@ -162,6 +176,28 @@ struct sl_dest_ops {
                        size_t nkey, const char *const *vals, size_t nvals, int64_t batch,
                        int64_t *deleted, struct sl_err *err);
 };
+
+/* For fit_table: `keys` lists the table's unique keys, one row per column
+ * (key id, "t"/"1" when it is the primary key, column name), each key's
+ * rows together, the primary key first. 0 when one key holds exactly the
+ * columns `pk`; else -1 and err says what the table has and what to do. */
+int sl_dest_key_fits(const char *table, const struct sl_rows *keys, const char *const *pk,
+                     size_t npk, struct sl_err *err);
+
+/* sluice's own names: its tables live in schema _sluice (PostgreSQL) or are
+ * named _sluice_* (SQLite), its column is _sluice_batch. A data table or
+ * column may not take such a name on either warehouse (compared without
+ * case, as SQLite compares names), or a load would write over sluice's
+ * ledger or its batch column. The WHY texts end the refusals, so `sluice
+ * check` and a failed load say it in the same words. */
+int sl_reserved_table(const char *table);   /* schema or table part starts with _sluice */
+int sl_reserved_column(const char *name);   /* starts with _sluice_ */
+#define SL_RESERVED_TABLE_WHY \
+    "names starting with _sluice are sluice's own (schema _sluice, tables _sluice_*); " \
+    "choose another name"
+#define SL_RESERVED_COLUMN_WHY \
+    "names starting with _sluice_ are sluice's own columns (such as _sluice_batch); " \
+    "rename the column"
 
 /* Snapshot loads keep the previous table of this many newest loads per table. */
 #define SL_KEEP_PREV 3

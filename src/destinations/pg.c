@@ -23,7 +23,7 @@
  * "prev_<batch>_pkey", other indexes dropped) and records it in
  * "_sluice"."kept"; the newest SL_KEEP_PREV per table are kept.
  * Failures keep their SQLSTATE; connection loss and the transient classes
- * (08, 40001, 40P01, 57P0x, 53300, 55P03) are SL_RETRY. */
+ * (08, 40001, 40P01, 57P0x, 53xxx, 58xxx, 55P03) are SL_RETRY. */
 #include "destinations/destination.h"
 
 #include <libpq-fe.h>
@@ -88,8 +88,43 @@ static int run(struct sl_dest *d, const char *sql, struct sl_err *err, const cha
 
 /* ---- identifiers (invariant 5: one quoting function) ---- */
 
+/* PostgreSQL keeps 63 bytes of a name (NAMEDATALEN - 1) and cuts the rest
+ * silently, so a longer name would be another name the next time it is
+ * compared. A longer name is stored, every time alike, as its first bytes
+ * (whole UTF-8 characters, at most 54) + '_' + 8 hex digits of a hash of
+ * the whole name: two names sharing their first 63 bytes stay two names.
+ * Columns stored so are listed in "_sluice"."names", so describe gives the
+ * whole name back. Writes the stored name to out; returns its length. */
+#define PG_NAME_MAX 63
+static size_t stored_ident(const char *s, size_t n, char out[PG_NAME_MAX + 1])
+{
+    if (n <= PG_NAME_MAX) {
+        memcpy(out, s, n);
+        out[n] = '\0';
+        return n;
+    }
+    uint32_t h = 2166136261u;     /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    size_t keep = PG_NAME_MAX - 9;
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--;
+    return (size_t)snprintf(out, PG_NAME_MAX + 1, "%.*s_%08x", (int)keep, s, (unsigned)h);
+}
+
+/* Is `stored` (from the catalog) the way column `name` is stored? */
+static int stored_as(const char *stored, const char *name)
+{
+    char buf[PG_NAME_MAX + 1];
+    stored_ident(name, strlen(name), buf);
+    return strcmp(stored, buf) == 0;
+}
+
 static int quote_ident(struct sl_buf *b, const char *s, size_t n)
 {
+    char cut[PG_NAME_MAX + 1];
+    if (n > PG_NAME_MAX)
+        n = stored_ident(s, n, cut), s = cut;
     sl_buf_putc(b, '"');
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '"')
@@ -281,6 +316,10 @@ static const char META_DDL[] =
     "CREATE TABLE IF NOT EXISTS _sluice.kept ("
     "  batch_id bigint PRIMARY KEY, table_name text NOT NULL, name text NOT NULL,"
     "  kept_at timestamptz);"
+    /* columns whose name is longer than PostgreSQL keeps (see stored_ident) */
+    "CREATE TABLE IF NOT EXISTS _sluice.names ("
+    "  table_name text NOT NULL, stored text NOT NULL, name text NOT NULL,"
+    "  PRIMARY KEY (table_name, stored));"
     /* columns added since the first release: ALTER only when missing, as
      * ALTER TABLE would wait for every open batch transaction */
     "DO $$ BEGIN"
@@ -473,17 +512,35 @@ static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *o
     sl_free(q);
     if (rc < 0)
         return -1;
+    struct sl_rows longs = {0};
+    for (size_t i = 0; i < rows.nrows && rc == 0 && !longs.names; i++)
+        if (strlen(sl_rows_get(&rows, i, 0)) == PG_NAME_MAX) {
+            /* maybe a longer name, cut as stored_ident does */
+            const char *t[] = {table};
+            rc = pg_exec(d, "SELECT stored, name FROM _sluice.names WHERE table_name = $1", 1,
+                         t, &longs, err);
+        }
+    if (rc < 0) {
+        sl_rows_free(&rows);
+        return -1;
+    }
     for (size_t i = 0; i < rows.nrows; i++) {
         const char *name = sl_rows_get(&rows, i, 0);
         if (strcmp(name, "_sluice_batch") == 0)
             continue;
+        for (size_t k = 0; k < longs.nrows; k++)
+            if (strcmp(sl_rows_get(&longs, k, 0), name) == 0 &&
+                stored_as(name, sl_rows_get(&longs, k, 1)))
+                name = sl_rows_get(&longs, k, 1);
         if (sl_schema_add(out, name, type_from_pg(sl_rows_get(&rows, i, 1))) < 0) {
             sl_rows_free(&rows);
+            sl_rows_free(&longs);
             sl_schema_free(out);
             return sl_err_set(err, SL_E_NOMEM, "out of memory");
         }
     }
     sl_rows_free(&rows);
+    sl_rows_free(&longs);
     return 1;
 }
 
@@ -527,10 +584,39 @@ static void create_sql(struct sl_buf *b, const char *qname, const struct sl_sche
     sl_buf_putc(b, ')');
 }
 
+/* A column name longer than PostgreSQL keeps is recorded with the name it
+ * is stored as (stored_ident), so describe gives the whole name back. Two
+ * names stored alike (their hashes collide) cannot both be columns. */
+static int keep_long_name(struct sl_dest *d, const char *table, const char *name,
+                          struct sl_err *err)
+{
+    char stored[PG_NAME_MAX + 1];
+    struct sl_rows r;
+    if (strlen(name) <= PG_NAME_MAX)
+        return 0;
+    stored_ident(name, strlen(name), stored);
+    const char *p[] = {table, stored, name};
+    if (pg_exec(d, "INSERT INTO _sluice.names AS n VALUES ($1, $2, $3)"
+                   " ON CONFLICT (table_name, stored) DO UPDATE SET name = n.name RETURNING name",
+                3, p, &r, err) < 0)
+        return -1;
+    int rc = 0;
+    if (r.nrows == 1 && strcmp(sl_rows_get(&r, 0, 0), name) != 0)
+        rc = sl_err_set(err, SL_E_INPUT,
+                        "table \"%s\": columns \"%s\" and \"%s\" would both be stored as \"%s\""
+                        " (PostgreSQL keeps 63 bytes of a name): rename one of them",
+                        table, sl_rows_get(&r, 0, 0), name, stored);
+    sl_rows_free(&r);
+    return rc;
+}
+
 static int pg_create_table(struct sl_dest *d, const char *table, const struct sl_schema *s,
                            const char *const *pk, size_t npk, struct sl_err *err)
 {
     struct sl_buf b;
+    for (size_t i = 0; i < s->ncols; i++)
+        if (keep_long_name(d, table, s->cols[i].name, err) < 0)
+            return -1;
     char *q = quoted_table(table);
     sl_buf_init(&b);
     create_sql(&b, q, s, pk, npk, NULL);
@@ -550,6 +636,8 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
                          struct sl_err *err)
 {
     struct sl_buf b;
+    if (keep_long_name(d, table, c->name, err) < 0)
+        return -1;
     char *q = quoted_table(table);
     sl_buf_init(&b);
     sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN ", q);
@@ -575,6 +663,69 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
     if (rc < 0)
         sl_err_prefix(err, "table \"%s\", column \"%s\"", table, c->name);
     sl_buf_free(&b);
+    return rc;
+}
+
+static int pg_stored_name(const char *name, int is_table, char *out, size_t cap)
+{
+    char a[PG_NAME_MAX + 1], b[PG_NAME_MAX + 1];
+    const char *dot = is_table ? strchr(name, '.') : NULL;
+    if (dot && dot != name && dot[1]) {
+        stored_ident(name, (size_t)(dot - name), a);
+        stored_ident(dot + 1, strlen(dot + 1), b);
+        snprintf(out, cap, "%s.%s", a, b);
+    } else {
+        stored_ident(name, strlen(name), a);
+        snprintf(out, cap, "%s", a);
+    }
+    return strcmp(out, name) != 0;
+}
+
+/* The unique keys ON CONFLICT can use: valid, immediate, no predicate, no
+ * expression; one row per column, the primary key first. */
+static const char KEYS_SQL[] =
+    "SELECT i.indexrelid::text, i.indisprimary, a.attname"
+    "  FROM pg_index i"
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])"
+    " WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate"
+    "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
+    " ORDER BY i.indisprimary DESC, i.indexrelid, array_position(i.indkey::int2[], a.attnum)";
+
+static int pg_fit_table(struct sl_dest *d, const char *table, const char *const *pk,
+                        size_t npk, int *adopted, struct sl_err *err)
+{
+    char *q = quoted_table(table), *has = NULL;
+    const char *p[] = {q};
+    struct sl_rows keys;
+    int rc;
+
+    *adopted = 0;
+    if (!q)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    rc = one_value(d, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
+                      " AND attname = '_sluice_batch' AND NOT attisdropped", q, &has, err);
+    if (rc == 0 && !has) {
+        /* nullable: the rows already there belong to no batch */
+        struct sl_buf b;
+        sl_buf_init(&b);
+        sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN \"_sluice_batch\" bigint;"
+                      " CREATE INDEX ON %s USING brin (\"_sluice_batch\")", q, q);
+        rc = b.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                   : run(d, b.data, err, "could not add column \"_sluice_batch\"");
+        if (rc < 0)
+            sl_err_prefix(err, "table \"%s\"", table);
+        sl_buf_free(&b);
+        *adopted = rc == 0;
+    }
+    sl_free(has);
+    if (rc == 0 && npk) {
+        rc = pg_exec(d, KEYS_SQL, 1, p, &keys, err);
+        if (rc == 0) {
+            rc = sl_dest_key_fits(table, &keys, pk, npk, err);
+            sl_rows_free(&keys);
+        }
+    }
+    sl_free(q);
     return rc;
 }
 
@@ -836,7 +987,7 @@ static int binary_fits(struct sl_dest *d, const char *table_q, const struct sl_s
         ok = 0;
         for (size_t r = 0; r < cols.nrows; r++) {
             const char *name = sl_rows_get(&cols, r, 0), *type = sl_rows_get(&cols, r, 1);
-            if (!name || !type || strcmp(name, s->cols[i].name) != 0)
+            if (!name || !type || !stored_as(name, s->cols[i].name))
                 continue;
             ok = strcmp(type, want) == 0 ||
                  (s->cols[i].type == SL_T_TIMESTAMPTZ &&
@@ -1070,7 +1221,7 @@ static int hist_prepare(struct sl_dest *d, const char *hist, struct sl_err *err)
         for (size_t i = 0; i < t->ncols; i++) {
             int found = 0;
             for (size_t k = 0; k < cols.nrows && !found; k++)
-                found = strcmp(sl_rows_get(&cols, k, 0), t->cols[i].name) == 0;
+                found = stored_as(sl_rows_get(&cols, k, 0), t->cols[i].name);
             if (found)
                 continue;
             sl_buf_printf(&sql, "%sALTER TABLE %s ADD COLUMN ", sql.len ? "; " : "", hist);
@@ -1778,6 +1929,8 @@ const struct sl_dest_ops sl_dest_postgres = {
     .describe = pg_describe,
     .create_table = pg_create_table,
     .add_column = pg_add_column,
+    .stored_name = pg_stored_name,
+    .fit_table = pg_fit_table,
     .load_begin = pg_load_begin,
     .load_row = pg_load_row,
     .load_end = pg_load_end,

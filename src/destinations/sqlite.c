@@ -149,30 +149,22 @@ static struct sqlite_dest *DB(struct sl_dest *d)
 
 /* ---- errors ---- */
 
-/* Busy and locked (after busy_timeout), the WAL locking race and I/O errors
- * on locks and shared memory are transient; a failed read, write or fsync is
- * a disk problem and is not retried blindly. */
+/* Transient: busy and locked (after busy_timeout), the WAL locking race,
+ * a full disk (SQLITE_FULL), any I/O error and a database file that cannot
+ * be opened. None of them says anything about the batch: the same batch
+ * loads once the disk has room or the file system answers again, so the
+ * engine retries it and the source keeps it where it is (a drop stays in
+ * its folder rather than going to failed/). */
 static int transient(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_PROTOCOL:
-        return 1;
+    case SQLITE_FULL:
     case SQLITE_IOERR:
-        switch (rc) {
-        case SQLITE_IOERR_LOCK:
-        case SQLITE_IOERR_RDLOCK:
-        case SQLITE_IOERR_UNLOCK:
-        case SQLITE_IOERR_CHECKRESERVEDLOCK:
-        case SQLITE_IOERR_SHMOPEN:
-        case SQLITE_IOERR_SHMSIZE:
-        case SQLITE_IOERR_SHMLOCK:
-        case SQLITE_IOERR_SHMMAP:
-        case SQLITE_IOERR_NOMEM:
-            return 1;
-        }
-        return 0;
+    case SQLITE_CANTOPEN:
+        return 1;
     }
     return 0;
 }
@@ -1378,7 +1370,9 @@ static int hist_begin(struct sqlite_dest *d, struct load_state *l, struct sl_err
     quote_ident(&b, l->name);
     sl_buf_puts(&b, " WHEN OLD.");
     quote_ident(&b, BATCH_COL);
-    sl_buf_printf(&b, " <> %lld BEGIN INSERT INTO ", (long long)l->batch);
+    /* IS NOT: a row an adopted table had before sluice has no batch (NULL),
+     * and is kept like any other */
+    sl_buf_printf(&b, " IS NOT %lld BEGIN INSERT INTO ", (long long)l->batch);
     quote_ident(&b, hist);
     sl_buf_puts(&b, " (");
     for (size_t i = 0; i < tc.nrows; i++) {
@@ -1736,6 +1730,62 @@ static int sq_add_column(struct sl_dest *dd, const char *table, const struct sl_
     }
     sl_free(hist);
     sl_buf_free(&b);
+    sl_free(name);
+    return ret;
+}
+
+/* The unique keys ON CONFLICT can use, one row per column, the primary key
+ * first: the declared primary key (a rowid alias included, which has no
+ * index of its own), then each full (not partial) unique index. */
+static const char SQL_KEYS[] =
+    "SELECT k, prim, col FROM ("
+    " SELECT '' AS k, 1 AS prim, name AS col, pk AS ord FROM pragma_table_info($1, 'main')"
+    "  WHERE pk > 0"
+    " UNION ALL"
+    " SELECT il.name, 0, ii.name, ii.seqno FROM pragma_index_list($1, 'main') AS il,"
+    "  pragma_index_info(il.name, 'main') AS ii"
+    "  WHERE il.\"unique\" AND NOT il.partial AND il.origin <> 'pk' AND ii.name IS NOT NULL)"
+    " ORDER BY prim DESC, k, ord";
+
+static int sq_fit_table(struct sl_dest *dd, const char *table, const char *const *pk,
+                        size_t npk, int *adopted, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct sl_rows cols, keys;
+    char *name = table_name(table);
+    int ret;
+
+    *adopted = 0;
+    if (!name)
+        return nomem(err);
+    const char *p[] = {name};
+    ret = stored_columns(d, name, &cols, err);
+    if (ret == 0) {
+        int has = rows_has(&cols, BATCH_COL);
+        sl_rows_free(&cols);
+        if (!has) {
+            /* nullable: the rows already there belong to no batch */
+            struct sl_buf b;
+            sl_buf_init(&b);
+            sl_buf_puts(&b, "ALTER TABLE ");
+            quote_ident(&b, name);
+            sl_buf_puts(&b, " ADD COLUMN ");
+            quote_ident(&b, BATCH_COL);
+            sl_buf_puts(&b, " INTEGER");
+            ret = run_buf(d, &b, err, "add column \"%s\" to table \"%s\"", BATCH_COL, table);
+            sl_buf_free(&b);
+            if (ret == 0)
+                ret = create_batch_index(d, table, name, err);
+            *adopted = ret == 0;
+        }
+    }
+    if (ret == 0 && npk) {
+        ret = sq_exec(dd, SQL_KEYS, 1, p, &keys, err);
+        if (ret == 0) {
+            ret = sl_dest_key_fits(table, &keys, pk, npk, err);
+            sl_rows_free(&keys);
+        }
+    }
     sl_free(name);
     return ret;
 }
@@ -2428,6 +2478,7 @@ const struct sl_dest_ops sl_dest_sqlite = {
     .describe = sq_describe,
     .create_table = sq_create_table,
     .add_column = sq_add_column,
+    .fit_table = sq_fit_table,
     .load_begin = sq_load_begin,
     .load_row = sq_load_row,
     .load_end = sq_load_end,

@@ -4,7 +4,8 @@
  * are one engine, and opts->delimiter overrides either. This is the hot path
  * of file loads, so:
  *   - input is read into one large buffer and scanned eight bytes at a time
- *     for the few bytes that matter (delimiter or quote, LF, NUL, non-ASCII);
+ *     for the few bytes that matter (delimiter or quote, LF, CR, NUL,
+ *     non-ASCII);
  *   - field values point into that buffer, no copy; a quoted field with
  *     doubled quotes is unescaped in place;
  *   - the buffer grows only to hold one record, up to max_record (64 MiB by
@@ -21,8 +22,9 @@
  *     only a field that starts with a quote is quoted: a quote elsewhere in an
  *     unquoted field is kept as written;
  *   - after a closing quote comes a delimiter, a line end or the end of input;
- *   - line ends are LF or CRLF; the last line needs none; a UTF-8 byte order
- *     mark at the start is skipped;
+ *   - line ends are LF, CRLF or a lone CR (old Mac tools end lines with CR
+ *     only: `a,b\r1,2\r`); inside quotes they are data; the last line needs
+ *     none; a UTF-8 byte order mark at the start is skipped;
  *   - a completely empty line is skipped, wherever it is: real drops often
  *     end with one or have them between blocks. (So a one-column file cannot
  *     hold a NULL as an empty line; write "" for an empty string.)
@@ -81,24 +83,26 @@ static const char *name_of(const struct csv_reader *r)
 #define ONES  UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* The first byte in [p, e) that is `c`, LF, NUL or non-ASCII; e if none.
- * cm is c in every byte. A byte is flagged when it (xor c or LF) minus one
- * borrows or when its high bit is set; borrows only flag bytes above a real
- * hit, so the first flagged byte of a word is always a real one. */
+/* The first byte in [p, e) that is `c`, LF, CR, NUL or non-ASCII; e if
+ * none. cm is c in every byte. A byte is flagged when it (xor c, LF or CR)
+ * minus one borrows or when its high bit is set; borrows only flag bytes
+ * above a real hit, so the first flagged byte of a word is always a real one. */
 static inline const char *scan(const char *p, const char *e, char c, uint64_t cm)
 {
     const uint64_t lm = ONES * '\n';
+    const uint64_t rm = ONES * '\r';
 
     while (e - p >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
-        if ((((w ^ cm) - ONES) | ((w ^ lm) - ONES) | (w - ONES) | w) & HIGHS)
+        if ((((w ^ cm) - ONES) | ((w ^ lm) - ONES) | ((w ^ rm) - ONES) | (w - ONES) | w) &
+            HIGHS)
             break;
         p += 8;
     }
     for (; p < e; p++) {
         unsigned char b = (unsigned char)*p;
-        if (b == (unsigned char)c || b == '\n' || (unsigned char)(b - 1) >= 0x7F)
+        if (b == (unsigned char)c || b == '\n' || b == '\r' || (unsigned char)(b - 1) >= 0x7F)
             break;
     }
     return p;
@@ -268,7 +272,16 @@ static int parse_record(struct csv_reader *r, size_t *nfout, size_t *used, int *
                     }
                     break;
                 }
-                if (*q == '\n') {
+                if (*q == '\r') {
+                    /* data; a lone CR still ends a line for line numbers */
+                    if (q + 1 == e && !eof)
+                        return 0;
+                    if (q + 1 < e && q[1] == '\n') {
+                        q++;
+                        continue;
+                    }
+                }
+                if (*q == '\n' || *q == '\r') {
                     line++;
                     cb = ++q;
                     cbcol = 1;
@@ -304,17 +317,11 @@ static int parse_record(struct csv_reader *r, size_t *nfout, size_t *used, int *
                 break;
             }
             if (*p == '\r') {
-                if (p + 1 == e) {
-                    if (!eof)
-                        return 0;
-                    term = p++;
-                    break;
-                }
-                if (p[1] == '\n') {
-                    term = p;
-                    p += 2;
-                    break;
-                }
+                if (p + 1 == e && !eof)
+                    return 0;           /* CRLF or a lone CR? */
+                term = p;
+                p += p + 1 < e && p[1] == '\n' ? 2 : 1;
+                break;
             }
             return after_quote(r, line, cbcol + count_cols(cb, p), err);
         }
@@ -322,7 +329,7 @@ static int parse_record(struct csv_reader *r, size_t *nfout, size_t *used, int *
         const char *q = p;
         for (;;) {
             q = scan(q, e, delim, dm);
-            if (q == e || *q == delim || *q == '\n')
+            if (q == e || *q == delim || *q == '\n' || *q == '\r')
                 break;
             int n = *q ? utf8_seq(q, e) : -1;
             if (n <= 0) {
@@ -341,13 +348,13 @@ static int parse_record(struct csv_reader *r, size_t *nfout, size_t *used, int *
             p = q + 1;
             continue;
         }
-        if (q == e && !eof)
-            return 0;
-        /* LF or the end of input; a CR before either belongs to the line end */
-        term = q > p && q[-1] == '\r' ? q - 1 : q;
+        if ((q == e || (*q == '\r' && q + 1 == e)) && !eof)
+            return 0;           /* the end of input, or CRLF or a lone CR? */
+        /* LF, CRLF, a lone CR or the end of input */
+        term = q;
         f->len = (size_t)(term - p);
         f->is_null = f->len == 0;
-        p = q < e ? q + 1 : q;
+        p = q == e ? q : q + (*q == '\r' && q + 1 < e && q[1] == '\n' ? 2 : 1);
         break;
     }
 
@@ -449,11 +456,11 @@ static int read_record(struct csv_reader *r, size_t *nfout, struct sl_err *err)
             r->start++;                 /* empty line: skipped (see the top) */
             r->line++;
             continue;
-        } else if (*p == '\r' && (have == 1 ? r->eof : p[1] == '\n')) {
-            r->start += have == 1 ? 1 : 2;
+        } else if (*p == '\r' && (have > 1 || r->eof)) {
+            r->start += have > 1 && p[1] == '\n' ? 2 : 1;    /* CRLF or a lone CR */
             r->line++;
             continue;
-        } else if (*p != '\r' || have > 1) {
+        } else if (*p != '\r') {
             size_t used = 0;
             int unesc = 0;
             int rc = parse_record(r, nfout, &used, &unesc, err);
@@ -684,12 +691,21 @@ static int csv_next(struct sl_reader *rd, struct sl_record *rec, struct sl_err *
     return 1;
 }
 
+/* A header-only drop has columns and no records: the header says what they are. */
+static size_t csv_columns(struct sl_reader *rd, const struct sl_field **out)
+{
+    struct csv_reader *r = (struct csv_reader *)rd;
+    *out = r->fields;
+    return r->header && !r->failed ? r->ncols : 0;
+}
+
 const struct sl_format_ops sl_format_csv = {
     .name = "csv",
     .extensions = csv_extensions,
     .open = csv_open,
     .next = csv_next,
     .close = csv_close,
+    .columns = csv_columns,
 };
 
 const struct sl_format_ops sl_format_tsv = {
@@ -698,4 +714,5 @@ const struct sl_format_ops sl_format_tsv = {
     .open = tsv_open,
     .next = csv_next,
     .close = csv_close,
+    .columns = csv_columns,
 };

@@ -48,6 +48,10 @@ struct sl_format_ops {
     /* 1 = a record in *rec, 0 = end of input, -1 = error in err. */
     int (*next)(struct sl_reader *r, struct sl_record *rec, struct sl_err *err);
     void (*close)(struct sl_reader *r);
+    /* Optional: the columns the input names before any record (a csv/tsv
+     * header), as fields of which only name and name_len count; 0 when it
+     * names none. Valid until the next call to next(). */
+    size_t (*columns)(struct sl_reader *r, const struct sl_field **out);
 };
 
 extern const struct sl_format_ops sl_format_csv;

@@ -155,9 +155,11 @@ static int arg_bool(const struct action_args *x, const char *name)
 static int status_of(const struct sl_err *e)
 {
     switch (e->code) {
-    case SL_E_USAGE: return 409;        /* not in a state that allows it */
+    case SL_E_USAGE:
+    case SL_E_STATE: return 409;        /* not in a state that allows it */
     case SL_E_INPUT: return 422;        /* its data does not load / refused */
     case SL_E_CONFIG: return 409;
+    case SL_E_NOTFOUND: return 404;
     case SL_E_NOMEM:
     case SL_E_INTERNAL: return 500;
     default: return 503;                /* destination or source trouble */
@@ -169,8 +171,6 @@ static int release(struct sl_api *a, const struct action_args *x, int64_t id, in
 {
     const char *only = arg_str(x, "pipeline");
     const char *note = arg_str(x, "note");
-    if (!note)
-        note = "via the admin API";
     if (only && !sl_config_pipeline(a->c, only))
         return sl_http_error(resp, 404, "no pipeline \"%s\"", only);
     for (size_t i = 0; i < a->c->npipelines; i++) {
@@ -180,7 +180,8 @@ static int release(struct sl_api *a, const struct action_args *x, int64_t id, in
         struct sl_run_stats st = {0};
         struct sl_err err;
         sl_err_clear(&err);
-        int r = sl_pipeline_release(a->c, p, id, approve, note, &st, &err);
+        int r = sl_pipeline_release(a->c, p, id, approve, "the admin API token", note, &st,
+                                    &err);
         if (r == 1)
             continue;
         if (r < 0)

@@ -1,13 +1,13 @@
 /* obs/log.c: log lines (see log.h). */
 #include "obs/log.h"
 
-#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/redact.h"
 #include "core/value.h"
 
 static int log_json;
@@ -35,16 +35,107 @@ static const char *level_name(enum sl_log_level l)
     }
 }
 
+/* Length of the valid UTF-8 sequence at p (n bytes left) and its code
+ * point, or 0 when the byte there starts none. */
+static size_t utf8_at(const unsigned char *p, size_t n, unsigned *cp)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        *cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        *cp = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        *cp = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[i] & 0x3F);
+    }
+    return len;
+}
+
+/* C1 controls (U+0085 is a newline to some readers) and the Unicode line and
+ * paragraph separators end a line as surely as \n does */
+static int breaks_line(unsigned cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029;
+}
+
+/* Write `s` to f so that it stays inside its line: control characters (C0,
+ * DEL, C1, U+2028/9) and bytes that are not UTF-8 are escaped, \n as "\n",
+ * others as "\xNN" / "\uNNNN"; with `json`, as a JSON string literal with
+ * JSON's escapes (and U+FFFD for a byte that is not UTF-8). A table name or
+ * a file name holding a newline cannot forge a log line. */
+static void put_escaped(FILE *f, const char *s, int json)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), run = 0, i = 0;
+
+    if (json)
+        fputc('"', f);
+    while (i < n) {
+        unsigned c = p[i], cp = 0;
+        size_t len = 1;
+        char esc[12];
+        if (c >= 0x20 && c < 0x7F && !(json && (c == '"' || c == '\\'))) {
+            i++;
+            continue;
+        }
+        if (c >= 0x80) {
+            len = utf8_at(p + i, n - i, &cp);
+            if (len && !breaks_line(cp)) {
+                i += len;
+                continue;
+            }
+        }
+        fwrite(p + run, 1, i - run, f);
+        if (c == '\n' || c == '\r' || c == '\t' || (json && (c == '"' || c == '\\' ||
+                                                             c == '\b' || c == '\f')))
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't'
+                                                 : c == '\b' ? 'b' : c == '\f' ? 'f' : (int)c);
+        else if (c < 0x80)
+            snprintf(esc, sizeof esc, json ? "\\u%04x" : "\\x%02x", c);
+        else if (len)
+            snprintf(esc, sizeof esc, "\\u%04x", cp);
+        else
+            snprintf(esc, sizeof esc, json ? "\\ufffd" : "\\x%02x", c);
+        fputs(esc, f);
+        i += len ? len : 1;
+        run = i;
+    }
+    fwrite(p + run, 1, n - run, f);
+    if (json)
+        fputc('"', f);
+}
+
 void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, ...)
 {
-    char msg[4096], ts[32];
+    char raw[4096], msg[4096], ts[32];
     va_list ap;
 
     if (l < log_level)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    sl_redact(raw, msg, sizeof msg);    /* the last line of defence for passwords */
     sl_time_format(sl_time_now(), ts);
     ts[19] = 'Z';   /* seconds are enough in logs */
     ts[20] = '\0';
@@ -53,34 +144,38 @@ void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, 
     if (status_line[0])
         fputs("\r\033[K", stderr);
     if (log_json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "ts", json_string(ts));
-        json_object_set_new(o, "level", json_string(level_name(l)));
-        if (ctx && ctx->pipeline)
-            json_object_set_new(o, "pipeline", json_string(ctx->pipeline));
-        if (ctx && ctx->table)
-            json_object_set_new(o, "table", json_string(ctx->table));
-        if (ctx && ctx->batch)
-            json_object_set_new(o, "batch", json_integer(ctx->batch));
-        json_object_set_new(o, "msg", json_string(msg));
-        char *s = json_dumps(o, JSON_COMPACT);
-        if (s) {
-            fprintf(stderr, "%s\n", s);
-            free(s);
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\"", ts, level_name(l));
+        if (ctx && ctx->pipeline) {
+            fputs(",\"pipeline\":", stderr);
+            put_escaped(stderr, ctx->pipeline, 1);
         }
-        json_decref(o);
+        if (ctx && ctx->table) {
+            fputs(",\"table\":", stderr);
+            put_escaped(stderr, ctx->table, 1);
+        }
+        if (ctx && ctx->batch)
+            fprintf(stderr, ",\"batch\":%lld", (long long)ctx->batch);
+        fputs(",\"msg\":", stderr);
+        put_escaped(stderr, msg, 1);
+        fputs("}\n", stderr);
     } else {
         fprintf(stderr, "%s %s", ts, level_name(l));
-        if (ctx && ctx->pipeline)
-            fprintf(stderr, " pipeline=%s", ctx->pipeline);
-        if (ctx && ctx->table)
-            fprintf(stderr, " table=%s", ctx->table);
+        if (ctx && ctx->pipeline) {
+            fputs(" pipeline=", stderr);
+            put_escaped(stderr, ctx->pipeline, 0);
+        }
+        if (ctx && ctx->table) {
+            fputs(" table=", stderr);
+            put_escaped(stderr, ctx->table, 0);
+        }
         if (ctx && ctx->batch)
             fprintf(stderr, " batch=%lld", (long long)ctx->batch);
-        fprintf(stderr, ": %s\n", msg);
+        fputs(": ", stderr);
+        put_escaped(stderr, msg, 0);
+        fputc('\n', stderr);
     }
     if (status_line[0])
-        fputs(status_line, stderr);
+        put_escaped(stderr, status_line, 0);
     fflush(stderr);
     pthread_mutex_unlock(&log_mu);
 }
@@ -90,7 +185,8 @@ void sl_log_status_line(const char *text)
     pthread_mutex_lock(&log_mu);
     if (text && text[0]) {
         snprintf(status_line, sizeof status_line, "%s", text);
-        fprintf(stderr, "\r\033[K%s", status_line);
+        fputs("\r\033[K", stderr);
+        put_escaped(stderr, status_line, 0);
     } else if (status_line[0]) {
         status_line[0] = '\0';
         fputs("\r\033[K", stderr);

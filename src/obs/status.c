@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/redact.h"
 #include "obs/metrics.h"
 
 /* ---- connections ---- */
@@ -134,6 +135,17 @@ static json_t *jstr_or_null(const char *s)
     return s && s[0] ? json_string(s) : json_null();
 }
 
+/* An error text as served (the status API is unauthenticated): a ledger row
+ * may hold a message written before passwords were redacted at the source. */
+static json_t *jerror_or_null(const char *s)
+{
+    char clean[2048];
+    if (!s || !s[0])
+        return json_null();
+    sl_redact(s, clean, sizeof clean);
+    return json_string(clean);
+}
+
 static json_t *jint_or_null(const char *s)
 {
     return s ? json_integer(strtoll(s, NULL, 10)) : json_null();
@@ -218,7 +230,7 @@ static json_t *table_status(const struct sl_pipeline_cfg *p, const struct sl_tab
     json_object_set_new(e, "state", json_string(state));
     json_object_set_new(e, "lag_seconds",
                         last_loaded ? json_real((double)(now - last_loaded) / 1e6) : json_null());
-    json_object_set_new(e, "last_error", jstr_or_null(last_error));
+    json_object_set_new(e, "last_error", jerror_or_null(last_error));
     json_object_set_new(e, "running", json_boolean(live.running));
     json_object_set_new(e, "stale", json_boolean(stale));
     sl_rows_free(&r);
@@ -378,7 +390,7 @@ json_t *sl_status_batches(const struct sl_config *c, struct sl_dbpool *pool,
             json_object_set_new(e, "bytes", jint_or_null(sl_rows_get(&r, i, 8)));
             json_object_set_new(e, "started_at", jtime_or_null(sl_rows_get(&r, i, 9)));
             json_object_set_new(e, "finished_at", jtime_or_null(sl_rows_get(&r, i, 10)));
-            json_object_set_new(e, "error", jstr_or_null(sl_rows_get(&r, i, 11)));
+            json_object_set_new(e, "error", jerror_or_null(sl_rows_get(&r, i, 11)));
             const char *rep = r.ncols > 12 ? sl_rows_get(&r, i, 12) : NULL;
             json_t *rj = rep ? json_loads(rep, JSON_DECODE_ANY, NULL) : NULL;
             json_object_set_new(e, "report", rj ? rj : jstr_or_null(rep));

@@ -4,10 +4,15 @@
  * pattern and have settled (not modified for `settle`, so a file still being
  * written is left for the next run; dot files and .tmp/.part names are never
  * taken), and hands them out oldest first (mtime, then name: a stable order).
+ * A file still settling at the listing is looked at again once its window
+ * has passed (a one-shot run waits for that: see pending()).
  * Each file's content hash (xxh3-128 over its bytes as stored) goes to the
- * ledger, so the same bytes under any name load once. After the batch
- * commits the file moves to done/; bad input moves to failed/ with a .error
- * file beside it saying what and where.
+ * ledger, so the same bytes under any name load once. The file stays open
+ * from the hash to the commit, and a file that changed meanwhile (size,
+ * mtime, or another file now at its path) is not committed (verify()): it is
+ * left for the next run. After the batch commits the file moves to done/;
+ * bad input moves to failed/ with a .error file beside it saying what and
+ * where.
  *
  * Whoever can drop files can plant links too, so every open and move works
  * on directory descriptors: a drop is opened with O_NOFOLLOW (unless the
@@ -75,6 +80,7 @@ struct entry {
     char *name;
     struct timespec mtime;
     off_t size;
+    enum { E_SETTLING, E_TAKEN, E_STILL_WRITTEN, E_GONE } state;   /* unsettled ones */
 };
 
 struct file_batch {
@@ -82,6 +88,8 @@ struct file_batch {
     char *full;         /* absolute path */
     char *name;         /* base name */
     const char *at;     /* folder it is in, inside the drop folder; NULL = the drop folder */
+    int fd;             /* open from the hash to the ack; -1 = none */
+    struct stat st;     /* the file as it was hashed */
 };
 
 struct sl_source {
@@ -93,6 +101,8 @@ struct sl_source {
     const char *pattern;
     struct entry *entries;
     size_t nentries, next;
+    struct entry *unsettled;    /* inside their settle window at the listing */
+    size_t nunsettled;
     struct sl_log_ctx log;
 };
 
@@ -344,6 +354,15 @@ static int scan(struct sl_source *s, struct sl_err *err)
             sl_log_once(SL_LOG_INFO, &s->log, key,
                         "%s/%s: modified %.1f s ago, waiting for it to settle", s->rel_dir,
                         de->d_name, age < 0 ? 0 : age);
+            struct entry *nu = sl_realloc(s->unsettled, (s->nunsettled + 1) * sizeof *nu);
+            if (!nu)
+                goto oom;
+            s->unsettled = nu;
+            nu[s->nunsettled] = (struct entry){sl_strdup(de->d_name), st.st_mtim, st.st_size,
+                                               E_SETTLING};
+            if (!nu[s->nunsettled].name)
+                goto oom;
+            s->nunsettled++;
             continue;
         }
         struct entry *ne = sl_realloc(s->entries, (s->nentries + 1) * sizeof *ne);
@@ -360,6 +379,8 @@ static int scan(struct sl_source *s, struct sl_err *err)
     closedir(d);
     if (s->nentries)
         qsort(s->entries, s->nentries, sizeof *s->entries, entry_cmp);
+    if (s->nunsettled)
+        qsort(s->unsettled, s->nunsettled, sizeof *s->unsettled, entry_cmp);
     return 0;
 oom:
     closedir(d);
@@ -401,6 +422,12 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
         if (s->dfd >= 0)
             close(s->dfd);
         s->log.table = NULL;
+        for (size_t i = 0; i < s->nentries; i++)
+            sl_free(s->entries[i].name);
+        sl_free(s->entries);
+        for (size_t i = 0; i < s->nunsettled; i++)
+            sl_free(s->unsettled[i].name);
+        sl_free(s->unsettled);
         sl_free(s->dir);
         sl_free(s->rel_dir);
         sl_free(s);
@@ -410,14 +437,21 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
     return 0;
 }
 
-/* xxh3-128 of the file's bytes as stored. */
-static int hash_file(struct sl_source *s, const struct file_batch *fb, char out[33],
-                     uint64_t *bytes, struct sl_err *err)
+/* xxh3-128 of the file's bytes as stored. The file stays open (fb->fd) with
+ * what it was before the hash (fb->st), for verify(). */
+static int hash_file(struct sl_source *s, struct file_batch *fb, char out[33], uint64_t *bytes,
+                     struct sl_err *err)
 {
     const char *display = fb->in.ref;
     int fd = open_drop(s, fb, err);
     if (fd < 0)
         return -1;
+    if (fstat(fd, &fb->st) < 0) {
+        int e = errno;
+        close(fd);
+        return sl_err_set(err, SL_E_IO, "could not stat drop file \"%s\": %s", display,
+                          strerror(e));
+    }
     XXH3_state_t *st = XXH3_createState();
     char *buf = sl_malloc(1 << 20);
     if (!st || !buf) {
@@ -447,7 +481,7 @@ static int hash_file(struct sl_source *s, const struct file_batch *fb, char out[
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64,
              (unsigned long long)h.low64);
     *bytes = total;
-    close(fd);
+    fb->fd = fd;
     XXH3_freeState(st);
     sl_free(buf);
     return 0;
@@ -457,41 +491,138 @@ static void free_batch(struct file_batch *fb)
 {
     if (!fb)
         return;
+    if (fb->fd >= 0)
+        close(fb->fd);
     sl_free(fb->in.ref);
     sl_free(fb->full);
     sl_free(fb->name);
     sl_free(fb);
 }
 
+/* Drop `name` of the folder as a batch: 1 = *out, 0 = taken away since the
+ * listing (not ours), -1 = error. */
+static int take(struct sl_source *s, const char *name, struct sl_batch_input **out,
+                struct sl_err *err)
+{
+    struct file_batch *fb = sl_calloc(1, sizeof *fb);
+    if (!fb)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    fb->fd = -1;
+    fb->name = sl_strdup(name);
+    fb->full = join(s->dir, name);
+    fb->in.ref = join(s->rel_dir, name);
+    fb->in.timezone = s->cfg->timezone;
+    fb->in.overlap = SL_DST_FAIL;
+    fb->in.priv = fb;
+    if (!fb->name || !fb->full || !fb->in.ref) {
+        free_batch(fb);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
+        int gone = errno == ENOENT;
+        free_batch(fb);
+        return gone ? 0 : -1;
+    }
+    *out = &fb->in;
+    return 1;
+}
+
+static double age_of(const struct timespec *mtime, const struct timespec *now)
+{
+    return (double)(now->tv_sec - mtime->tv_sec) + (double)(now->tv_nsec - mtime->tv_nsec) / 1e9;
+}
+
 static int files_next(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err)
 {
     while (s->next < s->nentries) {
-        struct entry *e = &s->entries[s->next++];
-        struct file_batch *fb = sl_calloc(1, sizeof *fb);
-        if (!fb)
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
-        fb->name = sl_strdup(e->name);
-        fb->full = join(s->dir, e->name);
-        fb->in.ref = join(s->rel_dir, e->name);
-        fb->in.timezone = s->cfg->timezone;
-        fb->in.overlap = SL_DST_FAIL;
-        fb->in.priv = fb;
-        if (!fb->name || !fb->full || !fb->in.ref) {
-            free_batch(fb);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        int rc = take(s, s->entries[s->next++].name, out, err);
+        if (rc != 0)
+            return rc;
+    }
+    /* files that were settling at the listing, once their window has passed:
+     * taken if unchanged for `settle` since, else left for the next run */
+    for (size_t i = 0; i < s->nunsettled; i++) {
+        struct entry *e = &s->unsettled[i];
+        struct timespec now;
+        struct stat st;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (e->state != E_SETTLING || age_of(&e->mtime, &now) < s->cfg->settle)
+            continue;
+        if (!is_drop(s, s->dfd, e->name, &st)) {
+            e->state = E_GONE;
+            continue;
         }
-        if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
-            if (errno == ENOENT) {      /* taken away since the listing: not ours */
-                free_batch(fb);
-                continue;
-            }
-            free_batch(fb);
-            return -1;
+        double age = age_of(&st.st_mtim, &now);
+        if (age >= s->cfg->settle) {
+            e->state = E_TAKEN;
+            int rc = take(s, e->name, out, err);
+            if (rc != 0)
+                return rc;
+            continue;
         }
-        *out = &fb->in;
-        return 1;
+        e->state = E_STILL_WRITTEN;
+        sl_log(SL_LOG_WARN, &s->log, "%s/%s: still being written (modified %.1f s ago, settle"
+               " is %g s); left for the next run", s->rel_dir, e->name, age < 0 ? 0 : age,
+               s->cfg->settle);
     }
     return 0;
+}
+
+/* Drops seen settling and not taken: for a one-shot run to wait for. */
+static int files_pending(struct sl_source *s, double *wait_s)
+{
+    struct timespec now;
+    int n = 0;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    *wait_s = -1;
+    for (size_t i = 0; i < s->nunsettled; i++) {
+        const struct entry *e = &s->unsettled[i];
+        if (e->state == E_STILL_WRITTEN)
+            n++;
+        if (e->state != E_SETTLING)
+            continue;
+        n++;
+        /* a little past the window, so the file's age is past it then */
+        double w = s->cfg->settle - age_of(&e->mtime, &now) + 0.02;
+        if (w < 0)
+            w = 0;
+        if (*wait_s < 0 || w < *wait_s)
+            *wait_s = w;
+    }
+    return n;
+}
+
+/* Is the drop still the file that was hashed, as it was? Its size and mtime
+ * through the open fd (an append, a rewrite), and its path's inode (a new
+ * file renamed over it). */
+static int files_verify(struct sl_source *s, struct sl_batch_input *b, struct sl_err *err)
+{
+    struct file_batch *fb = b->priv;
+    struct stat now, at_path;
+    char what[160];
+
+    if (fb->fd < 0)
+        return 0;
+    if (fstat(fb->fd, &now) < 0)
+        return sl_err_set(err, SL_E_IO, "could not stat drop file \"%s\": %s", b->ref,
+                          strerror(errno));
+    if (now.st_size != fb->st.st_size)
+        snprintf(what, sizeof what, "%lld bytes when it was read, %lld now",
+                 (long long)fb->st.st_size, (long long)now.st_size);
+    else if (now.st_mtim.tv_sec != fb->st.st_mtim.tv_sec ||
+             now.st_mtim.tv_nsec != fb->st.st_mtim.tv_nsec)
+        snprintf(what, sizeof what, "modified again after it was read");
+    else if ((s->cfg->follow_symlinks ? stat(fb->full, &at_path) : lstat(fb->full, &at_path)) < 0)
+        snprintf(what, sizeof what, "no longer there: %s", strerror(errno));
+    else if (at_path.st_ino != fb->st.st_ino || at_path.st_dev != fb->st.st_dev)
+        snprintf(what, sizeof what, "another file was put in its place");
+    else
+        return 0;
+    sl_err_set(err, SL_E_IO, "%s: changed while loading (%s); nothing of it was committed,"
+               " it is left where it is for the next run (is it still being written?"
+               " raise the source's settle)", b->ref, what);
+    return 1;
 }
 
 static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
@@ -682,6 +813,7 @@ static int files_reopen(struct sl_source *s, const char *held, struct sl_batch_i
     struct file_batch *fb = sl_calloc(1, sizeof *fb);
     if (!fb)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    fb->fd = -1;
     fb->name = sl_strdup(held + sizeof HOLD_DIR);
     fb->at = HOLD_DIR;
     fb->full = join(s->dir, held);
@@ -710,6 +842,9 @@ static void files_close(struct sl_source *s)
     sl_free(s->entries);
     if (s->dfd >= 0)
         close(s->dfd);
+    for (size_t i = 0; i < s->nunsettled; i++)
+        sl_free(s->unsettled[i].name);
+    sl_free(s->unsettled);
     sl_free(s->dir);
     sl_free(s->rel_dir);
     sl_free(s);
@@ -727,4 +862,6 @@ const struct sl_source_ops sl_source_files = {
     .reopen = files_reopen,
     .ack = files_ack,
     .close = files_close,
+    .verify = files_verify,
+    .pending = files_pending,
 };

@@ -408,7 +408,8 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
     switch (o) {
     case SL_OUT_COMMITTED:
     case SL_OUT_DUPLICATE:
-        snprintf(ok, sizeof ok, "{\"accepted\":%zu,\"dead_lettered\":%zu}\n", n, dead);
+        /* accepted: what was stored; the rest is in the dead letter table */
+        snprintf(ok, sizeof ok, "{\"accepted\":%zu,\"dead_lettered\":%zu}\n", n - dead, dead);
         return sl_http_text(resp, 200, "application/json", ok);
     case SL_OUT_QUARANTINED:
         snprintf(ok, sizeof ok, "{\"accepted\":%zu,\"held\":true,\"message\":\"held by a gate "

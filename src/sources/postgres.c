@@ -10,6 +10,13 @@
  *                             at most batch_limit a batch; batches follow
  *                             each other until one comes back short
  *
+ * A batch limit cuts between two rows only where the cursor tells them
+ * apart. When no unique index of the source lies within the cursor columns
+ * (cursor [mtime] of an insert-only log, several rows to a transaction
+ * sharing now()), a batch the limit would end inside a run of rows sharing
+ * one cursor value takes the rest of the run too, however long: the next
+ * batch starts past that value, and a cut run would lose its rest for good.
+ *
  * The cursor is kept as the source's own text of each cursor column (a JSON
  * array) and compared in the source's SQL, cast to the column's own type, so
  * it never crosses a conversion: a `timestamp without time zone` cursor stays
@@ -32,6 +39,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +105,9 @@ struct sl_source {
     size_t ncols;
     size_t *cur;            /* cursor columns: indexes into cols */
     size_t ncur;
+    int ties;               /* rows may share a cursor value: never cut a run of them */
+    char *unique_index;     /* the unique index within the cursor columns, if any */
+    const char *connect_timeout;    /* seconds, for `sluice check`; NULL = libpq's */
     struct sl_strlist pk;   /* the source table's primary key */
     int incremental;
     char **lo;              /* where the stored cursor stands */
@@ -225,10 +236,18 @@ static int session_setup(struct sl_source *s, struct sl_err *err)
 
 static int connect_once(struct sl_source *s, struct sl_err *err)
 {
-    const char *keys[] = {"dbname", "application_name", "password", NULL};
-    const char *vals[] = {s->conn->url, "sluice source", s->conn->password, NULL};
-    if (!s->conn->password)
-        keys[2] = NULL;
+    const char *keys[5] = {"dbname", "application_name"};
+    const char *vals[5] = {s->conn->url, "sluice source"};
+    int nk = 2;
+    if (s->conn->password) {
+        keys[nk] = "password";
+        vals[nk++] = s->conn->password;
+    }
+    if (s->connect_timeout) {
+        keys[nk] = "connect_timeout";
+        vals[nk++] = s->connect_timeout;
+    }
+    keys[nk] = vals[nk] = NULL;
     if (s->pg)
         PQfinish(s->pg);
     s->pg = PQconnectdbParams(keys, vals, 1);
@@ -357,6 +376,20 @@ static const char PK_SQL[] =
     " WHERE i.indrelid = to_regclass($1) AND i.indisprimary"
     " ORDER BY array_position(i.indkey::int2[], a.attnum)";
 
+/* A unique index whose key columns (not its INCLUDE ones) are all cursor
+ * columns, valid and not partial: then no two rows share a cursor value.
+ * $2 is the cursor columns' names as a JSON array; an expression column
+ * (attnum 0) has no name, so an index on an expression never counts. */
+static const char UNIQUE_SQL[] =
+    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid"
+    "   AND i.indpred IS NULL"
+    "   AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)"
+    "        WHERE k.n <= i.indnkeyatts AND NOT EXISTS (SELECT 1 FROM pg_attribute a"
+    "              WHERE a.attrelid = i.indrelid AND a.attnum = k.attnum"
+    "                AND a.attname IN (SELECT json_array_elements_text($2::json))))"
+    " ORDER BY i.indisprimary DESC, c.relname LIMIT 1";
+
 static void map_type(struct col *c)
 {
     static const struct { const char *pg; enum sl_type t; enum conv cv; } map[] = {
@@ -395,6 +428,40 @@ static void free_cols(struct sl_source *s)
     sl_free(s->cols);
     s->cols = NULL;
     s->ncols = 0;
+}
+
+static char *cursor_json(char *const *vals, size_t n);
+
+/* Is the cursor unique (s->ties = 0, s->unique_index its index)? */
+static int cursor_unique(struct sl_source *s, struct sl_err *err)
+{
+    char **names = sl_calloc(s->ncur ? s->ncur : 1, sizeof *names);
+    for (size_t k = 0; names && k < s->ncur; k++)
+        names[k] = s->cols[s->cur[k]].name;
+    char *json = names ? cursor_json(names, s->ncur) : NULL;
+    sl_free(names);
+    if (!json)
+        return nomem(err);
+    const char *p[] = {s->table_q, json};
+    PGresult *res;
+    int rc = exec_params(s, UNIQUE_SQL, 2, p, &res, err,
+                         "could not read the table's unique indexes");
+    sl_free(json);
+    if (rc < 0)
+        return -1;
+    sl_free(s->unique_index);
+    s->unique_index = NULL;
+    s->ties = PQntuples(res) == 0;
+    if (!s->ties && !(s->unique_index = sl_strdup(PQgetvalue(res, 0, 0)))) {
+        PQclear(res);
+        return nomem(err);
+    }
+    PQclear(res);
+    if (s->ties && s->t->batch_limit > 0)
+        sl_log(SL_LOG_DEBUG, &s->log, "cursor is not unique (no unique index of %s within"
+               " it): a batch takes whole runs of rows sharing a cursor value",
+               s->t->source_table);
+    return 0;
 }
 
 static int describe(struct sl_source *s, struct sl_err *err)
@@ -481,19 +548,23 @@ static int describe(struct sl_source *s, struct sl_err *err)
                        "cursor column \"%s\" allows NULL: rows with NULL there are never"
                        " replicated (declare it NOT NULL)", s->cols[i].name);
         }
+        if (cursor_unique(s, err) < 0)
+            return -1;
     }
     return 0;
 }
 
 static void pg_close(struct sl_source *s);
 
-static int pg_open(struct sl_source **out, const struct sl_config *c,
-                   const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
-                   struct sl_err *err)
+/* A source for table t, not connected yet. */
+static struct sl_source *source_new(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                                    const struct sl_table_cfg *t, struct sl_err *err)
 {
     struct sl_source *s = sl_calloc(1, sizeof *s);
-    if (!s)
-        return nomem(err);
+    if (!s) {
+        nomem(err);
+        return NULL;
+    }
     s->cfg = p->source_ctx;
     s->c = c;
     s->p = p;
@@ -503,15 +574,27 @@ static int pg_open(struct sl_source **out, const struct sl_config *c,
     s->incremental = t->kind == SL_KIND_INCREMENTAL;
     s->conn = sl_config_connection(c, s->cfg->connection);
     if (!s->conn) {
+        sl_err_set(err, SL_E_CONFIG, "pipeline \"%s\": source: no connection \"%s\"",
+                   p->name, s->cfg->connection);
         sl_free(s);
-        return sl_err_set(err, SL_E_CONFIG, "pipeline \"%s\": source: no connection \"%s\"",
-                          p->name, s->cfg->connection);
+        return NULL;
     }
     s->table_q = quote_table(t->source_table ? t->source_table : t->name);
     if (!s->table_q) {
         sl_free(s);
-        return nomem(err);
+        nomem(err);
+        return NULL;
     }
+    return s;
+}
+
+static int pg_open(struct sl_source **out, const struct sl_config *c,
+                   const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                   struct sl_err *err)
+{
+    struct sl_source *s = source_new(c, p, t, err);
+    if (!s)
+        return -1;
     if (connect_retry(s, err) < 0 || describe(s, err) < 0) {
         *out = NULL;
         pg_close(s);
@@ -533,8 +616,73 @@ static void pg_close(struct sl_source *s)
     sl_free(s->pk.items);
     free_strv(s->lo, s->ncur);
     sl_free(s->hi);
+    sl_free(s->unique_index);
     sl_free(s->table_q);
     sl_free(s);
+}
+
+/* out->line, on one line: libpq's messages hold a newline and a tab. */
+static void plan_say(struct sl_table_plan *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->line, sizeof out->line, fmt, ap);
+    va_end(ap);
+    size_t o = 0;
+    for (size_t i = 0; out->line[i]; i++) {
+        char ch = out->line[i] == '\n' || out->line[i] == '\t' ? ' ' : out->line[i];
+        if (ch != ' ' || (o && out->line[o - 1] != ' '))
+            out->line[o++] = ch;
+    }
+    out->line[o] = '\0';
+}
+
+/* For `sluice check`: is the cursor unique, and what a batch does about
+ * ties. One attempt to connect, waiting 5 seconds at most; a source it
+ * cannot reach (or a table it cannot read) is said, not failed. */
+static void pg_plan(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                    const struct sl_table_cfg *t, struct sl_table_plan *out)
+{
+    char cols[256];
+    size_t used = 0;
+    struct sl_err err;
+    const char *name = t->source_table ? t->source_table : t->name;
+
+    out->cursor_unique = -1;
+    out->line[0] = '\0';
+    if (t->kind != SL_KIND_INCREMENTAL)
+        return;
+    cols[0] = '\0';
+    for (size_t k = 0; k < t->cursor.n && used < sizeof cols; k++)
+        used += (size_t)snprintf(cols + used, sizeof cols - used, "%s%s", k ? ", " : "",
+                                 t->cursor.items[k]);
+    sl_err_clear(&err);
+    struct sl_source *s = source_new(c, p, t, &err);
+    if (s)
+        s->connect_timeout = "5";
+    if (!s || connect_once(s, &err) < 0 || describe(s, &err) < 0) {
+        plan_say(out, "cursor (%s): could not look at the source to tell whether it is"
+                 " unique (%s); each run looks, and unless a unique index lies within the"
+                 " cursor columns a batch takes whole runs of rows sharing one cursor value",
+                 cols, err.msg);
+    } else if (!s->ties) {
+        out->cursor_unique = 1;
+        plan_say(out, "cursor (%s): unique (index %s): a batch limit may cut between any two"
+                 " rows; the next batch resumes right after the last row taken", cols,
+                 s->unique_index);
+    } else if (t->batch_limit > 0) {
+        out->cursor_unique = 0;
+        plan_say(out, "cursor (%s): not unique (no unique index of table %s lies within the"
+                 " cursor columns): a batch that batch_limit would end inside a run of rows"
+                 " sharing one cursor value takes the whole run, so it may hold more than %ld"
+                 " rows", cols, name, t->batch_limit);
+    } else {
+        out->cursor_unique = 0;
+        plan_say(out, "cursor (%s): not unique (no unique index of table %s lies within the"
+                 " cursor columns): no batch_limit, so no batch is cut; each takes every row"
+                 " up to the bound", cols, name);
+    }
+    pg_close(s);
 }
 
 /* ---- cursor text: a JSON array of the source's text of each column ---- */
@@ -744,7 +892,19 @@ static void batch_where(struct sl_buf *w, struct sl_source *s, struct pg_batch *
     }
 }
 
-/* COPY (SELECT <columns> [<cursor columns again>] FROM t WHERE .. ORDER BY .. LIMIT ..) */
+/* The cursor columns, "a<suffix>, b<suffix>". */
+static void cursor_list(struct sl_buf *b, const struct sl_source *s, const char *suffix)
+{
+    for (size_t k = 0; k < s->ncur; k++) {
+        if (k)
+            sl_buf_puts(b, ", ");
+        quote_name(b, s->cols[s->cur[k]].name);
+        sl_buf_puts(b, suffix);
+    }
+}
+
+/* COPY (SELECT <columns> [<cursor columns again>] FROM t WHERE .. ORDER BY .. LIMIT ..);
+ * with ties, the LIMIT is a bound on the cursor instead (see the file comment) */
 static int batch_sql(struct sl_buf *sql, struct sl_source *s, struct pg_batch *pb,
                      struct qparams *q)
 {
@@ -771,15 +931,34 @@ static int batch_sql(struct sl_buf *sql, struct sl_source *s, struct pg_batch *p
     sl_buf_printf(sql, " FROM %s", s->table_q);
     if (w.len)
         sl_buf_printf(sql, " WHERE %s", w.data);
+    if (ordered && pb->limit > 0)
+        snprintf(pb->limit_txt, sizeof pb->limit_txt, "%ld", pb->limit);
+    if (ordered && pb->limit > 0 && s->ties) {
+        /* up to the highest cursor among the first limit rows, inclusive:
+         * never a cut run of ties. One statement, so both parts see one
+         * snapshot; the subquery is an InitPlan, computed once, and a bound
+         * an index on the cursor can use. */
+        sl_buf_puts(sql, w.len ? " AND " : " WHERE ");
+        cursor_cols(sql, s);
+        sl_buf_puts(sql, " <= (SELECT ");
+        cursor_list(sql, s, "");
+        sl_buf_puts(sql, " FROM (SELECT ");
+        cursor_list(sql, s, "");
+        sl_buf_printf(sql, " FROM %s", s->table_q);
+        if (w.len)
+            sl_buf_printf(sql, " WHERE %s", w.data);
+        sl_buf_puts(sql, " ORDER BY ");
+        cursor_list(sql, s, "");
+        sl_buf_puts(sql, " LIMIT ");
+        param_ref(sql, q, pb->limit_txt, "bigint");
+        sl_buf_puts(sql, ") AS first_rows ORDER BY ");
+        cursor_list(sql, s, " DESC");
+        sl_buf_puts(sql, " LIMIT 1)");
+    }
     if (ordered) {
         sl_buf_puts(sql, " ORDER BY ");
-        for (size_t k = 0; k < s->ncur; k++) {
-            if (k)
-                sl_buf_puts(sql, ", ");
-            quote_name(sql, s->cols[s->cur[k]].name);
-        }
-        if (pb->limit > 0) {
-            snprintf(pb->limit_txt, sizeof pb->limit_txt, "%ld", pb->limit);
+        cursor_list(sql, s, "");
+        if (pb->limit > 0 && !s->ties) {
             sl_buf_puts(sql, " LIMIT ");
             param_ref(sql, q, pb->limit_txt, "bigint");
         }
@@ -1595,4 +1774,5 @@ const struct sl_source_ops sl_source_postgres = {
     .sql = pg_sql,
     .exec = pg_exec,
     .keys_batch = pg_keys_batch,
+    .plan = pg_plan,
 };

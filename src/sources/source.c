@@ -41,6 +41,12 @@ int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *er
     return r->fmt->next(r->rd, rec, err);
 }
 
+size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out)
+{
+    *out = NULL;
+    return r->fmt->columns ? r->fmt->columns(r->rd, out) : 0;
+}
+
 void sl_source_sql_free(struct sl_source_sql *q)
 {
     if (!q)

@@ -77,6 +77,12 @@ struct sl_source_sql {
 };
 void sl_source_sql_free(struct sl_source_sql *q);
 
+/* What a source says of one table for `sluice check`, beyond its config. */
+struct sl_table_plan {
+    int cursor_unique;      /* incremental: 1 unique, 0 not, -1 not known */
+    char line[768];         /* one line for people; "" = nothing to say */
+};
+
 /* A pass over a batch's records. */
 struct sl_rowsrc {
     const struct sl_format_ops *fmt;
@@ -84,6 +90,8 @@ struct sl_rowsrc {
     struct sl_stream *st;
 };
 int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err);
+/* The columns a header names (format.h, columns); 0 when there is none. */
+size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out);
 void sl_rowsrc_close(struct sl_rowsrc *r);
 
 enum sl_outcome {
@@ -126,6 +134,18 @@ struct sl_source_ops {
     void (*close)(struct sl_source *s);
 
     /* ---- optional; NULL when the source has none ---- */
+    /* Called just before the batch's transaction commits: 0 = commit; 1 =
+     * its input changed while it was read (a file still being written; err
+     * says how), so the engine rolls the transaction back, nothing of the
+     * batch is visible, and it is acked SL_OUT_RETRY_LATER; -1 = error. */
+    int (*verify)(struct sl_source *s, struct sl_batch_input *b, struct sl_err *err);
+    /* Inputs seen but not offered because they may still be changing (files
+     * inside their settle window): how many. *wait_s = seconds until
+     * next_batch may offer the first of them, -1 when none will be offered
+     * before the source is opened again (each was looked at again and is
+     * still changing). A one-shot run sleeps that long and asks next_batch
+     * again; the daemon polls again later instead. */
+    int (*pending)(struct sl_source *s, double *wait_s);
     /* Check what the source block names elsewhere in the config (a
      * connection), after the pipeline's tables are read. */
     int (*resolve)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
@@ -147,6 +167,11 @@ struct sl_source_ops {
     int (*keys_batch)(struct sl_source *s, const char *const *key, size_t nkey,
                       const char *const *vals, size_t nvals, struct sl_batch_input **out,
                       struct sl_err *err);
+    /* What the source will do with table t, for `sluice check`. It may look
+     * at the source, briefly; what it cannot find out it says in the line,
+     * and check does not fail on it. */
+    void (*plan)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const struct sl_table_cfg *t, struct sl_table_plan *out);
 
     /* ---- event sources (http, jetstream); NULL for the others ---- */
     /* Record `index` (1-based, as sl_record.index) of an events batch. */

@@ -19,6 +19,20 @@ check_contains "plan names the table and kind" "table orders: versioned, primary
 sluice check good.yaml --json
 check "plan as JSON" "orders versioned" "$(python3 -c 'import json,sys; p=json.load(sys.stdin)["pipelines"][0]; print(p["name"], p["tables"][0]["kind"])' <<<"$OUT")"
 
+# only what sends alerts needs their secrets
+{ echo 'alerts:'; echo '  - { url: "https://events.pagerduty.com/v2/enqueue", format: pagerduty, routing_key: "${SL_PD_KEY_UNSET}" }'; cat good.yaml; } > alerting.yaml
+unset SL_PD_KEY_UNSET
+for cmd in status batches snapshots; do
+  sluice "$cmd" alerting.yaml
+  check "read-only $cmd runs without the alert's secret (exit 0)" 0 "$RC"
+done
+for cmd in run check; do
+  sluice "$cmd" alerting.yaml
+  check "$cmd sends alerts: it needs the secret (exit 2)" 2 "$RC"
+  check_contains "$cmd names the unset variable where it is" \
+    "alerting.yaml:2:88: environment variable SL_PD_KEY_UNSET is not set (alert #1: this command sends alerts)" "$ERR"
+done
+
 sed 's/format: csv/format: csv, patern: "*.csv"/' good.yaml > unknown.yaml
 sluice check unknown.yaml
 check "unknown key exits 2" 2 "$RC"

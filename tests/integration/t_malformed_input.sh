@@ -62,12 +62,25 @@ YAML
   check_contains "$dest: bad value names file:line:col and column" 'in/type.csv:20002:9: column "amount" (numeric)' "$ERR"
   check "$dest: bad value leaves table and ledger" "$before" "$(fingerprint)"
 
+
   check "$dest: bad drops moved to failed/ with .error files" \
     "columns.csv columns.csv.error type.csv type.csv.error unterminated.csv unterminated.csv.error utf8.csv utf8.csv.error" \
     "$(ls "$W/in/failed" | sort | xargs)"
   check_contains "$dest: .error says where" "in/type.csv:20002:9:" "$(cat "$W/in/failed/type.csv.error")"
   sluice status "$W/s.yaml"
   check_contains "$dest: status shows the table failing" "failing" "$OUT"
+
+  # a new column in a drop that fails: the log never says it was added
+  { echo "id,v,amount,name,extra"; seq 1 100 | awk '{printf "%d,3,%d.5,n,e\n", $1, $1}'; printf '101,3,bad,n,e\n'; } | drop "$W/in" newcol.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a failing drop with a new column exits 1" 1 "$RC"
+  check "$dest: the log does not say a column was added by a batch that rolled back" "" \
+    "$(echo "$ERR" | grep 'added column' || true)"
+  rm -f "$W/in/failed/newcol.csv" "$W/in/failed/newcol.csv.error"
+  { echo "id,v,amount,name,extra"; echo "1,4,1.5,n,e"; } | drop "$W/in" newcol_ok.csv
+  sluice run "$W/s.yaml"
+  check_contains "$dest: and says it once the batch commits" 'added column "extra" (text)' "$ERR"
+  q "update ${dest}_t set v = 1 where id = 1" >/dev/null
 
   # fixed and dropped again: loads (the batch is resumable)
   more | drop "$W/in" fixed.csv

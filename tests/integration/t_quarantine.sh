@@ -134,7 +134,18 @@ YAML
   check "$dest: approve exits 0" 0 "$RC"
   check "$dest: approve loads the batch as it is" "1410" "$(q "select count(*) from ${dest}_daily")"
   check "$dest: approved rows carry the held batch id" "1000" "$(q "select count(*) from ${dest}_daily where _sluice_batch = $held")"
-  check_contains "$dest: ledger records the decision" "approved at" "$(q "select state || ' ' || decision from $B where id = $held")"
+  check_contains "$dest: ledger records the decision, who and when" "committed approved by $(id -un) at 20" "$(q "select state || ' ' || decision from $B where id = $held")"
+  check_contains "$dest: the approved batch keeps its gate report" '"size"' \
+    "$(q "select report from $B where id = $held")"
+  check "$dest: a committed batch carries no error" "" "$(q "select error from $B where id = $held")"
+  sluice batches "$W/s.yaml" --table ${dest}_daily --json
+  check "$dest: batches --json gives the gate report as an object" "dict" \
+    "$(python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1]) if x["id"]==int(sys.argv[2])][0]; print(type(b["report"]).__name__)' "$OUT" "$held")"
+  check "$dest: batches --json times are ISO 8601 UTC with Z" "True" \
+    "$(python3 -c 'import json,sys,re; b=json.loads(sys.argv[1]); print(all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", x[k]) for x in b for k in ("started_at","finished_at") if x[k]))' "$OUT")"
+  sluice batches "$W/s.yaml" --table ${dest}_daily
+  check "$dest: batches text times are ISO 8601 UTC with Z" "1" \
+    "$(echo "$OUT" | sed -n 2p | grep -cE ' 20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z ')"
   grep -q '"resolved"' "$T_DIR/hook.jsonl" && ok "$dest: resolve alert sent" || not_ok "$dest: resolve alert sent"
   sluice run "$W/s.yaml" ${dest}_daily
   check "$dest: the waiting drop loads after approve" "1510" "$(q "select count(*) from ${dest}_daily")"
@@ -147,7 +158,9 @@ YAML
   check "$dest: rejected data set aside in failed/" "day7.csv day7.csv.error" "$(ls "$W/in/daily/failed" | xargs)"
   check "$dest: ledger says rejected" "rejected" "$(q "select state from $B where id = $held")"
   sluice approve "$W/s.yaml" "$held"
-  check "$dest: approving a rejected batch is refused" 2 "$RC"
+  check "$dest: approving a rejected batch is a refused action (exit 1)" 1 "$RC"
+  sluice approve "$W/s.yaml" 999999
+  check "$dest: approving a batch that does not exist is no such thing (exit 2)" 2 "$RC"
 
   # ---- 3. test data in production ----
   printf 'id,v,email\n1,1,ana@example.com\n2,1,bob@example.com\n' | drop "$W/in/users" u1.csv

@@ -10,6 +10,9 @@
 #       as different, extra and missing (exit 1, a "drift" alert); the same
 #       for a table with a two-column key; the key ranges bisect a table of
 #       5000 rows with a few checksum queries
+#   key_limit_never_hides_drift  with SLUICE_RECONCILE_MAX_KEYS below the
+#       number of differences, every difference is still counted (exit 1,
+#       in_sync false, how many not listed), and a pending row takes no slot
 #   repair_resyncs_and_rolls_back  --repair re-syncs exactly those keys as a
 #       batch of its own (kind repair, committed), after which the tables are
 #       in sync; rolling that batch back brings the drift back
@@ -127,12 +130,34 @@ check "a drift alert went out for every comparison that found drift (3 per wareh
   "$(grep -c '"drift"' "$T_DIR/hook.jsonl" || true)"
 check_contains "the alert says what drifted" "1 missing, 1 extra, 2 different" "$(cat "$T_DIR/hook.jsonl")"
 
+# ---- key_limit_never_hides_drift ----
+src "UPDATE accounts SET name = 'moved again', updated_at = now() + interval '1 h' WHERE id = 20"
+for dest in pg lite; do
+  for lim in 1 2 3; do
+    export SLUICE_RECONCILE_MAX_KEYS=$lim
+    sluice reconcile "$W/$dest.yaml" accounts --json
+    echo "$OUT" >"$W/rec.json"
+    listed=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))[0]; print(len(r["missing"])+len(r["extra"])+len(r["different"]))' "$W/rec.json")
+    check "$dest: key limit $lim: drift (exit 1), not in sync, every difference counted, $lim listed, $((4 - lim)) not, the pending row apart" \
+      "1 False 1 1 2 $lim $((4 - lim)) 1" \
+      "$RC $(field accounts in_sync) $(field accounts missing_count) $(field accounts extra_count) $(field accounts different_count) $listed $(field accounts unlisted) $(field accounts pending)"
+  done
+  export SLUICE_RECONCILE_MAX_KEYS=1
+  sluice reconcile "$W/$dest.yaml" accounts
+  check "$dest: key limit 1: the text report is drift (exit 1)" "1" "$RC"
+  check_contains "$dest: key limit 1: it says how many it did not list" \
+    "accounts: drift: 1 missing, 1 extra, 2 different" "$OUT"
+  check_contains "$dest: key limit 1: and that they are past the limit" "3 of them not listed" "$OUT"
+  unset SLUICE_RECONCILE_MAX_KEYS
+done
+
 # ---- repair_resyncs_and_rolls_back ----
 for dest in pg lite; do
   if [ $dest = pg ]; then q() { dst "$1"; }; B=_sluice.batches; else q() { lite "$W/wh.db" "$1"; }; B=_sluice_batches; fi
   sluice reconcile "$W/$dest.yaml" --repair
   check "$dest: --repair exits 0" "0" "$RC"
   check_contains "$dest: it names the repair batch" "re-synced by batch" "$OUT"
+  check_contains "$dest: and the real command that undoes it" "(undo: sluice rollback $W/$dest.yaml " "$OUT"
   sluice reconcile "$W/$dest.yaml"
   check "$dest: after the repair the tables are in sync" "0" "$RC"
   check "$dest: the repaired rows are the source's" "$(src "SELECT balance FROM accounts WHERE id = 1234")|0|1" \
@@ -141,6 +166,7 @@ for dest in pg lite; do
   check "$dest: the repair is a committed batch of its own" "t" "$([ -n "$rb" ] && echo t || echo f)"
   sluice rollback "$W/$dest.yaml" "$rb"
   check "$dest: the repair batch rolls back" "0" "$RC"
+  check "$dest: a repair batch had no drop to forget" "" "$(echo "$OUT" | grep -i 'drop' || true)"
   sluice reconcile "$W/$dest.yaml" accounts --json
   echo "$OUT" >"$W/rec.json"
   check "$dest: after the rollback the drift is back" "1 id=1234;id=4999 id=4321 id=99999" \
@@ -156,6 +182,15 @@ kill -TERM $DPID; wait $DPID || true
 check_contains "daemon: reconcile every 1s finds the drift" "table=accounts: reconcile: 1 missing, 1 extra, 2 different rows" \
   "$(cat "$T_DIR/daemon.err")"
 check_contains "daemon: and the tables in sync" "table=pairs: reconcile: in sync" "$(cat "$T_DIR/daemon.err")"
+
+# its own clock: first at start, then every `every`, whatever the schedule
+sed 's/^    destination: wh$/    destination: wh\n    schedule: every 1h\n    reconcile: { every: 2s }/' "$W/pg.yaml" >"$W/clock.yaml"
+"$SLUICE_BIN" daemon "$W/clock.yaml" --listen 127.0.0.1:0 >"$T_DIR/clock.out" 2>"$T_DIR/clock.err" &
+DPID=$!
+for _ in $(seq 100); do [ "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/clock.err")" -ge 2 ] && break; sleep 0.2; done
+kill -TERM $DPID; wait $DPID || true
+check "daemon: with a schedule of 1h, reconcile every 2s runs at start and again 2s later" "2" \
+  "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/clock.err" | awk '{print ($1 >= 2) ? 2 : $1}')"
 
 sluice reconcile "$W/pg.yaml" nosuch
 check "an unknown table is a usage error (exit 2)" "2" "$RC"

@@ -105,7 +105,7 @@ YAML
   check "$dest: rolling back a rolled-back batch fails" 1 "$RC"
   check_contains "$dest: the error names the state" "is rolled_back, not committed" "$ERR"
   rollback 999999
-  check "$dest: an unknown batch fails" 1 "$RC"
+  check "$dest: an unknown batch is no such thing (exit 2)" 2 "$RC"
   check_contains "$dest: the error names the batch" "no batch 999999" "$ERR"
 
   # the rolled-back drop, offered again deliberately, loads again

@@ -44,7 +44,7 @@ YAML
   O=${dest}_orders I=${dest}_items
 
   sluice snapshot "$W/sluice.yaml" $O
-  check "$dest: no snapshot of a table not loaded yet (rc)" 1 "$RC"
+  check "$dest: no snapshot of a table not loaded yet: no such table (exit 2)" 2 "$RC"
   check_contains "$dest: says why" "does not exist" "$ERR"
 
   # ---- versioned ----
@@ -69,17 +69,17 @@ YAML
   bad2=$(last_batch $O)
   check "$dest: the bad batches are in" "4" "$(q "select count(*) from $O where note like 'BAD%'")"
 
-  sluice snapshot "$W/sluice.yaml" $O --list --json
-  check "$dest: --list shows the snapshot" "$snap $O $good" \
+  sluice snapshots "$W/sluice.yaml" $O --json
+  check "$dest: snapshots TABLE shows the snapshot" "$snap $O $good" \
     "$(json_field '[0]["id"]') $(json_field '[0]["table"]') $(json_field '[0]["last_batch"]')"
   sluice snapshots "$W/sluice.yaml"
   check_contains "$dest: snapshots lists it" "$O" "$OUT"
 
   sluice restore "$W/sluice.yaml" $I $snap
-  check "$dest: restoring another table's snapshot fails (rc)" 1 "$RC"
+  check "$dest: restoring another table's snapshot is no such snapshot (rc 2)" 2 "$RC"
   check_contains "$dest: says whose it is" "snapshot $snap is of table \"$O\"" "$ERR"
   sluice restore "$W/sluice.yaml" $O 99999
-  check "$dest: an unknown snapshot fails (rc)" 1 "$RC"
+  check "$dest: an unknown snapshot is no such thing (exit 2)" 2 "$RC"
 
   sluice restore "$W/sluice.yaml" $O $snap
   check "$dest: restore (rc)" 0 "$RC"

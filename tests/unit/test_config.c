@@ -575,6 +575,30 @@ static void env_vars_expand_and_unset_ones_fail(void **state)
                  "sluice.yaml:1:16: http: key \"token\": is empty (is its environment variable "
                  "set to \"\"?); set a token or remove the key");
     unsetenv("SL_TEST_UNSET");
+
+    /* an alert's secrets wait until an alert is to be sent */
+    c = load_ok("alerts:\n"
+                "  - { url: \"https://events.example.com\", format: pagerduty,"
+                " routing_key: \"${SL_TEST_UNSET}\" }\n"
+                "  - { url: \"${SL_TEST_UNSET}\" }\n"
+                "connections:\n"
+                "  warehouse: { url: \"sqlite://w.db\" }\n"
+                "pipelines:\n"
+                "  - name: p\n"
+                "    source: { kind: files, path: drops }\n"
+                "    destination: warehouse\n"
+                "    tables: [ { name: t, kind: snapshot } ]\n");
+    struct sl_err err;
+    sl_err_clear(&err);
+    assert_int_equal(sl_config_can_alert(c, &err), -1);
+    assert_string_equal(err.msg, "sluice.yaml:2:75: environment variable SL_TEST_UNSET is not"
+                                 " set (alert #1: this command sends alerts)");
+    sl_config_free(c);
+    /* anywhere else an unset variable is an error at once */
+    expect_error("alerts:\n"
+                 "  - { url: \"https://h.example.com\", format: \"${SL_TEST_UNSET}\" }\n"
+                 "pipelines: []\n",
+                 "sluice.yaml:2:46: environment variable SL_TEST_UNSET is not set");
     unsetenv("SL_TEST_DROPS");
 }
 

@@ -313,8 +313,61 @@ static void crlf_and_lf_line_ends(void **state)
            "#3 L4: a=R:5@4:1 | b=0:@4:3\n");
     expect("a,b\n1,2\r\n3,4\n",
            "#1 L2: a=R:1@2:1 | b=R:2@2:3\n#2 L3: a=R:3@3:1 | b=R:4@3:3\n");
-    /* a CR not before LF is data */
-    expect("a,b\n1\r2,3\n", "#1 L2: a=R:1\r2@2:1 | b=R:3@2:5\n");
+    /* a CR not before LF ends the record (old Mac line ends) */
+    expect("a,b\n1\r2,3\n", "ERR " DISPLAY ":2:2: expected 2 fields, found 1\n");
+}
+
+static void cr_only_line_ends(void **state)
+{
+    (void)state;
+    /* old Mac tools end lines with CR alone */
+    expect("a,b\r3,4\r5,6\r", "#1 L2: a=R:3@2:1 | b=R:4@2:3\n"
+                               "#2 L3: a=R:5@3:1 | b=R:6@3:3\n");
+    expect("a,b\r3,4\r5,6", "#1 L2: a=R:3@2:1 | b=R:4@2:3\n"
+                             "#2 L3: a=R:5@3:1 | b=R:6@3:3\n");
+    /* quoted fields, empty last fields, NULLs */
+    expect("a,b\r\"x\",\"y\"\r\"z\",\r,\"\"\r",
+           "#1 L2: a=S:x@2:1 | b=S:y@2:5\n"
+           "#2 L3: a=S:z@3:1 | b=0:@3:5\n"
+           "#3 L4: a=0:@4:1 | b=S:@4:2\n");
+    /* empty lines between CR-only lines are skipped */
+    expect("\ra,b\r\r1,2\r\r\r3,4\r\r", "#1 L4: a=R:1@4:1 | b=R:2@4:3\n"
+                                         "#2 L7: a=R:3@7:1 | b=R:4@7:3\n");
+    expect("\r\r\r", "");
+    expect("a,b\r", "");
+    /* CR, CRLF and LF mixed: each is one line end */
+    expect("a,b\r1,2\r\n3,4\n5,6\r7,8",
+           "#1 L2: a=R:1@2:1 | b=R:2@2:3\n#2 L3: a=R:3@3:1 | b=R:4@3:3\n"
+           "#3 L4: a=R:5@4:1 | b=R:6@4:3\n#4 L5: a=R:7@5:1 | b=R:8@5:3\n");
+    /* inside quotes a CR is data, and still a line end for line numbers */
+    expect("a,b\r\"1\r2\",x\ry,\"3\r\n4\"\rz,5\r",
+           "#1 L2: a=S:1\r2@2:1 | b=R:x@3:4\n"
+           "#2 L4: a=R:y@4:1 | b=S:3\r\n4@4:3\n"
+           "#3 L6: a=R:z@6:1 | b=R:5@6:3\n");
+    /* errors name the line counted by CRs */
+    expect("a,b\r1,2\r3\r", "#1 L2: a=R:1@2:1 | b=R:2@2:3\n"
+                             "ERR " DISPLAY ":3:2: expected 2 fields, found 1\n");
+    expect("a,b\r1,\"x\r\r", "ERR " DISPLAY ":4:1: unterminated quoted field "
+                                 "(started at 2:3)\n");
+    /* no header: the first CR-ended record sets the columns */
+    struct sl_format_opts o = { 0, 0, 0 };
+    expect_opts("x,y\r1,2\r", &o, "#1 L1: column_1=R:x@1:1 | column_2=R:y@1:3\n"
+                                 "#2 L2: column_1=R:1@2:1 | column_2=R:2@2:3\n");
+    /* TSV the same */
+    expect_fmt(&sl_format_tsv, "a\tb\r1\t2\r", 8, NULL, "#1 L2: a=R:1@2:1 | b=R:2@2:3\n");
+    /* many records, longer than a scan word: every chunk split */
+    struct sl_buf in, want;
+    sl_buf_init(&in);
+    sl_buf_init(&want);
+    sl_buf_puts(&in, "id,name\r");
+    for (int i = 1; i <= 40; i++) {
+        sl_buf_printf(&in, "%d,name number %d\r", i, i);
+        sl_buf_printf(&want, "#%d L%d: id=R:%d@%d:1 | name=R:name number %d@%d:%d\n", i, i + 1,
+                      i, i + 1, i, i + 1, i < 10 ? 3 : 4);
+    }
+    expect(in.data, want.data);
+    sl_buf_free(&in);
+    sl_buf_free(&want);
 }
 
 static void last_line_needs_no_line_end(void **state)
@@ -476,8 +529,9 @@ static void text_after_a_closing_quote_is_an_error(void **state)
     expect("a,b\n1,\"x\"y\n", want);
     snprintf(want, sizeof want, "ERR " DISPLAY ":3:3%s", tail);
     expect("a,b\n1,\"\n\xC3\xA9\" \n", want);
-    snprintf(want, sizeof want, "ERR " DISPLAY ":2:6%s", tail);
-    expect("a,b\n1,\"x\"\rz\n", want);
+    /* a CR after the closing quote ends the record: z alone is too few fields */
+    expect("a,b\n1,\"x\"\rz\n", "#1 L2: a=R:1@2:1 | b=S:x@2:3\n"
+                                 "ERR " DISPLAY ":3:2: expected 2 fields, found 1\n");
 }
 
 static void invalid_utf8_and_nul_are_errors_where_they_are(void **state)
@@ -722,6 +776,7 @@ int main(void)
         cmocka_unit_test(quoted_fields_hold_delimiters_and_line_ends),
         cmocka_unit_test(stray_quotes_in_unquoted_fields_are_kept),
         cmocka_unit_test(crlf_and_lf_line_ends),
+        cmocka_unit_test(cr_only_line_ends),
         cmocka_unit_test(last_line_needs_no_line_end),
         cmocka_unit_test(byte_order_mark_is_skipped),
         cmocka_unit_test(empty_lines_are_skipped),
