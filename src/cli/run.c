@@ -43,9 +43,12 @@ int sl_cmd_run(int argc, char **argv)
             broken = 1;
         }
         printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %d deferred, "
-               "%d quarantined\n",
+               "%d quarantined",
                p->name, st.committed, (long long)st.rows, st.duplicates, st.failed,
                st.deferred, st.quarantined);
+        if (st.locked)
+            printf(", %d skipped (locked by another run)", st.locked);
+        printf("\n");
         total.committed += st.committed;
         total.failed += st.failed;
         total.deferred += st.deferred;

@@ -28,6 +28,7 @@ enum sl_errcode {
     SL_E_SOURCE,    /* source database or service */
     SL_E_NOMEM,
     SL_E_INTERNAL,
+    SL_E_LOCK,      /* a lock not granted in time (a reader holds the table): retried */
 };
 
 struct sl_err {

@@ -15,6 +15,7 @@ struct sl_run_stats {
     int failed;         /* bad input or non-transient failure */
     int deferred;       /* transient failure outlasted the retries; left for next run */
     int quarantined;
+    int locked;         /* tables skipped: another run held them past lock_wait */
     int64_t rows;
     int64_t last_batch;         /* newest committed batch id */
     int64_t rows_written;       /* rows written (events: less any stored already) */
