@@ -61,9 +61,12 @@ int sl_cmd_run(int argc, char **argv)
         }
         char deferred[128];
         deferred_text(&st, deferred, sizeof deferred);
-        printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %s, %d quarantined\n",
+        printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %s, %d quarantined",
                p->name, st.committed, (long long)st.rows, st.duplicates, st.failed, deferred,
                st.quarantined);
+        if (st.locked)
+            printf(", %d skipped (locked by another run)", st.locked);
+        printf("\n");
         total.committed += st.committed;
         total.failed += st.failed;
         total.deferred += st.deferred;

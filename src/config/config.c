@@ -74,6 +74,8 @@ static const struct sl_cfg_key pipeline_keys[] = {
      "\"every 5m\": how often `sluice daemon` runs it; default: on demand"},
     {"stale_after", SL_CFG_DURATION, offsetof(struct sl_pipeline_cfg, stale_after), NULL, 0, NULL,
      "a table with no committed batch for this long is stale: `sluice daemon` alerts"},
+    {"lock_wait", SL_CFG_DURATION, offsetof(struct sl_pipeline_cfg, lock_wait), "1m", 0, NULL,
+     "how long a run waits for a table another run is loading before it skips it"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 static const char *const pipeline_also[] = {"source", "tables", "snapshots", "reconcile", NULL};

@@ -138,6 +138,7 @@ struct sl_pipeline_cfg {
     long snapshot_keep;
     double reconcile_every;
     double stale_after;     /* seconds; 0 = never stale (`sluice daemon` alerts) */
+    double lock_wait;       /* seconds a run waits for a table's lease, then skips it */
     struct sl_pos pos;
 };
 

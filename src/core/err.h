@@ -30,6 +30,7 @@ enum sl_errcode {
     SL_E_INTERNAL,
     SL_E_STATE,     /* the thing is not in a state that allows the action: exit 1 */
     SL_E_NOTFOUND,  /* no such batch, table, snapshot: exit 2 */
+    SL_E_LOCK,      /* a lock not granted in time (a reader holds the table): retried */
 };
 
 struct sl_err {

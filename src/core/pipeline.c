@@ -1371,9 +1371,15 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
         rc = attempt_batch(tr, b, &at, &err);
         if (rc == 0 || err.cls != SL_RETRY)
             break;
+        /* a reader held the table past the destination's short lock wait:
+         * the lock was given up, so the reader goes on, and the batch
+         * tries again after a pause */
+        if (err.code == SL_E_LOCK)
+            sl_metrics_lock_wait(tr->p->name, tr->t->name);
         if (a < attempts) {
-            sl_log(SL_LOG_WARN, &tr->log, "%s: transient failure, retrying (attempt %d of %d): %s",
-                   b->ref, a + 1, attempts, err.msg);
+            sl_log(SL_LOG_WARN, &tr->log, "%s: %s, retrying (attempt %d of %d): %s", b->ref,
+                   err.code == SL_E_LOCK ? "the table is in use" : "transient failure",
+                   a + 1, attempts, err.msg);
             sl_metrics_retry(tr->p->name, tr->t->name);
             sl_retry_sleep(a);
         }
@@ -1621,6 +1627,55 @@ failed:
     sl_log(SL_LOG_WARN, &tr->log, "scheduled snapshot: %s", e.msg);
 }
 
+/* ---- the lease: one run of a table at a time ----
+ * Two runs on one warehouse (two `sluice run`, a run and a daemon, daemons
+ * sharing it) would both list the same drops, and the second would find
+ * each one loaded already (a false duplicate) and gone from the folder. A
+ * table's run holds the destination's lease on it from before its source
+ * lists anything until its last batch and scheduled snapshot are done; the
+ * other run waits up to the pipeline's lock_wait and then skips the table.
+ * Its source is opened only once it holds the lease, so it lists what is
+ * left. Returns 1 held, 0 skipped, -1 error. */
+static int take_lease(struct table_run *tr, struct sl_err *err)
+{
+    struct timespec t0;
+    int said = 0;
+
+    if (!tr->dops->lease_try)
+        return 1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int r = tr->dops->lease_try(tr->dest, tr->t->name, err);
+        if (r != 0) {
+            if (r == 1 && said)
+                sl_log(SL_LOG_INFO, &tr->log, "the other run is done with table \"%s\" after"
+                       " %.1f s; taking it over", tr->t->name, seconds_since(&t0));
+            return r;
+        }
+        double waited = seconds_since(&t0), left = tr->p->lock_wait - waited;
+        if (left <= 0 || sl_pipeline_stopping()) {
+            sl_log(SL_LOG_WARN, &tr->log, "skipped: another run holds table \"%s\" (waited"
+                   " %.1f s, lock_wait %g s); its drops are left to that run or the next",
+                   tr->t->name, waited, tr->p->lock_wait);
+            return 0;
+        }
+        if (!said) {
+            sl_log(SL_LOG_INFO, &tr->log, "another run holds table \"%s\"; waiting for it"
+                   " (up to lock_wait, %g s)", tr->t->name, tr->p->lock_wait);
+            said = 1;
+        }
+        double ms = left < 0.1 ? left * 1000 : 100;
+        struct timespec ts = {0, (long)(ms * 1000000)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void release_lease(struct table_run *tr)
+{
+    if (tr->dops->lease_release)
+        tr->dops->lease_release(tr->dest, tr->t->name);
+}
+
 static void *worker_main(void *arg)
 {
     struct worker *wk = arg;
@@ -1638,11 +1693,17 @@ static void *worker_main(void *arg)
         tr->t = &w->p->tables[i];
         tr->log.table = tr->t->name;
         tr->warned_missing = 0;
-        int rc = run_table(tr, &e);
-        sl_schema_free(&tr->src_schema);
-        sl_buf_free(&tr->ddl);
-        if (rc == 0)
-            scheduled_snapshot(tr);
+        int leased = take_lease(tr, &e), rc = leased < 0 ? -1 : 0;
+        if (leased == 1) {
+            rc = run_table(tr, &e);
+            sl_schema_free(&tr->src_schema);
+            sl_buf_free(&tr->ddl);
+            if (rc == 0)
+                scheduled_snapshot(tr);
+            release_lease(tr);
+        } else if (leased == 0) {
+            tr->stats->locked++;
+        }
         if (rc < 0) {
             sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
             if (wk->rc == 0) {
@@ -1709,6 +1770,7 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
         stats->deferred += s->deferred;
         stats->waiting += s->waiting;
         stats->quarantined += s->quarantined;
+        stats->locked += s->locked;
         stats->rows += s->rows;
         stats->rows_written += s->rows_written;
         stats->dead_lettered += s->dead_lettered;

@@ -17,6 +17,7 @@ struct sl_run_stats {
     int waiting;        /* left for the next run because still being written (inside
                          * its settle window, or it changed while it loaded) */
     int quarantined;
+    int locked;         /* tables skipped: another run held them past lock_wait */
     int64_t rows;
     int64_t last_batch;         /* newest committed batch id */
     int64_t rows_written;       /* rows written (events: less any stored already) */

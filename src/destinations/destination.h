@@ -103,6 +103,14 @@ struct sl_dest_ops {
     void (*rollback)(struct sl_dest *d);
     /* Inside a transaction: one loader per table at a time. */
     int (*lock_table)(struct sl_dest *d, const char *table, struct sl_err *err);
+    /* Outside a transaction: the lease on `table` for one table run, held
+     * on this connection across the run's transactions, so two runs (two
+     * processes, two daemons sharing the warehouse) never work one table at
+     * once. Never waits: 1 = taken, 0 = another connection holds it, -1 =
+     * error. It dies with the connection. Keyed by sl_lease_key() of the
+     * qualified table name. NULL = the destination has no leases. */
+    int (*lease_try)(struct sl_dest *d, const char *table, struct sl_err *err);
+    void (*lease_release)(struct sl_dest *d, const char *table);
 
     /* 1 = table exists and *out holds its columns, 0 = absent, -1 = error. */
     int (*describe)(struct sl_dest *d, const char *table, struct sl_schema *out,
@@ -198,6 +206,18 @@ int sl_reserved_column(const char *name);   /* starts with _sluice_ */
 #define SL_RESERVED_COLUMN_WHY \
     "names starting with _sluice_ are sluice's own columns (such as _sluice_batch); " \
     "rename the column"
+
+/* The lease key of a table: FNV-1a 64 of "sluice:" + its qualified name
+ * ("public.orders"), stable across versions and hosts. */
+static inline uint64_t sl_lease_key(const char *qualified)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *c = "sluice:"; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    for (const char *c = qualified; *c; c++)
+        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+    return h;
+}
 
 /* Snapshot loads keep the previous table of this many newest loads per table. */
 #define SL_KEEP_PREV 3

@@ -450,6 +450,95 @@ static int pg_lock_table(struct sl_dest *d, const char *table, struct sl_err *er
                    1, p, NULL, err);
 }
 
+/* ---- leases: one run of a table at a time ---- */
+
+/* The lease's advisory lock key, as bigint text: sl_lease_key() of the
+ * qualified name (an unqualified one is in the session's current schema,
+ * where the table is made). */
+static int lease_key(struct sl_dest *d, const char *table, char out[24], struct sl_err *err)
+{
+    char *schema = NULL;
+    struct sl_buf q;
+
+    if (bare_name(table) == table &&
+        one_value(d, "SELECT current_schema()", NULL, &schema, err) < 0)
+        return -1;
+    sl_buf_init(&q);
+    if (bare_name(table) == table)
+        sl_buf_printf(&q, "%s.", schema ? schema : "public");
+    sl_buf_puts(&q, table);
+    sl_free(schema);
+    if (q.oom) {
+        sl_buf_free(&q);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    snprintf(out, 24, "%lld", (long long)(int64_t)sl_lease_key(q.data));
+    sl_buf_free(&q);
+    return 0;
+}
+
+/* A session advisory lock: held across the run's batch transactions, gone
+ * with the session if the process dies. */
+static int pg_lease_try(struct sl_dest *d, const char *table, struct sl_err *err)
+{
+    char key[24];
+    char *got = NULL;
+
+    if (ensure_connected(d, err) < 0 || lease_key(d, table, key, err) < 0)
+        return -1;
+    if (one_value(d, "SELECT pg_try_advisory_lock($1::bigint)", key, &got, err) < 0) {
+        sl_err_prefix(err, "could not take the lease on table \"%s\"", table);
+        return -1;
+    }
+    int taken = got && strcmp(got, "t") == 0;
+    sl_free(got);
+    return taken;
+}
+
+static void pg_lease_release(struct sl_dest *d, const char *table)
+{
+    struct sl_err e;
+    char key[24];
+    const char *p[] = {key};
+
+    /* a lost session has let go of it already */
+    if (PQstatus(d->conn) != CONNECTION_OK || lease_key(d, table, key, &e) < 0)
+        return;
+    pg_exec(d, "SELECT pg_advisory_unlock($1::bigint)", 1, p, NULL, &e);
+}
+
+/* DDL on a live table (a new column, the snapshot swap, putting a kept table
+ * back) needs its ACCESS EXCLUSIVE lock, and while it waits behind a long
+ * reader, every reader after it queues behind it. So the lock is taken first
+ * with a short lock_timeout, which stays for the rest of the batch's
+ * transaction (nothing after it may wait long while the table is held
+ * either): no reader is held up longer than LIVE_LOCK_TIMEOUT. Not granted
+ * in time: SL_E_LOCK, transient (55P03), and the engine retries the batch
+ * with backoff, the reader meanwhile free to finish. */
+#define LIVE_LOCK_TIMEOUT "1s"
+
+static int lock_live(struct sl_dest *d, const char *table_q, const char *what,
+                     struct sl_err *err)
+{
+    struct sl_buf sql;
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "SET LOCAL lock_timeout = '" LIVE_LOCK_TIMEOUT "';"
+                  " LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table_q);
+    if (sql.oom) {
+        sl_buf_free(&sql);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    int rc = run(d, sql.data, err, "could not lock the table");
+    sl_buf_free(&sql);
+    if (rc < 0 && strcmp(err->sqlstate, "55P03") == 0) {
+        sl_err_retry(err, SL_E_LOCK, "%s waited " LIVE_LOCK_TIMEOUT " for the table's lock,"
+                     " held by another session (a long-running query?), and gave up so as"
+                     " not to hold up its readers", what);
+        snprintf(err->sqlstate, sizeof err->sqlstate, "55P03");
+    }
+    return rc;
+}
+
 /* ---- tables ---- */
 
 static enum sl_type type_from_pg(const char *t)
@@ -640,11 +729,13 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
         return -1;
     char *q = quoted_table(table);
     sl_buf_init(&b);
+    int rc = lock_live(d, q, "adding the column", err);
     sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN ", q);
     quote_ident(&b, c->name, strlen(c->name));
     sl_buf_printf(&b, " %s", type_to_pg(c->type));
     sl_free(q);
-    int rc = run(d, b.data, err, "could not add column");
+    if (rc == 0)
+        rc = run(d, b.data, err, "could not add column");
     /* the history table gains the column too, so replaced rows keep fitting */
     char *hist = hist_quoted(table), *exists = NULL;
     if (rc == 0 && !hist)
@@ -711,7 +802,9 @@ static int pg_fit_table(struct sl_dest *d, const char *table, const char *const 
         sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN \"_sluice_batch\" bigint;"
                       " CREATE INDEX ON %s USING brin (\"_sluice_batch\")", q, q);
         rc = b.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                   : run(d, b.data, err, "could not add column \"_sluice_batch\"");
+                   : lock_live(d, q, "adopting the table", err);
+        if (rc == 0)
+            rc = run(d, b.data, err, "could not add column \"_sluice_batch\"");
         if (rc < 0)
             sl_err_prefix(err, "table \"%s\"", table);
         sl_buf_free(&b);
@@ -1498,6 +1591,8 @@ static int keep_replaced(struct sl_dest *d, struct sl_err *err)
         return -1;
     if (!nsp)
         return 0;   /* no live table: nothing to keep */
+    if (lock_live(d, d->target_q, "the snapshot swap", err) < 0)
+        goto done0;
     if (one_value(d, DEPENDENT_VIEWS_SQL, d->target_q, &views, err) < 0)
         goto done0;
     if (views) {
@@ -1724,6 +1819,8 @@ static int pg_restore_prev(struct sl_dest *d, const char *table, int64_t batch,
      * schema new tables go to */
     if (one_value(d, SCHEMA_OF_SQL, target_q, &nsp, err) < 0)
         goto done;
+    if (nsp && lock_live(d, target_q, "putting the kept table back", err) < 0)
+        goto done;
     if (!nsp && bare != table)
         nsp = sl_strndup(table, (size_t)(bare - table - 1));
     else if (!nsp && one_value(d, "SELECT current_schema()", NULL, &nsp, err) < 0)
@@ -1926,6 +2023,8 @@ const struct sl_dest_ops sl_dest_postgres = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .lock_table = pg_lock_table,
+    .lease_try = pg_lease_try,
+    .lease_release = pg_lease_release,
     .describe = pg_describe,
     .create_table = pg_create_table,
     .add_column = pg_add_column,

@@ -61,6 +61,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -68,6 +69,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -137,6 +139,7 @@ struct sqlite_dest {
     uint64_t tick;
     struct meta_name *meta;
     struct load_state ld;
+    int lease_fd;           /* "<db>.lock", open once a lease was asked for; -1 */
 };
 
 /* struct sl_dest is opaque in destination.h and each destination has its own
@@ -826,6 +829,7 @@ static int sq_connect(struct sl_dest **out, const char *url, const char *passwor
     if (!d)
         return nomem(err);
     d->ld.ver = -1;
+    d->lease_fd = -1;
     d->path = resolve_path(url, base_dir, err);
     if (!d->path) {
         sl_free(d);
@@ -893,6 +897,8 @@ static void sq_close(struct sl_dest *dd)
         sl_free(m->quoted);
         sl_free(m);
     }
+    if (d->lease_fd >= 0)
+        close(d->lease_fd);     /* lets go of every lease of this connection */
     sqlite3_close_v2(d->db);    /* an open transaction rolls back */
     sl_free(d->path);
     sl_free(d);
@@ -1218,6 +1224,67 @@ static int sq_lock_table(struct sl_dest *dd, const char *table, struct sl_err *e
         return sl_err_set(err, SL_E_INTERNAL,
                           "lock of table \"%s\" requested outside a transaction", table);
     return 0;
+}
+
+/* ---- leases: one run of a table at a time ----
+ * A write lock on one byte of "<db>.lock" per table, at an offset from
+ * sl_lease_key() of its name in SQLite (lower case: SQLite's names are
+ * case-insensitive). Open file description locks (F_OFD_SETLK) belong to
+ * this connection's descriptor, so two connections exclude each other in one
+ * process as in two, and the kernel lets go when the process dies. Not the
+ * database file itself: closing any descriptor of it would drop SQLite's own
+ * POSIX locks. */
+
+static int lease_lock(struct sqlite_dest *d, const char *table, short type, struct sl_err *err)
+{
+    char *name = table_name(table);
+    if (!name)
+        return nomem(err);
+    for (char *c = name; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_len = 1,
+                       .l_start = (off_t)(sl_lease_key(name) & ((1ULL << 62) - 1))};
+    sl_free(name);
+    if (fcntl(d->lease_fd, F_OFD_SETLK, &fl) == 0)
+        return 1;
+    if (errno == EAGAIN || errno == EACCES)
+        return 0;
+    return sl_err_set(err, SL_E_IO, "could not lock \"%s.lock\" for table \"%s\": %s", d->path,
+                      table, strerror(errno));
+}
+
+static int sq_lease_try(struct sl_dest *dd, const char *table, struct sl_err *err)
+{
+    struct sqlite_dest *d = DB(dd);
+    if (strcmp(d->path, ":memory:") == 0)
+        return 1;   /* no other connection can see it */
+    if (d->lease_fd < 0) {
+        struct sl_buf p;
+        sl_buf_init(&p);
+        sl_buf_printf(&p, "%s.lock", d->path);
+        if (p.oom) {
+            sl_buf_free(&p);
+            return nomem(err);
+        }
+        d->lease_fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+        if (d->lease_fd < 0) {
+            sl_err_set(err, SL_E_IO, "could not open lock file \"%s\": %s (sluice keeps it"
+                       " beside the database; the folder must be writable)", p.data,
+                       strerror(errno));
+            sl_buf_free(&p);
+            return -1;
+        }
+        sl_buf_free(&p);
+    }
+    return lease_lock(d, table, F_WRLCK, err);
+}
+
+static void sq_lease_release(struct sl_dest *dd, const char *table)
+{
+    struct sqlite_dest *d = DB(dd);
+    struct sl_err e;
+    if (d->lease_fd >= 0)
+        lease_lock(d, table, F_UNLCK, &e);
 }
 
 /* ---- sluice's copies of a table: history, kept tables, snapshots ---- */
@@ -2475,6 +2542,8 @@ const struct sl_dest_ops sl_dest_sqlite = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .lock_table = sq_lock_table,
+    .lease_try = sq_lease_try,
+    .lease_release = sq_lease_release,
     .describe = sq_describe,
     .create_table = sq_create_table,
     .add_column = sq_add_column,

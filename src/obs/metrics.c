@@ -25,7 +25,7 @@ struct gate_count {
 struct tmetric {
     char *pipeline, *table;
     uint64_t batches[SL_MB__COUNT];
-    uint64_t rows, bytes, retries, dead;
+    uint64_t rows, bytes, retries, dead, lock_waits;
     int running, stale;
     sl_usec last_loaded;
     char last_error[512];
@@ -161,6 +161,7 @@ void sl_metrics_gate_failed(const char *pipeline, const char *table, const char 
     }
 
 SIMPLE(sl_metrics_retry(const char *pipeline, const char *table), m->retries++)
+SIMPLE(sl_metrics_lock_wait(const char *pipeline, const char *table), m->lock_waits++)
 SIMPLE(sl_metrics_dead_letter(const char *pipeline, const char *table, int64_t n),
        m->dead += n > 0 ? (uint64_t)n : 0)
 SIMPLE(sl_metrics_running(const char *pipeline, const char *table, int running),
@@ -263,6 +264,12 @@ char *sl_metrics_render(void)
     for (size_t i = 0; i < ntabs; i++) {
         series(&b, "sluice_retries_total", &tabs[i], NULL, NULL);
         sl_buf_printf(&b, "%llu\n", (unsigned long long)tabs[i].retries);
+    }
+    family(&b, "sluice_lock_waits_total", "counter",
+           "Batch attempts that gave up waiting for a lock on their table (a reader held it).");
+    for (size_t i = 0; i < ntabs; i++) {
+        series(&b, "sluice_lock_waits_total", &tabs[i], NULL, NULL);
+        sl_buf_printf(&b, "%llu\n", (unsigned long long)tabs[i].lock_waits);
     }
     family(&b, "sluice_dead_letters_total", "counter", "Records set aside in the dead letter table.");
     for (size_t i = 0; i < ntabs; i++) {

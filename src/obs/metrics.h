@@ -13,7 +13,7 @@
  *   sluice_batches_total{state}        committed duplicate quarantined failed
  *                                      deferred rejected rolled_back
  *   sluice_gate_failures_total{gate}, sluice_retries_total,
- *   sluice_dead_letters_total                                    counters
+ *   sluice_lock_waits_total, sluice_dead_letters_total           counters
  *   sluice_lag_seconds, sluice_last_load_timestamp_seconds       gauges (once loaded)
  *   sluice_table_running, sluice_table_stale                     gauges 0/1
  *   sluice_batch_duration_seconds                                histogram */
@@ -48,6 +48,8 @@ void sl_metrics_batch(const char *pipeline, const char *table, enum sl_batch_out
 /* Gates that did not pass, as the engine lists them: "size, rules". */
 void sl_metrics_gate_failed(const char *pipeline, const char *table, const char *gates);
 void sl_metrics_retry(const char *pipeline, const char *table);
+/* A batch gave up waiting for a lock on its table (a reader held it). */
+void sl_metrics_lock_wait(const char *pipeline, const char *table);
 void sl_metrics_dead_letter(const char *pipeline, const char *table, int64_t n);
 void sl_metrics_running(const char *pipeline, const char *table, int running);
 void sl_metrics_stale(const char *pipeline, const char *table, int stale);

@@ -329,8 +329,8 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                  "    frobnicate: yes\n"
                  "    tables: [ { name: orders, kind: snapshot } ]\n",
                  "sluice.yaml:7:5: unknown key \"frobnicate\" in pipeline \"orders_drops\" "
-                 "(expected one of: name, destination, schedule, stale_after, source, tables, snapshots, "
-                 "reconcile)");
+                 "(expected one of: name, destination, schedule, stale_after, lock_wait, source, "
+                 "tables, snapshots, reconcile)");
 }
 
 static void missing_required_key_points_at_the_mapping(void **state)
