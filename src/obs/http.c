@@ -633,15 +633,31 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
+/* MHD's messages: what a client did (closed early, sent garbage) at debug
+ * level; the rest a warning, each kind at most once a minute (a flood of
+ * refused connections would otherwise flood the log). */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static const char *last_fmt;
+    static double last_at;
     char msg[512];
+    enum sl_log_level level = SL_LOG_WARN;
     (void)cls;
     vsnprintf(msg, sizeof msg, fmt, ap);
     size_t n = strlen(msg);
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
-    sl_log(SL_LOG_WARN, NULL, "http: %s", msg);
+    pthread_mutex_lock(&mu);
+    if (strstr(fmt, "closed") || strstr(fmt, "Failed to send") ||
+        (fmt == last_fmt && mono_now() - last_at < 60))
+        level = SL_LOG_DEBUG;
+    else {
+        last_fmt = fmt;
+        last_at = mono_now();
+    }
+    pthread_mutex_unlock(&mu);
+    sl_log(level, NULL, "http: %s", msg);
 }
 
 int sl_http_start(struct sl_http *s, struct sl_err *err)
