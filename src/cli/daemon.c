@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -251,6 +252,19 @@ static void *watch(void *arg)
     return NULL;
 }
 
+/* Every client connection, watched file and warehouse connection is a
+ * descriptor; the soft limit (often 1024) is raised to the hard one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            sl_log(SL_LOG_WARN, NULL, "could not raise the open files limit: %s",
+                   strerror(errno));
+    }
+}
+
 /* What the ledgers say at start: the newest load of each table, so lag and
  * staleness hold across restarts. */
 static void seed_from_ledger(const struct sl_config *c, struct sl_dbpool *pool)
@@ -341,6 +355,7 @@ int sl_cmd_daemon(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     sl_err_clear(&err);
+    raise_nofile();
     sl_metrics_declare(c);
     pool = sl_dbpool_new(c);
     dm.workers = sl_calloc(c->npipelines ? c->npipelines : 1, sizeof *dm.workers);
@@ -352,8 +367,10 @@ int sl_cmd_daemon(int argc, char **argv)
     seed_from_ledger(c, pool);
     sl_api_init(&api, c, pool, dm.since);
     api_ready = 1;
-    if (sl_http_new(listen, &http, &err) < 0 || sl_api_register(http, &api) < 0 ||
-        sl_http_start(http, &err) < 0) {
+    struct sl_http_limits lim = {c->http_timeout, c->http_max_conns, c->http_max_per_client,
+                                 c->http_hosts.items, c->http_hosts.n};
+    if (sl_http_new(listen, &http, &err) < 0 || sl_http_set_limits(http, &lim, &err) < 0 ||
+        sl_api_register(http, &api) < 0 || sl_http_start(http, &err) < 0) {
         sl_log(SL_LOG_ERROR, &lc, "admin HTTP server: %s", err.msg[0] ? err.msg : "out of memory");
         rc = err.code == SL_E_USAGE ? 2 : 1;
         goto out;

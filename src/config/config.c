@@ -42,6 +42,14 @@ static const struct sl_cfg_key http_keys[] = {
      "admin address HOST:PORT for /metrics, /api/status and the dashboard"},
     {"token", SL_CFG_STR, offsetof(struct sl_config, http_token), NULL, 0, NULL,
      "bearer token the admin API asks for"},
+    {"hosts", SL_CFG_STRLIST, offsetof(struct sl_config, http_hosts), NULL, 0, NULL,
+     "names clients may use in Host besides localhost and IP addresses (admin and collectors)"},
+    {"timeout", SL_CFG_DURATION, offsetof(struct sl_config, http_timeout), "30s", 0, NULL,
+     "a request's headers and body must arrive within this; idle connections close after it"},
+    {"max_connections", SL_CFG_INT, offsetof(struct sl_config, http_max_conns), "1000", 0, NULL,
+     "open connections per server (admin, each collector address)"},
+    {"max_connections_per_client", SL_CFG_INT, offsetof(struct sl_config, http_max_per_client),
+     "100", 0, NULL, "open connections one client address may hold; past it 503"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -243,6 +251,17 @@ static int load_http(struct build *B, const struct sl_yaml_node *n)
         return fail(B, tok->line, tok->col,
                     "http: key \"token\": is empty (is its environment variable set to \"\"?); "
                     "set a token or remove the key");
+    if (B->c->http_timeout <= 0) {
+        const struct sl_yaml_node *k = sl_yaml_get(n, "timeout");
+        return fail(B, k->line, k->col, "http: key \"timeout\": expected a positive duration "
+                    "like 30s");
+    }
+    if (B->c->http_max_conns < 1 || B->c->http_max_per_client < 1) {
+        const struct sl_yaml_node *k = sl_yaml_get(n, B->c->http_max_conns < 1 ? "max_connections"
+                                                   : "max_connections_per_client");
+        return fail(B, k->line, k->col, "http: key \"%s\": expected a positive whole number",
+                    B->c->http_max_conns < 1 ? "max_connections" : "max_connections_per_client");
+    }
     return 0;
 }
 
@@ -1151,8 +1170,7 @@ void sl_config_free(struct sl_config *c)
         return;
     sl_free(c->path);
     sl_free(c->dir);
-    sl_free(c->http_listen);
-    sl_free(c->http_token);
+    sl_cfg_free(http_keys, c);     /* listen, token, hosts */
     for (size_t i = 0; i < c->nalerts; i++) {
         sl_free(c->alerts[i].url);
         sl_free(c->alerts[i].format);

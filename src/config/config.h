@@ -155,6 +155,10 @@ struct sl_config {
     char *dir;              /* its folder: base of relative paths */
     char *http_listen;
     char *http_token;
+    struct sl_strlist http_hosts;   /* Host names served besides localhost, IP literals */
+    double http_timeout;            /* seconds a request may take; 0 = default */
+    long http_max_conns;            /* per server; 0 = default */
+    long http_max_per_client;       /* per client address; 0 = default */
     struct sl_alert_cfg *alerts;
     size_t nalerts;
     struct sl_connection_cfg *connections;

@@ -78,12 +78,41 @@ static int get_health(void *ctx, const struct sl_http_req *req, struct sl_http_r
     return sl_http_text(resp, 200, "text/plain", "ok\n");
 }
 
+/* Open to all, but an error may quote a value from the data ("... is
+ * \"abc\""): last_error only for the admin token. */
 static int get_status(void *ctx, const struct sl_http_req *req, struct sl_http_resp *resp)
 {
     struct sl_api *a = ctx;
     struct sl_status_opts o = {1, a->since};
-    (void)req;
-    return json_resp(resp, 200, sl_status_build(a->c, a->pool, &o, NULL));
+    json_t *doc = sl_status_build(a->c, a->pool, &o, NULL), *p, *t;
+    size_t i, k;
+    if (doc && !sl_http_bearer_ok(req, a->c->http_token))
+        json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+            json_array_foreach(json_object_get(p, "tables"), k, t)
+                if (json_is_string(json_object_get(t, "last_error")))
+                    json_object_set_new(t, "last_error", json_null());
+    return json_resp(resp, 200, doc);
+}
+
+/* Routes that show data values (gate examples, errors) or change what is
+ * loaded take the admin token, checked on the headers, before any body. */
+static int need_token(void *ctx, const struct sl_http_req *req, size_t *max_body,
+                      struct sl_http_resp *resp)
+{
+    struct sl_api *a = ctx;
+    (void)max_body;
+    if (!a->c->http_token || !a->c->http_token[0])
+        return sl_http_error(resp, 403, "%s %s needs the admin token, and the config sets none"
+                             " (http: { token: \"${SLUICE_ADMIN_TOKEN}\" })",
+                             sl_http_method(req), sl_http_path(req)) < 0 ? -1 : 1;
+    if (!sl_http_bearer_ok(req, a->c->http_token)) {
+        resp->header_name = "WWW-Authenticate";
+        resp->header_value = "Bearer realm=\"sluice\"";
+        return sl_http_error(resp, 401, "%s %s needs the admin token:"
+                             " Authorization: Bearer <token>", sl_http_method(req),
+                             sl_http_path(req)) < 0 ? -1 : 1;
+    }
+    return 0;
 }
 
 static const char *const batch_states[] = {"received", "staged", "gated", "committed", "failed",
@@ -322,15 +351,7 @@ static int post_batch(void *ctx, const struct sl_http_req *req, struct sl_http_r
     const char *rest = sl_http_rest(req);
     char *end;
 
-    if (!a->c->http_token || !a->c->http_token[0])
-        return sl_http_error(resp, 403, "actions are off: the config sets no admin token"
-                             " (http: { token: \"${SLUICE_ADMIN_TOKEN}\" })");
-    if (!sl_http_bearer_ok(req, a->c->http_token)) {
-        resp->header_name = "WWW-Authenticate";
-        resp->header_value = "Bearer realm=\"sluice\"";
-        return sl_http_error(resp, 401, "this action needs the admin token:"
-                             " Authorization: Bearer <token>");
-    }
+    /* the token was checked on the headers (need_token) */
     long long id = strtoll(rest, &end, 10);
     if (id <= 0 || end == rest || *end != '/')
         return sl_http_error(resp, 404, "expected /api/batches/{id}/approve, reject or rollback");
@@ -364,8 +385,10 @@ int sl_api_register(struct sl_http *s, struct sl_api *a)
         sl_http_route(s, "GET", "/metrics", get_metrics, a) < 0 ||
         sl_http_route(s, "GET", "/healthz", get_health, a) < 0 ||
         sl_http_route(s, "GET", "/api/status", get_status, a) < 0 ||
-        sl_http_route(s, "GET", "/api/batches", get_batches, a) < 0 ||
-        sl_http_route_limit(s, "POST", "/api/batches/", post_batch, a, 64 * 1024) < 0)
+        sl_http_route_check(s, "GET", "/api/batches", need_token, get_batches, a,
+                            64 * 1024) < 0 ||
+        sl_http_route_check(s, "POST", "/api/batches/", need_token, post_batch, a,
+                            64 * 1024) < 0)
         return -1;
     return 0;
 }

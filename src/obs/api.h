@@ -4,13 +4,14 @@
  *   GET  /                              the dashboard (obs/dashboard.html)
  *   GET  /metrics                       Prometheus text (obs/metrics.h)
  *   GET  /api/status                    obs/status.h's document, live
- *   GET  /api/batches?pipeline=&table=&state=&limit=    the ledger
- *   POST /api/batches/{id}/approve | reject | rollback  need the admin token
+ *   GET  /api/batches?pipeline=&table=&state=&limit=    the ledger: token
+ *   POST /api/batches/{id}/approve | reject | rollback  token
  *   GET  /healthz                       "ok"
  *
- * Actions take `Authorization: Bearer <http.token>` (401 without it, 403
- * when the config has no token) and optional arguments, in the query or a
- * JSON body: note (approve/reject), cascade (rollback), pipeline and table
+ * What shows data values (the ledger's gate examples and errors) and the
+ * actions take `Authorization: Bearer <http.token>` (401 without it, 403
+ * when the config has no token); /api/status shows last_error only with
+ * it. Actions take optional arguments, in the query or a JSON body: note (approve/reject), cascade (rollback), pipeline and table
  * (which batch, when two destinations have the same id). One action runs at
  * a time. */
 #ifndef SL_API_H

@@ -11,8 +11,17 @@
  *   sl_http_free(s);                                              stops, waits
  *
  * A thread per connection, so a slow handler (an approve loading a batch)
- * holds up nobody else; handlers must be thread-safe. A request's body is
- * read whole before its handler runs (up to the route's limit, else 413).
+ * holds up nobody else; handlers must be thread-safe. Connections are
+ * polled with poll(), not select(), so descriptors past FD_SETSIZE work
+ * (libmicrohttpd's epoll mode has no thread per connection, and handlers
+ * block: an event request waits for its commit). Before a byte of a body is
+ * read, a request is refused when its Host is not ours (421), its framing
+ * is ambiguous (two Content-Lengths, Content-Length with Transfer-Encoding:
+ * 400), its route's check answers (a wrong token: 401), or it announces more
+ * than the route's limit (413); the body is then read whole, and a body that
+ * grows past the limit ends the request there. Limits (sl_http_set_limits):
+ * connections in all and per client address (past it 503 with Retry-After,
+ * past twice it refused), and a deadline for a request's headers and body.
  * Routes may be added at any time. The longest matching route wins; a path
  * with routes for other methods gets 405, an unknown path 404. */
 #ifndef SL_HTTP_H
@@ -48,6 +57,27 @@ int sl_http_route(struct sl_http *s, const char *method, const char *path,
                   sl_http_handler h, void *ctx);
 int sl_http_route_limit(struct sl_http *s, const char *method, const char *path,
                         sl_http_handler h, void *ctx, size_t max_body);
+/* Runs when a request's headers are in, before any of its body is read:
+ * return 0 to read the body (at most *max_body bytes, which it may lower),
+ * 1 to answer now with what it put in `resp` (the body is never read), -1
+ * for 500. Must be cheap and must not block. */
+typedef int (*sl_http_check)(void *ctx, const struct sl_http_req *req, size_t *max_body,
+                             struct sl_http_resp *resp);
+int sl_http_route_check(struct sl_http *s, const char *method, const char *path,
+                        sl_http_check check, sl_http_handler h, void *ctx, size_t max_body);
+
+/* What a server lets clients hold; 0 / NULL take the default. */
+struct sl_http_limits {
+    double timeout;             /* seconds (30): a request's headers and body must arrive
+                                 * within this of the connection opening or the previous
+                                 * answer; idle connections close after it */
+    long max_conns;             /* open connections in all (1000) */
+    long max_per_client;        /* open connections of one client address (100) */
+    char *const *hosts;         /* names allowed in Host besides localhost and IP literals */
+    size_t nhosts;
+};
+/* Before sl_http_start; copies what it needs. */
+int sl_http_set_limits(struct sl_http *s, const struct sl_http_limits *l, struct sl_err *err);
 /* Serve HTTPS with this certificate (chain) and private key, PEM text
  * (copied); before sl_http_start. */
 int sl_http_set_tls(struct sl_http *s, const char *cert_pem, const char *key_pem,

@@ -464,14 +464,8 @@ static int on_events(void *ctx, const struct sl_http_req *req, struct sl_http_re
     struct sl_event_slice *ev = NULL;
     size_t nev = 0;
     char why[600];
-    if (c->hc->token && !sl_http_bearer_ok(req, c->hc->token)) {
-        resp->header_name = "WWW-Authenticate";
-        resp->header_value = "Bearer realm=\"sluice\"";
-        rc = sl_http_error(resp, 401, "missing or wrong bearer token");
-    } else if (len > c->hc->max_body_bytes) {
-        rc = sl_http_error(resp, 413, "request body over %zu bytes (max_body)",
-                           c->hc->max_body_bytes);
-    } else if (sl_events_split(body, len, &ev, &nev, why, sizeof why) < 0) {
+    /* the token and max_body were checked on the headers (on_headers) */
+    if (sl_events_split(body, len, &ev, &nev, why, sizeof why) < 0) {
         rc = strcmp(why, "out of memory") == 0 ? -1 : sl_http_error(resp, 400, "%s", why);
     } else if (nev == 0) {
         rc = sl_http_text(resp, 200, "application/json", "{\"accepted\":0}\n");
@@ -487,6 +481,27 @@ static int on_events(void *ctx, const struct sl_http_req *req, struct sl_http_re
         pthread_cond_broadcast(&c->room);
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+/* When the headers are in, before a byte of the body is read: an unknown
+ * pipeline, a missing token, a body announced over the pipeline's own
+ * max_body are answered now, so what such a request sends is never kept. */
+static int on_headers(void *ctx, const struct sl_http_req *req, size_t *max_body,
+                      struct sl_http_resp *resp)
+{
+    struct listener *L = ctx;
+    const struct sl_pipeline_cfg *p = sl_config_pipeline(L->cfg, sl_http_rest(req));
+    const struct http_cfg *hc = p && p->source_ops == &sl_source_http ? p->source_ctx : NULL;
+
+    if (!hc || strcmp(hc->listen, L->listen) != 0)
+        return on_events(ctx, req, resp) < 0 ? -1 : 1;     /* 404 or 503, no body needed */
+    if (hc->token && !sl_http_bearer_ok(req, hc->token)) {
+        resp->header_name = "WWW-Authenticate";
+        resp->header_value = "Bearer realm=\"sluice\"";
+        return sl_http_error(resp, 401, "missing or wrong bearer token") < 0 ? -1 : 1;
+    }
+    *max_body = hc->max_body_bytes;
+    return 0;
 }
 
 static char *read_file(const char *path, struct sl_err *err)
@@ -551,9 +566,14 @@ static int attach(struct collector *c, struct sl_err *err)
             sl_free(cp);
             sl_free(kp);
         }
+        const struct sl_config *cf = c->cfg;
+        struct sl_http_limits lim = {cf->http_timeout, cf->http_max_conns,
+                                     cf->http_max_per_client, cf->http_hosts.items,
+                                     cf->http_hosts.n};
         if ((c->hc->tls_cert && (!cert || !key)) || sl_http_new(L->listen, &L->srv, err) < 0 ||
+            sl_http_set_limits(L->srv, &lim, err) < 0 ||
             (cert && sl_http_set_tls(L->srv, cert, key, err) < 0) ||
-            sl_http_route_limit(L->srv, "POST", "/v1/events/", on_events, L,
+            sl_http_route_check(L->srv, "POST", "/v1/events/", on_headers, on_events, L,
                                 route_limit(c->cfg, L->listen)) < 0 ||
             sl_http_start(L->srv, err) < 0) {
             if (!err->msg[0])

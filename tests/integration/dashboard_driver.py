@@ -5,9 +5,11 @@ WebDriver HTTP API (Python 3 standard library only), for t_dashboard.sh.
     dashboard_driver.py URL TOKEN BATCH OUTDIR PIPELINE...
 
 Loads URL, waits until the page shows every PIPELINE (a card each, with a
-state word and its colour), checks that quarantined batch BATCH is shown with
-its gate report, writes OUTDIR/dashboard-quarantined.png, clicks Approve on
-it, enters TOKEN in the page's token dialog, confirms, waits until the page
+state word and its colour) and no batch (they show data values: the page
+asks for the token), enters TOKEN in the page's token dialog, checks that
+quarantined batch BATCH is then shown with its gate report, writes
+OUTDIR/dashboard-quarantined.png, clicks Approve on it, confirms (the token
+is not asked again), waits until the page
 shows the batch committed and nothing held, and writes
 OUTDIR/dashboard-approved.png. Prints "ok - ..." / "not ok - ..." lines
 like the shell harness, and the screenshots' paths. Exit 0 when all passed.
@@ -147,6 +149,15 @@ def main():
             return 1
         wd.start(binary)
         wd.s("POST", "/url", {"url": url})
+        st = wait(lambda: len(wd.js(PAGE_STATE)["cards"]) == len(pipelines) and
+                  wd.js("return !!document.getElementById('signin')"), 20)
+        st = wd.js(PAGE_STATE)
+        ok(not st["held"] and not st["rows"], "without the token no batch is shown",
+           json.dumps([st["held"], st["rows"]]))
+        wd.click("#signin")
+        ok(wait(lambda: wd.js(PAGE_STATE)["modal"] == "flex", 5), "the page asks for the token")
+        wd.type("#token", token)
+        wd.click("#confirm")
         st = wait(lambda: _ready(wd, pipelines, batch), 20)
         st = wd.js(PAGE_STATE)
         ok(st["title"] == "sluice", "the page loads", st["title"])
@@ -170,8 +181,9 @@ def main():
 
         wd.click('#quarantine button[data-action="approve"][data-batch="%s"]' % batch)
         ok(wait(lambda: wd.js(PAGE_STATE)["modal"] == "flex", 5),
-           "Approve asks for the token")
-        wd.type("#token", token)
+           "Approve asks for confirmation")
+        ok(not wd.js("return document.getElementById('token-row').offsetParent !== null"),
+           "the token is not asked again")
         wd.type("#note", "approved in the browser test")
         wd.click("#confirm")
         st = wait(lambda: _approved(wd, batch), 20) or wd.js(PAGE_STATE)

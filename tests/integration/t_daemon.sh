@@ -120,7 +120,7 @@ for dest in pg lite; do
   check "$dest: metrics count the quarantine and the rules gate" "1 1 187" \
     "$(m "$(sel sluice_batches_total $t ',state="quarantined"')" "$(sel sluice_gate_failures_total $t ',gate="rules"')" "$(sel sluice_rows_loaded_total $t)" | xargs)"
   check_contains "$dest: /api/batches has it with its gate report" '"rules":{' \
-    "$($OBS req GET "$U/api/batches?state=quarantined&pipeline=$t")"
+    "$($OBS req GET "$U/api/batches?state=quarantined&pipeline=$t" --token "$TOKEN")"
   alert=$($OBS wait-alert "$T_DIR/hook.jsonl" quarantined firing $t $t 15 || true)
   check_contains "$dest: quarantine alert received" "\"batch\":$held," "$alert"
 

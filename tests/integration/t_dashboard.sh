@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The dashboard in headless Chromium (chromedriver's WebDriver API): the page
 # served by `sluice daemon` loads, shows the pipelines of the config with
-# their state (word and colour), a quarantined batch with its gate report,
-# and approving it in the page (token asked for, kept in sessionStorage)
-# loads it: the batch becomes committed. Screenshots go to
+# their state (word and colour); batches only once the token is given in the
+# page (kept in sessionStorage): a quarantined batch with its gate report,
+# and approving it in the page loads it: the batch becomes committed. Screenshots go to
 # test-output/t_dashboard/ under the directory ctest runs in (printed).
 . "$(dirname "$0")/lib.sh"
 new_db
