@@ -69,7 +69,10 @@ static const struct sl_cfg_key pg_keys[] = {
 enum conv { CV_ASIS, CV_BOOL, CV_TSTZ, CV_DOUBLE, CV_NUMERIC, CV_DATE };
 
 struct col {
-    char *name;
+    char *name;             /* in the source */
+    char *as;               /* in the warehouse: the same, but a column named like
+                             * sluice's own (a table loaded by sluice, replicated on:
+                             * _sluice_batch) keeps its values as _source_sluice_batch */
     char *pgtype;           /* format_type of the base type, for casts */
     char *typname;          /* base type's name: int4, timestamp ... */
     enum sl_type type;
@@ -410,18 +413,26 @@ static void map_type(struct col *c)
     c->naive = strcmp(c->typname, "timestamp") == 0;
 }
 
-static long find_col(const struct sl_source *s, const char *name)
+/* A column by its name in the source (cursor) or, as_named, in the
+ * warehouse (primary key, repair keys). */
+static long find_col_by(const struct sl_source *s, const char *name, int as_named)
 {
     for (size_t i = 0; i < s->ncols; i++)
-        if (strcmp(s->cols[i].name, name) == 0)
+        if (strcmp(as_named ? s->cols[i].as : s->cols[i].name, name) == 0)
             return (long)i;
     return -1;
+}
+
+static long find_col(const struct sl_source *s, const char *name)
+{
+    return find_col_by(s, name, 0);
 }
 
 static void free_cols(struct sl_source *s)
 {
     for (size_t i = 0; i < s->ncols; i++) {
         sl_free(s->cols[i].name);
+        sl_free(s->cols[i].as);
         sl_free(s->cols[i].pgtype);
         sl_free(s->cols[i].typname);
     }
@@ -498,7 +509,18 @@ static int describe(struct sl_source *s, struct sl_err *err)
         c->pgtype = sl_strdup(PQgetvalue(res, i, 1));
         c->typname = sl_strdup(PQgetvalue(res, i, 2));
         c->notnull = strcmp(PQgetvalue(res, i, 3), "t") == 0;
-        if (!c->name || !c->pgtype || !c->typname) {
+        if (c->name && sl_reserved_column(c->name)) {
+            struct sl_buf as;
+            sl_buf_init(&as);
+            sl_buf_printf(&as, "_source%s", c->name);
+            c->as = sl_buf_steal(&as);
+            if (c->as)
+                sl_log(SL_LOG_INFO, &s->log, "source column \"%s\" is named like sluice's own:"
+                       " it loads as \"%s\"", c->name, c->as);
+        } else if (c->name) {
+            c->as = sl_strdup(c->name);
+        }
+        if (!c->name || !c->as || !c->pgtype || !c->typname) {
             PQclear(res);
             return nomem(err);
         }
@@ -513,7 +535,9 @@ static int describe(struct sl_source *s, struct sl_err *err)
         return -1;
     for (int i = 0; i < PQntuples(res); i++) {
         char **items = sl_realloc(s->pk.items, (s->pk.n + 1) * sizeof *items);
-        if (!items || !(items[s->pk.n] = sl_strdup(PQgetvalue(res, i, 0)))) {
+        long ci = find_col(s, PQgetvalue(res, i, 0));
+        const char *as = ci >= 0 ? s->cols[ci].as : PQgetvalue(res, i, 0);
+        if (!items || !(items[s->pk.n] = sl_strdup(as))) {
             if (items)
                 s->pk.items = items;
             PQclear(res);
@@ -525,7 +549,7 @@ static int describe(struct sl_source *s, struct sl_err *err)
     PQclear(res);
 
     for (size_t k = 0; k < s->t->primary_key.n; k++)
-        if (find_col(s, s->t->primary_key.items[k]) < 0)
+        if (find_col_by(s, s->t->primary_key.items[k], 1) < 0)
             return sl_err_set(err, SL_E_CONFIG,
                               "pipeline \"%s\", table \"%s\": primary key column \"%s\" is not"
                               " a column of source table %s", s->p->name, s->t->name,
@@ -1469,8 +1493,8 @@ static int pg_open_rows(struct sl_source *s, struct sl_batch_input *b, struct sl
     }
     for (size_t i = 0; i < s->ncols; i++) {
         sl_buf_init(&rd->conv[i]);
-        rd->fields[i].name = s->cols[i].name;
-        rd->fields[i].name_len = strlen(s->cols[i].name);
+        rd->fields[i].name = s->cols[i].as;
+        rd->fields[i].name_len = strlen(s->cols[i].as);
         rd->fields[i].lex = SL_LEX_RAW;
     }
     for (size_t k = 0; s->ncols + k < rd->nfields; k++) {
@@ -1494,7 +1518,7 @@ static int pg_schema(struct sl_source *s, struct sl_batch_input *b, struct sl_sc
     (void)b;
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < s->ncols; i++)
-        if (sl_schema_add(out, s->cols[i].name, s->cols[i].type) < 0) {
+        if (sl_schema_add(out, s->cols[i].as, s->cols[i].type) < 0) {
             sl_schema_free(out);
             return nomem(err);
         }
@@ -1635,7 +1659,7 @@ static int pg_sql(struct sl_source *s, struct sl_source_sql *out, struct sl_err 
     for (size_t i = 0; i < s->ncols; i++) {
         sl_buf_init(&b);
         value_expr(&b, &s->cols[i]);
-        if (b.oom || sl_schema_add(&out->cols, s->cols[i].name, s->cols[i].type) < 0) {
+        if (b.oom || sl_schema_add(&out->cols, s->cols[i].as, s->cols[i].type) < 0) {
             sl_buf_free(&b);
             goto oom;
         }
@@ -1725,7 +1749,7 @@ static int pg_keys_batch(struct sl_source *s, const char *const *key, size_t nke
         return nomem(err);
     }
     for (size_t k = 0; k < nkey; k++) {
-        long i = find_col(s, key[k]);
+        long i = find_col_by(s, key[k], 1);
         if (i < 0) {
             free_batch(s, pb);
             return sl_err_set(err, SL_E_SOURCE, "key column \"%s\" is not in source table %s",
