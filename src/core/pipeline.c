@@ -1221,6 +1221,9 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     if (tr->decision &&
         sl_ledger_decide(&tr->ledger, batch_id, "committed", tr->decision, err) < 0)
         goto fail;
+    if (b->hash[0] && t->kind == SL_KIND_SNAPSHOT &&
+        sl_ledger_forget_files(&tr->ledger, t->name, err) < 0)
+        goto fail;
     if (b->hash[0] &&
         sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
         goto fail;
