@@ -63,7 +63,7 @@ int sl_cmd_batches(int argc, char **argv)
         size_t i;
         json_t *e;
         json_array_foreach(arr, i, e) {
-            char id[24] = "", rows[24] = "", fin[24] = "";
+            char id[24] = "", rows[24] = "", fin[32] = "";
             json_t *v;
             if (json_is_integer(v = json_object_get(e, "id")))
                 snprintf(id, sizeof id, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -72,7 +72,7 @@ int sl_cmd_batches(int argc, char **argv)
             /* whole seconds: 2026-12-01T05:44:49Z */
             const char *f = json_string_value(json_object_get(e, "finished_at"));
             if (f)
-                snprintf(fin, sizeof fin, "%.19s%s", f, strlen(f) > 19 ? "Z" : "");
+                sl_cli_time(f, fin, 1);
             printf("%-8s %-20s %-24s %-10s %-12s %-10s %-21s %s\n", id, str(e, "pipeline"),
                    str(e, "table"), str(e, "kind"), str(e, "state"), rows, fin,
                    str(e, "source_ref"));

@@ -133,7 +133,9 @@ static void print_plan(const struct sl_config *c)
         const struct sl_pipeline_cfg *p = &c->pipelines[i];
         printf("\npipeline %s -> %s", p->name, p->destination);
         if (p->every > 0)
-            printf(" (every %gs)", p->every);
+            printf(" (every %gs%s)", p->every,
+                   p->every_default ? ": the default for a database source; set schedule:"
+                                      " to change it" : "");
         if (p->stale_after > 0)
             printf(" (stale after %gs)", p->stale_after);
         printf("\n  source %s:", p->source_kind);

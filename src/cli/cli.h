@@ -58,6 +58,10 @@ int sl_cli_open_dest(const struct sl_config *c, const struct sl_connection_cfg *
                      struct sl_cli_dest *out, struct sl_err *err);
 void sl_cli_close_dest(struct sl_cli_dest *d);
 
+/* A time as the warehouse gives it (PostgreSQL "2026-12-01 05:44:49.1+00",
+ * SQLite's text) in the one form sluice prints: ISO 8601 in UTC with Z,
+ * whole seconds when asked ("2026-12-01T05:44:49Z"). */
+void sl_cli_time(const char *in, char out[32], int whole_seconds);
 /* Print `w` so a shell reads it back as one word (quoted when it must be):
  * for the commands sluice tells the user to run. */
 void sl_cli_print_shell_word(FILE *f, const char *w);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/mem.h"
+#include "core/value.h"
 
 static int allowed_opt(const char *allowed, const char *name)
 {
@@ -124,6 +125,19 @@ void sl_cli_close_dest(struct sl_cli_dest *d)
     if (d->d)
         d->ops->close(d->d);
     d->d = NULL;
+}
+
+void sl_cli_time(const char *in, char out[32], int whole_seconds)
+{
+    sl_usec t;
+    char why[64];
+    if (!in || sl_time_parse(in, strlen(in), NULL, &t, why, sizeof why) < 0) {
+        snprintf(out, 32, "%s", in ? in : "");
+        return;
+    }
+    sl_time_format(t, out);
+    if (whole_seconds && strlen(out) > 19)
+        snprintf(out + 19, 32 - 19, "Z");
 }
 
 void sl_cli_print_shell_word(FILE *f, const char *w)

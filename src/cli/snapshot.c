@@ -44,14 +44,16 @@ static void print_list(struct sl_rows *rows, json_t *arr)
             const char *last = sl_rows_get(rows, i, 3);
             json_object_set_new(e, "id", json_integer(strtoll(CELL(0), NULL, 10)));
             json_object_set_new(e, "table", json_string(CELL(1)));
-            json_object_set_new(e, "taken_at", json_string(CELL(2)));
+            char at[32];
+            sl_cli_time(CELL(2), at, 0);
+            json_object_set_new(e, "taken_at", json_string(at));
             json_object_set_new(e, "last_batch",
                                 last ? json_integer(strtoll(last, NULL, 10)) : json_null());
             json_object_set_new(e, "rows", json_integer(strtoll(CELL(4), NULL, 10)));
             json_array_append_new(arr, e);
         } else {
-            char taken[20];
-            snprintf(taken, sizeof taken, "%.19s", CELL(2));
+            char taken[32];
+            sl_cli_time(CELL(2), taken, 1);
             printf("%-9s %-24s %-20s %-10s %s\n", CELL(0), CELL(1), taken,
                    sl_rows_get(rows, i, 3) ? CELL(3) : "-", CELL(4));
         }

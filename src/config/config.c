@@ -867,6 +867,12 @@ static int load_pipeline(struct build *B, size_t i, const struct sl_yaml_node *n
         return -1;
     if (p->schedule && parse_schedule(B, p, sl_yaml_get(n, "schedule"), owner) < 0)
         return -1;
+    /* a database is not a folder to watch: without a schedule the daemon
+     * reads it every DEFAULT_DB_EVERY, not at every poll */
+    if (!p->schedule && p->source_ops && p->source_ops->sql && !p->source_ops->serve) {
+        p->every = SL_DEFAULT_DB_EVERY;
+        p->every_default = 1;
+    }
 
     if ((v = sl_yaml_get(n, "snapshots")) && !is_null(v)) {
         if (sl_cfg_fill_ex(snapshot_keys, p, v, B->file, owner, "snapshots", NULL, B->err) < 0)

@@ -132,6 +132,7 @@ struct sl_pipeline_cfg {
     struct sl_connection_cfg *dest_conn;
     char *schedule;         /* "every 5m" */
     double every;           /* seconds, from schedule; 0 = on demand */
+    int every_default;      /* every is the default for its kind of source, not set */
     struct sl_table_cfg *tables;
     size_t ntables;
     double snapshot_every;
@@ -166,6 +167,9 @@ struct sl_config {
     struct sl_pipeline_cfg *pipelines;
     size_t npipelines;
 };
+
+/* A database source's schedule when the pipeline sets none (seconds). */
+#define SL_DEFAULT_DB_EVERY 300.0
 
 int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err);
 /* 0 when every alert can be sent; -1 (SL_E_CONFIG) naming the first whose

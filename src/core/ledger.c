@@ -67,6 +67,12 @@ int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash
     return 0;
 }
 
+int sl_ledger_forget_files(struct sl_ledger *l, const char *table, struct sl_err *err)
+{
+    const char *p[] = {table};
+    return exec_sql(l, "DELETE FROM {files} WHERE table_name = $1", 1, p, NULL, err);
+}
+
 int sl_ledger_open(struct sl_ledger *l, const struct sl_batch_meta *m, int64_t *id,
                    struct sl_err *err)
 {

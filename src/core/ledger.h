@@ -28,6 +28,11 @@ struct sl_batch_meta {
 /* batch id that loaded this content into this table, or 0 */
 int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash,
                         int64_t *batch_id, struct sl_err *err);
+/* Forget the contents loaded into `table`: a snapshot table remembers only
+ * the content it holds now, so a drop going back to an earlier content
+ * loads (A, B, A leaves A), while the same content twice in a row is
+ * skipped. Inside the batch transaction, before sl_ledger_record_file. */
+int sl_ledger_forget_files(struct sl_ledger *l, const char *table, struct sl_err *err);
 /* new batch row, state 'received'; *id set */
 int sl_ledger_open(struct sl_ledger *l, const struct sl_batch_meta *m, int64_t *id,
                    struct sl_err *err);

@@ -1221,6 +1221,9 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     if (tr->decision &&
         sl_ledger_decide(&tr->ledger, batch_id, "committed", tr->decision, err) < 0)
         goto fail;
+    if (b->hash[0] && t->kind == SL_KIND_SNAPSHOT &&
+        sl_ledger_forget_files(&tr->ledger, t->name, err) < 0)
+        goto fail;
     if (b->hash[0] &&
         sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
         goto fail;
@@ -1399,8 +1402,12 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
         sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_QUARANTINED, 0, 0, seconds_since(&t0));
         stop = 1;
     } else if (rc == 0 && at.result == ATT_DUPLICATE) {
-        sl_log(SL_LOG_INFO, &tr->log, "%s: skipped, same content already loaded by batch %" PRId64,
-               b->ref, at.batch_id);
+        if (tr->t->kind == SL_KIND_SNAPSHOT)
+            sl_log(SL_LOG_INFO, &tr->log, "%s: unchanged since batch %" PRId64 " (same content):"
+                   " skipped", b->ref, at.batch_id);
+        else
+            sl_log(SL_LOG_INFO, &tr->log, "%s: skipped, same content already loaded by batch %"
+                   PRId64, b->ref, at.batch_id);
         tr->stats->duplicates++;
         sl_metrics_batch(tr->p->name, tr->t->name, SL_MB_DUPLICATE, 0, 0, -1);
         if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)

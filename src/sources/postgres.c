@@ -39,6 +39,7 @@
 
 #include <jansson.h>
 #include <libpq-fe.h>
+#include <xxhash.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,8 @@ struct pg_batch {
     long limit;             /* 0 = none */
     char limit_txt[24];
     int whole;              /* the whole table */
+    int in_snapshot;        /* whole: the read transaction that took its fingerprint is
+                             * open, for the COPY to read the same rows */
     long rows;              /* rows the last complete pass read */
     int complete;
 };
@@ -1115,6 +1118,8 @@ static int probe(struct sl_source *s, struct pg_batch *pb, int *any, struct sl_e
     return rc;
 }
 
+static int begin_whole(struct sl_source *s, struct pg_batch *pb, struct sl_err *err);
+
 static int pg_next(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err)
 {
     if (s->done)
@@ -1125,6 +1130,22 @@ static int pg_next(struct sl_source *s, struct sl_batch_input **out, struct sl_e
     if (!s->incremental) {
         pb->whole = 1;
         s->done = 1;    /* one batch a run: the whole table */
+        int rc = 0;
+        for (int a = 1;; a++) {
+            sl_err_clear(err);
+            rc = ensure_ready(s, err);
+            if (rc == 0)
+                rc = begin_whole(s, pb, err);
+            if (rc == 0 || err->cls != SL_RETRY || a >= sl_retry_attempts())
+                break;
+            sl_log(SL_LOG_WARN, &s->log, "%s; retrying", err->msg);
+            sl_retry_sleep(a);
+        }
+        if (rc < 0) {
+            free_batch(s, pb);
+            return -1;
+        }
+        pb->in_snapshot = 1;
     } else {
         int any = 0, rc = 0;
         for (int a = 1;; a++) {
@@ -1435,6 +1456,54 @@ static const struct sl_format_ops pg_copy_format = {
     .close = rd_close,
 };
 
+/* The content of the whole table as one text, in the read transaction
+ * that copies it: row count and the sum of every row's hash (a multiset
+ * fingerprint: the order of rows does not change it). A snapshot whose
+ * fingerprint is the one the warehouse's table was loaded from is
+ * unchanged: the engine skips it as the same content (one scan of the
+ * source instead of a copy of the table). */
+static const char FINGERPRINT_SQL[] =
+    "SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(t::text, 0)), 0)::text"
+    " FROM %s t";
+
+static int fingerprint(struct sl_source *s, struct pg_batch *pb, struct sl_err *err)
+{
+    struct sl_buf sql;
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, FINGERPRINT_SQL, s->table_q);
+    if (sql.oom) {
+        sl_buf_free(&sql);
+        return nomem(err);
+    }
+    PGresult *res = PQexec(s->pg, sql.data);
+    sl_buf_free(&sql);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        src_fail(s, res, err, "could not read the table's fingerprint");
+        PQclear(res);
+        return -1;
+    }
+    const char *v = PQgetvalue(res, 0, 0);
+    XXH128_hash_t h = XXH3_128bits(v, strlen(v));
+    snprintf(pb->in.hash, sizeof pb->in.hash, "%016llx%016llx", (unsigned long long)h.high64,
+             (unsigned long long)h.low64);
+    PQclear(res);
+    return 0;
+}
+
+/* The whole table's read transaction: REPEATABLE READ, so the fingerprint
+ * and the COPY see the same rows. */
+static int begin_whole(struct sl_source *s, struct pg_batch *pb, struct sl_err *err)
+{
+    PGresult *res = PQexec(s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        src_fail(s, res, err, "could not begin the read transaction");
+        PQclear(res);
+        return -1;
+    }
+    PQclear(res);
+    return fingerprint(s, pb, err);
+}
+
 static int start_copy(struct sl_source *s, struct pg_batch *pb, struct sl_err *err)
 {
     struct sl_buf sql;
@@ -1446,16 +1515,26 @@ static int start_copy(struct sl_source *s, struct pg_batch *pb, struct sl_err *e
         sl_buf_free(&sql);
         return nomem(err);
     }
-    if (ensure_ready(s, err) < 0)
+    PGresult *res;
+    if (pb->in_snapshot && s->pg && PQstatus(s->pg) == CONNECTION_OK &&
+        PQtransactionStatus(s->pg) == PQTRANS_INTRANS) {
+        /* the transaction pg_next took the fingerprint in */
+    } else if (ensure_ready(s, err) < 0) {
         goto done;
-    PGresult *res = PQexec(s->pg, pb->whole ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-                                            : "BEGIN READ ONLY");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        src_fail(s, res, err, "could not begin the read transaction");
+    } else if (pb->whole) {
+        /* a retry: a new read, and its own fingerprint */
+        if (begin_whole(s, pb, err) < 0)
+            goto done;
+    } else {
+        res = PQexec(s->pg, "BEGIN READ ONLY");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            src_fail(s, res, err, "could not begin the read transaction");
+            PQclear(res);
+            goto done;
+        }
         PQclear(res);
-        goto done;
     }
-    PQclear(res);
+    pb->in_snapshot = 0;
     if (set_params(s, &q, err) < 0)
         goto done;
     res = PQexec(s->pg, sql.data);

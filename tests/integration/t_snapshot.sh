@@ -72,6 +72,8 @@ YAML
   sluice snapshots "$W/sluice.yaml" $O --json
   check "$dest: snapshots TABLE shows the snapshot" "$snap $O $good" \
     "$(json_field '[0]["id"]') $(json_field '[0]["table"]') $(json_field '[0]["last_batch"]')"
+  check "$dest: snapshots --json: taken_at in ISO 8601 UTC with Z" "1" \
+    "$(json_field '[0]["taken_at"]' | grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$')"
   sluice snapshots "$W/sluice.yaml"
   check_contains "$dest: snapshots lists it" "$O" "$OUT"
 
