@@ -8,12 +8,16 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 15
 CTEST_ARGS ?= --output-on-failure -j2
 
-.PHONY: all deps build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz bench clean
+.PHONY: all deps deps-test build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz bench clean
 
 all: build
 
+# `make run` needs only what builds and runs sluice; the tests need more.
 deps:
 	@bash scripts/setup-deps.sh
+
+deps-test:
+	@bash scripts/setup-deps.sh --test
 
 $(BUILD)/build.ninja $(BUILD)/Makefile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -22,11 +26,11 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	cmake --build $(BUILD) -j$(JOBS)
 
-build-asan: deps
+build-asan: deps-test
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-build-fuzz: deps
+build-fuzz: deps-test
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
 
@@ -40,7 +44,7 @@ run: build
 
 test: test-fast test-asan test-fuzz
 
-test-fast: build
+test-fast: deps-test build
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-asan: build-asan

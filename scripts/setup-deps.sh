@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sluice needs to build, test and benchmark.
+# Installs the Debian packages sluice needs:
+#   setup-deps.sh           to build and run it (`make run`): compiler, CMake,
+#                           the libraries it links, the tz database
+#   setup-deps.sh --test    and what the tests drive (`make test`): PostgreSQL,
+#                           NATS, clang for the fuzzers and sanitizers, Chromium
+#                           for the dashboard test, python3 and curl
+#   setup-deps.sh --bench   and the peers the benchmarks measure against
 # Runs `apt-get update` once, and only when something is missing, so a second
 # run on a prepared machine costs a few dpkg look-ups.
 set -euo pipefail
 
 PKGS=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
   libmicrohttpd-dev libnats-dev libcmocka-dev zlib1g-dev libzstd-dev libxxhash-dev
+  tzdata
+)
+TEST_PKGS=(
+  clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 sqlite3 zstd gzip
   nats-server
-  python3 procps util-linux tzdata curl openssl
+  python3 procps util-linux curl openssl
   chromium chromium-driver
 )
-if [ "${1:-}" = "--bench" ]; then
-  PKGS+=(pgloader pgcopydb time wrk)
-fi
+case "${1:-}" in
+  --test) PKGS+=("${TEST_PKGS[@]}") ;;
+  --bench) PKGS+=("${TEST_PKGS[@]}" pgloader pgcopydb time wrk) ;;
+  "") ;;
+  *) echo "usage: setup-deps.sh [--test|--bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
