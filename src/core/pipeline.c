@@ -168,6 +168,10 @@ struct table_run {
     int warned_missing;     /* a column gone from the source was reported this run */
     const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
     int64_t dead_lettered;  /* event sources: events the last attempt set aside */
+    /* the last attempt's COMMIT was sent and its answer lost with the
+     * connection: that batch may be in (see attempt_batch) */
+    int64_t unsure_id;
+    struct sl_load_result unsure_res;
 };
 
 /* A repair batch: rows of the source for some keys merged by primary key,
@@ -975,6 +979,28 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         return -1;
     if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
         goto fail;
+    if (tr->unsure_id) {
+        /* invariant 2: the ledger row commits with the rows, so it tells
+         * whether the lost COMMIT took; if it did, the batch is not loaded
+         * again (a source without a content hash would load it twice) */
+        struct sl_rows r;
+        if (sl_ledger_get(&tr->ledger, tr->unsure_id, tr->p->name, &r, err) < 0)
+            goto fail;
+        int took = r.nrows == 1 && sl_rows_get(&r, 0, 4) &&
+                   strcmp(sl_rows_get(&r, 0, 4), "committed") == 0;
+        sl_rows_free(&r);
+        if (took) {
+            sl_log(SL_LOG_INFO, &tr->log, "%s: the lost COMMIT of batch %" PRId64
+                   " did take; not loading it again", b->ref, tr->unsure_id);
+            tr->dops->rollback(tr->dest);
+            at->result = ATT_COMMITTED;
+            at->batch_id = tr->unsure_id;
+            at->res = tr->unsure_res;
+            tr->unsure_id = 0;
+            return 0;
+        }
+        tr->unsure_id = 0;
+    }
     if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
         goto fail;
     if (dup) {
@@ -1071,8 +1097,13 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
                              err) < 0)
         goto fail;
-    if (tr->dops->commit(tr->dest, err) < 0)
+    if (tr->dops->commit(tr->dest, err) < 0) {
+        if (err->cls == SL_RETRY) {
+            tr->unsure_id = batch_id;
+            tr->unsure_res = at->res;
+        }
         goto fail;
+    }
     at->result = ATT_COMMITTED;
     at->batch_id = batch_id;
     goto done;
@@ -1188,6 +1219,7 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sl_metrics_running(tr->p->name, tr->t->name, 1);
     sl_err_clear(&err);
+    tr->unsure_id = 0;
     for (int a = 1; a <= attempts; a++) {
         sl_err_clear(&err);
         rc = attempt_batch(tr, b, &at, &err);
