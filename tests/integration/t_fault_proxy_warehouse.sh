@@ -124,8 +124,8 @@ proxy "$WHP_CTL" reset >/dev/null
 sluice run "$W/s.yaml"
 check "a run without faults succeeds" 0 "$RC"
 verify "no faults" && ok "a run without faults loads the expected rows" || not_ok "a run without faults loads the expected rows"
-NCOPY=$(proxy_stat "$WHP_CTL" queries.COPY)
-NCOMMIT=$(proxy_stat "$WHP_CTL" queries.COMMIT)
+NCOPY=$(proxy_stat "$WHP_CTL" COPY)
+NCOMMIT=$(proxy_stat "$WHP_CTL" COMMIT)
 NBYTES=$(( $(proxy_stat "$WHP_CTL" c2s) + $(proxy_stat "$WHP_CTL" s2c) ))
 echo "# a run: $NCOPY COPY, $NCOMMIT COMMIT, $NBYTES bytes through the proxy"
 
