@@ -25,6 +25,7 @@ wh_cleanup() {
 }
 trap wh_cleanup EXIT
 CUTS=${SL_PROXY_CUTS:-20}
+[ "${SL_SANITIZED:-OFF}" = ON ] && CUTS=${SL_PROXY_CUTS_ASAN:-8}
 src() { psql -qXAt -v ON_ERROR_STOP=1 -d "$SRC_DB" -c "$1"; }
 wh() { psql -qXAt -v ON_ERROR_STOP=1 -d "$WH_DB" -c "$1"; }
 
@@ -33,7 +34,7 @@ W="$T_DIR/w"; mkdir -p "$W"
 src "CREATE TABLE log (id bigint PRIMARY KEY, at timestamptz NOT NULL, v text, amount numeric(12,2))"
 src "CREATE TABLE acct (id bigint PRIMARY KEY, at timestamptz NOT NULL, v text, amount numeric(12,2))"
 src "CREATE TABLE cat (id bigint PRIMARY KEY, v text, amount numeric(12,2))"
-src "INSERT INTO cat SELECT 1000000 + g, 'c' || g, g * 0.1 FROM generate_series(1, 1500) g"
+src "INSERT INTO cat SELECT 900000000 + g, 'c' || g, g * 0.1 FROM generate_series(1, 1500) g"
 # change N: the source's writes of trial N (timestamps only move forward)
 change() {
   local base="'2024-01-01'::timestamptz + $1 * interval '3 hours'"

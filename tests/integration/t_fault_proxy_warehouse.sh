@@ -26,6 +26,7 @@ wh_cleanup() {
 }
 trap wh_cleanup EXIT
 CUTS=${SL_PROXY_CUTS:-20}
+[ "${SL_SANITIZED:-OFF}" = ON ] && CUTS=${SL_PROXY_CUTS_ASAN:-8}
 ROWS=${SL_PROXY_ROWS:-4000}
 src() { psql -qXAt -v ON_ERROR_STOP=1 -d "$SRC_DB" -c "$1"; }
 wh() { psql -qXAt -v ON_ERROR_STOP=1 -d "$WH_DB" -c "$1"; }

@@ -15,6 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fault_lib.sh"
 RESTARTS=${SL_RESTARTS:-10}
+[ "${SL_SANITIZED:-OFF}" = ON ] && RESTARTS=${SL_RESTARTS_ASAN:-4}
 ROWS=${SL_RESTART_ROWS:-20000}
 priv_pg_start
 p2 postgres "CREATE DATABASE wh" >/dev/null
