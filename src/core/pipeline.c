@@ -162,16 +162,16 @@ struct table_run {
     struct sl_source *src;
     struct sl_run_stats *stats;
     struct sl_log_ctx log;
+    /* the batch of the attempt that failed last, and its rows: it may have
+     * committed, its COMMIT's answer lost with the connection */
+    int64_t tried_id;
+    struct sl_load_result tried_res;
     int64_t release_id;     /* sluice approve: load this held batch, no gates */
     const char *decision;   /* its note in the ledger */
     struct sl_schema src_schema;    /* the source's columns (sources with schema()) */
     int warned_missing;     /* a column gone from the source was reported this run */
     const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
     int64_t dead_lettered;  /* event sources: events the last attempt set aside */
-    /* the last attempt's COMMIT was sent and its answer lost with the
-     * connection: that batch may be in (see attempt_batch) */
-    int64_t unsure_id;
-    struct sl_load_result unsure_res;
 };
 
 /* A repair batch: rows of the source for some keys merged by primary key,
@@ -979,27 +979,28 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         return -1;
     if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
         goto fail;
-    if (tr->unsure_id) {
+    if (tr->tried_id) {
         /* invariant 2: the ledger row commits with the rows, so it tells
-         * whether the lost COMMIT took; if it did, the batch is not loaded
-         * again (a source without a content hash would load it twice) */
+         * whether the failed attempt's COMMIT took; if it did, the batch is
+         * not loaded again (a source without a content hash would load it
+         * twice) */
         struct sl_rows r;
-        if (sl_ledger_get(&tr->ledger, tr->unsure_id, tr->p->name, &r, err) < 0)
+        int64_t tried = tr->tried_id;
+        tr->tried_id = 0;
+        if (sl_ledger_get(&tr->ledger, tried, tr->p->name, &r, err) < 0)
             goto fail;
         int took = r.nrows == 1 && sl_rows_get(&r, 0, 4) &&
                    strcmp(sl_rows_get(&r, 0, 4), "committed") == 0;
         sl_rows_free(&r);
         if (took) {
-            sl_log(SL_LOG_INFO, &tr->log, "%s: the lost COMMIT of batch %" PRId64
-                   " did take; not loading it again", b->ref, tr->unsure_id);
+            sl_log(SL_LOG_INFO, &tr->log, "%s: batch %" PRId64 " did commit before its"
+                   " connection was lost; not loading it again", b->ref, tried);
             tr->dops->rollback(tr->dest);
             at->result = ATT_COMMITTED;
-            at->batch_id = tr->unsure_id;
-            at->res = tr->unsure_res;
-            tr->unsure_id = 0;
+            at->batch_id = tried;
+            at->res = tr->tried_res;
             return 0;
         }
-        tr->unsure_id = 0;
     }
     if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
         goto fail;
@@ -1030,6 +1031,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
             goto fail;
     }
     tr->log.batch = batch_id;
+    tr->tried_id = batch_id;
 
     struct sl_gate_env env = {tr->dops, tr->dest, &tr->ledger, tr->p->name, t, &target, &diff,
                               batch_id, b->bytes, 0};
@@ -1097,13 +1099,8 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
                              err) < 0)
         goto fail;
-    if (tr->dops->commit(tr->dest, err) < 0) {
-        if (err->cls == SL_RETRY) {
-            tr->unsure_id = batch_id;
-            tr->unsure_res = at->res;
-        }
+    if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
-    }
     at->result = ATT_COMMITTED;
     at->batch_id = batch_id;
     goto done;
@@ -1134,6 +1131,7 @@ held:
 
 fail:
     tr->dops->rollback(tr->dest);
+    tr->tried_res = at->res;
 out:
     for (size_t g = 0; g < ngates; g++)
         gates[g].ops->free_run(gates[g].run);
@@ -1219,7 +1217,7 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sl_metrics_running(tr->p->name, tr->t->name, 1);
     sl_err_clear(&err);
-    tr->unsure_id = 0;
+    tr->tried_id = 0;
     for (int a = 1; a <= attempts; a++) {
         sl_err_clear(&err);
         rc = attempt_batch(tr, b, &at, &err);

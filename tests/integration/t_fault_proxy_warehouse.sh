@@ -174,7 +174,7 @@ proxy "$WHP_CTL" reset >/dev/null
 proxy "$WHP_CTL" query COMMIT 2 reply >/dev/null
 sluice run "$W/s.yaml" inc
 check "lost COMMIT answer of an incremental batch: the run succeeds" 0 "$RC"
-check_contains "lost COMMIT answer: the retry finds the batch committed" "did take; not loading it again" "$ERR"
+check_contains "lost COMMIT answer: the retry finds the batch committed" "did commit before its connection was lost; not loading it again" "$ERR"
 check "lost COMMIT answer: insert_only rows are there once" "$want_items" "$(wh "SELECT id, at, v, amount FROM f_ins" | digest)"
 check "lost COMMIT answer: one committed batch per range (6)" 6 \
   "$(wh "SELECT count(*) FROM _sluice.batches WHERE table_name = 'f_ins' AND state = 'committed'")"
