@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 15
 CTEST_ARGS ?= --output-on-failure -j2
 
-.PHONY: all deps deps-test build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz bench clean
+.PHONY: all deps deps-test build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz soak bench clean
 
 all: build
 
@@ -56,6 +56,12 @@ test-fuzz: build-fuzz
 
 fuzz: build-fuzz
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-600} bash tests/fuzz/run.sh $(FUZZ_BUILD)
+
+# The fault tests, longer: 100 SIGKILLs per destination (and 30 between a
+# commit and the move to done/), 100 connection cuts each way, 30 restarts.
+SOAK_ENV ?= SL_KILL_TRIALS=100 SL_KILL_MOVE_TRIALS=30 SL_PROXY_CUTS=100 SL_RESTARTS=30
+soak: deps-test build
+	cd $(BUILD) && $(SOAK_ENV) ctest $(CTEST_ARGS) -R 'pg_start|pg_stop|it_t_kill_recover|it_t_fault_'
 
 bench: build
 	@bash scripts/setup-deps.sh --bench

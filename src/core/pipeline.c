@@ -168,6 +168,10 @@ struct table_run {
     struct sl_source *src;
     struct sl_run_stats *stats;
     struct sl_log_ctx log;
+    /* the batch of the attempt that failed last, and its rows: it may have
+     * committed, its COMMIT's answer lost with the connection */
+    int64_t tried_id;
+    struct sl_load_result tried_res;
     int64_t release_id;     /* sluice approve: load this held batch, no gates */
     const char *decision;   /* its note in the ledger */
     struct sl_schema src_schema;    /* the source's columns (sources with schema()) */
@@ -1130,6 +1134,29 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         return -1;
     if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
         goto fail;
+    if (tr->tried_id) {
+        /* invariant 2: the ledger row commits with the rows, so it tells
+         * whether the failed attempt's COMMIT took; if it did, the batch is
+         * not loaded again (a source without a content hash would load it
+         * twice) */
+        struct sl_rows r;
+        int64_t tried = tr->tried_id;
+        tr->tried_id = 0;
+        if (sl_ledger_get(&tr->ledger, tried, tr->p->name, &r, err) < 0)
+            goto fail;
+        int took = r.nrows == 1 && sl_rows_get(&r, 0, 4) &&
+                   strcmp(sl_rows_get(&r, 0, 4), "committed") == 0;
+        sl_rows_free(&r);
+        if (took) {
+            sl_log(SL_LOG_INFO, &tr->log, "%s: batch %" PRId64 " did commit before its"
+                   " connection was lost; not loading it again", b->ref, tried);
+            tr->dops->rollback(tr->dest);
+            at->result = ATT_COMMITTED;
+            at->batch_id = tried;
+            at->res = tr->tried_res;
+            return 0;
+        }
+    }
     if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
         goto fail;
     if (dup) {
@@ -1161,6 +1188,7 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
             goto fail;
     }
     tr->log.batch = batch_id;
+    tr->tried_id = batch_id;
 
     struct sl_gate_env env = {tr->dops, tr->dest, &tr->ledger, tr->p->name, t, &target, &diff,
                               batch_id, b->bytes, 0};
@@ -1284,6 +1312,7 @@ held:
 
 fail:
     tr->dops->rollback(tr->dest);
+    tr->tried_res = at->res;
 out:
     for (size_t g = 0; g < ngates; g++)
         gates[g].ops->free_run(gates[g].run);
@@ -1369,6 +1398,7 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sl_metrics_running(tr->p->name, tr->t->name, 1);
     sl_err_clear(&err);
+    tr->tried_id = 0;
     for (int a = 1; a <= attempts; a++) {
         sl_err_clear(&err);
         rc = attempt_batch(tr, b, &at, &err);

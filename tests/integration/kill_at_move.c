@@ -1,0 +1,42 @@
+/* tests/integration/kill_at_move.c: an LD_PRELOAD shim for t_kill_recover.
+ *
+ * With SL_KILL_AT_MOVE=N in the environment, the N-th rename() into a done/
+ * folder kills the process with SIGKILL instead of moving the drop: its
+ * batch has committed, the drop is still in the drop folder, and only the
+ * ledger knows it is loaded (the window between commit and ack). With
+ * SL_KILL_AT_MOVE_MARK set, the target path is written to that file first,
+ * so the test knows the kill fell there. Without SL_KILL_AT_MOVE it only
+ * passes rename() through. */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_long moves;
+
+int rename(const char *from, const char *to)
+{
+    static int (*real_rename)(const char *, const char *);
+    const char *at = getenv("SL_KILL_AT_MOVE");
+
+    if (at && to && strstr(to, "/done/")) {
+        long n = strtol(at, NULL, 10);
+        if (n > 0 && atomic_fetch_add(&moves, 1) + 1 == n) {
+            const char *mark = getenv("SL_KILL_AT_MOVE_MARK");
+            int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+            if (fd >= 0) {
+                if (write(fd, to, strlen(to)) < 0) {
+                    /* the kill matters more than the mark */
+                }
+                close(fd);
+            }
+            raise(SIGKILL);
+        }
+    }
+    if (!real_rename)
+        real_rename = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
+    return real_rename(from, to);
+}
