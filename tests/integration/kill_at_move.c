@@ -1,7 +1,8 @@
 /* tests/integration/kill_at_move.c: an LD_PRELOAD shim for t_kill_recover.
  *
- * With SL_KILL_AT_MOVE=N in the environment, the N-th rename() into a done/
- * folder kills the process with SIGKILL instead of moving the drop: its
+ * With SL_KILL_AT_MOVE=N in the environment, the N-th rename() or renameat()
+ * into a done/ folder (the files source moves with renameat on directory
+ * descriptors) kills the process with SIGKILL instead of moving the drop: its
  * batch has committed, the drop is still in the drop folder, and only the
  * ledger knows it is loaded (the window between commit and ack). With
  * SL_KILL_AT_MOVE_MARK set, the target path is written to that file first,
@@ -11,32 +12,58 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static atomic_long moves;
 
+/* Called before each move into `to`: kills at the N-th one into done/. */
+static void maybe_kill(const char *to)
+{
+    const char *at = getenv("SL_KILL_AT_MOVE");
+    if (!at || !to || !strstr(to, "/done/"))
+        return;
+    long n = strtol(at, NULL, 10);
+    if (n > 0 && atomic_fetch_add(&moves, 1) + 1 == n) {
+        const char *mark = getenv("SL_KILL_AT_MOVE_MARK");
+        int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+        if (fd >= 0) {
+            if (write(fd, to, strlen(to)) < 0) {
+                /* the kill matters more than the mark */
+            }
+            close(fd);
+        }
+        raise(SIGKILL);
+    }
+}
+
 int rename(const char *from, const char *to)
 {
     static int (*real_rename)(const char *, const char *);
-    const char *at = getenv("SL_KILL_AT_MOVE");
-
-    if (at && to && strstr(to, "/done/")) {
-        long n = strtol(at, NULL, 10);
-        if (n > 0 && atomic_fetch_add(&moves, 1) + 1 == n) {
-            const char *mark = getenv("SL_KILL_AT_MOVE_MARK");
-            int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
-            if (fd >= 0) {
-                if (write(fd, to, strlen(to)) < 0) {
-                    /* the kill matters more than the mark */
-                }
-                close(fd);
-            }
-            raise(SIGKILL);
-        }
-    }
+    maybe_kill(to);
     if (!real_rename)
         real_rename = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
     return real_rename(from, to);
+}
+
+int renameat(int olddirfd, const char *from, int newdirfd, const char *to)
+{
+    static int (*real_renameat)(int, const char *, int, const char *);
+    char link[64], dir[4096], path[8192];
+    ssize_t n;
+
+    snprintf(link, sizeof link, "/proc/self/fd/%d", newdirfd);
+    if (to && to[0] != '/' && (n = readlink(link, dir, sizeof dir - 1)) > 0) {
+        dir[n] = '\0';
+        snprintf(path, sizeof path, "%s/%s", dir, to);
+        maybe_kill(path);
+    } else {
+        maybe_kill(to);
+    }
+    if (!real_renameat)
+        real_renameat = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT,
+                                                                           "renameat");
+    return real_renameat(olddirfd, from, newdirfd, to);
 }
