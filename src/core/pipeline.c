@@ -1670,7 +1670,7 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
             if (err->cls == SL_RETRY && sl_retry_attempts() > 1)
                 snprintf(after, sizeof after, " after %d attempts", sl_retry_attempts());
             snprintf(stats->not_run_why, sizeof stats->not_run_why,
-                     "destination \"%.64s\" not reached%s: %.380s", p->destination, after,
+                     "destination \"%.64s\" not reached%s: %.360s", p->destination, after,
                      err->msg);
         }
         sl_err_prefix(err, "pipeline \"%s\"", p->name);
