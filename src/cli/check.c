@@ -1,5 +1,10 @@
-/* cli/check.c: `sluice check CONFIG [--json]`: validate the config and print
- * the plan. Exit 2 on any error, naming file:line:column. */
+/* cli/check.c: `sluice check CONFIG [--json] [--verbose]`: validate the config
+ * and print the plan: every configured value of every block (http, alerts,
+ * connections, each pipeline with its schedule, snapshots, reconcile, source,
+ * tables and gates), secrets as ***. With --verbose, every key each block
+ * takes, one a line, with its value (or "(default)") and its one-line meaning
+ * from the key tables the loader reads with (struct sl_cfg_key). --json
+ * carries the same. Exit 2 on any error, naming file:line:column. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,38 +17,314 @@
 #include "gates/gate.h"
 #include "sources/source.h"
 
-/* A plugin key's current value as text (for the plan). */
-static void key_value(const struct sl_cfg_key *k, const void *ctx, char *out, size_t cap)
+/* One block of the config as its key table reads it. */
+struct block {
+    const char *title;              /* "source files", "gate size", "snapshots" */
+    const struct sl_cfg_key *keys;
+    const void *ctx;                /* NULL: not in the config (its defaults shown) */
+    int url_secret;                 /* its url is a secret (an alert's webhook) */
+    const char *const *skip;        /* keys that do not apply here; NULL-terminated */
+    const char *const *in_header;   /* keys the header line shows already (plain mode) */
+    const char *self_default;       /* table: source_table equal to this is its default */
+};
+
+static int listed(const char *const *names, const char *key)
 {
-    const char *p = (const char *)ctx + k->offset;
-    out[0] = '\0';
-    switch (k->type) {
-    case SL_CFG_STR: {
-        const char *s = *(char *const *)p;
-        sl_redact(s ? s : "", out, cap);     /* a broker URL may hold a password */
-        break;
+    for (; names && *names; names++)
+        if (strcmp(*names, key) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_secret(const struct block *b, const struct sl_cfg_key *k)
+{
+    return strcmp(k->key, "token") == 0 || strcmp(k->key, "password") == 0 ||
+           strcmp(k->key, "routing_key") == 0 || (b->url_secret && strcmp(k->key, "url") == 0);
+}
+
+/* The value as printed: a secret that is set as ***, the rest through
+ * sl_redact (a broker URL may hold a password). "" when unset. */
+static void shown(const struct block *b, const struct sl_cfg_key *k, char *out, size_t cap)
+{
+    char raw[1024];
+    sl_cfg_value_text(k, b->ctx, raw, sizeof raw);
+    if (raw[0] && is_secret(b, k))
+        snprintf(out, cap, "***");
+    else
+        sl_redact(raw, out, cap);
+}
+
+static int at_default(const struct block *b, const struct sl_cfg_key *k)
+{
+    if (b->self_default && b->ctx && strcmp(k->key, "source_table") == 0) {
+        const char *v = *(char *const *)(const void *)((const char *)b->ctx + k->offset);
+        return v && strcmp(v, b->self_default) == 0;
     }
-    case SL_CFG_INT: snprintf(out, cap, "%ld", *(const long *)p); break;
-    case SL_CFG_DOUBLE:
-    case SL_CFG_DURATION: snprintf(out, cap, "%g%s", *(const double *)p,
-                                   k->type == SL_CFG_DURATION ? "s" : ""); break;
-    case SL_CFG_BOOL: snprintf(out, cap, "%s", *(const int *)p ? "true" : "false"); break;
-    case SL_CFG_CHAR: {
-        char c = *p;
-        if (c == '\t')
-            snprintf(out, cap, "\\t");
-        else if (c)
-            snprintf(out, cap, "%c", c);
-        break;
+    return sl_cfg_is_default(k, b->ctx);
+}
+
+/* ---- text ---- */
+
+/* Plain: "<indent><title>: k=v k=v" with the keys that hold a value (nothing
+ * when the block is not in the config, or has nothing to show and `always`
+ * is 0). Verbose: the title, then every key that applies, one a line:
+ * "<indent>  key: value (default)    # meaning". */
+static void print_block(const char *indent, const struct block *b, int verbose, int always)
+{
+    char val[1024];
+
+    if (!verbose) {
+        if (!b->ctx)
+            return;
+        int any = 0;
+        for (const struct sl_cfg_key *k = b->keys; k && k->key; k++) {
+            if (listed(b->skip, k->key) || listed(b->in_header, k->key))
+                continue;
+            shown(b, k, val, sizeof val);
+            if (!val[0] || (!k->def && at_default(b, k)))
+                continue;   /* unset (0 for a number without a default) */
+            if (!any)
+                printf("%s%s:", indent, b->title);
+            any = 1;
+            printf(strchr(val, ' ') || strchr(val, '#') ? " %s=\"%s\"" : " %s=%s", k->key, val);
+        }
+        if (any)
+            printf("\n");
+        else if (always)
+            printf("%s%s: (all defaults)\n", indent, b->title);
+        return;
     }
-    case SL_CFG_ENUM: snprintf(out, cap, "%s", k->choices[*(const int *)p]); break;
-    case SL_CFG_STRLIST: {
-        const struct sl_strlist *l = (const struct sl_strlist *)p;
-        size_t used = 0;
-        for (size_t i = 0; i < l->n && used < cap; i++)
-            used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", l->items[i]);
-        break;
+    printf("%s%s:%s\n", indent, b->title, b->ctx ? "" : " (not in the config; its defaults)");
+    for (const struct sl_cfg_key *k = b->keys; k && k->key; k++) {
+        char line[1200];
+        if (listed(b->skip, k->key))
+            continue;
+        shown(b, k, val, sizeof val);
+        if (at_default(b, k))   /* without a default, its zero means unset */
+            snprintf(line, sizeof line, "%s: %s (default)", k->key,
+                     val[0] && k->def ? val : "none");
+        else
+            snprintf(line, sizeof line, "%s: %s", k->key, val);
+        printf("%s  %-40s # %s\n", indent, line, k->doc ? k->doc : "");
     }
+}
+
+/* ---- JSON ---- */
+
+/* {"key": value, ...} for the keys that hold a value (lists as arrays), and
+ * with --verbose "key_docs": [{key, value, default, doc}] for every key that
+ * applies. */
+static json_t *block_json(const struct block *b, int verbose)
+{
+    json_t *o = json_object(), *docs = verbose ? json_array() : NULL;
+    char val[1024];
+
+    for (const struct sl_cfg_key *k = b->keys; k && k->key; k++) {
+        if (listed(b->skip, k->key))
+            continue;
+        shown(b, k, val, sizeof val);
+        if (!k->def && at_default(b, k))
+            val[0] = '\0';     /* unset (0 for a number without a default) */
+        json_t *v = NULL;
+        if (val[0] && k->type == SL_CFG_STRLIST && b->ctx) {
+            const struct sl_strlist *l =
+                (const struct sl_strlist *)(const void *)((const char *)b->ctx + k->offset);
+            v = json_array();
+            for (size_t i = 0; i < l->n; i++) {
+                char item[1024];
+                sl_redact(l->items[i], item, sizeof item);
+                json_array_append_new(v, json_string(is_secret(b, k) ? "***" : item));
+            }
+        } else if (val[0]) {
+            v = json_string(val);
+        }
+        if (docs)
+            json_array_append_new(docs, json_pack("{s:s, s:O?, s:b, s:s}", "key", k->key, "value",
+                                                  v, "default", at_default(b, k), "doc",
+                                                  k->doc ? k->doc : ""));
+        if (v && b->ctx)
+            json_object_set_new(o, k->key, v);
+        else
+            json_decref(v);
+    }
+    if (docs)
+        json_object_set_new(o, "key_docs", docs);
+    return o;
+}
+
+/* ---- the blocks of the config ---- */
+
+/* keys that mean something only for kind incremental */
+static const char *const incremental_only[] = {"mode", "cursor", "boundary", "batch_limit", NULL};
+static const char *const table_header[] = {"name", "kind", "primary_key", "version_key",
+                                           "pattern", NULL};
+static const char *const name_only[] = {"name", NULL};
+
+/* Which table keys do not apply to table t of pipeline p. */
+static void table_skip(const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                       const char **skip, size_t cap)
+{
+    size_t n = 0;
+    if (t->kind != SL_KIND_INCREMENTAL)
+        for (const char *const *k = incremental_only; *k && n + 1 < cap; k++)
+            skip[n++] = *k;
+    if (!p->source_ops->sql && n + 1 < cap)     /* not a database source */
+        skip[n++] = "source_table";
+    if (strcmp(p->source_kind, "files") != 0 && n + 1 < cap)
+        skip[n++] = "pattern";
+    skip[n] = NULL;
+}
+
+static struct block table_block(const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                                const char **skip, size_t cap)
+{
+    table_skip(p, t, skip, cap);
+    return (struct block){"keys", sl_config_keys("table"), t, 0, skip, table_header, t->name};
+}
+
+/* A source's sub-block (the collector's publish:), NULL ctx when not given. */
+static struct block source_sub(const struct sl_pipeline_cfg *p, const struct sl_source_block *bl,
+                               char *title, size_t cap)
+{
+    const char *base = p->source_ctx;
+    int given = *(const int *)(const void *)(base + bl->given);
+    snprintf(title, cap, "source %s", bl->key);
+    return (struct block){title, bl->keys, given ? base + bl->offset : NULL, 0, NULL, NULL, NULL};
+}
+
+/* ---- plan as JSON ---- */
+
+static json_t *gates_json(const struct sl_table_cfg *t, int verbose)
+{
+    json_t *o = json_object();
+    for (size_t k = 0; k < t->ngates; k++) {
+        const struct sl_gate_cfg *g = &t->gates[k];
+        json_t *gj;
+        if (g->ops->item_keys && g->ops->item) {
+            gj = json_array();
+            const void *it;
+            for (size_t i = 0; (it = g->ops->item(g->ctx, i)); i++) {
+                struct block b = {"item", g->ops->item_keys, it, 0, NULL, NULL, NULL};
+                json_array_append_new(gj, block_json(&b, verbose));
+            }
+        } else {
+            struct block b = {g->ops->name, g->ops->keys, g->ctx, 0, NULL, NULL, NULL};
+            gj = block_json(&b, verbose);
+        }
+        json_object_set_new(o, g->ops->name, gj);
+    }
+    return o;
+}
+
+static json_t *plan_json(const struct sl_config *c, int verbose)
+{
+    json_t *root = json_object(), *conns = json_array(), *pipes = json_array(),
+           *alerts = json_array();
+    char buf[1024];
+    struct block hb = {"http", sl_config_keys("http"), c, 0, NULL, NULL, NULL};
+    if (c->http_listen || c->http_token || verbose)
+        json_object_set_new(root, "http", block_json(&hb, verbose));
+    for (size_t i = 0; i < c->nalerts; i++) {
+        struct block ab = {"alert", sl_config_keys("alert"), &c->alerts[i], 1, NULL, NULL, NULL};
+        json_array_append_new(alerts, block_json(&ab, verbose));
+    }
+    for (size_t i = 0; i < c->nconnections; i++) {
+        struct block cb = {"connection", sl_config_keys("connection"), &c->connections[i], 0,
+                           NULL, NULL, NULL};
+        json_t *cj = block_json(&cb, verbose);
+        sl_redact(c->connections[i].url, buf, sizeof buf);
+        json_object_set_new(cj, "name", json_string(c->connections[i].name));
+        json_object_set_new(cj, "url", json_string(buf));
+        json_array_append_new(conns, cj);
+    }
+    for (size_t i = 0; i < c->npipelines; i++) {
+        const struct sl_pipeline_cfg *p = &c->pipelines[i];
+        json_t *tables = json_array();
+        struct block sb = {"source", p->source_ops->keys, p->source_ctx, 0, NULL, NULL, NULL};
+        json_t *src = block_json(&sb, verbose);
+        json_object_set_new(src, "kind", json_string(p->source_kind));
+        for (const struct sl_source_block *bl = p->source_ops->blocks; bl && bl->key; bl++) {
+            char title[64];
+            struct block sub = source_sub(p, bl, title, sizeof title);
+            if (sub.ctx || verbose)
+                json_object_set_new(src, bl->key, block_json(&sub, verbose));
+        }
+        for (size_t j = 0; j < p->ntables; j++) {
+            const struct sl_table_cfg *t = &p->tables[j];
+            const char *skip[8];
+            struct block tb = table_block(p, t, skip, sizeof skip / sizeof *skip);
+            json_t *tj = block_json(&tb, verbose), *cols = json_object(), *gates = json_array(),
+                   *paths = json_object();
+            /* kind and primary_key always there, as before */
+            json_object_set_new(tj, "kind", json_string(sl_table_kind_name(t->kind)));
+            if (!json_object_get(tj, "primary_key"))
+                json_object_set_new(tj, "primary_key", json_array());
+            for (size_t k = 0; k < t->ncolumns; k++)
+                json_object_set_new(cols, t->columns[k].name,
+                                    json_string(sl_type_name(t->columns[k].type)));
+            json_object_set_new(tj, "columns", cols);
+            for (size_t k = 0; k < t->npaths; k++)
+                json_object_set_new(paths, t->paths[k].name, json_string(t->paths[k].path));
+            if (t->npaths)
+                json_object_set_new(tj, "paths", paths);
+            else
+                json_decref(paths);
+            for (size_t k = 0; k < t->ngates; k++)
+                json_array_append_new(gates, json_string(t->gates[k].ops->name));
+            json_object_set_new(tj, "gates", gates);
+            json_object_set_new(tj, "gate_settings", gates_json(t, verbose));
+            if (p->source_ops->plan && t->kind == SL_KIND_INCREMENTAL) {
+                struct sl_table_plan tp;
+                p->source_ops->plan(c, p, t, &tp);
+                json_object_set_new(tj, "cursor_unique", tp.cursor_unique < 0
+                                                             ? json_null()
+                                                             : json_boolean(tp.cursor_unique));
+                json_object_set_new(tj, "cursor_plan", json_string(tp.line));
+            }
+            json_array_append_new(tables, tj);
+        }
+        struct block pb = {"pipeline", sl_config_keys("pipeline"), p, 0, NULL, NULL, NULL};
+        json_t *pj = block_json(&pb, verbose);
+        json_object_set_new(pj, "source", src);
+        json_object_set_new(pj, "every_seconds", json_real(p->every));
+        json_object_set_new(pj, "stale_after_seconds", json_real(p->stale_after));
+        struct block snap = {"snapshots", sl_config_keys("snapshots"),
+                             p->snapshot_every > 0 ? p : NULL, 0, NULL, NULL, NULL};
+        struct block rec = {"reconcile", sl_config_keys("reconcile"),
+                            p->reconcile_every > 0 ? p : NULL, 0, NULL, NULL, NULL};
+        if (snap.ctx || verbose)
+            json_object_set_new(pj, "snapshots", block_json(&snap, verbose));
+        if (rec.ctx || verbose)
+            json_object_set_new(pj, "reconcile", block_json(&rec, verbose));
+        json_object_set_new(pj, "tables", tables);
+        json_array_append_new(pipes, pj);
+    }
+    json_object_set_new(root, "config", json_string(c->path));
+    json_object_set_new(root, "alerts", alerts);
+    json_object_set_new(root, "connections", conns);
+    json_object_set_new(root, "pipelines", pipes);
+    return root;
+}
+
+/* ---- plan as text ---- */
+
+static void print_gate(const struct sl_gate_cfg *g, int verbose)
+{
+    char line[1024] = "";
+    if (g->ops->describe)
+        g->ops->describe(g->ctx, line, sizeof line);
+    printf("    gate %s:%s%s\n", g->ops->name, line[0] ? " " : "", line);
+    if (g->ops->item_keys && g->ops->item) {
+        const void *it;
+        for (size_t i = 0; (it = g->ops->item(g->ctx, i)); i++) {
+            char title[32];
+            snprintf(title, sizeof title, "item %zu", i + 1);
+            struct block b = {title, g->ops->item_keys, it, 0, NULL, NULL, NULL};
+            print_block("      ", &b, verbose, 1);
+        }
+    } else if (g->ops->keys) {
+        struct block b = {"settings", g->ops->keys, g->ctx, 0, NULL, NULL, NULL};
+        print_block("      ", &b, verbose, 1);
     }
 }
 
@@ -61,73 +342,86 @@ static const char *stored_note(const struct sl_pipeline_cfg *p, const char *name
     return out;
 }
 
-static json_t *plan_json(const struct sl_config *c)
+static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                        const struct sl_table_cfg *t, int verbose)
 {
-    json_t *root = json_object(), *conns = json_array(), *pipes = json_array();
-    char buf[1024];
-    for (size_t i = 0; i < c->nconnections; i++) {
-        sl_redact(c->connections[i].url, buf, sizeof buf);
-        json_array_append_new(conns, json_pack("{s:s, s:s}", "name", c->connections[i].name,
-                                               "url", buf));
+    char note[640];
+    printf("  table %s%s: %s", t->name, stored_note(p, t->name, 1, note, sizeof note),
+           sl_table_kind_name(t->kind));
+    if (t->primary_key.n) {
+        printf(", primary key (");
+        for (size_t k = 0; k < t->primary_key.n; k++)
+            printf("%s%s", k ? ", " : "", t->primary_key.items[k]);
+        printf(")");
     }
-    for (size_t i = 0; i < c->npipelines; i++) {
-        const struct sl_pipeline_cfg *p = &c->pipelines[i];
-        json_t *src = json_object(), *tables = json_array();
-        json_object_set_new(src, "kind", json_string(p->source_kind));
-        for (const struct sl_cfg_key *k = p->source_ops->keys; k && k->key; k++) {
-            if (strcmp(k->key, "token") == 0 || strcmp(k->key, "password") == 0)
-                continue;
-            key_value(k, p->source_ctx, buf, sizeof buf);
-            json_object_set_new(src, k->key, json_string(buf));
-        }
-        for (size_t j = 0; j < p->ntables; j++) {
-            const struct sl_table_cfg *t = &p->tables[j];
-            json_t *tj = json_object(), *pk = json_array(), *cols = json_object(),
-                   *gates = json_array();
-            json_object_set_new(tj, "name", json_string(t->name));
-            json_object_set_new(tj, "kind", json_string(sl_table_kind_name(t->kind)));
-            for (size_t k = 0; k < t->primary_key.n; k++)
-                json_array_append_new(pk, json_string(t->primary_key.items[k]));
-            json_object_set_new(tj, "primary_key", pk);
-            if (t->version_key)
-                json_object_set_new(tj, "version_key", json_string(t->version_key));
-            if (t->pattern)
-                json_object_set_new(tj, "pattern", json_string(t->pattern));
-            for (size_t k = 0; k < t->ncolumns; k++)
-                json_object_set_new(cols, t->columns[k].name,
-                                    json_string(sl_type_name(t->columns[k].type)));
-            json_object_set_new(tj, "columns", cols);
-            for (size_t k = 0; k < t->ngates; k++)
-                json_array_append_new(gates, json_string(t->gates[k].ops->name));
-            json_object_set_new(tj, "gates", gates);
-            if (p->source_ops->plan && t->kind == SL_KIND_INCREMENTAL) {
-                struct sl_table_plan tp;
-                p->source_ops->plan(c, p, t, &tp);
-                json_object_set_new(tj, "cursor_unique", tp.cursor_unique < 0
-                                                             ? json_null()
-                                                             : json_boolean(tp.cursor_unique));
-                json_object_set_new(tj, "cursor_plan", json_string(tp.line));
-            }
-            json_array_append_new(tables, tj);
-        }
-        json_array_append_new(pipes, json_pack("{s:s, s:o, s:s, s:f, s:f, s:o}", "name", p->name,
-                                               "source", src, "destination", p->destination,
-                                               "every_seconds", p->every, "stale_after_seconds",
-                                               p->stale_after, "tables", tables));
+    if (t->version_key)
+        printf(", version key %s", t->version_key);
+    if (t->pattern)
+        printf(", files %s", t->pattern);
+    printf("\n");
+    const char *skip[8];
+    struct block tb = table_block(p, t, skip, sizeof skip / sizeof *skip);
+    print_block("    ", &tb, verbose, 0);
+    printf("    columns: ");
+    for (size_t k = 0; k < t->ncolumns; k++)
+        printf("%s%s%s %s", k ? ", " : "", t->columns[k].name,
+               stored_note(p, t->columns[k].name, 0, note, sizeof note),
+               sl_type_name(t->columns[k].type));
+    if (p->source_ops->serve)
+        printf("%sothers from the events, as text; each event kept whole in its event_column\n",
+               t->ncolumns ? "; " : "");
+    else if (p->source_ops->schema)
+        printf("%sothers as the source table declares them\n", t->ncolumns ? "; " : "");
+    else
+        printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
+    if (t->npaths) {
+        printf("    paths:");
+        for (size_t k = 0; k < t->npaths; k++)
+            printf("%s %s <- %s", k ? "," : "", t->paths[k].name, t->paths[k].path);
+        printf("\n");
     }
-    json_object_set_new(root, "config", json_string(c->path));
-    json_object_set_new(root, "connections", conns);
-    json_object_set_new(root, "pipelines", pipes);
-    return root;
+    if (p->source_ops->plan) {
+        struct sl_table_plan tp;
+        p->source_ops->plan(c, p, t, &tp);
+        if (tp.line[0])
+            printf("    %s\n", tp.line);
+    }
+    if (!t->ngates)
+        printf("    gates: none\n");
+    for (size_t k = 0; k < t->ngates; k++)
+        print_gate(&t->gates[k], verbose);
 }
 
-static void print_plan(const struct sl_config *c)
+static void print_plan(const struct sl_config *c, int verbose)
 {
     char buf[1024];
-    printf("config %s: ok\n\nconnections\n", c->path);
+    printf("config %s: ok\n", c->path);
+    struct block hb = {"http", sl_config_keys("http"), c, 0, NULL, NULL, NULL};
+    if (c->http_listen || c->http_token || verbose) {
+        printf("\n");
+        print_block("", &hb, verbose, 0);
+    }
+    if (c->nalerts || verbose)
+        printf("\nalerts%s\n", c->nalerts ? "" : ": none");
+    for (size_t i = 0; i < c->nalerts; i++) {
+        char title[32];
+        snprintf(title, sizeof title, "alert #%zu", i + 1);
+        struct block ab = {title, sl_config_keys("alert"), &c->alerts[i], 1, NULL, NULL, NULL};
+        print_block("  ", &ab, verbose, 1);
+    }
+    if (!c->nalerts && verbose) {
+        struct block ab = {"each alert", sl_config_keys("alert"), NULL, 1, NULL, NULL, NULL};
+        print_block("  ", &ab, verbose, 1);
+    }
+    printf("\nconnections\n");
     for (size_t i = 0; i < c->nconnections; i++) {
-        sl_redact(c->connections[i].url, buf, sizeof buf);
-        printf("  %-20s %s\n", c->connections[i].name, buf);
+        const struct sl_connection_cfg *cn = &c->connections[i];
+        sl_redact(cn->url, buf, sizeof buf);
+        printf("  %-20s %s%s\n", cn->name, buf, cn->password ? " password=***" : "");
+        if (verbose) {
+            struct block cb = {cn->name, sl_config_keys("connection"), cn, 0, NULL, NULL, NULL};
+            print_block("    ", &cb, verbose, 1);
+        }
     }
     for (size_t i = 0; i < c->npipelines; i++) {
         const struct sl_pipeline_cfg *p = &c->pipelines[i];
@@ -138,88 +432,46 @@ static void print_plan(const struct sl_config *c)
                                       " to change it" : "");
         if (p->stale_after > 0)
             printf(" (stale after %gs)", p->stale_after);
-        printf("\n  source %s:", p->source_kind);
-        for (const struct sl_cfg_key *k = p->source_ops->keys; k && k->key; k++) {
-            if (strcmp(k->key, "token") == 0 || strcmp(k->key, "password") == 0)
-                continue;
-            key_value(k, p->source_ctx, buf, sizeof buf);
-            if (buf[0])
-                printf(" %s=%s", k->key, buf);
-        }
         printf("\n");
-        for (size_t j = 0; j < p->ntables; j++) {
-            const struct sl_table_cfg *t = &p->tables[j];
-            char note[640];
-            printf("  table %s%s: %s", t->name, stored_note(p, t->name, 1, note, sizeof note),
-                   sl_table_kind_name(t->kind));
-            if (t->primary_key.n) {
-                printf(", primary key (");
-                for (size_t k = 0; k < t->primary_key.n; k++)
-                    printf("%s%s", k ? ", " : "", t->primary_key.items[k]);
-                printf(")");
-            }
-            if (t->version_key)
-                printf(", version key %s", t->version_key);
-            if (t->pattern)
-                printf(", files %s", t->pattern);
-            printf("\n    columns: ");
-            for (size_t k = 0; k < t->ncolumns; k++)
-                printf("%s%s%s %s", k ? ", " : "", t->columns[k].name,
-                       stored_note(p, t->columns[k].name, 0, note, sizeof note),
-                       sl_type_name(t->columns[k].type));
-            if (p->source_ops->schema)
-                printf("%sothers as the source table declares them\n", t->ncolumns ? "; " : "");
-            else if (p->source_ops->serve)
-                printf("%sothers inferred from the events; each event kept whole in _event\n",
-                       t->ncolumns ? "; " : "");
-            else
-                printf("%sothers inferred from the first drop\n", t->ncolumns ? "; " : "");
-            if (p->source_ops->plan) {
-                struct sl_table_plan tp;
-                p->source_ops->plan(c, p, t, &tp);
-                if (tp.line[0])
-                    printf("    %s\n", tp.line);
-            }
-            if (!t->ngates)
-                printf("    gates: none\n");
-            for (size_t k = 0; k < t->ngates; k++) {
-                const struct sl_gate_cfg *g = &t->gates[k];
-                char line[1024], val[256];
-                line[0] = '\0';
-                if (g->ops->describe) {
-                    g->ops->describe(g->ctx, line, sizeof line);
-                } else {
-                    size_t used = 0;
-                    for (const struct sl_cfg_key *key = g->ops->keys; key && key->key &&
-                                                                       used < sizeof line; key++) {
-                        key_value(key, g->ctx, val, sizeof val);
-                        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s=%s",
-                                                 used ? " " : "", key->key, val);
-                    }
-                }
-                printf("    gate %s: %s\n", g->ops->name, line);
-            }
+        struct block pb = {"pipeline", sl_config_keys("pipeline"), p, 0, NULL, name_only, NULL};
+        print_block("  ", &pb, verbose, 0);
+        struct block snap = {"snapshots", sl_config_keys("snapshots"),
+                             p->snapshot_every > 0 ? p : NULL, 0, NULL, NULL, NULL};
+        struct block rec = {"reconcile", sl_config_keys("reconcile"),
+                            p->reconcile_every > 0 ? p : NULL, 0, NULL, NULL, NULL};
+        print_block("  ", &snap, verbose, 0);
+        print_block("  ", &rec, verbose, 0);
+        char title[64];
+        snprintf(title, sizeof title, "source %s", p->source_kind);
+        struct block sb = {title, p->source_ops->keys, p->source_ctx, 0, NULL, NULL, NULL};
+        print_block("  ", &sb, verbose, 1);
+        for (const struct sl_source_block *bl = p->source_ops->blocks; bl && bl->key; bl++) {
+            struct block sub = source_sub(p, bl, title, sizeof title);
+            print_block("  ", &sub, verbose, 0);
         }
+        for (size_t j = 0; j < p->ntables; j++)
+            print_table(c, p, &p->tables[j], verbose);
     }
 }
 
 int sl_cmd_check(int argc, char **argv)
 {
     struct sl_cli_opts o;
-    if (sl_cli_parse(argc, argv, "sluice check CONFIG [--json]", "json", &o) < 0)
+    if (sl_cli_parse(argc, argv, "sluice check CONFIG [--json] [--verbose]", "json,verbose",
+                     &o) < 0)
         return 2;
     struct sl_config *c = sl_cli_load_config_alerting(o.config);
     sl_free(o.args);
     if (!c)
         return 2;
     if (o.json) {
-        json_t *j = plan_json(c);
+        json_t *j = plan_json(c, o.verbose);
         char *s = json_dumps(j, JSON_INDENT(2));
         printf("%s\n", s ? s : "{}");
         free(s);
         json_decref(j);
     } else {
-        print_plan(c);
+        print_plan(c, o.verbose);
     }
     sl_config_free(c);
     return 0;

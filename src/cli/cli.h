@@ -33,6 +33,7 @@ struct sl_cli_opts {
     const char *note;       /* --note TEXT */
     int cascade;            /* --cascade */
     int list;               /* --list */
+    int verbose;            /* --verbose (check: each key's meaning) */
     char **args;            /* positional arguments after CONFIG */
     int nargs;
 };

@@ -37,8 +37,9 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                 goto bad;
             }
             if (strcmp(name, "json") == 0 || strcmp(name, "cascade") == 0 ||
-                strcmp(name, "list") == 0) {
-                *(name[0] == 'j' ? &o->json : name[0] == 'c' ? &o->cascade : &o->list) = 1;
+                strcmp(name, "list") == 0 || strcmp(name, "verbose") == 0) {
+                *(name[0] == 'j' ? &o->json : name[0] == 'c' ? &o->cascade :
+                  name[0] == 'l' ? &o->list : &o->verbose) = 1;
                 continue;
             }
             if (i + 1 >= argc) {

@@ -190,10 +190,12 @@ static void *run_pipeline(void *arg)
                 sl_metrics_error(p->name, p->tables[k].name, NULL);
             w->failing = 0;
         }
-        if (st.committed || st.failed || st.deferred || st.duplicates)
-            sl_log(SL_LOG_DEBUG, &lc, "%d committed (%" PRId64 " rows), %d duplicate, %d failed,"
-                   " %d deferred, %d quarantined", st.committed, st.rows, st.duplicates,
-                   st.failed, st.deferred, st.quarantined);
+        if (st.committed || st.failed || st.deferred || st.duplicates || st.waiting ||
+            st.not_run || st.stopped) {
+            char summary[1024];
+            sl_run_stats_text(&st, summary, sizeof summary);
+            sl_log(SL_LOG_DEBUG, &lc, "%s", summary);
+        }
         if (wait_until(dm, start + interval))
             break;
     }

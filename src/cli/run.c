@@ -7,22 +7,6 @@
 #include "core/pipeline.h"
 #include "obs/progress.h"
 
-/* "2 deferred (1 still being written, 1 transient failure)": what was left
- * for the next run, and why. */
-static void deferred_text(const struct sl_run_stats *st, char *out, size_t cap)
-{
-    int n = st->deferred + st->waiting;
-    if (st->waiting && st->deferred)
-        snprintf(out, cap, "%d deferred (%d still being written, %d transient failure%s)", n,
-                 st->waiting, st->deferred, st->deferred == 1 ? "" : "s");
-    else if (st->waiting)
-        snprintf(out, cap, "%d deferred (still being written)", n);
-    else if (st->deferred)
-        snprintf(out, cap, "%d deferred (transient failure%s)", n, n == 1 ? "" : "s");
-    else
-        snprintf(out, cap, "0 deferred");
-}
-
 int sl_cmd_run(int argc, char **argv)
 {
     struct sl_cli_opts o;
@@ -59,26 +43,23 @@ int sl_cmd_run(int argc, char **argv)
             fprintf(stderr, "sluice: %s\n", err.msg);
             broken = 1;
         }
-        char deferred[128];
-        deferred_text(&st, deferred, sizeof deferred);
-        printf("%s: %d committed (%lld rows), %d duplicate, %d failed, %s, %d quarantined",
-               p->name, st.committed, (long long)st.rows, st.duplicates, st.failed, deferred,
-               st.quarantined);
-        if (st.locked)
-            printf(", %d skipped (locked by another run)", st.locked);
-        printf("\n");
+        char summary[1024];
+        sl_run_stats_text(&st, summary, sizeof summary);
+        printf("%s: %s\n", p->name, summary);
         total.committed += st.committed;
         total.failed += st.failed;
         total.deferred += st.deferred;
         total.waiting += st.waiting;
         total.quarantined += st.quarantined;
+        total.not_run += st.not_run;
+        total.stopped += st.stopped;
     }
     sl_free(o.args);
     sl_config_free(c);
     /* a drop still being written (or that changed while loading) is left
      * for the next run and counted: nothing failed. A transient failure that
      * outlasted its retries did. */
-    if (broken || total.failed || total.deferred)
+    if (broken || total.failed || total.deferred || total.not_run || total.stopped)
         return 1;
     return total.quarantined ? 3 : 0;
 }

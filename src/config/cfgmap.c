@@ -449,3 +449,119 @@ void sl_cfg_free(const struct sl_cfg_key *keys, void *ctx)
         }
     }
 }
+
+/* ---- values as text (`sluice check`) ---- */
+
+/* Seconds as a config writes them: 600 -> "10m", 5400 -> "1h30m". */
+static void duration_text(double secs, char *out, size_t cap)
+{
+    static const struct { long long secs; char unit; } units[] = {
+        {86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'},
+    };
+    if (!(secs > 0) || secs > 1e15 || secs != (double)(long long)secs) {
+        snprintf(out, cap, "%gs", secs);
+        return;
+    }
+    long long v = (long long)secs;
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof units / sizeof units[0] && used < cap; i++) {
+        if (v < units[i].secs)
+            continue;
+        int w = snprintf(out + used, cap - used, "%lld%c", v / units[i].secs, units[i].unit);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+        v %= units[i].secs;
+    }
+}
+
+static void value_text(const struct sl_cfg_key *k, const void *ctx, char *out, size_t cap)
+{
+    const char *p = (const char *)ctx + k->offset;
+    out[0] = '\0';
+    switch (k->type) {
+    case SL_CFG_STR: {
+        const char *s = *(char *const *)(const void *)p;
+        snprintf(out, cap, "%s", s ? s : "");
+        break;
+    }
+    case SL_CFG_INT: snprintf(out, cap, "%ld", *(const long *)(const void *)p); break;
+    case SL_CFG_DOUBLE: snprintf(out, cap, "%g", *(const double *)(const void *)p); break;
+    case SL_CFG_DURATION: duration_text(*(const double *)(const void *)p, out, cap); break;
+    case SL_CFG_BOOL: snprintf(out, cap, "%s", *(const int *)(const void *)p ? "true" : "false");
+        break;
+    case SL_CFG_CHAR:
+        if (*p == '\t')
+            snprintf(out, cap, "\\t");
+        else if (*p)
+            snprintf(out, cap, "%c", *p);
+        break;
+    case SL_CFG_ENUM: {
+        int i = *(const int *)(const void *)p;
+        size_t n = 0;
+        while (k->choices && k->choices[n])
+            n++;
+        snprintf(out, cap, "%s", i >= 0 && (size_t)i < n ? k->choices[i] : "");
+        break;
+    }
+    case SL_CFG_STRLIST: {
+        const struct sl_strlist *l = (const struct sl_strlist *)(const void *)p;
+        size_t used = 0;
+        for (size_t i = 0; i < l->n && used < cap; i++) {
+            int w = snprintf(out + used, cap - used, "%s%s", i ? ", " : "[", l->items[i]);
+            if (w < 0)
+                break;
+            used += (size_t)w;
+        }
+        if (l->n && used < cap)
+            snprintf(out + used, cap - used, "]");
+        break;
+    }
+    }
+}
+
+/* k's default filled into a zeroed scratch context (zeroed alone when k
+ * has no default), as text. */
+static void default_text(const struct sl_cfg_key *k, char *out, size_t cap)
+{
+    struct sl_cfg_key one[2];
+    struct sl_err e;
+    /* room for the widest field (a strlist) at k's offset */
+    char *tmp = sl_calloc(1, k->offset + sizeof(struct sl_strlist) + sizeof(double));
+
+    out[0] = '\0';
+    if (!tmp)
+        return;
+    memset(one, 0, sizeof one);
+    one[0] = *k;
+    sl_err_clear(&e);
+    struct site s = {"<default>", NULL, NULL, k, &e};
+    if (!k->def || fill_default(&s, tmp, NULL) == 0)
+        value_text(k, tmp, out, cap);
+    sl_cfg_free(one, tmp);
+    sl_free(tmp);
+}
+
+void sl_cfg_value_text(const struct sl_cfg_key *k, const void *ctx, char *out, size_t cap)
+{
+    if (!cap)
+        return;
+    if (ctx)
+        value_text(k, ctx, out, cap);
+    else
+        default_text(k, out, cap);
+}
+
+int sl_cfg_is_default(const struct sl_cfg_key *k, const void *ctx)
+{
+    char now[1024], def[1024];
+
+    if (!ctx)
+        return 1;
+    if (k->required)
+        return 0;   /* given, necessarily */
+    value_text(k, ctx, now, sizeof now);
+    default_text(k, def, sizeof def);
+    return strcmp(now, def) == 0;
+}

@@ -1245,3 +1245,16 @@ const char *sl_table_kind_name(enum sl_table_kind k)
 {
     return (unsigned)k < count(table_kinds) ? table_kinds[k] : "unknown";
 }
+
+const struct sl_cfg_key *sl_config_keys(const char *block)
+{
+    static const struct { const char *name; const struct sl_cfg_key *keys; } blocks[] = {
+        {"http", http_keys},           {"alert", alert_keys},         {"connection", conn_keys},
+        {"pipeline", pipeline_keys},   {"snapshots", snapshot_keys},  {"reconcile", reconcile_keys},
+        {"table", table_keys},
+    };
+    for (size_t i = 0; block && i < sizeof blocks / sizeof blocks[0]; i++)
+        if (strcmp(blocks[i].name, block) == 0)
+            return blocks[i].keys;
+    return NULL;
+}

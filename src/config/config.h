@@ -61,6 +61,15 @@ int sl_cfg_fill_ex(const struct sl_cfg_key *keys, void *ctx, const struct sl_yam
                    const char *file, const char *owner, const char *what,
                    const char *const *also, struct sl_err *err);
 void sl_cfg_free(const struct sl_cfg_key *keys, void *ctx);
+/* The value of key k in ctx as text, as a config would write it: "10m",
+ * "[updated_at, id]", "\\t"; "" for an unset string or an empty list. Not
+ * redacted: the caller decides what is secret. ctx NULL: k's default ("" when
+ * it has none). */
+void sl_cfg_value_text(const struct sl_cfg_key *k, const void *ctx, char *out, size_t cap);
+/* 1 when key k holds its default in ctx (the default's value, or for a key
+ * without one, unset: NULL, 0, an empty list), else 0 (always for a required
+ * key). */
+int sl_cfg_is_default(const struct sl_cfg_key *k, const void *ctx);
 
 /* ---- the config ---- */
 
@@ -189,5 +198,11 @@ const struct sl_connection_cfg *sl_config_connection(const struct sl_config *c, 
 char *sl_config_path(const struct sl_config *c, const char *p);
 
 const char *sl_table_kind_name(enum sl_table_kind k);
+
+/* The key tables of the config's own blocks, for `sluice check`: "http",
+ * "alert", "connection", "pipeline", "snapshots", "reconcile", "table"
+ * (filled into sl_config, sl_alert_cfg, sl_connection_cfg, sl_pipeline_cfg
+ * and sl_table_cfg); NULL for another name. */
+const struct sl_cfg_key *sl_config_keys(const char *block);
 
 #endif

@@ -80,6 +80,41 @@ void sl_retry_sleep(int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* ---- the summary of a run ---- */
+
+void sl_run_stats_text(const struct sl_run_stats *st, char *out, size_t cap)
+{
+    char deferred[128];
+    int n = st->deferred + st->waiting;
+
+    /* what was left for the next run, and why */
+    if (st->waiting && st->deferred)
+        snprintf(deferred, sizeof deferred, "%d deferred (%d still being written, %d transient "
+                 "failure%s)", n, st->waiting, st->deferred, st->deferred == 1 ? "" : "s");
+    else if (st->waiting)
+        snprintf(deferred, sizeof deferred, "%d deferred (still being written)", n);
+    else if (st->deferred)
+        snprintf(deferred, sizeof deferred, "%d deferred (transient failure%s)", n,
+                 n == 1 ? "" : "s");
+    else
+        snprintf(deferred, sizeof deferred, "0 deferred");
+    int used = snprintf(out, cap, "%d committed (%" PRId64 " rows), %d duplicate, %d failed, "
+                        "%s, %d quarantined", st->committed, st->rows, st->duplicates,
+                        st->failed, deferred, st->quarantined);
+    if (used >= 0 && (size_t)used < cap && st->locked)
+        used += snprintf(out + used, cap - (size_t)used, ", %d skipped (locked by another run)",
+                         st->locked);
+    if (used >= 0 && (size_t)used < cap && st->not_run)
+        used += snprintf(out + used, cap - (size_t)used, ", %d table%s not run", st->not_run,
+                         st->not_run == 1 ? "" : "s");
+    if (used >= 0 && (size_t)used < cap && st->stopped)
+        used += snprintf(out + used, cap - (size_t)used, ", %d table%s stopped early",
+                         st->stopped, st->stopped == 1 ? "" : "s");
+    if (used >= 0 && (size_t)used < cap && (st->not_run || st->stopped))
+        snprintf(out + used, cap - (size_t)used, ": %s",
+                 st->not_run_why[0] ? st->not_run_why : "see the log");
+}
+
 /* ---- column name -> index ---- */
 
 struct colmap {
@@ -1720,9 +1755,22 @@ static void *worker_main(void *arg)
     struct table_run *tr = &wk->tr;
 
     for (;;) {
+        size_t skipped = 0;
         pthread_mutex_lock(&w->mu);
         size_t i = (w->failed && !w->keep_going) ? w->p->ntables : w->next++;
+        if (i >= w->p->ntables && w->next < w->p->ntables && !sl_pipeline_stopping()) {
+            /* one worker stops at the first table that cannot run: the
+             * tables after it are not run either, and are counted so */
+            skipped = w->p->ntables - w->next;
+            w->next = w->p->ntables;
+        }
         pthread_mutex_unlock(&w->mu);
+        if (skipped) {
+            wk->stats.not_run += (int)skipped;
+            if (!wk->stats.not_run_why[0])
+                snprintf(wk->stats.not_run_why, sizeof wk->stats.not_run_why,
+                         "an earlier table failed");
+        }
         if (i >= w->p->ntables || sl_pipeline_stopping())
             break;
         struct sl_err e;
@@ -1730,6 +1778,9 @@ static void *worker_main(void *arg)
         tr->t = &w->p->tables[i];
         tr->log.table = tr->t->name;
         tr->warned_missing = 0;
+        const struct sl_run_stats *s = &wk->stats;
+        int seen = s->committed + s->duplicates + s->failed + s->deferred + s->waiting +
+                   s->quarantined;
         int leased = take_lease(tr, &e), rc = leased < 0 ? -1 : 0;
         if (leased == 1) {
             rc = run_table(tr, &e);
@@ -1743,6 +1794,17 @@ static void *worker_main(void *arg)
         }
         if (rc < 0) {
             sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
+            /* a table that could not run is said in the summary, not only
+             * logged: no batch of it is in any other count */
+            int ran = s->committed + s->duplicates + s->failed + s->deferred + s->waiting +
+                      s->quarantined - seen;
+            if (ran)
+                wk->stats.stopped++;
+            else
+                wk->stats.not_run++;
+            if (!wk->stats.not_run_why[0])
+                snprintf(wk->stats.not_run_why, sizeof wk->stats.not_run_why,
+                         "table %.100s%s: %.380s", tr->t->name, ran ? " stopped" : "", e.msg);
             if (wk->rc == 0) {
                 wk->rc = -1;
                 wk->err = e;
@@ -1789,6 +1851,16 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
     }
     if (connected == 0) {
         sl_free(wk);
+        /* no table of it could be attempted: counted, and why */
+        stats->not_run += (int)p->ntables;
+        if (!stats->not_run_why[0]) {
+            char after[48] = "";
+            if (err->cls == SL_RETRY && sl_retry_attempts() > 1)
+                snprintf(after, sizeof after, " after %d attempts", sl_retry_attempts());
+            snprintf(stats->not_run_why, sizeof stats->not_run_why,
+                     "destination \"%.64s\" not reached%s: %.360s", p->destination, after,
+                     err->msg);
+        }
         sl_err_prefix(err, "pipeline \"%s\"", p->name);
         return -1;
     }
@@ -1811,6 +1883,10 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
         stats->rows += s->rows;
         stats->rows_written += s->rows_written;
         stats->dead_lettered += s->dead_lettered;
+        stats->not_run += s->not_run;
+        stats->stopped += s->stopped;
+        if (!stats->not_run_why[0] && s->not_run_why[0])
+            memcpy(stats->not_run_why, s->not_run_why, sizeof stats->not_run_why);
         if (s->last_batch > stats->last_batch)
             stats->last_batch = s->last_batch;
         if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)

@@ -22,14 +22,28 @@ struct sl_run_stats {
     int64_t last_batch;         /* newest committed batch id */
     int64_t rows_written;       /* rows written (events: less any stored already) */
     int64_t dead_lettered;      /* event sources: events set aside in the dead letter table */
+    int not_run;        /* tables not run at all: the destination could not be reached
+                         * (or stayed locked) through the retries, the source could not
+                         * be opened, or an earlier table's failure stopped the run */
+    int stopped;        /* tables whose run stopped on an error after some batches */
+    char not_run_why[512];      /* the first reason for either, naming the table */
     struct sl_err first_error;
 };
 
 /* Run every table of `p` once. Returns 0 when the run itself worked (batches
  * may still have failed: see stats), -1 when it could not run at all
- * (destination unreachable after retries, config problem). */
+ * (destination unreachable after retries, config problem) or a table could
+ * not be run; stats->not_run and ->stopped count those tables either way. */
 int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                     struct sl_run_stats *stats, struct sl_err *err);
+
+/* The counts of a run as one line, every batch a run saw in exactly one of
+ * them, and every table it could not run counted and said:
+ *   "2 committed (10 rows), 1 duplicate, 0 failed, 1 deferred (still being
+ *   written), 0 quarantined, 1 table not run: destination \"wh\" ..."
+ * (what `sluice run` prints after the pipeline's name, and the daemon's
+ * debug line). */
+void sl_run_stats_text(const struct sl_run_stats *st, char *out, size_t cap);
 
 /* `sluice approve` (approve = 1) / `sluice reject` (0) of quarantined batch
  * `batch` of pipeline `p`: approve loads it as it is (no gates) with the

@@ -67,6 +67,11 @@ struct sl_gate_ops {
     /* Optional: one line for `sluice check` saying what the gate enforces
      * (without it, check prints the gate's keys and values). */
     void (*describe)(const void *ctx, char *out, size_t cap);
+    /* Optional, for a gate written as a list (rules): the key table of one
+     * item, and item i's settings as that table filled them (NULL past the
+     * last), so `sluice check` can print every item's keys. */
+    const struct sl_cfg_key *item_keys;
+    const void *(*item)(const void *ctx, size_t i);
     /* Optional: adjust how values are read for this table (the timestamps
      * gate sets the epoch unit and the DST overlap policy). Called before
      * start(), before any row is read. */

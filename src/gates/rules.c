@@ -45,11 +45,6 @@ struct rule {
     char *min, *max;        /* range, as written; either may be NULL */
 };
 
-struct rules_cfg {
-    struct rule *rules;
-    size_t n;
-};
-
 /* One item of the list, as the key table reads it. */
 struct item {
     char *column, *name;
@@ -58,6 +53,13 @@ struct item {
     struct sl_strlist accepted_values;
     char *min, *max;
     int not_null;
+};
+
+struct rules_cfg {
+    struct rule *rules;
+    size_t n;
+    struct item *items;     /* the list as written, for `sluice check` */
+    size_t nitems;
 };
 
 static const struct sl_cfg_key item_keys[] = {
@@ -105,6 +107,17 @@ static void rules_free_ctx(void *ctx)
     sl_free(c->rules);
     c->rules = NULL;
     c->n = 0;
+    for (size_t i = 0; i < c->nitems; i++)
+        sl_cfg_free(item_keys, &c->items[i]);
+    sl_free(c->items);
+    c->items = NULL;
+    c->nitems = 0;
+}
+
+static const void *rules_item(const void *ctx, size_t i)
+{
+    const struct rules_cfg *c = ctx;
+    return i < c->nitems ? &c->items[i] : NULL;
 }
 
 static int oom(struct sl_err *err, const char *file)
@@ -161,12 +174,12 @@ static int compile(struct rule *r, const char *pattern, const char *key,
     return 0;
 }
 
-/* Move a string out of the item (the item's copy is left NULL). */
-static char *take(char **p)
+/* A copy of a string of the item (the item keeps its own); 0, or -1 when
+ * out of memory. */
+static int copy(char **dst, const char *src)
 {
-    char *s = *p;
-    *p = NULL;
-    return s;
+    *dst = src ? sl_strdup(src) : NULL;
+    return src && !*dst ? -1 : 0;
 }
 
 static int parse_item(struct rules_cfg *c, const struct sl_yaml_node *n, size_t ix,
@@ -201,8 +214,12 @@ static int parse_item(struct rules_cfg *c, const struct sl_yaml_node *n, size_t 
         }
         if (!(r = rule_new(c, R_ACCEPTED, &it, file, n)))
             goto nomem;
-        r->values = it.accepted_values;
-        memset(&it.accepted_values, 0, sizeof it.accepted_values);
+        r->values.items = sl_calloc(it.accepted_values.n, sizeof *r->values.items);
+        if (!r->values.items)
+            goto nomem;
+        for (size_t i = 0; i < it.accepted_values.n; i++, r->values.n++)
+            if (copy(&r->values.items[i], it.accepted_values.items[i]) < 0)
+                goto nomem;
         checks++;
     }
     if (it.reject_match) {
@@ -222,8 +239,8 @@ static int parse_item(struct rules_cfg *c, const struct sl_yaml_node *n, size_t 
     if (it.min || it.max) {
         if (!(r = rule_new(c, R_RANGE, &it, file, n)))
             goto nomem;
-        r->min = take(&it.min);
-        r->max = take(&it.max);
+        if (copy(&r->min, it.min) < 0 || copy(&r->max, it.max) < 0)
+            goto nomem;
         checks++;
     }
     if (!checks) {
@@ -232,8 +249,12 @@ static int parse_item(struct rules_cfg *c, const struct sl_yaml_node *n, size_t 
                     "reject_match, require_match, min, max)", what, it.column);
         goto done;
     }
-    rc = 0;
-    goto done;
+    struct item *items = sl_realloc(c->items, (c->nitems + 1) * sizeof *items);
+    if (!items)
+        goto nomem;
+    c->items = items;
+    c->items[c->nitems++] = it;     /* kept as written; rules_free_ctx frees it */
+    return 0;
 nomem:
     oom(err, file);
 done:
@@ -700,6 +721,8 @@ const struct sl_gate_ops sl_gate_rules = {
     .name = "rules",
     .keys = NULL,
     .describe = rules_describe,
+    .item_keys = item_keys,
+    .item = rules_item,
     .ctx_size = sizeof(struct rules_cfg),
     .parse = rules_parse,
     .start = rules_start,
