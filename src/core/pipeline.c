@@ -1716,8 +1716,17 @@ static int take_lease(struct table_run *tr, struct sl_err *err)
     if (!tr->dops->lease_try)
         return 1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
+    for (int attempt = 1;;) {
         int r = tr->dops->lease_try(tr->dest, tr->t->name, err);
+        if (r < 0 && err->cls == SL_RETRY && attempt < sl_retry_attempts() &&
+            !sl_pipeline_stopping()) {
+            /* the warehouse restarting, a connection lost: as for a batch */
+            sl_log(SL_LOG_WARN, &tr->log, "%s; retrying (attempt %d of %d)", err->msg, attempt,
+                   sl_retry_attempts());
+            sl_retry_sleep(attempt++);
+            sl_err_clear(err);
+            continue;
+        }
         if (r != 0) {
             if (r == 1 && said)
                 sl_log(SL_LOG_INFO, &tr->log, "the other run is done with table \"%s\" after"

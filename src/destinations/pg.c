@@ -53,6 +53,7 @@ struct sl_dest {
     int64_t rows_in;
     char batch_txt[24];
     char *pk_list;           /* quoted, comma separated */
+    char lease[24];          /* the lease this session holds (its key), "" = none */
 };
 
 /* ---- errors ---- */
@@ -255,6 +256,9 @@ static void pg_close(struct sl_dest *d)
 
 /* A lost connection is re-established before the next transaction, so the
  * engine's retry loop can simply run the batch again. */
+static int one_value(struct sl_dest *d, const char *sql, const char *param, char **out,
+                     struct sl_err *err);
+
 static int ensure_connected(struct sl_dest *d, struct sl_err *err)
 {
     if (PQstatus(d->conn) == CONNECTION_OK)
@@ -268,8 +272,27 @@ static int ensure_connected(struct sl_dest *d, struct sl_err *err)
         return sl_err_retry(err, SL_E_DEST, "could not reconnect to PostgreSQL: %s", msg);
     }
     struct sl_err e2;
-    return run(d, "SET client_min_messages = warning; SET datestyle = 'ISO'; SET timezone = 'UTC'",
-               err ? err : &e2, "could not set session");
+    if (run(d, "SET client_min_messages = warning; SET datestyle = 'ISO'; SET timezone = 'UTC'",
+            err ? err : &e2, "could not set session") < 0)
+        return -1;
+    if (d->lease[0]) {
+        /* the old session's lease went with it: take it again, or stop, for
+         * another run may hold the table now */
+        char *got = NULL;
+        int rc = one_value(d, "SELECT pg_try_advisory_lock($1::bigint)", d->lease, &got,
+                           err ? err : &e2);
+        int taken = rc == 0 && got && strcmp(got, "t") == 0;
+        sl_free(got);
+        if (rc < 0)
+            return -1;
+        if (!taken) {
+            d->lease[0] = '\0';
+            return sl_err_set(err ? err : &e2, SL_E_DEST,
+                              "the connection to PostgreSQL was lost and another run took the"
+                              " table meanwhile; its drops are left to that run");
+        }
+    }
+    return 0;
 }
 
 static const char *pg_meta_table(struct sl_dest *d, const char *name)
@@ -492,6 +515,8 @@ static int pg_lease_try(struct sl_dest *d, const char *table, struct sl_err *err
     }
     int taken = got && strcmp(got, "t") == 0;
     sl_free(got);
+    if (taken)
+        snprintf(d->lease, sizeof d->lease, "%s", key);
     return taken;
 }
 
@@ -501,8 +526,11 @@ static void pg_lease_release(struct sl_dest *d, const char *table)
     char key[24];
     const char *p[] = {key};
 
-    /* a lost session has let go of it already */
-    if (PQstatus(d->conn) != CONNECTION_OK || lease_key(d, table, key, &e) < 0)
+    /* a lost session has let go of it already; one taken over by another
+     * run is not ours to let go */
+    int held = d->lease[0] != '\0';
+    d->lease[0] = '\0';
+    if (!held || PQstatus(d->conn) != CONNECTION_OK || lease_key(d, table, key, &e) < 0)
         return;
     pg_exec(d, "SELECT pg_advisory_unlock($1::bigint)", 1, p, NULL, &e);
 }

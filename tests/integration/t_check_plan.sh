@@ -148,7 +148,7 @@ policy: keep_latest                      # quarantine | fail | keep_latest
 ack_wait: 30s (default)                  # a message not acked this long is redelivered
 schedule: none (default)                 # "every 5m": how often `sluice daemon` runs it; default: on demand
 WANT
-check "check --verbose: one meaning per key of the files source (9 keys)" 9 \
+check "check --verbose: one meaning per key of the files source (10 keys)" 10 \
   "$(sed -n '/^  source files:/,/^  table /p' <<<"$VERB" | grep -c ' # ')"
 no_secret "check --verbose" "$VERB $ERR"
 
@@ -162,7 +162,8 @@ d = json.load(sys.stdin)
 p = {x["name"]: x for x in d["pipelines"]}
 o = p["orders_drops"]; t = o["tables"][0]; g = t["gate_settings"]
 want = [
-  (d["http"], {"listen": "127.0.0.1:8799", "token": "***"}),
+  (d["http"], {"listen": "127.0.0.1:8799", "token": "***", "timeout": "30s",
+               "max_connections": "1000", "max_connections_per_client": "100"}),
   (d["alerts"][1], {"url": "***", "format": "pagerduty", "routing_key": "***"}),
   (d["connections"][1]["password"], "***"),
   ((o["schedule"], o["stale_after"]), ("every 5m", "1h")),
@@ -197,10 +198,10 @@ want = [
   (docs["settle"]["value"], "3s"), (docs["settle"]["default"], False),
   (docs["header"]["default"], True),
   ("unmodified" in docs["settle"]["doc"], True),
-  (len(docs), 9),
+  (len(docs), 10),
   ({k["key"]: k["default"] for k in d["pipelines"][1]["reconcile"]["key_docs"]}, {"every": False}),
   (d["pipelines"][0]["reconcile"], {"key_docs": [{"key": "every", "value": None, "default": True, "doc": "how often to compare source and destination"}]}),
-  ([k["value"] for k in d["http"]["key_docs"]], ["127.0.0.1:8799", "***"]),
+  ([k["value"] for k in d["http"]["key_docs"]], ["127.0.0.1:8799", "***", None, "30s", "1000", "100"]),
 ]
 bad = [(a, b) for a, b in want if a != b]
 print("ok" if not bad else bad)' <<<"$OUT")"
