@@ -561,7 +561,7 @@ def setup_dead_letters(c):
                           "setup_dead_letters in %s needs another cause" % TOOL)
     token = os.environ["SLUICE_TOKEN"]
     d = subprocess.Popen([BIN, "daemon", c.config_name], cwd=c.root,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthz(d, c.admin_port)
         id_path = event_path(c.text, "event_id")
@@ -738,27 +738,28 @@ def json_ok(out):
 
 def run_daemon(argv, cwd, ctx):
     """Start the daemon, wait for its admin address, stop it with SIGTERM:
-    (exit status, stderr)."""
+    (exit status, or None when it would not come up or stop; its stderr).
+    The log goes to a file: a pipe nobody reads while it runs could fill and
+    stall it."""
     port = ctx.admin_port
     if "--listen" in argv:
         port = int(argv[argv.index("--listen") + 1].rsplit(":", 1)[1])
-    d = subprocess.Popen([BIN] + argv, cwd=cwd, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+    log = os.path.join(SCRATCH, "daemon.err")
+    with open(log, "w") as errf:
+        d = subprocess.Popen([BIN] + argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=errf)
+    problem = ""
     try:
-        up = wait_healthz(d, port)
-    except SetupFailed as e:
+        if wait_healthz(d, port):
+            d.send_signal(signal.SIGTERM)
+        d.wait(30)
+        rc = d.returncode
+    except (SetupFailed, subprocess.TimeoutExpired) as e:
         d.kill()
-        _, err = d.communicate()
-        return -1, "%s\n%s" % (e, err)
-    if up:
-        d.send_signal(signal.SIGTERM)
-    try:
-        _, err = d.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        d.kill()
-        _, err = d.communicate()
-        return -1, err + "\n(did not stop within 30 s of SIGTERM)"
-    return d.returncode, err
+        d.wait()
+        rc, problem = None, (str(e) if isinstance(e, SetupFailed) else
+                             "did not stop within 30 s of SIGTERM")
+    with open(log) as f:
+        return rc, f.read() + problem
 
 
 def run_line(n, text, synopses, ctxs, pass_name):
@@ -785,14 +786,16 @@ def run_line(n, text, synopses, ctxs, pass_name):
             label += shown
             if cmd is not None:
                 ctx.before(cmd)
-        except (Unmapped, SetupFailed) as e:
+        except Unmapped as e:
             not_ok(label + "%s %s: cannot instantiate: %s" % (prog, " ".join(form), e))
             continue
-        except subprocess.TimeoutExpired as e:
-            not_ok(label + "%s %s: setup timed out: %s" % (prog, " ".join(form), e))
+        except (SetupFailed, subprocess.TimeoutExpired) as e:
+            not_ok(label + "%s %s: could not make what it acts on" % (prog, " ".join(form)),
+                   str(e))
             continue
         if cmd == "daemon":
-            rc, err, out = *run_daemon(argv, cwd, ctx), ""
+            rc, err = run_daemon(argv, cwd, ctx)
+            out = ""
         else:
             try:
                 r = run_quiet([BIN] + argv, cwd)
@@ -800,7 +803,9 @@ def run_line(n, text, synopses, ctxs, pass_name):
             except subprocess.TimeoutExpired:
                 not_ok(label + ": did not finish within 60 s")
                 continue
-        if refused(rc, err):
+        if rc is None:
+            not_ok(label + ": did not run as a daemon", err)
+        elif refused(rc, err):
             not_ok(label + ": refused as usage (exit 2)", err)
         elif crashed(rc, err):
             not_ok(label + ": crashed (exit %d)" % rc, err)

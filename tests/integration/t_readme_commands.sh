@@ -50,5 +50,6 @@ drop_dbs() {
 rc=0
 python3 "$(dirname "$0")/readme_commands.py" || rc=$?
 drop_dbs
+# shellcheck disable=SC2034  # lib.sh keeps the scratch folder of a failed run
 [ "$rc" -eq 0 ] || T_FAILS=1
 exit "$rc"
