@@ -485,7 +485,7 @@ def build_contexts(text, pass_name):
                           lambda b: "connections:" in b and "kind: files" in b)
     _, gates = find_block(blocks, "gates: for a table",
                           lambda b: re.search(r"^\s*gates:\s*$", b, re.M) is not None)
-    gi, gate_lines = sub_block(gates, r"^\s*gates:\s*$")
+    _, gate_lines = sub_block(gates, r"^\s*gates:\s*$")
     ti, table_lines = sub_block(files, r"^\s*- name:\s*%s\s*$" % re.escape(
         first_name_after(files, "tables:") or "?"))
     if ti is None:
@@ -504,7 +504,7 @@ def build_contexts(text, pass_name):
     ctxs["orders"] = c
 
     # crm: the PostgreSQL source example, its source a database of the test
-    # cluster with the tables it names
+    # cluster holding the tables the example names (setup_crm_source)
     _, crm = find_block(blocks, "a postgres source (kind: postgres)",
                         lambda b: "kind: postgres" in b and "connections:" in b)
     c = Context("crm", pass_name, os.path.join(root, "crm"), crm, "crm.yaml")
