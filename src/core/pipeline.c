@@ -1455,6 +1455,27 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
     tr->log.batch = at.batch_id;
     sl_err_clear(&aerr);
 
+    /* a drop that failed, or that a gate held, while its writer was still at
+     * it is not bad input: what it holds now is not what was judged, so it
+     * is left for the next run like one that changed before its commit */
+    if (tr->sops->verify && !tr->release_id &&
+        ((rc < 0 && err.cls != SL_RETRY) || (rc == 0 && at.result == ATT_QUARANTINED))) {
+        struct sl_err verr;
+        sl_err_clear(&verr);
+        if (tr->sops->verify(tr->src, b, &verr) > 0) {
+            struct sl_buf why;
+            sl_buf_init(&why);
+            sl_buf_printf(&why, "%s (it had %s: %s)", verr.msg,
+                          rc < 0 ? "failed" : "been held by a gate",
+                          rc < 0 ? err.msg : at.summary ? at.summary : "");
+            attempt_clear(&at);
+            at.result = ATT_CHANGED;
+            at.summary = why.oom ? sl_strdup(verr.msg) : sl_buf_steal(&why);
+            sl_buf_free(&why);
+            rc = at.summary ? 0 : -1;
+        }
+    }
+
     if (rc == 0 && at.result == ATT_CHANGED) {
         sl_log(SL_LOG_WARN, &tr->log, "%s", at.summary);
         tr->stats->waiting++;

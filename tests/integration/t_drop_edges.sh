@@ -45,6 +45,10 @@ pipelines:
     source: { kind: files, path: in/grow, format: csv, settle: 0s }
     destination: wh
     tables: [ { name: ${dest}_grow, kind: append } ]
+  - name: growbad
+    source: { kind: files, path: in/growbad, format: csv, settle: 0s }
+    destination: wh
+    tables: [ { name: ${dest}_growbad, kind: append, primary_key: [id] } ]
 YAML
   q() { if [ $dest = pg ]; then pg "$1"; else lite "$W/wh.db" "$1"; fi; }
   cols() {
@@ -147,5 +151,23 @@ YAML
   sluice run "$W/s.yaml" grow
   check "$dest: the next run loads it" 0 "$RC"
   check "$dest: every row exactly once" "$n $n" "$(q "select count(*), count(distinct id) from ${dest}_grow" | tr '|' ' ')"
+
+  # ---- a drop whose appended rows make it fail while it loads: not failed/ ----
+  mkdir -p "$W/in/growbad"
+  { echo "id,payload"; seq 1 300000 | awk '{printf "%d,row %d\n", $1, $1}'; } >"$W/in/growbad/big.csv"
+  "$SLUICE_BIN" run "$W/s.yaml" growbad >"$T_DIR/growbad.out" 2>"$T_DIR/growbad.err" &
+  sl=$!
+  exec 4>>"$W/in/growbad/big.csv"
+  while kill -0 $sl 2>/dev/null; do echo "1,a second row of key 1, appended while loading" >&4; sleep 0.01; done
+  exec 4>&-
+  set +e; wait $sl; RC=$?; set -e
+  if [ -f "$W/in/growbad/done/big.csv" ]; then
+    # the load committed before the first append: nothing to judge this time
+    ok "$dest: (the load outran the writer; not judged this time)"
+  else
+    check "$dest: a drop that failed while it was being appended to is left (exit 0)" 0 "$RC"
+    check "$dest: it stays in the drop folder, not failed/" "big.csv" "$(ls "$W/in/growbad" | grep -v '^failed$' | xargs)"
+    check_contains "$dest: the log says it changed, and why it had failed" "(it had failed: " "$(cat "$T_DIR/growbad.err")"
+  fi
 done
 finish
