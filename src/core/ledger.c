@@ -67,6 +67,21 @@ int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash
     return 0;
 }
 
+int sl_ledger_last_loaded(struct sl_ledger *l, const char *table, int64_t *id,
+                          struct sl_err *err)
+{
+    struct sl_rows r;
+    const char *p[] = {table};
+    *id = 0;
+    if (exec_sql(l, "SELECT max(id) FROM {batches} WHERE table_name = $1"
+                    " AND state IN ('committed', 'approved')", 1, p, &r, err) < 0)
+        return -1;
+    if (r.nrows == 1 && sl_rows_get(&r, 0, 0))
+        *id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    sl_rows_free(&r);
+    return 0;
+}
+
 int sl_ledger_forget_files(struct sl_ledger *l, const char *table, struct sl_err *err)
 {
     const char *p[] = {table};

@@ -28,6 +28,10 @@ struct sl_batch_meta {
 /* batch id that loaded this content into this table, or 0 */
 int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash,
                         int64_t *batch_id, struct sl_err *err);
+/* The newest batch of `table` that is loaded (committed or approved, not
+ * rolled back), or 0. */
+int sl_ledger_last_loaded(struct sl_ledger *l, const char *table, int64_t *id,
+                          struct sl_err *err);
 /* Forget the contents loaded into `table`: a snapshot table remembers only
  * the content it holds now, so a drop going back to an earlier content
  * loads (A, B, A leaves A), while the same content twice in a row is

@@ -1194,6 +1194,19 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     }
     if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
         goto fail;
+    if (dup && t->kind == SL_KIND_SNAPSHOT) {
+        /* the same content as the table holds now, if it still holds it: not
+         * when the table was dropped, or rolled back or restored to another
+         * batch since */
+        struct sl_schema cur = {0};
+        int64_t last = 0;
+        int there = tr->dops->describe(tr->dest, t->name, &cur, err);
+        sl_schema_free(&cur);
+        if (there < 0 || (there && sl_ledger_last_loaded(&tr->ledger, t->name, &last, err) < 0))
+            goto fail;
+        if (!there || last != dup)
+            dup = 0;
+    }
     if (dup) {
         tr->dops->rollback(tr->dest);
         at->result = ATT_DUPLICATE;

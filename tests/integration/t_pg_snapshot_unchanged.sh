@@ -4,7 +4,8 @@
 #   unchanged_snapshot_skipped  a second run over the same source content is
 #       skipped and logged ("unchanged since batch N"), the warehouse table
 #       and ledger untouched; a change loads; going back to the earlier
-#       content (A, B, A) loads too
+#       content (A, B, A) loads too; so does an unchanged source when the
+#       warehouse's table was dropped or rolled back to another batch
 #   database_default_schedule  without a schedule, `sluice check` prints the
 #       database default (every 300s) and the daemon does not copy the table
 #       again at every 2 s poll
@@ -50,6 +51,15 @@ YAML
   sluice run "$W/$dest.yaml"
   check "$dest: back to the earlier content (A, B, A) loads" "7" "$(q "select price from plans where code = 'p7'")"
   src "UPDATE plans SET price = 7 WHERE code = 'p7'"
+  q "drop table plans" >/dev/null
+  sluice run "$W/$dest.yaml"
+  check "$dest: the warehouse table dropped: the unchanged source loads again" "0 2000" \
+    "$RC $(q "select count(*) from plans")"
+  last=$(q "select max(_sluice_batch) from plans")
+  sluice rollback "$W/$dest.yaml" "$last"
+  sluice run "$W/$dest.yaml"
+  check "$dest: the table rolled back to the batch before: the source's content loads again" \
+    "1 committed" "$(echo "$OUT" | grep -o '1 committed')"
 done
 
 sluice check "$W/pg.yaml"
