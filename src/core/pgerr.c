@@ -33,6 +33,20 @@ void sl_pg_message(const PGconn *conn, const PGresult *res, char *out, size_t ca
 int sl_pg_conninfo_check(const char *conninfo, char *why, size_t cap)
 {
     char *errmsg = NULL;
+    const char *sep = strstr(conninfo, "://");
+    if (sep && (strncmp(conninfo, "postgresql://", 13) == 0 ||
+                strncmp(conninfo, "postgres://", 11) == 0)) {
+        /* libpq ends the user info at the first '@': a second one means an
+         * '@' in the user name or password, and the rest of the password
+         * would be read as the host, and echoed */
+        size_t span = strcspn(sep + 3, "?#");
+        const char *first = memchr(sep + 3, '@', span);
+        if (first && memchr(first + 1, '@', span - (size_t)(first + 1 - (sep + 3)))) {
+            snprintf(why, cap, "there is an '@' in the user name or password:"
+                     " percent-encode it (%%40)");
+            return -1;
+        }
+    }
     PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
     if (opts) {
         /* libpq reads the port only when it connects, and echoes it then:

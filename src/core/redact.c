@@ -60,17 +60,20 @@ static int password_at(const char *s, size_t n, size_t i, size_t *start, size_t 
 {
     *quoted = 0;
     if (s[i] == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
-        /* user info ends at the first '@' before the query; a '/' inside
-         * it is a password libpq will misread, still a password */
-        size_t colon = 0, k;
+        /* user info ends at the last '@' before the query: a '/' or an '@'
+         * inside it is a password libpq will misread, still a password */
+        size_t colon = 0, at = 0, k;
         for (k = i + 3; k < n && !is_space(s[k]) && s[k] != '"' && s[k] != '\'' &&
-                        s[k] != '?' && s[k] != '#' && s[k] != '@'; k++)
-            if (s[k] == ':' && !colon)
+                        s[k] != '?' && s[k] != '#'; k++) {
+            if (s[k] == ':' && !colon && !at)
                 colon = k;
-        if (k < n && s[k] == '@' && colon && colon + 1 < k) {
+            if (s[k] == '@')
+                at = k;
+        }
+        if (at && colon && colon + 1 < at) {
             *start = colon + 1;
-            *end = k;
-            *resume = k;
+            *end = at;
+            *resume = at;
             return 1;
         }
         return 0;

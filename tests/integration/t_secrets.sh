@@ -23,7 +23,8 @@ S4="EnvPwSecret"            # password: ${T_SECRET_PW}
 S5="Bad%zzSecret"           # malformed: libpq echoes the bare value
 S6="BogusKeySecret"         # malformed: an unknown query parameter beside it
 S7="Sla/shSecret"           # malformed: an unencoded '/'
-SECRETS=("$S1" "$S2" "$S3" "Pct%40Secret%2F9" "$S4" "$S5" "$S6" "$S7" "Sla")
+S8="hunter2@secretpart"     # malformed: an unencoded '@'
+SECRETS=("$S1" "$S2" "$S3" "Pct%40Secret%2F9" "$S4" "$S5" "$S6" "$S7" "Sla" "hunter2" "secretpart")
 export T_SECRET_PW="$S4"
 DEAD="127.0.0.1:1"          # nothing listens there: the connection is refused
 
@@ -138,6 +139,7 @@ done 3<<EOF
 pct|postgresql://loader@$DEAD/wh?password=$S5|invalid percent-encoded token: "***"
 bogus|postgresql://loader:$S6@$DEAD/wh?bogus=1|invalid URI query parameter: "bogus"
 slash|postgresql://loader:$S7@$DEAD/wh|the port is not a number
+at|postgresql://loader:$S8@$DEAD/wh|there is an '@' in the user name or password
 EOF
 
 # ---- 3. newlines in a table name and a file name: no forged log line ----

@@ -36,8 +36,10 @@ static void redact_url_user_info(void **state)
     expect("postgresql://u:secret@h/db", "postgresql://u:***@h/db");
     expect("postgres://loader:s3cr%40t%2F@db:5432/wh?sslmode=require",
            "postgres://loader:***@db:5432/wh?sslmode=require");
-    /* a '/' libpq would misread is still the password */
+    /* a '/' or an '@' libpq would misread is still the password */
     expect("postgresql://u:sec/ret@h/db", "postgresql://u:***@h/db");
+    expect("postgresql://loader:hunter2@secretpart@127.0.0.1:1/crm",
+           "postgresql://loader:***@127.0.0.1:1/crm");
     /* inside a message, quoted, twice */
     expect("could not parse \"postgresql://a:x1@h/d\" nor postgresql://b:y2@h/d, sorry",
            "could not parse \"postgresql://a:***@h/d\" nor postgresql://b:***@h/d, sorry");
@@ -168,6 +170,13 @@ static void libpq_parse_errors_are_redacted(void **state)
     assert_non_null(strstr(why, "percent-encoded"));
     assert_null(strstr(why, "Sec%zzret99"));
     assert_null(strchr(why, '\n'));
+
+    /* an '@' in the password: libpq would read the rest as the host, and
+     * echo it; refused without echoing it */
+    assert_int_equal(sl_pg_conninfo_check("postgresql://loader:hunter2@secretpart@127.0.0.1:1/crm",
+                                          why, sizeof why), -1);
+    assert_non_null(strstr(why, "%40"));
+    assert_null(strstr(why, "secretpart"));
 
     /* a '/' in the password: libpq reads its start as the port, and would
      * echo it when connecting; refused without echoing it */
