@@ -52,8 +52,9 @@ static void print_text(const struct sl_reconcile_result *r, const char *config)
         return;
     }
     size_t unlisted = sl_reconcile_unlisted(r);
-    printf("%s: drift: %zu missing, %zu extra, %zu different (source %lld rows, warehouse"
-           " %lld rows; %.2f s)\n", r->table, r->missing.total, r->extra.total,
+    printf("%s: drift: %s%zu missing, %zu extra, %zu different (source %lld rows, warehouse"
+           " %lld rows; %.2f s)\n", r->table, r->at_least ? "at least " : "", r->missing.total,
+           r->extra.total,
            r->different.total, (long long)r->source_rows, (long long)r->warehouse_rows,
            r->seconds);
     if (unlisted)

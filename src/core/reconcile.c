@@ -49,6 +49,7 @@
 #define LEAF 1000           /* rows in a range small enough to compare by key */
 #define MAX_DEPTH 16
 #define DEFAULT_MAX_KEYS 100000
+#define COUNT_CAP 1000000   /* differences counted past the listed ones, at most */
 
 struct side {
     const char *what;       /* "source", "warehouse" */
@@ -91,6 +92,8 @@ struct rc {
     size_t max_keys;
     size_t listed;          /* keys kept with their texts, at most max_keys */
     int truncated;          /* some keys are counted but not listed */
+    size_t count_cap;       /* keys counted at most (24 bytes each past the listing) */
+    int capped;             /* stopped there: the counts are a floor */
     size_t pending;         /* warehouse rows the source has beyond the cursor */
     int queries;
 };
@@ -710,6 +713,12 @@ done:
 static int add_key(struct rc *c, struct kvec *k, char **v, uint64_t h)
 {
     uint64_t kh = key_hash(v, c->nkey);
+    if (c->missing.n + c->extra.n + c->different.n >= c->count_cap) {
+        /* memory stays bounded: the counts become "at least" */
+        c->capped = 1;
+        free_key(v, c->nkey);
+        return 0;
+    }
     if (c->listed >= c->max_keys) {
         c->truncated = 1;
         free_key(v, c->nkey);
@@ -825,6 +834,8 @@ static int compare(struct rc *c, char *const *lo, char *const *hi, int64_t ns, i
     struct bucket *bk[2] = {NULL, NULL};
     int rc = -1;
 
+    if (c->capped)
+        return 0;
     if ((ns <= LEAF && nd <= LEAF) || depth >= MAX_DEPTH)
         return leaf(c, lo, hi, err);
     int which = ns >= nd ? 0 : 1;
@@ -1062,6 +1073,7 @@ static char *result_json(const struct sl_reconcile_result *r, size_t max)
     json_object_set_new(o, "pending", json_integer((json_int_t)r->pending));
     json_object_set_new(o, "truncated", json_boolean(r->truncated));
     json_object_set_new(o, "unlisted", json_integer((json_int_t)sl_reconcile_unlisted(r)));
+    json_object_set_new(o, "counts_complete", json_boolean(!r->at_least));
     json_object_set_new(o, "repair_batch",
                         r->repair_batch ? json_integer(r->repair_batch) : json_null());
     json_object_set_new(o, "checksum_queries", json_integer(r->queries));
@@ -1153,6 +1165,10 @@ int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *
                           " compares tables replicated from a database", p->name, sops->kind);
     const char *mk = getenv("SLUICE_RECONCILE_MAX_KEYS");
     r.max_keys = mk && strtoul(mk, NULL, 10) > 0 ? strtoul(mk, NULL, 10) : DEFAULT_MAX_KEYS;
+    r.count_cap = r.max_keys * 10 > COUNT_CAP ? r.max_keys * 10 : COUNT_CAP;
+    const char *mc = getenv("SLUICE_RECONCILE_MAX_COUNTED");
+    if (mc && strtoul(mc, NULL, 10) > 0)
+        r.count_cap = strtoul(mc, NULL, 10);
 
     if (sl_dest_open(p->dest_conn->url, p->dest_conn->password, c->dir, &dops, &dst, err) < 0 ||
         dops->ensure_meta(dst, err) < 0)
@@ -1268,6 +1284,7 @@ int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *
     out->pending = r.pending;
     out->queries = r.queries;
     out->truncated = r.truncated;
+    out->at_least = r.capped;
     move_keys(&out->missing, &r.missing);
     move_keys(&out->extra, &r.extra);
     move_keys(&out->different, &r.different);

@@ -43,6 +43,8 @@ struct sl_reconcile_result {
     size_t pending;         /* warehouse rows whose source row changed after the
                              * cursor: the next run loads them, not drift */
     int truncated;          /* found more keys than the limit lists */
+    int at_least;           /* so many differed that the comparison stopped counting
+                             * (memory stays bounded): the counts are a floor */
     int64_t repair_batch;   /* the batch that re-synced them (repair), else 0 */
     int queries;            /* checksum queries run on each side */
     double seconds;

@@ -148,7 +148,14 @@ for dest in pg lite; do
   check_contains "$dest: key limit 1: it says how many it did not list" \
     "accounts: drift: 1 missing, 1 extra, 2 different" "$OUT"
   check_contains "$dest: key limit 1: and that they are past the limit" "3 of them not listed" "$OUT"
-  unset SLUICE_RECONCILE_MAX_KEYS
+  export SLUICE_RECONCILE_MAX_COUNTED=2
+  sluice reconcile "$W/$dest.yaml" accounts
+  check "$dest: counting capped at 2: still drift (exit 1)" "1" "$RC"
+  check_contains "$dest: counting capped: the counts are a floor" "accounts: drift: at least " "$OUT"
+  sluice reconcile "$W/$dest.yaml" accounts --json
+  echo "$OUT" >"$W/rec.json"
+  check "$dest: counting capped: counts_complete false in --json" "False" "$(field accounts counts_complete)"
+  unset SLUICE_RECONCILE_MAX_KEYS SLUICE_RECONCILE_MAX_COUNTED
 done
 
 # ---- repair_resyncs_and_rolls_back ----
