@@ -540,9 +540,11 @@ static void pg_lease_release(struct sl_dest *d, const char *table)
  * reader, every reader after it queues behind it. So the lock is taken first
  * with a short lock_timeout, which stays for the rest of the batch's
  * transaction (nothing after it may wait long while the table is held
- * either): no reader is held up longer than LIVE_LOCK_TIMEOUT. Not granted
- * in time: SL_E_LOCK, transient (55P03), and the engine retries the batch
- * with backoff, the reader meanwhile free to finish. */
+ * either): no reader queues behind the request longer than
+ * LIVE_LOCK_TIMEOUT. Once granted, the lock lasts until the batch commits:
+ * short for the swap (the last step), a whole load for a new column. Not
+ * granted in time: SL_E_LOCK, transient (55P03), and the engine retries the
+ * batch with backoff, the reader meanwhile free to finish. */
 #define LIVE_LOCK_TIMEOUT "1s"
 
 static int lock_live(struct sl_dest *d, const char *table_q, const char *what,
