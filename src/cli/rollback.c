@@ -153,8 +153,8 @@ int sl_cmd_rollback(int argc, char **argv)
                 drops += res.steps[i].drops;
             printf("the ledger marks %s rolled_back", res.nsteps > 1 ? "them" : "it");
             if (drops)
-                printf("; sluice has forgotten %s drop%s, so offering the same file again loads it"
-                       " again", res.nsteps > 1 ? "their" : "its", drops > 1 ? "s" : "");
+                printf("; sluice has forgotten the content %s loaded, so the same drop (or an"
+                       " unchanged source table) loads again", res.nsteps > 1 ? "they" : "it");
             printf("\n");
             sl_rollback_result_free(&res);
         }

@@ -30,7 +30,8 @@ struct sl_rollback_step {
     char *kind;
     int64_t removed;        /* rows the batch wrote, deleted */
     int64_t restored;       /* rows put back: replaced images, or the kept table's */
-    int64_t drops;          /* dropped files of the batch that sluice forgot */
+    int64_t drops;          /* contents of the batch that sluice forgot (drops,
+                             * a snapshot's fingerprint) */
 };
 
 struct sl_rollback_result {
@@ -57,9 +58,10 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
  * table `name` ({batches} -> "_sluice"."batches" / "_sluice_batches");
  * sl_free it; NULL = out of memory. */
 char *sl_meta_sql(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl);
-/* Mark `batch` rolled back with `note` and forget its drop's content;
- * *forgotten (may be NULL) = the drops forgotten (0: the batch had none,
- * e.g. a database, repair or restore batch). */
+/* Mark `batch` rolled back with `note` and forget the content it loaded
+ * (a drop's hash, a source snapshot's fingerprint); *forgotten (may be
+ * NULL) = how many were forgotten (0: none was kept, e.g. an incremental,
+ * repair or restore batch). */
 int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
                      const char *note, int64_t *forgotten, struct sl_err *err);
 /* The columns of table `quoted` (as placed in SQL), in order; sl_rows whose
