@@ -269,7 +269,9 @@ static double mono_now(void)
 }
 
 /* The client's address as 16 bytes (IPv4 mapped into IPv6); 0 when it has
- * none we count (a UNIX socket). */
+ * none we count (a UNIX socket). An IPv6 client counts by its /64: one
+ * host is given a whole /64, and could otherwise open a share per address
+ * of it. */
 static int addr_key(const struct sockaddr *sa, unsigned char key[16])
 {
     memset(key, 0, 16);
@@ -280,6 +282,9 @@ static int addr_key(const struct sockaddr *sa, unsigned char key[16])
     }
     if (sa && sa->sa_family == AF_INET6) {
         memcpy(key, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+        static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(key, v4mapped, 12) != 0)
+            memset(key + 8, 0, 8);
         return 1;
     }
     return 0;
