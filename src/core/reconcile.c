@@ -1151,6 +1151,7 @@ int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *
     struct sl_dest *dst = NULL;
     struct sl_log_ctx log = {p->name, t->name, 0};
     char *cursor = NULL;
+    int leased = 0;
     double t0 = now_s();
     int rc = -1;
 
@@ -1173,6 +1174,26 @@ int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *
     if (sl_dest_open(p->dest_conn->url, p->dest_conn->password, c->dir, &dops, &dst, err) < 0 ||
         dops->ensure_meta(dst, err) < 0)
         goto done;
+    /* the table's lease, as a run takes it: no load (a snapshot swap above
+     * all) changes the table between the comparison's queries */
+    if (dops->lease_try) {
+        double waited = 0;
+        int got;
+        while ((got = dops->lease_try(dst, t->name, err)) == 0 && waited < p->lock_wait &&
+               !sl_pipeline_stopping()) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+            waited += 0.1;
+        }
+        if (got < 0)
+            goto done;
+        if (got == 0) {
+            sl_err_retry(err, SL_E_DEST, "table \"%s\" is being loaded by another run (waited"
+                         " %g s, lock_wait): compared next time", t->name, p->lock_wait);
+            goto done;
+        }
+        leased = 1;
+    }
     int exists = dops->describe(dst, t->name, &ds, err);
     if (exists < 0)
         goto done;
@@ -1309,6 +1330,8 @@ done:
     if (src)
         sops->close(src);
     sl_schema_free(&ds);
+    if (leased)
+        dops->lease_release(dst, t->name);
     if (dst)
         dops->close(dst);
     sl_free(cursor);
