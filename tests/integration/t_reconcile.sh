@@ -199,6 +199,23 @@ kill -TERM $DPID; wait $DPID || true
 check "daemon: with a schedule of 1h, reconcile every 2s runs at start and again 2s later" "2" \
   "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/clock.err" | awk '{print ($1 >= 2) ? 2 : $1}')"
 
+# reconcile holds the table's lease as a run does: one held elsewhere (as a
+# load would hold it) makes it wait up to lock_wait, then say so (exit 1)
+key=$(python3 -c '
+import sys
+h = 1469598103934665603
+for c in ("sluice:" + sys.argv[1]).encode():
+    h = ((h ^ c) * 1099511628211) % (1 << 64)
+print(h - (1 << 64) if h >= (1 << 63) else h)' "public.accounts")
+sed 's/^    destination: wh$/    destination: wh\n    lock_wait: 1s/' "$W/pg.yaml" >"$W/leased.yaml"
+psql -qXAt -d "$DST_DB" -c "select pg_advisory_lock($key)" -c "select pg_sleep(4)" >/dev/null &
+HOLDER=$!
+sleep 0.5
+sluice reconcile "$W/leased.yaml" accounts
+check "reconcile while a load holds the table: exit 1" "1" "$RC"
+check_contains "reconcile while a load holds the table: says so" "is being loaded by another run" "$ERR"
+wait $HOLDER
+
 sluice reconcile "$W/pg.yaml" nosuch
 check "an unknown table is a usage error (exit 2)" "2" "$RC"
 
