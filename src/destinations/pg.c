@@ -801,11 +801,14 @@ static int pg_stored_name(const char *name, int is_table, char *out, size_t cap)
 }
 
 /* The unique keys ON CONFLICT can use: valid, immediate, no predicate, no
- * expression; one row per column, the primary key first. */
+ * expression; one row per column, the primary key first. Only the first
+ * indnkeyatts columns of indkey are the key: the rest are INCLUDE columns,
+ * which ON CONFLICT does not match on. */
 static const char KEYS_SQL[] =
     "SELECT i.indexrelid::text, i.indisprimary, a.attname"
     "  FROM pg_index i"
-    "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])"
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid"
+    "   AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])"
     " WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate"
     "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
     " ORDER BY i.indisprimary DESC, i.indexrelid, array_position(i.indkey::int2[], a.attnum)";

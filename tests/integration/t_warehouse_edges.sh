@@ -136,6 +136,50 @@ for dest in pg lite; do
   check "$dest: a unique index serves as the key (rc)" 0 "$RC"
   check "$dest: ... merged on it" "1|y" "$(q $dest "$W" "select id, v from uq")"
 
+  # keys ON CONFLICT cannot use are not keys: an index with an expression
+  # column or a predicate (both warehouses), INCLUDE columns and deferrable
+  # keys (PostgreSQL)
+  q $dest "$W" "create table ex (id bigint not null, email text, v text, updated_at $ts)"
+  q $dest "$W" "create unique index ex_u on ex (lower(email), id)"
+  yaml "$W" "$url" "{ name: ex, kind: versioned, primary_key: [id], version_key: updated_at }"
+  printf 'id,email,v,updated_at\n1,a@x,x,2024-02-01T00:00:00Z\n' | drop "$W/in" ex.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a unique index with an expression column is not a key on the others (rc)" 1 "$RC"
+  check_contains "$dest: ... the batch fails saying the table has no key to merge on" \
+    'table "ex" in the warehouse has no primary key or unique index, and this load merges rows on primary_key (id)' "$ERR"
+  check "$dest: ... the table is untouched" "0" "$(q $dest "$W" "select count(*) from ex")"
+  q $dest "$W" "create table part (id bigint not null, v text, updated_at $ts)"
+  q $dest "$W" "create unique index part_u on part (id) where id > 0"
+  yaml "$W" "$url" "{ name: part, kind: versioned, primary_key: [id], version_key: updated_at }"
+  printf 'id,v,updated_at\n1,x,2024-02-01T00:00:00Z\n' | drop "$W/in" part.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a partial unique index is not a key (rc)" 1 "$RC"
+  check_contains "$dest: ... saying so" 'table "part" in the warehouse has no primary key or unique index' "$ERR"
+  if [ $dest = pg ]; then
+    pg "create table incl (id bigint not null, x text, updated_at timestamptz)"
+    pg "create unique index incl_u on incl (id) include (x)"
+    pg "insert into incl values (1, 'old', '2024-01-01 00:00:00+00')"
+    yaml "$W" "$url" "{ name: incl, kind: versioned, primary_key: [id], version_key: updated_at }"
+    printf 'id,x,updated_at\n1,new,2024-02-01T00:00:00Z\n2,two,2024-02-01T00:00:00Z\n' | drop "$W/in" incl.csv
+    sluice run "$W/s.yaml"
+    check "$dest: a unique index with INCLUDE columns is a key on its key columns (rc)" 0 "$RC"
+    [ "$RC" = 0 ] || echo "$ERR" | tail -3 | sed 's/^/#   /'
+    check "$dest: ... merged on it" "1|new
+2|two" "$(pg "select id, x from incl order by id")"
+    yaml "$W" "$url" "{ name: incl, kind: versioned, primary_key: [id, x], version_key: updated_at }"
+    printf 'id,x,updated_at\n3,three,2024-02-01T00:00:00Z\n' | drop "$W/in" incl2.csv
+    sluice run "$W/s.yaml"
+    check "$dest: ... but its INCLUDE columns are not part of the key (rc)" 1 "$RC"
+    check_contains "$dest: ... the batch fails saying what the key is" \
+      'table "incl" in the warehouse has unique key (id), not primary_key (id, x) as the config says' "$ERR"
+    pg "create table defer (id bigint, v text, updated_at timestamptz, primary key (id) deferrable)"
+    yaml "$W" "$url" "{ name: defer, kind: versioned, primary_key: [id], version_key: updated_at }"
+    printf 'id,v,updated_at\n1,x,2024-02-01T00:00:00Z\n' | drop "$W/in" defer.csv
+    sluice run "$W/s.yaml"
+    check "$dest: a deferrable primary key is not a key ON CONFLICT can use (rc)" 1 "$RC"
+    check_contains "$dest: ... saying so" 'table "defer" in the warehouse has no primary key or unique index' "$ERR"
+  fi
+
   yaml "$W" "$url" "{ name: typed, kind: append, columns: { amount: numeric } }"
   printf 'id,amount\n1,1.5\n' | drop "$W/in" t.csv
   sluice run "$W/s.yaml"
