@@ -629,14 +629,13 @@ static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *o
     sl_free(q);
     if (rc < 0)
         return -1;
+    /* the longer names, cut as stored_ident does: a cut stored name may be
+     * shorter than 63 bytes (it backs off to a whole UTF-8 character), so
+     * its length tells nothing; the table's few rows are always read */
     struct sl_rows longs = {0};
-    for (size_t i = 0; i < rows.nrows && rc == 0 && !longs.names; i++)
-        if (strlen(sl_rows_get(&rows, i, 0)) == PG_NAME_MAX) {
-            /* maybe a longer name, cut as stored_ident does */
-            const char *t[] = {table};
-            rc = pg_exec(d, "SELECT stored, name FROM _sluice.names WHERE table_name = $1", 1,
-                         t, &longs, err);
-        }
+    const char *t[] = {table};
+    rc = pg_exec(d, "SELECT stored, name FROM _sluice.names WHERE table_name = $1", 1, t,
+                 &longs, err);
     if (rc < 0) {
         sl_rows_free(&rows);
         return -1;

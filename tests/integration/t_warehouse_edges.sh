@@ -226,5 +226,25 @@ t2|2|1|x2|y2|
   sluice rollback "$W/s.yaml" "$((b3 - 1))"
   check "$dest: rolling back over long names gives the rows back" "t1|1|1|x1|y1
 t2|2|1|x2|y2" "$(q $dest "$W" "select * from $tq order by id" | cut -d'|' -f1-5)"
+
+  # a long name cut on a UTF-8 boundary is stored in fewer than 63 bytes
+  # (53 + 2 x 10 bytes: stored as 53 + 9 = 62); a later drop still finds it
+  u73="$(printf 'a%.0s' $(seq 1 53))$(printf '\xc3\xa9%.0s' $(seq 1 10))"
+  yaml "$W" "$url" "{ name: utf8_t, kind: append }"
+  printf 'id,%s\n1,u1\n' "$u73" | drop "$W/in" u1.csv
+  sluice run "$W/s.yaml"
+  check "$dest: a drop with a long name cut short of 63 bytes loads (rc)" 0 "$RC"
+  printf 'id,%s\n2,u2\n' "$u73" | drop "$W/in" u2.csv
+  sluice run "$W/s.yaml"
+  check "$dest: ... and a second drop with the same header (rc)" 0 "$RC"
+  [ "$RC" = 0 ] || echo "$ERR" | tail -3 | sed 's/^/#   /'
+  if [ $dest = pg ]; then
+    ncol=$(pg "select count(*) from pg_attribute where attrelid = 'utf8_t'::regclass and attname like 'aaa%' and not attisdropped")
+  else
+    ncol=$(lite "$W/wh.db" "select count(*) from pragma_table_info('utf8_t') where name like 'aaa%'")
+  fi
+  check "$dest: ... into the one column" "1" "$ncol"
+  check "$dest: ... both rows in it" "1|u1
+2|u2" "$(q $dest "$W" "select * from utf8_t order by id" | cut -d'|' -f1-2)"
 done
 finish
