@@ -33,6 +33,7 @@
 
 #include "core/mem.h"
 #include "core/pgerr.h"
+#include "obs/log.h"
 
 #define COPY_FLUSH (256 * 1024)
 #define NMETA 16
@@ -607,6 +608,73 @@ static const char DESCRIBE_SQL[] =
     " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum";
 
+/* Before names over 63 bytes were stored cut + hash (stored_ident), such a
+ * table name went to PostgreSQL whole and PostgreSQL cut it to its first 63
+ * bytes, on a character boundary of the database encoding (pg_mbcliplen).
+ * A table of that name made by sluice (it has _sluice_batch) holds the
+ * table's rows: it is renamed to the stored name, in the caller's
+ * transaction, rather than a new empty table made beside it. The history
+ * table's name never went through that cut (hist_quoted), so it is found as
+ * it is. Returns 1 when renamed, 0 when there is no such table. */
+static int rename_cut_table(struct sl_dest *d, const char *table, struct sl_err *err)
+{
+    const char *bare = bare_name(table);
+    char stored[PG_NAME_MAX + 1];
+    char *cut = NULL, *has = NULL;
+    struct sl_buf old, sql;
+    int rc;
+
+    if (strlen(bare) <= PG_NAME_MAX)
+        return 0;
+    /* a cast to name cuts as the parser cuts an identifier */
+    if (one_value(d, "SELECT $1::name::text", bare, &cut, err) < 0)
+        return -1;
+    sl_buf_init(&old);
+    sl_buf_init(&sql);
+    if (bare != table) {
+        quote_ident(&old, table, (size_t)(bare - 1 - table));
+        sl_buf_putc(&old, '.');
+    }
+    quote_ident(&old, cut ? cut : "", cut ? strlen(cut) : 0);
+    stored_ident(bare, strlen(bare), stored);
+    sl_buf_printf(&sql, "ALTER TABLE %s RENAME TO ", old.data);
+    quote_ident(&sql, stored, strlen(stored));
+    rc = old.oom || sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                            : one_value(d, "SELECT 1 FROM pg_attribute"
+                                           " WHERE attrelid = to_regclass($1)"
+                                           " AND attname = '_sluice_batch' AND NOT attisdropped",
+                                        old.data, &has, err);
+    if (rc == 0 && has) {
+        /* describe may run outside a batch (reconcile): the rename is then
+         * a transaction of its own */
+        int own = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
+        if (own)
+            rc = run(d, "BEGIN", err, "could not begin transaction");
+        if (rc == 0)
+            rc = lock_live(d, old.data, "renaming the table to its stored name", err);
+        if (rc == 0)
+            rc = run(d, sql.data, err, "could not rename the table to its stored name");
+        if (own && rc == 0)
+            rc = run(d, "COMMIT", err, "could not commit");
+        if (own && rc < 0)
+            pg_rollback(d);
+        if (rc < 0)
+            sl_err_prefix(err, "table \"%s\", found as \"%s\" (the name an older sluice"
+                          " gave it)", table, cut ? cut : "");
+        else
+            sl_log(SL_LOG_INFO, &(struct sl_log_ctx){NULL, table, 0},
+                   "renamed table \"%s\" to its stored name \"%s\" (an older sluice let"
+                   " PostgreSQL cut the name at 63 bytes; sluice now cuts long names alike"
+                   " every time)", cut ? cut : "", stored);
+        rc = rc < 0 ? -1 : 1;
+    }
+    sl_free(cut);
+    sl_free(has);
+    sl_buf_free(&old);
+    sl_buf_free(&sql);
+    return rc;
+}
+
 static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *out,
                        struct sl_err *err)
 {
@@ -623,22 +691,23 @@ static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *o
     }
     int exists = rows.nrows == 1 && strcmp(sl_rows_get(&rows, 0, 0), "t") == 0;
     sl_rows_free(&rows);
-    if (!exists) {
+    if (!exists)
+        exists = rename_cut_table(d, table, err);
+    if (exists <= 0) {
         sl_free(q);
-        return 0;
+        return exists;
     }
     rc = pg_exec(d, DESCRIBE_SQL, 1, p, &rows, err);
     sl_free(q);
     if (rc < 0)
         return -1;
+    /* the longer names, cut as stored_ident does: a cut stored name may be
+     * shorter than 63 bytes (it backs off to a whole UTF-8 character), so
+     * its length tells nothing; the table's few rows are always read */
     struct sl_rows longs = {0};
-    for (size_t i = 0; i < rows.nrows && rc == 0 && !longs.names; i++)
-        if (strlen(sl_rows_get(&rows, i, 0)) == PG_NAME_MAX) {
-            /* maybe a longer name, cut as stored_ident does */
-            const char *t[] = {table};
-            rc = pg_exec(d, "SELECT stored, name FROM _sluice.names WHERE table_name = $1", 1,
-                         t, &longs, err);
-        }
+    const char *t[] = {table};
+    rc = pg_exec(d, "SELECT stored, name FROM _sluice.names WHERE table_name = $1", 1, t,
+                 &longs, err);
     if (rc < 0) {
         sl_rows_free(&rows);
         return -1;
@@ -803,11 +872,14 @@ static int pg_stored_name(const char *name, int is_table, char *out, size_t cap)
 }
 
 /* The unique keys ON CONFLICT can use: valid, immediate, no predicate, no
- * expression; one row per column, the primary key first. */
+ * expression; one row per column, the primary key first. Only the first
+ * indnkeyatts columns of indkey are the key: the rest are INCLUDE columns,
+ * which ON CONFLICT does not match on. */
 static const char KEYS_SQL[] =
     "SELECT i.indexrelid::text, i.indisprimary, a.attname"
     "  FROM pg_index i"
-    "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])"
+    "  JOIN pg_attribute a ON a.attrelid = i.indrelid"
+    "   AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])"
     " WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indimmediate"
     "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
     " ORDER BY i.indisprimary DESC, i.indexrelid, array_position(i.indkey::int2[], a.attnum)";

@@ -1803,7 +1803,9 @@ static int sq_add_column(struct sl_dest *dd, const char *table, const struct sl_
 
 /* The unique keys ON CONFLICT can use, one row per column, the primary key
  * first: the declared primary key (a rowid alias included, which has no
- * index of its own), then each full (not partial) unique index. */
+ * index of its own), then each full (not partial) unique index on plain
+ * columns only. An index with an expression column (cid -2, no name) is no
+ * key at all: UNIQUE (lower(email), id) is not a key on (id). */
 static const char SQL_KEYS[] =
     "SELECT k, prim, col FROM ("
     " SELECT '' AS k, 1 AS prim, name AS col, pk AS ord FROM pragma_table_info($1, 'main')"
@@ -1811,7 +1813,9 @@ static const char SQL_KEYS[] =
     " UNION ALL"
     " SELECT il.name, 0, ii.name, ii.seqno FROM pragma_index_list($1, 'main') AS il,"
     "  pragma_index_info(il.name, 'main') AS ii"
-    "  WHERE il.\"unique\" AND NOT il.partial AND il.origin <> 'pk' AND ii.name IS NOT NULL)"
+    "  WHERE il.\"unique\" AND NOT il.partial AND il.origin <> 'pk'"
+    "   AND NOT EXISTS (SELECT 1 FROM pragma_index_info(il.name, 'main') AS ie"
+    "                    WHERE ie.cid < 0 OR ie.name IS NULL))"
     " ORDER BY prim DESC, k, ord";
 
 static int sq_fit_table(struct sl_dest *dd, const char *table, const char *const *pk,
