@@ -89,7 +89,7 @@ YAML
   check "$dest: versioned rollback exits 0" 0 "$RC"
   check "$dest: versioned rollback says what it did" \
     "rolled back batch $bad (versioned, $O): removed 3 rows, restored 2 replaced rows" "$(head -1 <<<"$OUT")"
-  check_contains "$dest: rollback says the drop can be loaded again" "loads it again" "$OUT"
+  check_contains "$dest: rollback says the drop can be loaded again" "so the same drop (or an unchanged source table) loads again" "$OUT"
   check "$dest: versioned_rollback_restores_replaced_rows_byte_for_byte" \
     "$(echo "$before" | if [ $dest = pg ]; then grep -v '^(5,\|^(8,'; else grep -v '^5,\|^8,'; fi)" \
     "$(dump $O id "id not in (5, 8)")"
