@@ -68,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -848,9 +849,23 @@ static int sq_connect(struct sl_dest **out, const char *url, const char *passwor
     }
     sqlite3_extended_result_codes(d->db, 1);
     sqlite3_busy_timeout(d->db, ms);
+    /* Switching a new file to WAL takes a lock the busy handler does not wait
+     * for when another connection switches it at the same moment (two runs
+     * starting on a fresh warehouse): a few quick tries settle that race
+     * before it counts as the warehouse being locked. */
+    for (int tries = 0;; tries++) {
+        sl_err_clear(err);
+        if (run(d, "PRAGMA journal_mode = WAL", err, "set WAL mode on \"%s\"", d->path) == 0)
+            break;
+        if (err->cls != SL_RETRY || tries >= 50 || (unsigned)ms < (unsigned)tries * 20u) {
+            sq_close((struct sl_dest *)d);
+            return -1;
+        }
+        struct timespec ts = {0, 20 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     /* invariant 2: synchronous=FULL so a committed batch survives power loss */
-    if (run(d, "PRAGMA journal_mode = WAL", err, "set WAL mode on \"%s\"", d->path) < 0
-        || run(d, "PRAGMA synchronous = FULL", err, "set synchronous on \"%s\"", d->path) < 0
+    if (run(d, "PRAGMA synchronous = FULL", err, "set synchronous on \"%s\"", d->path) < 0
         || run(d, "PRAGMA foreign_keys = OFF", err, "set foreign_keys on \"%s\"", d->path) < 0) {
         sq_close((struct sl_dest *)d);
         return -1;
