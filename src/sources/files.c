@@ -5,14 +5,16 @@
  * written is left for the next run; dot files and .tmp/.part names are never
  * taken), and hands them out oldest first (mtime, then name: a stable order).
  * A file still settling at the listing is looked at again once its window
- * has passed (a one-shot run waits for that: see pending()).
+ * has passed (a one-shot run waits for that: see pending(); a future mtime
+ * counts as modified at the listing, so the wait is never over one window).
  * Each file's content hash (xxh3-128 over its bytes as stored) goes to the
  * ledger, so the same bytes under any name load once. The file stays open
- * from the hash to the commit, and a file that changed meanwhile (size,
- * mtime, or another file now at its path) is not committed (verify()): it is
- * left for the next run. After the batch commits the file moves to done/;
- * bad input moves to failed/ with a .error file beside it saying what and
- * where.
+ * from the hash to the commit and its rows are read from that open file; a
+ * file that changed meanwhile (size, mtime, or another file now at its path)
+ * is not committed (verify()): it is left for the next run. After the batch
+ * commits the file moves to done/; bad input moves to failed/ with a .error
+ * file beside it saying what and where. A new file put at its name since it
+ * was loaded is not moved: it is left for the next run.
  *
  * Whoever can drop files can plant links too, so every open and move works
  * on directory descriptors: a drop is opened with O_NOFOLLOW (unless the

@@ -13,7 +13,8 @@
 #   replaced_drop_not_moved        a new file renamed over a drop after its
 #                                  batch committed (or failed), before its move
 #                                  to done/ (failed/): the new file stays and
-#                                  loads on the next run
+#                                  loads on the next run (before quarantine/:
+#                                  nothing is held, the new file stays)
 #   swapped_to_link_or_fifo        a drop that becomes a symbolic link or a FIFO
 #                                  between the listing and its open is skipped
 #                                  with a warning; the run's other drops load
@@ -119,6 +120,20 @@ YAML
     sluice run "$W/s.yaml"
     check "$dest: the next run loads the fixed file ($hook)" "0 4:fixed" "$RC $(q "select id || ':' || who from $T where id = 4")"
   done
+
+  # the same before the move to quarantine/: nothing is held, the new file stays
+  W="$T_DIR/$dest/replaced_hold"; T=${dest}_replaced_hold; cfg "$W" $T 0s
+  sed -i 's/version_key: v }/version_key: v, gates: { unique_key: quarantine } }/' "$W/s.yaml"
+  printf 'id,v,who\n1,1,twice\n1,2,twice\n' | drop "$W/in" a.csv
+  printf 'id,v,who\n5,1,new\n' >"$W/new.src"; old "$W/new.src"
+  swapped SL_SWAP_NAME=a.csv SL_SWAP_MOVE_AT=1 SL_SWAP_MOVE_INTO=quarantine SL_SWAP_MOVE_FROM="$W/new.src" -- run "$W/s.yaml"
+  check_contains "$dest: the shim replaced it before quarantine/" "drop_swap: replaced before its move" "$ERR"
+  check_contains "$dest: the log says nothing is held and the new file is left" \
+    "could not hold the quarantined batch: in/a.csv: a new file was put at its name before it could be held in quarantine/; nothing is held, the new file is left for the next run" "$ERR"
+  check "$dest: nothing in quarantine/" "" "$(ls "$W/in/quarantine" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+  check "$dest: the new file stays in the drop folder (quarantine)" "id,v,who 5,1,new" "$(tr '\n' ' ' <"$W/in/a.csv" | sed 's/ $//')"
+  sluice run "$W/s.yaml"
+  check "$dest: the next run loads the new file (quarantine)" "0 5:new" "$RC $(q "select id || ':' || who from $T order by id" | tr '\n' ' ' | sed 's/ $//')"
 
   # ---- swapped_to_link_or_fifo ----
   O="$T_DIR/$dest-outside"; mkdir -p "$O"
