@@ -744,12 +744,16 @@ static int move_noreplace(int from, const char *a, int to, const char *b, int *n
 }
 
 /* Is the file `name` in `dfd` the one the batch hashed (fb->st)? With
- * follow_symlinks that is what the link points to. -1: not there. */
+ * follow_symlinks that is what the link points to. *own is the entry itself
+ * (the link, not its target). -1: not there. */
 static int is_loaded_file(const struct sl_source *s, const struct file_batch *fb, int dfd,
-                          const char *name)
+                          const char *name, struct stat *own)
 {
     struct stat st;
-    if (fstatat(dfd, name, &st, s->cfg->follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
+    if (fstatat(dfd, name, own, AT_SYMLINK_NOFOLLOW) < 0)
+        return -1;
+    st = *own;
+    if (S_ISLNK(own->st_mode) && s->cfg->follow_symlinks && fstatat(dfd, name, &st, 0) < 0)
         return -1;
     return st.st_ino == fb->st.st_ino && st.st_dev == fb->st.st_dev;
 }
@@ -767,12 +771,13 @@ static int move_into(struct sl_source *s, const struct file_batch *fb, const cha
     int from = fb->at ? open_own_dir(s, fb->at, 0, err) : s->dfd;
     int to = -1, rc = -1, noreplace = 1, done = 0, same;
     struct sl_buf name, side;
+    struct stat own, there;
 
     sl_buf_init(&name);
     sl_buf_init(&side);
     if (from < 0 || (to = open_own_dir(s, sub, 1, err)) < 0)
         goto done;
-    if ((same = is_loaded_file(s, fb, from, fb->name)) < 0)
+    if ((same = is_loaded_file(s, fb, from, fb->name, &own)) < 0)
         goto move_failed;
     if (!same) {
         rc = 1;
@@ -804,8 +809,11 @@ static int move_into(struct sl_source *s, const struct file_batch *fb, const cha
         goto done;
     }
     /* a new file renamed over the name between the look above and the move
-     * went to `sub` instead: it goes back, unless yet another took its name */
-    if (is_loaded_file(s, fb, to, name.data) == 0) {
+     * went to `sub` instead: it goes back, unless yet another took its name
+     * (the entry itself is compared: a relative link resolves elsewhere
+     * from `sub`) */
+    if (fstatat(to, name.data, &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (there.st_ino != own.st_ino || there.st_dev != own.st_dev)) {
         if (move_noreplace(to, name.data, from, fb->name, &noreplace) < 0) {
             sl_err_set(err, SL_E_IO, "a new file put at \"%s/%s%s%s\" after its batch was done"
                        " was moved to %s/%s/%s instead of the loaded one and could not be put"

@@ -14,7 +14,9 @@
 #                                  batch committed (or failed), before its move
 #                                  to done/ (failed/): the new file stays and
 #                                  loads on the next run (before quarantine/:
-#                                  nothing is held, the new file stays)
+#                                  nothing is held, the new file stays); a
+#                                  relative link (follow_symlinks) that points
+#                                  elsewhere from done/ is not taken for one
 #   swapped_to_link_or_fifo        a drop that becomes a symbolic link or a FIFO
 #                                  between the listing and its open is skipped
 #                                  with a warning; the run's other drops load
@@ -134,6 +136,19 @@ YAML
   check "$dest: the new file stays in the drop folder (quarantine)" "id,v,who 5,1,new" "$(tr '\n' ' ' <"$W/in/a.csv" | sed 's/ $//')"
   sluice run "$W/s.yaml"
   check "$dest: the next run loads the new file (quarantine)" "0 5:new" "$RC $(q "select id || ':' || who from $T order by id" | tr '\n' ' ' | sed 's/ $//')"
+
+  # a relative link (follow_symlinks) resolves elsewhere once in done/: it is
+  # still the entry that was loaded, and it moves once
+  W="$T_DIR/$dest/rel_link"; T=${dest}_rel_link; cfg "$W" $T 0s
+  sed -i 's/settle: 0s/settle: 0s, follow_symlinks: true/' "$W/s.yaml"
+  mkdir -p "$W/in/done"; printf 'id,v,who\n8,1,earlier\n' >"$W/in/done/t.csv"
+  printf 'id,v,who\n6,1,linked\n' | drop "$W/in" t.csv
+  ln -s t.csv "$W/in/l.csv"
+  sluice run "$W/s.yaml"
+  check "$dest: a relative link and its target load once (exit 0)" "0 6:linked" "$RC $(q "select id || ':' || who from $T order by id")"
+  check "$dest: the link moved to done/, not taken for a new file" "yes no" \
+    "$([ -L "$W/in/done/l.csv" ] && echo yes || echo no) $([[ "$ERR" == *"a new file was put"* ]] && echo yes || echo no)"
+  check "$dest: nothing is left in the drop folder" "" "$(find "$W/in" -maxdepth 1 -name '*.csv' | tr '\n' ' ')"
 
   # ---- swapped_to_link_or_fifo ----
   O="$T_DIR/$dest-outside"; mkdir -p "$O"
