@@ -5,14 +5,16 @@
  * written is left for the next run; dot files and .tmp/.part names are never
  * taken), and hands them out oldest first (mtime, then name: a stable order).
  * A file still settling at the listing is looked at again once its window
- * has passed (a one-shot run waits for that: see pending()).
+ * has passed (a one-shot run waits for that: see pending(); a future mtime
+ * counts as modified at the listing, so the wait is never over one window).
  * Each file's content hash (xxh3-128 over its bytes as stored) goes to the
  * ledger, so the same bytes under any name load once. The file stays open
- * from the hash to the commit, and a file that changed meanwhile (size,
- * mtime, or another file now at its path) is not committed (verify()): it is
- * left for the next run. After the batch commits the file moves to done/;
- * bad input moves to failed/ with a .error file beside it saying what and
- * where.
+ * from the hash to the commit and its rows are read from that open file; a
+ * file that changed meanwhile (size, mtime, or another file now at its path)
+ * is not committed (verify()): it is left for the next run. After the batch
+ * commits the file moves to done/; bad input moves to failed/ with a .error
+ * file beside it saying what and where. A new file put at its name since it
+ * was loaded is not moved: it is left for the next run.
  *
  * Whoever can drop files can plant links too, so every open and move works
  * on directory descriptors: a drop is opened with O_NOFOLLOW (unless the
@@ -351,14 +353,23 @@ static int scan(struct sl_source *s, struct sl_err *err)
             char key[PATH_MAX + 64];
             snprintf(key, sizeof key, "%s/%s@%lld", s->dir, de->d_name,
                      (long long)st.st_mtim.tv_sec);
-            sl_log_once(SL_LOG_INFO, &s->log, key,
-                        "%s/%s: modified %.1f s ago, waiting for it to settle", s->rel_dir,
-                        de->d_name, age < 0 ? 0 : age);
+            if (age < 0)
+                sl_log_once(SL_LOG_INFO, &s->log, key,
+                            "%s/%s: modification time %.1f s in the future, taken as modified"
+                            " now: waiting for it to settle", s->rel_dir, de->d_name, -age);
+            else
+                sl_log_once(SL_LOG_INFO, &s->log, key,
+                            "%s/%s: modified %.1f s ago, waiting for it to settle", s->rel_dir,
+                            de->d_name, age);
             struct entry *nu = sl_realloc(s->unsettled, (s->nunsettled + 1) * sizeof *nu);
             if (!nu)
                 goto oom;
             s->unsettled = nu;
-            nu[s->nunsettled] = (struct entry){sl_strdup(de->d_name), st.st_mtim, st.st_size,
+            /* a future mtime waits one window from now, never until that
+             * time: files_next looks at it again and leaves it if it is
+             * still in the future */
+            nu[s->nunsettled] = (struct entry){sl_strdup(de->d_name),
+                                               age < 0 ? now : st.st_mtim, st.st_size,
                                                E_SETTLING};
             if (!nu[s->nunsettled].name)
                 goto oom;
@@ -437,8 +448,18 @@ static int files_open(struct sl_source **out, const struct sl_config *c,
     return 0;
 }
 
+/* A failure after the drop opened is never "taken away" or "not a regular
+ * file" to take(): errno no longer says how the open went. */
+static int past_open(int rc)
+{
+    errno = EIO;
+    return rc;
+}
+
 /* xxh3-128 of the file's bytes as stored. The file stays open (fb->fd) with
- * what it was before the hash (fb->st), for verify(). */
+ * what it was before the hash (fb->st), for verify(); rows are read from it
+ * too (files_open_rows), so the rows loaded are the bytes hashed. errno is
+ * open_drop's when the open fails. */
 static int hash_file(struct sl_source *s, struct file_batch *fb, char out[33], uint64_t *bytes,
                      struct sl_err *err)
 {
@@ -449,8 +470,8 @@ static int hash_file(struct sl_source *s, struct file_batch *fb, char out[33], u
     if (fstat(fd, &fb->st) < 0) {
         int e = errno;
         close(fd);
-        return sl_err_set(err, SL_E_IO, "could not stat drop file \"%s\": %s", display,
-                          strerror(e));
+        return past_open(sl_err_set(err, SL_E_IO, "could not stat drop file \"%s\": %s",
+                                    display, strerror(e)));
     }
     XXH3_state_t *st = XXH3_createState();
     char *buf = sl_malloc(1 << 20);
@@ -458,7 +479,7 @@ static int hash_file(struct sl_source *s, struct file_batch *fb, char out[33], u
         close(fd);
         XXH3_freeState(st);
         sl_free(buf);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return past_open(sl_err_set(err, SL_E_NOMEM, "out of memory"));
     }
     XXH3_128bits_reset(st);
     uint64_t total = 0;
@@ -471,8 +492,8 @@ static int hash_file(struct sl_source *s, struct file_batch *fb, char out[33], u
             close(fd);
             XXH3_freeState(st);
             sl_free(buf);
-            return sl_err_set(err, SL_E_IO, "could not read drop file \"%s\": %s", display,
-                              strerror(e));
+            return past_open(sl_err_set(err, SL_E_IO, "could not read drop file \"%s\": %s",
+                                        display, strerror(e)));
         }
         XXH3_128bits_update(st, buf, (size_t)n);
         total += (uint64_t)n;
@@ -519,9 +540,21 @@ static int take(struct sl_source *s, const char *name, struct sl_batch_input **o
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
     if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
-        int gone = errno == ENOENT;
+        int e = errno;
         free_batch(fb);
-        return gone ? 0 : -1;
+        if (e == ENOENT)
+            return 0;
+        /* no longer a regular file since the listing (a link: ELOOP; a FIFO,
+         * socket, device or directory: EINVAL, ENXIO, ENODEV): skipped like
+         * one seen at the listing, the run's other drops still load */
+        if (e == ELOOP || e == EINVAL || e == ENXIO || e == ENODEV) {
+            char key[PATH_MAX + 64];
+            snprintf(key, sizeof key, "%s/%s:opened", s->dir, name);
+            sl_log_once(SL_LOG_WARN, &s->log, key, "%s; skipped", err->msg);
+            sl_err_clear(err);
+            return 0;
+        }
+        return -1;
     }
     *out = &fb->in;
     return 1;
@@ -561,9 +594,19 @@ static int files_next(struct sl_source *s, struct sl_batch_input **out, struct s
             continue;
         }
         e->state = E_STILL_WRITTEN;
+        if (age < 0) {
+            /* once per mtime: a daemon meets it on every poll until then */
+            char key[PATH_MAX + 64];
+            snprintf(key, sizeof key, "%s/%s@%lld:future", s->dir, e->name,
+                     (long long)st.st_mtim.tv_sec);
+            sl_log_once(SL_LOG_WARN, &s->log, key,
+                        "%s/%s: modification time still %.1f s in the future; taken as still"
+                        " being written and left for the next run (is the clock of whoever"
+                        " writes it right?)", s->rel_dir, e->name, -age);
+            continue;
+        }
         sl_log(SL_LOG_WARN, &s->log, "%s/%s: still being written (modified %.1f s ago, settle"
-               " is %g s); left for the next run", s->rel_dir, e->name, age < 0 ? 0 : age,
-               s->cfg->settle);
+               " is %g s); left for the next run", s->rel_dir, e->name, age, s->cfg->settle);
     }
     return 0;
 }
@@ -583,10 +626,13 @@ static int files_pending(struct sl_source *s, double *wait_s)
         if (e->state != E_SETTLING)
             continue;
         n++;
-        /* a little past the window, so the file's age is past it then */
+        /* a little past the window, so the file's age is past it then;
+         * never more than one window */
         double w = s->cfg->settle - age_of(&e->mtime, &now) + 0.02;
         if (w < 0)
             w = 0;
+        if (w > s->cfg->settle + 0.02)
+            w = s->cfg->settle + 0.02;
         if (*wait_s < 0 || w < *wait_s)
             *wait_s = w;
     }
@@ -641,7 +687,24 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
                           " source (csv, tsv or jsonl)", b->ref);
     }
     struct sl_format_opts o = {s->cfg->delimiter, s->cfg->header, 0};
-    int fd = open_drop(s, fb, err);
+    /* the fd that was hashed, not the path again: a file swapped in at the
+     * path after the hash (and put back before verify) would otherwise load
+     * its rows under the hash of the drop. The dup shares its offset with
+     * fb->fd, which is fine: passes over the rows never overlap, and each
+     * starts from the beginning. */
+    int fd;
+    if (fb->fd >= 0) {
+        fd = fcntl(fb->fd, F_DUPFD_CLOEXEC, 0);
+        if (fd < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            return sl_err_set(err, SL_E_IO, "could not read drop file \"%s\" again: %s", b->ref,
+                              strerror(e));
+        }
+    } else {
+        fd = open_drop(s, fb, err);
+    }
     if (fd < 0 || sl_stream_open_fd(&r->st, fd, b->ref, err) < 0)
         return -1;
     r->fmt = fmt;
@@ -653,24 +716,74 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
     return 0;
 }
 
+/* Is `name` in `dfd` free (nothing there, not even a dangling link)? */
+static int name_free(int dfd, const char *name)
+{
+    struct stat st;
+    return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+}
+
+/* renameat that never overwrites: RENAME_NOREPLACE, so a file that appears
+ * under `b` after it was looked at is never replaced; on a file system
+ * without it (*noreplace becomes 0), a look and then the move. -1 with
+ * errno EEXIST when `b` is taken. */
+static int move_noreplace(int from, const char *a, int to, const char *b, int *noreplace)
+{
+    if (*noreplace) {
+        if (renameat2(from, a, to, b, RENAME_NOREPLACE) == 0)
+            return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+            return -1;
+        *noreplace = 0;
+    }
+    if (!name_free(to, b)) {
+        errno = EEXIST;
+        return -1;
+    }
+    return renameat(from, a, to, b);
+}
+
+/* Is the file `name` in `dfd` the one the batch hashed (fb->st)? With
+ * follow_symlinks that is what the link points to. *own is the entry itself
+ * (the link, not its target). -1: not there. */
+static int is_loaded_file(const struct sl_source *s, const struct file_batch *fb, int dfd,
+                          const char *name, struct stat *own)
+{
+    struct stat st;
+    if (fstatat(dfd, name, own, AT_SYMLINK_NOFOLLOW) < 0)
+        return -1;
+    st = *own;
+    if (S_ISLNK(own->st_mode) && s->cfg->follow_symlinks && fstatat(dfd, name, &st, 0) < 0)
+        return -1;
+    return st.st_ino == fb->st.st_ino && st.st_dev == fb->st.st_dev;
+}
+
 /* Move the batch's file (in the drop folder, or in quarantine/ when it was
  * held) into `sub`, never overwriting: a second file of the same name gets a
  * numbered suffix, chosen so that `companion` (".error") beside it is free
- * too. *moved (sl_malloc'd) is its name in `sub`. */
+ * too. *moved (sl_malloc'd) is its name in `sub`. 1 = not moved: the file at
+ * its name is no longer the one that was loaded (a producer renamed a new
+ * one over it), and the new one is left where it is for the next run. */
 static int move_into(struct sl_source *s, const struct file_batch *fb, const char *sub,
                      const char *companion, char **moved, struct sl_err *err)
 {
     const char *at = fb->at ? fb->at : "", *sep = fb->at ? "/" : "";
     int from = fb->at ? open_own_dir(s, fb->at, 0, err) : s->dfd;
-    int to = -1, rc = -1;
+    int to = -1, rc = -1, noreplace = 1, done = 0, same;
     struct sl_buf name, side;
-    struct stat st;
+    struct stat own, there;
 
     sl_buf_init(&name);
     sl_buf_init(&side);
     if (from < 0 || (to = open_own_dir(s, sub, 1, err)) < 0)
         goto done;
-    for (int k = 0; k < 10000; k++) {
+    if ((same = is_loaded_file(s, fb, from, fb->name, &own)) < 0)
+        goto move_failed;
+    if (!same) {
+        rc = 1;
+        goto done;
+    }
+    for (int k = 0; k < 10000 && !done; k++) {
         sl_buf_reset(&name);
         sl_buf_reset(&side);
         if (k == 0)
@@ -682,20 +795,44 @@ static int move_into(struct sl_source *s, const struct file_batch *fb, const cha
             sl_err_set(err, SL_E_NOMEM, "out of memory");
             goto done;
         }
-        if (fstatat(to, name.data, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT &&
-            (!companion || (fstatat(to, side.data, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-                            errno == ENOENT)))
-            break;
+        if (companion && !name_free(to, side.data))
+            continue;
+        if (move_noreplace(from, fb->name, to, name.data, &noreplace) == 0)
+            done = 1;
+        else if (errno != EEXIST)
+            goto move_failed;
     }
-    if (renameat(from, fb->name, to, name.data) < 0) {
-        sl_err_set(err, SL_E_IO, "could not move \"%s/%s%s%s\" to %s/%s/: %s", s->rel_dir, at,
-                   sep, fb->name, s->rel_dir, sub, strerror(errno));
+    if (!done) {
+        sl_err_set(err, SL_E_IO, "could not move \"%s/%s%s%s\" to %s/%s/: every numbered name"
+                   " is taken; clear out %s/%s/", s->rel_dir, at, sep, fb->name, s->rel_dir, sub,
+                   s->rel_dir, sub);
+        goto done;
+    }
+    /* a new file renamed over the name between the look above and the move
+     * went to `sub` instead: it goes back, unless yet another took its name
+     * (the entry itself is compared: a relative link resolves elsewhere
+     * from `sub`) */
+    if (fstatat(to, name.data, &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (there.st_ino != own.st_ino || there.st_dev != own.st_dev)) {
+        if (move_noreplace(to, name.data, from, fb->name, &noreplace) < 0) {
+            sl_err_set(err, SL_E_IO, "a new file put at \"%s/%s%s%s\" after its batch was done"
+                       " was moved to %s/%s/%s instead of the loaded one and could not be put"
+                       " back (%s); move it back to load it", s->rel_dir, at, sep, fb->name,
+                       s->rel_dir, sub, name.data, strerror(errno));
+            goto done;
+        }
+        fsync(to);
+        rc = 1;
         goto done;
     }
     fsync(to);
     if (moved)
         *moved = sl_buf_steal(&name);
     rc = 0;
+    goto done;
+move_failed:
+    sl_err_set(err, SL_E_IO, "could not move \"%s/%s%s%s\" to %s/%s/: %s", s->rel_dir, at, sep,
+               fb->name, s->rel_dir, sub, strerror(errno));
 done:
     if (fb->at && from >= 0)
         close(from);
@@ -769,11 +906,19 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     case SL_OUT_COMMITTED:
     case SL_OUT_DUPLICATE:
         rc = move_into(s, fb, s->cfg->done_dir, NULL, NULL, err);
+        if (rc == 1)
+            sl_log(SL_LOG_WARN, &s->log, "%s: %s, but a new file was put at its name before it"
+                   " moved to %s/; the new file is left for the next run", b->ref,
+                   o == SL_OUT_COMMITTED ? "loaded" : "a duplicate", s->cfg->done_dir);
         break;
     case SL_OUT_FAILED:
         rc = move_into(s, fb, s->cfg->failed_dir, ".error", &moved, err);
         if (rc == 0)
             rc = write_error_file(s, s->cfg->failed_dir, moved, why, err);
+        else if (rc == 1)
+            sl_log(SL_LOG_WARN, &s->log, "%s: failed, but a new file was put at its name before"
+                   " it moved to %s/; the new file is left for the next run", b->ref,
+                   s->cfg->failed_dir);
         break;
     case SL_OUT_QUARANTINED:     /* hold() has moved it already */
     case SL_OUT_RETRY_LATER:
@@ -781,7 +926,7 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     }
     sl_free(moved);
     free_batch(fb);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 static int files_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
@@ -789,8 +934,13 @@ static int files_hold(struct sl_source *s, struct sl_batch_input *b, char **held
 {
     struct file_batch *fb = b->priv;
     char *moved = NULL;
-    if (move_into(s, fb, HOLD_DIR, NULL, &moved, err) < 0)
+    int rc = move_into(s, fb, HOLD_DIR, NULL, &moved, err);
+    if (rc < 0)
         return -1;
+    if (rc == 1)
+        return sl_err_set(err, SL_E_IO, "%s: a new file was put at its name before it could be"
+                          " held in %s/; nothing is held, the new file is left for the next run",
+                          b->ref, HOLD_DIR);
     /* the ledger keeps it relative to the drop folder: "quarantine/a.csv" */
     *held = join(HOLD_DIR, moved);
     sl_free(fb->name);

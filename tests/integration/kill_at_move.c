@@ -1,9 +1,9 @@
 /* tests/integration/kill_at_move.c: an LD_PRELOAD shim for t_kill_recover.
  *
- * With SL_KILL_AT_MOVE=N in the environment, the N-th rename() or renameat()
- * into a done/ folder (the files source moves with renameat on directory
- * descriptors) kills the process with SIGKILL instead of moving the drop: its
- * batch has committed, the drop is still in the drop folder, and only the
+ * With SL_KILL_AT_MOVE=N in the environment, the N-th rename(), renameat()
+ * or renameat2() into a done/ folder (the files source moves with renameat2
+ * on directory descriptors) kills the process with SIGKILL instead of moving
+ * the drop: its batch has committed, the drop is still in the drop folder, and only the
  * ledger knows it is loaded (the window between commit and ack). With
  * SL_KILL_AT_MOVE_MARK set, the target path is written to that file first,
  * so the test knows the kill fell there. Without SL_KILL_AT_MOVE it only
@@ -48,9 +48,9 @@ int rename(const char *from, const char *to)
     return real_rename(from, to);
 }
 
-int renameat(int olddirfd, const char *from, int newdirfd, const char *to)
+/* maybe_kill for a move to `to` in directory fd `newdirfd`. */
+static void maybe_kill_at(int newdirfd, const char *to)
 {
-    static int (*real_renameat)(int, const char *, int, const char *);
     char link[64], dir[4096], path[8192];
     ssize_t n;
 
@@ -62,8 +62,25 @@ int renameat(int olddirfd, const char *from, int newdirfd, const char *to)
     } else {
         maybe_kill(to);
     }
+}
+
+int renameat(int olddirfd, const char *from, int newdirfd, const char *to)
+{
+    static int (*real_renameat)(int, const char *, int, const char *);
+    maybe_kill_at(newdirfd, to);
     if (!real_renameat)
         real_renameat = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT,
                                                                            "renameat");
     return real_renameat(olddirfd, from, newdirfd, to);
+}
+
+/* the files source moves with renameat2(RENAME_NOREPLACE) where it can */
+int renameat2(int olddirfd, const char *from, int newdirfd, const char *to, unsigned int flags)
+{
+    static int (*real_renameat2)(int, const char *, int, const char *, unsigned int);
+    maybe_kill_at(newdirfd, to);
+    if (!real_renameat2)
+        real_renameat2 = (int (*)(int, const char *, int, const char *, unsigned int))dlsym(
+            RTLD_NEXT, "renameat2");
+    return real_renameat2(olddirfd, from, newdirfd, to, flags);
 }
