@@ -54,7 +54,8 @@ struct sl_dest {
     int64_t rows_in;
     char batch_txt[24];
     char *pk_list;           /* quoted, comma separated */
-    char lease[24];          /* the lease this session holds (its key), "" = none */
+    char lease[24];          /* the lease a run holds here (its key), "" = none */
+    int lease_ok;            /* ... and this session has it (0 after a reconnect) */
 };
 
 /* ---- errors ---- */
@@ -262,36 +263,38 @@ static int one_value(struct sl_dest *d, const char *sql, const char *param, char
 
 static int ensure_connected(struct sl_dest *d, struct sl_err *err)
 {
-    if (PQstatus(d->conn) == CONNECTION_OK)
-        return 0;
-    PQreset(d->conn);
-    if (PQstatus(d->conn) != CONNECTION_OK) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
-        for (size_t n = strlen(msg); n && msg[n - 1] == '\n'; n--)
-            msg[n - 1] = '\0';
-        return sl_err_retry(err, SL_E_DEST, "could not reconnect to PostgreSQL: %s", msg);
-    }
     struct sl_err e2;
-    if (run(d, "SET client_min_messages = warning; SET datestyle = 'ISO'; SET timezone = 'UTC'",
-            err ? err : &e2, "could not set session") < 0)
-        return -1;
-    if (d->lease[0]) {
-        /* the old session's lease went with it: take it again, or stop, for
-         * another run may hold the table now */
+    if (!err)
+        err = &e2;
+    if (PQstatus(d->conn) != CONNECTION_OK) {
+        PQreset(d->conn);
+        d->lease_ok = 0;    /* the old session's lease went with it */
+        if (PQstatus(d->conn) != CONNECTION_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
+            for (size_t n = strlen(msg); n && msg[n - 1] == '\n'; n--)
+                msg[n - 1] = '\0';
+            return sl_err_retry(err, SL_E_DEST, "could not reconnect to PostgreSQL: %s", msg);
+        }
+        if (run(d, "SET client_min_messages = warning; SET datestyle = 'ISO';"
+                   " SET timezone = 'UTC'", err, "could not set session") < 0)
+            return -1;
+    }
+    if (d->lease[0] && !d->lease_ok) {
+        /* a run holds its table's lease on this session: after a reconnect
+         * it is taken again before anything else, or nothing goes on */
         char *got = NULL;
-        int rc = one_value(d, "SELECT pg_try_advisory_lock($1::bigint)", d->lease, &got,
-                           err ? err : &e2);
-        int taken = rc == 0 && got && strcmp(got, "t") == 0;
+        int rc = one_value(d, "SELECT pg_try_advisory_lock($1::bigint)", d->lease, &got, err);
+        d->lease_ok = rc == 0 && got && strcmp(got, "t") == 0;
         sl_free(got);
         if (rc < 0)
             return -1;
-        if (!taken) {
-            d->lease[0] = '\0';
-            return sl_err_set(err ? err : &e2, SL_E_DEST,
-                              "the connection to PostgreSQL was lost and another run took the"
-                              " table meanwhile; its drops are left to that run");
-        }
+        if (!d->lease_ok)
+            /* the old session may not be gone on the server yet, or another
+             * run took the table: either way, not now; asked again next try */
+            return sl_err_retry(err, SL_E_DEST,
+                                "the connection to PostgreSQL was lost, and the table's lease is"
+                                " still held (by the old session, or by another run)");
     }
     return 0;
 }
@@ -516,8 +519,10 @@ static int pg_lease_try(struct sl_dest *d, const char *table, struct sl_err *err
     }
     int taken = got && strcmp(got, "t") == 0;
     sl_free(got);
-    if (taken)
+    if (taken) {
         snprintf(d->lease, sizeof d->lease, "%s", key);
+        d->lease_ok = 1;
+    }
     return taken;
 }
 
@@ -529,8 +534,9 @@ static void pg_lease_release(struct sl_dest *d, const char *table)
 
     /* a lost session has let go of it already; one taken over by another
      * run is not ours to let go */
-    int held = d->lease[0] != '\0';
+    int held = d->lease[0] != '\0' && d->lease_ok;
     d->lease[0] = '\0';
+    d->lease_ok = 0;
     if (!held || PQstatus(d->conn) != CONNECTION_OK || lease_key(d, table, key, &e) < 0)
         return;
     pg_exec(d, "SELECT pg_advisory_unlock($1::bigint)", 1, p, NULL, &e);
