@@ -18,7 +18,9 @@ void sl_err_clear(struct sl_err *e)
 static int vset(struct sl_err *e, enum sl_errcode code, enum sl_errclass cls,
                 const char *fmt, va_list ap)
 {
-    char raw[sizeof e->msg];
+    /* formatted whole first, redacted, then cut to the record: a URL cut
+     * before its '@' would no longer look like one */
+    char raw[4 * sizeof e->msg];
 
     e->code = code;
     e->cls = cls;
@@ -50,7 +52,7 @@ int sl_err_retry(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
 
 void sl_err_prefix(struct sl_err *e, const char *fmt, ...)
 {
-    char raw[512], head[512];
+    char raw[2048], head[512];
     char old[sizeof e->msg];
     va_list ap;
 

@@ -127,7 +127,7 @@ static void put_escaped(FILE *f, const char *s, int json)
 
 void sl_log(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *fmt, ...)
 {
-    char raw[4096], msg[4096], ts[32];
+    char raw[16384], msg[4096], ts[32];     /* raw: whole before it is redacted, then cut */
     va_list ap;
 
     if (l < log_level)

@@ -147,6 +147,13 @@ static void error_records_are_redacted(void **state)
     sl_err_prefix(&err, "connection \"%s\"", "postgresql://a:b@c/d");
     assert_string_equal(err.msg,
                         "connection \"postgresql://a:***@c/d\": could not connect: host=h password=*** port=1");
+    /* a URL whose '@' falls past the record's end: redacted before the cut,
+     * so no prefix of the password shows */
+    char pad[2100];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    sl_err_set(&err, SL_E_DEST, "%.2000s postgresql://u:TopSecretPw%s@h/db", pad, pad);
+    assert_null(strstr(err.msg, "TopSec"));
 }
 
 static void libpq_parse_errors_are_redacted(void **state)
