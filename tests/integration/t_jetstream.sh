@@ -38,12 +38,12 @@ CONF
   "$NATS" -c "$W/n$i.conf" >"$T_DIR/nats$i.log" 2>&1 &
   NPID[$i]=$!; PIDS+=($!)
 done
-for _ in $(seq 200); do
+for _ in $(seq 600); do   # 60 s: three servers electing a leader on a busy machine
   grep -q "JetStream cluster new metadata leader\|is the new metadata leader\|Self is new JetStream cluster metadata leader" \
     "$T_DIR"/nats*.log 2>/dev/null && break
   sleep 0.1
 done
-grep -qi "metadata leader" "$T_DIR"/nats*.log && ok "nats cluster up" || { not_ok "nats cluster up"; tail -5 "$T_DIR"/nats*.log; }
+grep -qi "metadata leader" "$T_DIR"/nats*.log && ok "nats cluster up" || { not_ok "nats cluster up"; tail -n 5 "$T_DIR"/nats*.log; }
 
 PORT=$(free_port)
 cat >"$W/collector.yaml" <<YAML
