@@ -22,11 +22,20 @@ as_owner() {
 
 free_port() {
   python3 - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
+import random, socket
+# below the ephemeral range: a kernel-chosen port can be taken by another
+# test's client socket before the server binds it
+for _ in range(1000):
+    p = random.randrange(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
 PY
 }
 

@@ -25,7 +25,6 @@ if [ "${SL_SANITIZED:-}" = "ON" ]; then N=20000; NKILL=10000; NLITE=5000; fi
 DPID=""
 trap '[ -n "$DPID" ] && kill -9 $DPID 2>/dev/null || true; cleanup' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PORT=$(free_port); TLSPORT=$(free_port)
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 2 \
   -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1

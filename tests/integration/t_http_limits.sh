@@ -25,7 +25,6 @@ W="$T_DIR/w"; mkdir -p "$W/in/pg" "$W/in/lite"
 TOKEN="tok-$RANDOM-$RANDOM"; ADMIN="adm-$RANDOM-$RANDOM"
 DPID=""
 trap '[ -n "$DPID" ] && kill -9 $DPID 2>/dev/null || true; cleanup' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 APORT=$(free_port); EPORT=$(free_port)
 TIMEOUT=3
 

@@ -18,14 +18,17 @@ N=30000
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; cleanup' EXIT
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 declare -a CP NP NPID
-for i in 1 2 3; do CP[$i]=$(free_port); NP[$i]=$(free_port); done
-ROUTES="nats-route://127.0.0.1:${CP[1]}, nats-route://127.0.0.1:${CP[2]}, nats-route://127.0.0.1:${CP[3]}"
-SERVERS="nats://127.0.0.1:${NP[1]}, nats://127.0.0.1:${NP[2]}, nats://127.0.0.1:${NP[3]}"
-for i in 1 2 3; do
-  mkdir -p "$W/n$i"
-  cat >"$W/n$i.conf" <<CONF
+# Ports are picked free, but another test may take one before nats-server
+# binds it (one opens thousands of client sockets): a cluster that cannot
+# bind is started again on other ports.
+start_cluster() {
+  for i in 1 2 3; do CP[$i]=$(free_port); NP[$i]=$(free_port); done
+  ROUTES="nats-route://127.0.0.1:${CP[1]}, nats-route://127.0.0.1:${CP[2]}, nats-route://127.0.0.1:${CP[3]}"
+  SERVERS="nats://127.0.0.1:${NP[1]}, nats://127.0.0.1:${NP[2]}, nats://127.0.0.1:${NP[3]}"
+  for i in 1 2 3; do
+    rm -rf "$W/n$i"; mkdir -p "$W/n$i"
+    cat >"$W/n$i.conf" <<CONF
 server_name: n$i
 listen: 127.0.0.1:${NP[$i]}
 jetstream { store_dir: "$W/n$i" }
@@ -35,14 +38,19 @@ cluster {
   routes: [ $ROUTES ]
 }
 CONF
-  "$NATS" -c "$W/n$i.conf" >"$T_DIR/nats$i.log" 2>&1 &
-  NPID[$i]=$!; PIDS+=($!)
-done
-for _ in $(seq 600); do   # 60 s: three servers electing a leader on a busy machine
-  grep -q "JetStream cluster new metadata leader\|is the new metadata leader\|Self is new JetStream cluster metadata leader" \
-    "$T_DIR"/nats*.log 2>/dev/null && break
-  sleep 0.1
-done
+    "$NATS" -c "$W/n$i.conf" >"$T_DIR/nats$i.log" 2>&1 &
+    NPID[$i]=$!; PIDS+=($!)
+  done
+  for _ in $(seq 600); do   # 60 s: three servers electing a leader on a busy machine
+    grep -q "JetStream cluster new metadata leader\|is the new metadata leader\|Self is new JetStream cluster metadata leader" \
+      "$T_DIR"/nats*.log 2>/dev/null && return 0
+    grep -q "address already in use" "$T_DIR"/nats*.log 2>/dev/null && break
+    sleep 0.1
+  done
+  for i in 1 2 3; do kill -9 "${NPID[$i]}" 2>/dev/null || true; wait "${NPID[$i]}" 2>/dev/null || true; done
+  return 1
+}
+for attempt in 1 2 3 4 5; do start_cluster && break; echo "# nats cluster attempt $attempt: could not start; trying other ports"; done
 grep -qi "metadata leader" "$T_DIR"/nats*.log && ok "nats cluster up" || { not_ok "nats cluster up"; tail -n 5 "$T_DIR"/nats*.log; }
 
 PORT=$(free_port)
