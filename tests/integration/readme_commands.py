@@ -248,11 +248,20 @@ def first_alt(tok):
 # Contexts: configs from the README's own examples, each with its warehouse
 # ---------------------------------------------------------------------------
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    # below the ephemeral range: a kernel-chosen port can be taken by another
+    # test's client socket before the server binds it
+    import random
+    for _ in range(1000):
+        port = random.randrange(20000, 32000)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        return port
+    raise RuntimeError("no free port")
 
 
 def yaml_blocks(text):
