@@ -1265,8 +1265,23 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
         sl_buf_reset(&failed);
     }
 
-    if (stream_rows(tr, b, &target, gates, ngates, batch_id, &vctx, &at->res, err) < 0)
+    if (stream_rows(tr, b, &target, gates, ngates, batch_id, &vctx, &at->res, err) < 0) {
+        /* the warehouse refused a key twice (an append table's primary
+         * key): the unique_key gate saw each row before the warehouse did,
+         * so its verdict on them decides, quarantine holding the batch */
+        if (err->cls != SL_RETRY && err->code != SL_E_NOMEM && has_gate(t, "unique_key")) {
+            struct sl_err load_err = *err;
+            sl_err_clear(err);
+            env.rows = at->res.rows_in;
+            if (finish_gates(gates, ngates, "unique_key", &env, &report, &failed, &verdict,
+                             err) < 0)
+                goto fail;
+            if (verdict != SL_GATE_PASS)
+                goto held;
+            *err = load_err;
+        }
         goto fail;
+    }
     env.rows = at->res.rows_in;
     if (tr->repair && tr->repair->ndel) {
         /* keys the source no longer has; their rows go to history (invariant 3) */
