@@ -116,7 +116,7 @@ for trial in $(seq 1 "$RESTARTS"); do
   what="trial $trial (restart -m $mode during $pat)"
   grep -q "transient failure, retrying" "$W/err" && hit=$((hit + 1))
   if [ "$RC" != 0 ]; then
-    echo "# $what: exit $RC: $(tail -3 "$W/err")"; bad=$((bad + 1)); continue
+    echo "# $what: exit $RC: $(cat "$W/out"; grep -E " (error|warning) " "$W/err" | tail -5)"; bad=$((bad + 1)); continue
   fi
   verify "$what" || bad=$((bad + 1))
 done
