@@ -109,6 +109,43 @@ int sl_type_from_name(const char *s, enum sl_type *out)
 
 /* ---- UTF-8 ---- */
 
+size_t sl_utf8_decode(const unsigned char *p, size_t n, unsigned *cp)
+{
+    /* lead byte: 0xC2-0xDF 2 bytes, 0xE0-0xEF 3, 0xF0-0xF4 4; the ranges of
+     * the second byte rule out overlongs, surrogates and code points above
+     * U+10FFFF */
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        *cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        *cp = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        *cp = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[i] & 0x3F);
+    }
+    return len;
+}
+
 int sl_utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -132,33 +169,10 @@ int sl_utf8_valid(const char *s, size_t n)
             p++;
             continue;
         }
-        /* lead byte: 0xC2-0xDF 2 bytes, 0xE0-0xEF 3, 0xF0-0xF4 4; the
-         * ranges of the second byte rule out overlongs, surrogates and
-         * code points above U+10FFFF */
-        size_t len;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF) {
-            len = 2;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else {
+        unsigned cp;
+        size_t len = sl_utf8_decode(p, (size_t)(end - p), &cp);
+        if (!len)
             return 0;
-        }
-        if ((size_t)(end - p) < len || p[1] < lo || p[1] > hi)
-            return 0;
-        for (size_t i = 2; i < len; i++)
-            if ((p[i] & 0xC0) != 0x80)
-                return 0;
         p += len;
     }
     return 1;

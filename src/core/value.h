@@ -74,6 +74,10 @@ int sl_value_canon(enum sl_type t, const char *s, size_t n, enum sl_lex lex,
 
 /* UTF-8 validation: returns 1 when valid and free of NUL bytes. */
 int sl_utf8_valid(const char *s, size_t n);
+/* The non-ASCII character at p (n bytes available): its length (2-4) and
+ * *cp, or 0 when p does not start a valid one (overlong, surrogate, above
+ * U+10FFFF, cut short). */
+size_t sl_utf8_decode(const unsigned char *p, size_t n, unsigned *cp);
 
 /* ---- inference ---- */
 

@@ -35,42 +35,6 @@ static const char *level_name(enum sl_log_level l)
     }
 }
 
-/* Length of the valid UTF-8 sequence at p (n bytes left) and its code
- * point, or 0 when the byte there starts none. */
-static size_t utf8_at(const unsigned char *p, size_t n, unsigned *cp)
-{
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        *cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        *cp = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        *cp = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (p[i] & 0x3F);
-    }
-    return len;
-}
-
 /* C1 controls (U+0085 is a newline to some readers) and the Unicode line and
  * paragraph separators end a line as surely as \n does */
 static int breaks_line(unsigned cp)
@@ -99,7 +63,7 @@ static void put_escaped(FILE *f, const char *s, int json)
             continue;
         }
         if (c >= 0x80) {
-            len = utf8_at(p + i, n - i, &cp);
+            len = sl_utf8_decode(p + i, n - i, &cp);
             if (len && !breaks_line(cp)) {
                 i += len;
                 continue;

@@ -19,13 +19,14 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from free_port import free_port  # tests/integration/free_port.py
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 FAILS = 0
@@ -42,21 +43,6 @@ def ok(cond, what, detail=""):
     return cond
 
 
-def free_port():
-    # below the ephemeral range: a kernel-chosen port can be taken by another
-    # test's client socket before the server binds it
-    import random
-    for _ in range(1000):
-        port = random.randrange(20000, 32000)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        return port
-    raise RuntimeError("no free port")
 
 
 class WebDriver:

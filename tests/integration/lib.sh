@@ -72,25 +72,8 @@ drop() {
   mv "$1/.$2.tmp" "$1/$2"
 }
 
-# free_port: a loopback port nothing listens on, below the kernel's
-# ephemeral range: a port the kernel hands out (bind to 0) can be taken by
-# another test's client socket before the server we start binds it
-free_port() {
-  python3 - <<'PY'
-import random, socket
-for _ in range(1000):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-PY
-}
+# free_port: a loopback port nothing listens on (free_port.py says why)
+free_port() { python3 "$SL_SRCDIR/tests/integration/free_port.py"; }
 
 finish() {
   echo "$T_PASSES passed, $T_FAILS failed"

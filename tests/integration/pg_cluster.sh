@@ -20,24 +20,7 @@ as_owner() {
   fi
 }
 
-free_port() {
-  python3 - <<'PY'
-import random, socket
-# below the ephemeral range: a kernel-chosen port can be taken by another
-# test's client socket before the server binds it
-for _ in range(1000):
-    p = random.randrange(20000, 32000)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-PY
-}
+free_port() { python3 "$(dirname "$0")/free_port.py"; }
 
 case "$cmd" in
 start)

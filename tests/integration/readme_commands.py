@@ -19,12 +19,13 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+
+from free_port import free_port  # tests/integration/free_port.py
 
 BIN = os.environ["SLUICE_BIN"]
 SRCDIR = os.environ["SL_SRCDIR"]
@@ -247,21 +248,6 @@ def first_alt(tok):
 # ---------------------------------------------------------------------------
 # Contexts: configs from the README's own examples, each with its warehouse
 # ---------------------------------------------------------------------------
-def free_port():
-    # below the ephemeral range: a kernel-chosen port can be taken by another
-    # test's client socket before the server binds it
-    import random
-    for _ in range(1000):
-        port = random.randrange(20000, 32000)
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            s.close()
-        return port
-    raise RuntimeError("no free port")
 
 
 def yaml_blocks(text):
