@@ -520,25 +520,40 @@ static void free_batch(struct file_batch *fb)
     sl_free(fb);
 }
 
-/* Drop `name` of the folder as a batch: 1 = *out, 0 = taken away since the
- * listing (not ours), -1 = error. */
-static int take(struct sl_source *s, const char *name, struct sl_batch_input **out,
-                struct sl_err *err)
+/* A batch for the file at `path` inside the drop folder: in the folder
+ * itself (at NULL), or in its sub-folder `at` ("quarantine/x.csv"). */
+static struct file_batch *batch_new(struct sl_source *s, const char *path, const char *at,
+                                    struct sl_err *err)
 {
     struct file_batch *fb = sl_calloc(1, sizeof *fb);
-    if (!fb)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (!fb) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return NULL;
+    }
     fb->fd = -1;
-    fb->name = sl_strdup(name);
-    fb->full = join(s->dir, name);
-    fb->in.ref = join(s->rel_dir, name);
+    fb->at = at;
+    fb->name = sl_strdup(at ? path + strlen(at) + 1 : path);
+    fb->full = join(s->dir, path);
+    fb->in.ref = join(s->rel_dir, path);
     fb->in.timezone = s->cfg->timezone;
     fb->in.overlap = SL_DST_FAIL;
     fb->in.priv = fb;
     if (!fb->name || !fb->full || !fb->in.ref) {
         free_batch(fb);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return NULL;
     }
+    return fb;
+}
+
+/* Drop `name` of the folder as a batch: 1 = *out, 0 = taken away since the
+ * listing (not ours), -1 = error. */
+static int take(struct sl_source *s, const char *name, struct sl_batch_input **out,
+                struct sl_err *err)
+{
+    struct file_batch *fb = batch_new(s, name, NULL, err);
+    if (!fb)
+        return -1;
     if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
         int e = errno;
         free_batch(fb);
@@ -960,21 +975,9 @@ static int files_reopen(struct sl_source *s, const char *held, struct sl_batch_i
         strchr(held + sizeof HOLD_DIR, '/'))
         return sl_err_set(err, SL_E_INPUT, "held batch \"%s\" is not in %s/%s/", held,
                           s->rel_dir, HOLD_DIR);
-    struct file_batch *fb = sl_calloc(1, sizeof *fb);
+    struct file_batch *fb = batch_new(s, held, HOLD_DIR, err);
     if (!fb)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    fb->fd = -1;
-    fb->name = sl_strdup(held + sizeof HOLD_DIR);
-    fb->at = HOLD_DIR;
-    fb->full = join(s->dir, held);
-    fb->in.ref = join(s->rel_dir, held);
-    fb->in.timezone = s->cfg->timezone;
-    fb->in.overlap = SL_DST_FAIL;
-    fb->in.priv = fb;
-    if (!fb->name || !fb->full || !fb->in.ref) {
-        free_batch(fb);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    }
+        return -1;
     if (hash_file(s, fb, fb->in.hash, &fb->in.bytes, err) < 0) {
         free_batch(fb);
         return -1;
