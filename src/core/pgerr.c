@@ -19,6 +19,14 @@ int sl_pg_transient(const char *st)
            strcmp(st, "55P03") == 0;
 }
 
+int sl_pg_failure_transient(const PGconn *conn, const PGresult *res)
+{
+    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (sl_pg_transient(st) || !conn || PQstatus(conn) != CONNECTION_OK)
+        return 1;
+    return !st || !*st;
+}
+
 void sl_pg_message(const PGconn *conn, const PGresult *res, char *out, size_t cap)
 {
     const char *msg = res ? PQresultErrorMessage(res) : NULL;

@@ -13,6 +13,14 @@
  * connections), system errors (58: I/O error), lock not available. */
 int sl_pg_transient(const char *st);
 
+/* 1 when a failed call is worth a retry on a new connection: its SQLSTATE
+ * says so, the connection is gone, or the failure has no SQLSTATE at all.
+ * The server gives every error it sends a SQLSTATE; one without was made
+ * by libpq itself, which means the connection broke (a server killed mid-COPY
+ * can leave libpq's status OK while its result says "server closed the
+ * connection unexpectedly") or memory ran out. `res` may be NULL. */
+int sl_pg_failure_transient(const PGconn *conn, const PGresult *res);
+
 /* The failure's message without libpq's trailing newline, passwords
  * redacted (core/redact.h): from `res` when it has one, else from `conn`
  * (which may be NULL). */

@@ -68,7 +68,7 @@ static int pg_fail(struct sl_dest *d, const PGresult *res, struct sl_err *err,
     char clean[1024];
 
     sl_pg_message(d->conn, res, clean, sizeof clean);
-    if (sl_pg_transient(st) || PQstatus(d->conn) != CONNECTION_OK)
+    if (sl_pg_failure_transient(d->conn, res))
         sl_err_retry(err, SL_E_DEST, "%s: %s", what, clean);
     else
         sl_err_set(err, SL_E_DEST, "%s: %s", what, clean);

@@ -133,7 +133,7 @@ static int src_fail(struct sl_source *s, const PGresult *res, struct sl_err *err
     char clean[1024];
 
     sl_pg_message(s->pg, res, clean, sizeof clean);
-    if (sl_pg_transient(st) || !s->pg || PQstatus(s->pg) != CONNECTION_OK)
+    if (sl_pg_failure_transient(s->pg, res))
         sl_err_retry(err, SL_E_SOURCE, "source \"%s\", table %s: %s: %s", s->cfg->connection,
                      s->t->source_table, what, clean);
     else

@@ -116,9 +116,10 @@ for trial in $(seq 1 "$RESTARTS"); do
   what="trial $trial (restart -m $mode during $pat)"
   grep -q "transient failure, retrying" "$W/err" && hit=$((hit + 1))
   if [ "$RC" != 0 ]; then
+    cp "$W/err" "$W/err.trial$trial"
     echo "# $what: exit $RC: $(cat "$W/out"; grep -E " (error|warning) " "$W/err" | tail -5)"; bad=$((bad + 1)); continue
   fi
-  verify "$what" || bad=$((bad + 1))
+  verify "$what" || { cp "$W/err" "$W/err.trial$trial"; bad=$((bad + 1)); }
 done
 check "$RESTARTS restarts mid-batch: each run retried and succeeded; the warehouse equals the expected rows exactly" \
   "0 bad of $RESTARTS" "$bad bad of $RESTARTS"
