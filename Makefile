@@ -27,7 +27,7 @@ build: deps
 	cmake --build $(BUILD) -j$(JOBS)
 
 build-asan: deps-test
-	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON -DSLUICE_REQUIRE_TESTS=ON >/dev/null
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
 build-fuzz: deps-test
@@ -45,6 +45,8 @@ run: build
 test: test-fast test-asan test-fuzz
 
 test-fast: deps-test build
+	@cmake -S . -B $(BUILD) -DSLUICE_REQUIRE_TESTS=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
 	cd $(BUILD) && ctest $(CTEST_ARGS)
 
 test-asan: build-asan

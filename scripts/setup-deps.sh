@@ -2,7 +2,7 @@
 # Installs the Debian packages sluice needs:
 #   setup-deps.sh           to build and run it (`make run`): compiler, CMake,
 #                           the libraries it links, the tz database
-#   setup-deps.sh --test    and what the tests drive (`make test`): PostgreSQL,
+#   setup-deps.sh --test    and what the tests need (`make test`): cmocka, PostgreSQL,
 #                           NATS, clang for the fuzzers and sanitizers, Chromium
 #                           for the dashboard test, python3 and curl
 #   setup-deps.sh --bench   and the peers the benchmarks measure against
@@ -13,11 +13,11 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
-  libmicrohttpd-dev libnats-dev libcmocka-dev zlib1g-dev libzstd-dev libxxhash-dev
+  libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev
   tzdata
 )
 TEST_PKGS=(
-  clang libclang-rt-14-dev
+  libcmocka-dev clang libclang-rt-14-dev
   postgresql-15 postgresql-client-15 sqlite3 zstd gzip
   nats-server
   python3 procps util-linux curl openssl

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Readers of the warehouse are never held up behind sluice's DDL. A snapshot
-# swap, a new column (ALTER TABLE ADD COLUMN) and the rollback of a snapshot
-# batch need the live table's exclusive lock; while that request waits
-# behind a long report query, every reader after it would queue too. sluice
+# swap, a new column (ALTER TABLE ADD COLUMN), adopting a table the user made
+# and the rollback of a snapshot batch need the live table's exclusive lock;
+# while that request waits behind a long report query, every reader after it
+# would queue too. sluice
 # asks for it with lock_timeout 1s, gives up, and retries the batch after a
 # pause, so a fresh `select count(*)` taken again and again meanwhile always
 # returns within ~1 s (asserted < 3 s). Given up after the retries: exit 1,
@@ -30,6 +31,11 @@ pipelines:
     destination: wh
     tables:
       - { name: wide, kind: versioned, primary_key: [id], version_key: v }
+  - name: mine
+    source: { kind: files, path: drops/mine, format: csv, settle: 0s }
+    destination: wh
+    tables:
+      - { name: mine, kind: versioned, primary_key: [id], version_key: v }
 YAML
 
 # reader TABLE SECONDS: a report query that holds TABLE (ACCESS SHARE) for
@@ -139,7 +145,20 @@ else not_ok "restore: it did not wait for the reader (${took} ms)"; fi
 check "restore: the table as the snapshot holds it" "4" "$(pg "select count(*) from wide")"
 wait $READER; READER=""
 
-# ---- 5. the daemon counts the waits in sluice_lock_waits_total ----
+# ---- 5. adopting a table the user made (ALTER TABLE ADD _sluice_batch) ----
+pg "create table mine (id bigint primary key, v bigint not null, a text); insert into mine values (1, 1, 'u1'), (2, 1, 'u2')"
+reader mine 5
+printf 'id,v,a\n2,2,s2\n3,1,s3\n' | drop "$W/drops/mine" m1.csv
+PROBE=mine bg_sluice SLUICE_RETRY_BASE_MS=1000 -- run "$W/sluice.yaml" mine
+readers_not_held "adopting a table"
+check "adopt: loaded within the run's retries (rc)" 0 "$RC"
+check_contains "adopt: it waited for the reader, not the readers for it" \
+  "adopting the table waited 1s for the table's lock" "$ERR"
+check "adopt: the user's rows and the loaded ones" "1|u1| 2|s2|b 3|s3|b" \
+  "$(pg "select id || '|' || a || '|' || case when _sluice_batch is null then '' else 'b' end from mine order by id" | tr '\n' ' ' | sed 's/ $//')"
+wait $READER; READER=""
+
+# ---- 6. the daemon counts the waits in sluice_lock_waits_total ----
 SLUICE_POLL_MS=200 SLUICE_RETRY_BASE_MS=1000 \
   "$SLUICE_BIN" daemon "$W/sluice.yaml" --listen 127.0.0.1:0 >"$T_DIR/daemon.out" 2>"$T_DIR/daemon.log" &
 DPID=$!

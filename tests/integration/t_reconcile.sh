@@ -198,6 +198,15 @@ for _ in $(seq 100); do [ "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/c
 kill -TERM $DPID; wait $DPID || true
 check "daemon: with a schedule of 1h, reconcile every 2s runs at start and again 2s later" "2" \
   "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/clock.err" | awk '{print ($1 >= 2) ? 2 : $1}')"
+# ... and first at start: with every: 1h, a reconcile that waited `every`
+# before its first pass would say nothing in the first seconds
+sed 's/^    destination: wh$/    destination: wh\n    schedule: every 1h\n    reconcile: { every: 1h }/' "$W/pg.yaml" >"$W/start.yaml"
+"$SLUICE_BIN" daemon "$W/start.yaml" --listen 127.0.0.1:0 >"$T_DIR/start.out" 2>"$T_DIR/start.err" &
+DPID=$!
+for _ in $(seq 75); do grep -q "table=pairs: reconcile: in sync" "$T_DIR/start.err" && break; sleep 0.2; done
+kill -TERM $DPID; wait $DPID || true
+check "daemon: reconcile every 1h runs once at start (within 15 s)" "1" \
+  "$(grep -c "table=pairs: reconcile: in sync" "$T_DIR/start.err")"
 
 # reconcile holds the table's lease as a run does: one held elsewhere (as a
 # load would hold it) makes it wait up to lock_wait, then say so (exit 1)

@@ -246,6 +246,36 @@ t2|2|1|x2|y2" "$(q $dest "$W" "select * from $tq order by id" | cut -d'|' -f1-5)
   check "$dest: ... into the one column" "1" "$ncol"
   check "$dest: ... both rows in it" "1|u1
 2|u2" "$(q $dest "$W" "select * from utf8_t order by id" | cut -d'|' -f1-2)"
+
+  # two long names whose 32-bit hashes collide (found by a birthday search)
+  # would be stored as one name: PostgreSQL refuses them, saying which two
+  ca=column_name_longer_than_postgresql_keeps_for_identifiers_00039599
+  cb=column_name_longer_than_postgresql_keeps_for_identifiers_00222382
+  check "the two names' FNV-1a hashes do collide" t "$(python3 -c '
+import sys
+def fnv(b):
+    h = 2166136261
+    for c in b: h = ((h ^ c) * 16777619) & 0xffffffff
+    return h
+print("t" if fnv(sys.argv[1].encode()) == fnv(sys.argv[2].encode()) else "f")' "$ca" "$cb")"
+  yaml "$W" "$url" "{ name: coll_t, kind: append }"
+  printf 'id,%s,%s\n1,a,b\n' "$ca" "$cb" | drop "$W/in" c1.csv
+  sluice run "$W/s.yaml"
+  if [ $dest = pg ]; then
+    check "$dest: a drop with two long names stored alike fails (rc)" 1 "$RC"
+    check_contains "$dest: ... naming both" "columns \"$ca\" and \"$cb\" would both be stored as \"${ca:0:54}_" "$ERR"
+    check "$dest: ... and no table was made" "" "$(pg "select to_regclass('coll_t')")"
+    printf 'id,%s\n1,a\n' "$ca" | drop "$W/in" c2.csv
+    sluice run "$W/s.yaml"
+    printf 'id,%s\n2,b\n' "$cb" | drop "$W/in" c3.csv
+    sluice run "$W/s.yaml"
+    check "$dest: a later drop bringing a name stored like an existing column's fails (rc)" 1 "$RC"
+    check_contains "$dest: ... naming both" "columns \"$ca\" and \"$cb\" would both be stored as" "$ERR"
+    check "$dest: ... the first column's rows are untouched" "1|a" "$(pg "select id, \"${ca:0:54}_75055942\" from coll_t")"
+  else
+    check "$dest: SQLite keeps both long names whole (rc)" 0 "$RC"
+    check "$dest: ... as two columns" "1|a|b" "$(lite "$W/wh.db" "select * from coll_t" | cut -d'|' -f1-3)"
+  fi
 done
 
 # ---- a long table name from before names were stored cut + hash ----
