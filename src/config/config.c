@@ -967,7 +967,8 @@ int sl_config_can_alert(const struct sl_config *c, struct sl_err *err)
 {
     for (size_t i = 0; i < c->nalerts; i++)
         if (c->alerts[i].unset)
-            return sl_err_set(err, SL_E_CONFIG, "%s (alert #%zu: this command sends alerts)",
+            return sl_err_set(err, SL_E_CONFIG,
+                              "%s (alert #%zu: the commands that send alerts need it)",
                               c->alerts[i].unset, i + 1);
     return 0;
 }

@@ -412,7 +412,8 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
         snprintf(ok, sizeof ok, "{\"accepted\":%zu,\"dead_lettered\":%zu}\n", n - dead, dead);
         return sl_http_text(resp, 200, "application/json", ok);
     case SL_OUT_QUARANTINED:
-        snprintf(ok, sizeof ok, "{\"accepted\":%zu,\"held\":true,\"message\":\"held by a gate "
+        /* nothing is stored yet: the events wait in quarantine */
+        snprintf(ok, sizeof ok, "{\"accepted\":0,\"held\":%zu,\"message\":\"held by a gate "
                  "until sluice approve or reject\"}\n", n);
         return sl_http_text(resp, 202, "application/json", ok);
     case SL_OUT_RETRY_LATER:

@@ -28,9 +28,9 @@ for cmd in status batches snapshots; do
 done
 for cmd in run check; do
   sluice "$cmd" alerting.yaml
-  check "$cmd sends alerts: it needs the secret (exit 2)" 2 "$RC"
+  check "$cmd (it sends alerts, or checks for the commands that do) needs the secret (exit 2)" 2 "$RC"
   check_contains "$cmd names the unset variable where it is" \
-    "alerting.yaml:2:88: environment variable SL_PD_KEY_UNSET is not set (alert #1: this command sends alerts)" "$ERR"
+    "alerting.yaml:2:88: environment variable SL_PD_KEY_UNSET is not set (alert #1: the commands that send alerts need it)" "$ERR"
 done
 
 sed 's/format: csv/format: csv, patern: "*.csv"/' good.yaml > unknown.yaml

@@ -57,6 +57,15 @@ pipelines:
         columns: { id: text, amount: numeric }
         paths: { amount: order.total }
         gates: { rules: [ { column: amount, max: $1 } ] }
+  - name: gated
+    source: { kind: http, listen: "127.0.0.1:$PORT", token: "\${T_TOKEN}", event_id: event_id }
+    destination: litewh
+    tables:
+      - name: gated_events
+        kind: append
+        primary_key: [event_id]
+        columns: { event_id: text, user_id: bigint }
+        gates: { unique_key: { columns: [user_id] } }
   - name: secure
     source: { kind: http, listen: "127.0.0.1:$TLSPORT", token: "\${T_TOKEN}", event_id: event_id,
               tls_cert: cert.pem, tls_key: key.pem }
@@ -74,7 +83,7 @@ start_daemon() {
   "$SLUICE_BIN" daemon "$W/c.yaml" --listen 127.0.0.1:0 >>"$T_DIR/daemon.out" 2>>"$T_DIR/daemon.log" &
   DPID=$!
   for _ in $(seq 200); do
-    [ "$(grep -c "collecting events on" "$T_DIR/daemon.log" 2>/dev/null || true)" -ge $((before + 3)) ] && return 0
+    [ "$(grep -c "collecting events on" "$T_DIR/daemon.log" 2>/dev/null || true)" -ge $((before + 4)) ] && return 0
     sleep 0.05
   done
   not_ok "daemon started"; tail -20 "$T_DIR/daemon.log"; return 1
@@ -117,6 +126,12 @@ bad_config "an empty path part" 'has an empty part' \
 start_daemon
 
 # ---- 1. statuses ----
+# a batch gate holds the request's batch: 202, and nothing counted as stored
+printf '{"event_id":"g1","user_id":7}\n{"event_id":"g2","user_id":7}\n' | post /v1/events/gated "$TOKEN"
+check "held by a batch gate: 202" 202 "$CODE"
+check "held: nothing is accepted (stored) yet, both events are held" "0 2" \
+  "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["accepted"], d["held"])' <<<"$BODY")"
+check "held: nothing is in the table" "0" "$(lite "$W/wh.db" "select count(*) from gated_events" 2>/dev/null || echo 0)"
 echo '{"event_id":"s1"}' | post /v1/events/app
 check "no token: 401" 401 "$CODE"
 echo '{"event_id":"s1"}' | post /v1/events/app "wrong-$TOKEN"

@@ -592,7 +592,7 @@ static void env_vars_expand_and_unset_ones_fail(void **state)
     sl_err_clear(&err);
     assert_int_equal(sl_config_can_alert(c, &err), -1);
     assert_string_equal(err.msg, "sluice.yaml:2:75: environment variable SL_TEST_UNSET is not"
-                                 " set (alert #1: this command sends alerts)");
+                                 " set (alert #1: the commands that send alerts need it)");
     sl_config_free(c);
     /* anywhere else an unset variable is an error at once */
     expect_error("alerts:\n"
