@@ -82,6 +82,24 @@ YAML
   check_contains "$dest: and says it once the batch commits" 'added column "extra" (text)' "$ERR"
   q "update ${dest}_t set v = 1 where id = 1" >/dev/null
 
+  # a new table whose first drop fails: no table is left, and the log never
+  # says one was created
+  sed "s/^      - name: ${dest}_t\$/      - { name: ${dest}_new, kind: append, pattern: \"new-*.csv\" }\n      - name: ${dest}_t\n        pattern: \"[!n]*.csv\"/" \
+    "$W/s.yaml" >"$W/s2.yaml"
+  { echo "id,amount"; seq 1 50 | sed 's/$/,1.5/'; echo "51,2.5"; printf '52,"open\n'; } | drop "$W/in" new-1.csv
+  sluice run "$W/s2.yaml"
+  check "$dest: a failing first drop of a new table exits 1" 1 "$RC"
+  check "$dest: the log does not say a table was created by a batch that rolled back" "" \
+    "$(echo "$ERR" | grep 'created table' || true)"
+  if [ $dest = pg ]; then got=$(pg "select to_regclass('${dest}_new')"); else
+    got=$(lite "$W/wh.db" "select name from sqlite_master where name = '${dest}_new'"); fi
+  check "$dest: ... and no table is left" "" "$got"
+  { echo "id,amount"; echo "1,1.5"; } | drop "$W/in" new-2.csv
+  sluice run "$W/s2.yaml"
+  check_contains "$dest: a good first drop says it created the table" "table=${dest}_new batch=" \
+    "$(echo "$ERR" | grep 'created table' || true)"
+  rm -f "$W/in/failed/new-1.csv" "$W/in/failed/new-1.csv.error"
+
   # fixed and dropped again: loads (the batch is resumable)
   more | drop "$W/in" fixed.csv
   sluice run "$W/s.yaml"
