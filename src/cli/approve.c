@@ -1,25 +1,14 @@
 /* cli/approve.c: `sluice approve CONFIG BATCH` and `sluice reject CONFIG BATCH`:
  * release or discard a batch a gate held in quarantine. */
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
+#include "core/ledger.h"
 #include "core/mem.h"
 #include "core/pipeline.h"
-
-/* Who decides: the OS user running the command. */
-static void os_user(char *out, size_t cap)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    if (pw && pw->pw_name && pw->pw_name[0])
-        snprintf(out, cap, "%s", pw->pw_name);
-    else
-        snprintf(out, cap, "uid %ld", (long)geteuid());
-}
 
 static int release(int argc, char **argv, int approve)
 {
@@ -42,7 +31,7 @@ static int release(int argc, char **argv, int approve)
     }
     int rc = 2, found = 0;
     char who[64];
-    os_user(who, sizeof who);
+    sl_ledger_os_user(who, sizeof who);
     for (size_t i = 0; i < c->npipelines && !found; i++) {
         struct sl_run_stats st = {0};
         struct sl_err err;

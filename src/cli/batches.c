@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/ledger.h"
 #include "core/mem.h"
 #include "obs/status.h"
 
@@ -78,6 +79,21 @@ int sl_cmd_batches(int argc, char **argv)
                    str(e, "source_ref"));
             if (json_string_value(json_object_get(e, "error")))
                 printf("         error: %s\n", str(e, "error"));
+            /* every decision, oldest first: an approval stays beside the
+             * rollback that came after it */
+            size_t k;
+            json_t *d;
+            json_array_foreach(json_object_get(e, "decisions"), k, d) {
+                struct sl_buf line;
+                sl_buf_init(&line);
+                if (sl_ledger_decision_line(d, 1, &line) == 0) {
+                    printf("         %s\n", line.data);
+                } else {
+                    fprintf(stderr, "sluice: out of memory\n");
+                    rc = 1;
+                }
+                sl_buf_free(&line);
+            }
         }
     }
     json_decref(arr);

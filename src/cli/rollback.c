@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/ledger.h"
 #include "core/mem.h"
 #include "core/pipeline.h"
 #include "core/rollback.h"
@@ -124,10 +125,13 @@ int sl_cmd_rollback(int argc, char **argv)
         size_t npk = t ? t->primary_key.n : 0;
         struct sl_rollback_result res;
         struct sl_err err;
+        char who[64];
+        sl_ledger_os_user(who, sizeof who);
         int attempts = sl_retry_attempts();
         for (int a = 1; a <= attempts; a++) {
             sl_err_clear(&err);
-            if (sl_rollback_batch(found.ops, found.d, batch, pk, npk, cascade, &res, &err) == 0 ||
+            if (sl_rollback_batch(found.ops, found.d, batch, pk, npk, cascade, who, &res,
+                                  &err) == 0 ||
                 err.cls != SL_RETRY)
                 break;
             if (a < attempts)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/ledger.h"
 #include "core/mem.h"
 #include "core/pipeline.h"
 #include "core/snapshot.h"
@@ -222,12 +223,14 @@ int sl_cmd_restore(int argc, char **argv)
         struct sl_cli_dest d;
         struct sl_err err;
         struct sl_snapshot_restored res = {0};
+        char who[64];
+        sl_ledger_os_user(who, sizeof who);
         sl_err_clear(&err);
         if (sl_cli_open_dest(c, conn, &d, &err) == 0) {
             int attempts = sl_retry_attempts();
             for (int a = 1; a <= attempts; a++) {
                 sl_err_clear(&err);
-                if (sl_snapshot_restore(d.ops, d.d, table, snap, &res, &err) == 0 ||
+                if (sl_snapshot_restore(d.ops, d.d, table, snap, who, &res, &err) == 0 ||
                     err.cls != SL_RETRY)
                     break;
                 if (a < attempts)
@@ -243,8 +246,12 @@ int sl_cmd_restore(int argc, char **argv)
                 printf("; rolled back batch%s", res.nrolled_back > 1 ? "es" : "");
                 for (size_t i = 0; i < res.nrolled_back; i++)
                     printf("%s%" PRId64, i ? ", " : " ", res.rolled_back[i]);
+                /* as sluice rollback says it: a database source's batch
+                 * forgot a fingerprint, not a drop */
                 if (res.drops)
-                    printf(" (their drops are forgotten: offering a file again loads it again)");
+                    printf("; sluice has forgotten the content %s loaded, so the same drop (or"
+                           " an unchanged source table) loads again",
+                           res.nrolled_back > 1 ? "they" : "it");
             } else {
                 printf("; no batch was newer than the snapshot");
             }

@@ -7,6 +7,8 @@
 #ifndef SL_LEDGER_H
 #define SL_LEDGER_H
 
+#include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "destinations/destination.h"
@@ -74,10 +76,33 @@ int sl_ledger_first_quarantined(struct sl_ledger *l, const char *table, int64_t 
  * source_ref, held, report, error (in that order); no rows when absent. */
 int sl_ledger_get(struct sl_ledger *l, int64_t id, const char *pipeline, struct sl_rows *out,
                   struct sl_err *err);
-/* Set state and the decision note ("approved by alice at ...: note"); the
- * gate report stays. */
+
+/* ---- decisions ----
+ * Every decision on a batch, oldest first, is kept for good in the ledger's
+ * `decision` column as a JSON array of {"what", "who", "at", "note"}: what
+ * is "approved", "rejected" or "rolled back"; who the OS user (the CLI) or
+ * the admin API's identity, "sluice" for what sluice settled itself; at ISO
+ * 8601 UTC; note the reason given, or why (null when none). A column both
+ * warehouses already have, so no warehouse needs a new table; a value an
+ * earlier version wrote (one line of text) reads as one decision. */
+
+/* One decision as JSON object text for sl_ledger_decide, sl_malloc'd (NULL:
+ * out of memory); `at` NULL = now, `note` NULL or "" = none. */
+char *sl_ledger_decision(const char *what, const char *who, const char *at, const char *note);
+/* Append `decision` (from sl_ledger_decision) to batch `id`'s decisions and,
+ * unless `state` is NULL, set its state. The gate report, the earlier
+ * decisions and a loaded batch's finished_at (when it committed) stay; a
+ * batch leaving quarantine finishes now. */
 int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const char *decision,
                      struct sl_err *err);
+/* The decisions of a stored `decision` value (NULL: none) as a new JSON
+ * array; NULL = out of memory. */
+json_t *sl_ledger_decisions(const char *stored);
+/* One decision as a line: "approved by alice at 2026-05-01T10:00:00.123456Z:
+ * note" (whole_seconds: "...T10:00:00Z"). */
+int sl_ledger_decision_line(const json_t *decision, int whole_seconds, struct sl_buf *out);
+/* Who decides on the command line: the OS user running it. */
+void sl_ledger_os_user(char *out, size_t cap);
 
 /* Sizes of the newest `n` committed batches of `table` (not rolled back),
  * newest first: rows[i], bytes[i]; *count how many there were. */

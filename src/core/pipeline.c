@@ -2058,20 +2058,25 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
     if (tr.sops->reopen(tr.src, held, &b, err) < 0)
         goto done;
 
+    /* the decision for the ledger (kept with every later one, see
+     * ledger.h) and the same words for the log, the alert and the drop */
     struct sl_buf dec;
     sl_buf_init(&dec);
     char now[32];
     sl_time_format(sl_time_now(), now);
-    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected",
-                  who && *who ? who : "unknown", now, note && *note ? ": " : "", note ? note : "");
-    if (dec.oom) {
+    const char *by = who && *who ? who : "unknown";
+    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected", by, now,
+                  note && *note ? ": " : "", note ? note : "");
+    char *entry = sl_ledger_decision(approve ? "approved" : "rejected", by, now, note);
+    if (dec.oom || !entry) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         sl_buf_free(&dec);
+        sl_free(entry);
         goto done;
     }
     if (approve) {
         tr.release_id = batch;
-        tr.decision = dec.data;
+        tr.decision = entry;
         int before = stats->committed + stats->duplicates;
         run_batch(&tr, b);
         b = NULL;   /* acked */
@@ -2079,25 +2084,42 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
             sl_err_set(err, SL_E_INPUT, "batch %" PRId64 " could not be loaded: %s", batch,
                        stats->first_error.msg);
             sl_buf_free(&dec);
+            sl_free(entry);
             goto done;
         }
+        /* not loaded after all: the approval stays on record, and what
+         * sluice made of it follows it */
+        char *dup = NULL;
         if (stats->duplicates && stats->committed == 0 &&
-            sl_ledger_decide(&tr.ledger, batch, "rejected",
-                             "its content was loaded by another batch meanwhile", err) < 0) {
+            (!(dup = sl_ledger_decision("rejected", "sluice", NULL,
+                                        "not loaded: its content was loaded by another batch"
+                                        " meanwhile")) ||
+             tr.dops->begin(tr.dest, err) < 0 ||
+             sl_ledger_decide(&tr.ledger, batch, NULL, entry, err) < 0 ||
+             sl_ledger_decide(&tr.ledger, batch, "rejected", dup, err) < 0 ||
+             tr.dops->commit(tr.dest, err) < 0)) {
+            if (!dup)
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+            else
+                tr.dops->rollback(tr.dest);
+            sl_free(dup);
             sl_buf_free(&dec);
+            sl_free(entry);
             goto done;
         }
+        sl_free(dup);
     } else {
         struct sl_err aerr;
         /* a database source's rows cannot be set aside: the cursor moves
          * past them instead, in the same transaction */
         if (tr.dops->begin(tr.dest, err) < 0 ||
-            sl_ledger_decide(&tr.ledger, batch, "rejected", dec.data, err) < 0 ||
+            sl_ledger_decide(&tr.ledger, batch, "rejected", entry, err) < 0 ||
             (b->cursor_after && sl_ledger_set_cursor(&tr.ledger, p->name, tr.t->name,
                                                      b->cursor_after, batch, err) < 0) ||
             tr.dops->commit(tr.dest, err) < 0) {
             tr.dops->rollback(tr.dest);
             sl_buf_free(&dec);
+            sl_free(entry);
             goto done;
         }
         sl_err_clear(&aerr);
@@ -2107,9 +2129,12 @@ int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg 
         b = NULL;
     }
     sl_log(SL_LOG_INFO, &tr.log, "batch %" PRId64 " %s", batch,
-           approve ? "approved and loaded" : "rejected; its data was set aside");
+           !approve           ? "rejected; its data was set aside"
+           : stats->committed ? "approved and loaded"
+                              : "approved; its content was loaded meanwhile, so it stays out");
     send_alert(&tr, "quarantined", 1, batch, dec.data, NULL);
     sl_buf_free(&dec);
+    sl_free(entry);
     rc = 0;
 done:
     if (b) {

@@ -88,13 +88,19 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
 }
 
 int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
-                     const char *note, int64_t *forgotten, struct sl_err *err)
+                     const char *who, const char *note, int64_t *forgotten, struct sl_err *err)
 {
     struct sl_ledger l = {ops, d};
     char ids[24];
     snprintf(ids, sizeof ids, "%" PRId64, batch);
     const char *p[] = {ids};
-    if (sl_ledger_decide(&l, batch, "rolled_back", note, err) < 0)
+    /* appended: the approval that loaded it, if any, stays beside this */
+    char *dec = sl_ledger_decision("rolled back", who && *who ? who : "unknown", NULL, note);
+    if (!dec)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int drc = sl_ledger_decide(&l, batch, "rolled_back", dec, err);
+    sl_free(dec);
+    if (drc < 0)
         return -1;
     /* the drop is forgotten: offering the same file again loads it again */
     char *sql = sl_meta_sql(ops, d, "DELETE FROM {files} WHERE batch_id = $1");
@@ -403,7 +409,7 @@ static int loaded_state(const char *s)
 }
 
 int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
-                      const char *const *pk, size_t npk, int cascade,
+                      const char *const *pk, size_t npk, int cascade, const char *who,
                       struct sl_rollback_result *out, struct sl_err *err)
 {
     struct sl_rows row = {0};
@@ -503,10 +509,10 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
         if (rollback_one(&t, b, st->kind, st, err) < 0)
             goto fail;
         if (b == batch)
-            snprintf(note, sizeof note, "rolled back");
+            note[0] = '\0';
         else
-            snprintf(note, sizeof note, "rolled back with batch %" PRId64 " (--cascade)", batch);
-        if (sl_rollback_mark(ops, d, b, note, &st->drops, err) < 0)
+            snprintf(note, sizeof note, "with batch %" PRId64 " (--cascade)", batch);
+        if (sl_rollback_mark(ops, d, b, who, note, &st->drops, err) < 0)
             goto fail;
     }
     if (ops->commit(d, err) < 0)

@@ -10,9 +10,9 @@
  * rows this batch wrote; snapshot: any later batch of the table) makes the
  * rollback refuse, naming it and the keys, unless `cascade`: then those
  * batches are rolled back first, newest first, in the same transaction.
- * Each batch rolled back is marked 'rolled_back' in the ledger with a note,
- * and its content record (files) is deleted so the same drop can be loaded
- * again deliberately. */
+ * Each batch rolled back is marked 'rolled_back' in the ledger, a decision
+ * (who, when, why) added to those it had, and its content record (files)
+ * is deleted so the same drop can be loaded again deliberately. */
 #ifndef SL_ROLLBACK_H
 #define SL_ROLLBACK_H
 
@@ -40,10 +40,11 @@ struct sl_rollback_result {
 };
 
 /* Roll back `batch`. `pk` (may be NULL) names the table's key columns for
- * the refusal's list of keys. Refusals are errors (SL_E_INPUT) whose message
+ * the refusal's list of keys; `who` (the OS user, the admin API) is recorded
+ * with the decision. Refusals are errors (SL_E_INPUT) whose message
  * lists the later batches and says to use --cascade. */
 int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
-                      const char *const *pk, size_t npk, int cascade,
+                      const char *const *pk, size_t npk, int cascade, const char *who,
                       struct sl_rollback_result *out, struct sl_err *err);
 void sl_rollback_result_free(struct sl_rollback_result *r);
 
@@ -58,12 +59,14 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
  * table `name` ({batches} -> "_sluice"."batches" / "_sluice_batches");
  * sl_free it; NULL = out of memory. */
 char *sl_meta_sql(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl);
-/* Mark `batch` rolled back with `note` and forget the content it loaded
+/* Mark `batch` rolled back, adding the decision "rolled back" by `who`
+ * with `note` (NULL or "": none) to its decisions, and forget the content it loaded
  * (a drop's hash, a source snapshot's fingerprint); *forgotten (may be
  * NULL) = how many were forgotten (0: none was kept, e.g. an incremental,
  * repair or restore batch). */
 int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
-                     const char *note, int64_t *forgotten, struct sl_err *err);
+                     const char *who, const char *note, int64_t *forgotten,
+                     struct sl_err *err);
 /* The columns of table `quoted` (as placed in SQL), in order; sl_rows whose
  * names are the columns and which hold no rows. */
 int sl_table_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const char *quoted,

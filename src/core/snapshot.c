@@ -193,7 +193,8 @@ void sl_snapshot_restored_free(struct sl_snapshot_restored *r)
 }
 
 int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const char *table,
-                        int64_t snap, struct sl_snapshot_restored *out, struct sl_err *err)
+                        int64_t snap, const char *who, struct sl_snapshot_restored *out,
+                        struct sl_err *err)
 {
     struct sl_rows r = {0}, later = {0};
     struct sl_schema s = {0};
@@ -300,7 +301,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
         }
         int64_t forgot = 0;
         if (ops->drop_prev(d, table, b, err) < 0 ||
-            sl_rollback_mark(ops, d, b, note, &forgot, err) < 0)
+            sl_rollback_mark(ops, d, b, who, note, &forgot, err) < 0)
             goto fail;
         out->drops += forgot;
         out->rolled_back[out->nrolled_back++] = b;

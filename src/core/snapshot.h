@@ -41,16 +41,19 @@ struct sl_snapshot_restored {
     int64_t last_batch;     /* the snapshot's; 0 = none */
     int64_t *rolled_back;   /* loaded batches newer than the snapshot, newest first */
     size_t nrolled_back;
-    int64_t drops;          /* their dropped files, forgotten */
+    int64_t drops;          /* contents of theirs sluice forgot (drops, a source
+                             * snapshot's fingerprint) */
 };
 void sl_snapshot_restored_free(struct sl_snapshot_restored *r);
 
 /* In one transaction: replace the rows of `table` by those of snapshot
  * `snap` (which is kept), mark every loaded batch of the table newer than
- * the snapshot 'rolled_back' ("restored to snapshot N") and forget their
+ * the snapshot 'rolled_back' (a decision "rolled back" by `who`, note
+ * "restored to snapshot N", added to theirs) and forget their
  * history rows, kept tables and drops. Refuses a snapshot holding rows of a
  * batch rolled back since it was taken. */
 int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const char *table,
-                        int64_t snap, struct sl_snapshot_restored *out, struct sl_err *err);
+                        int64_t snap, const char *who, struct sl_snapshot_restored *out,
+                        struct sl_err *err);
 
 #endif

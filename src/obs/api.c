@@ -195,6 +195,10 @@ static int status_of(const struct sl_err *e)
     }
 }
 
+/* Who decides through the API, in the ledger: there is one admin token and
+ * it has no other name. */
+static const char API_WHO[] = "the admin API token";
+
 static int release(struct sl_api *a, const struct action_args *x, int64_t id, int approve,
                    struct sl_http_resp *resp)
 {
@@ -209,8 +213,7 @@ static int release(struct sl_api *a, const struct action_args *x, int64_t id, in
         struct sl_run_stats st = {0};
         struct sl_err err;
         sl_err_clear(&err);
-        int r = sl_pipeline_release(a->c, p, id, approve, "the admin API token", note, &st,
-                                    &err);
+        int r = sl_pipeline_release(a->c, p, id, approve, API_WHO, note, &st, &err);
         if (r == 1)
             continue;
         if (r < 0)
@@ -313,7 +316,7 @@ static int rollback(struct sl_api *a, const struct action_args *x, int64_t id,
     for (int at = 1; at <= attempts; at++) {
         sl_err_clear(&err);
         if (sl_rollback_batch(ops, d, id, tc ? (const char *const *)tc->primary_key.items : NULL,
-                              tc ? tc->primary_key.n : 0, cascade, &res, &err) == 0 ||
+                              tc ? tc->primary_key.n : 0, cascade, API_WHO, &res, &err) == 0 ||
             err.cls != SL_RETRY)
             break;
         if (at < attempts)

@@ -394,8 +394,18 @@ json_t *sl_status_batches(const struct sl_config *c, struct sl_dbpool *pool,
             const char *rep = r.ncols > 12 ? sl_rows_get(&r, i, 12) : NULL;
             json_t *rj = rep ? json_loads(rep, JSON_DECODE_ANY, NULL) : NULL;
             json_object_set_new(e, "report", rj ? rj : jstr_or_null(rep));
+            /* every decision, oldest first; "decision" stays the newest as
+             * one line, for readers of the earlier document (the dashboard) */
+            json_t *ds = sl_ledger_decisions(r.ncols > 13 ? sl_rows_get(&r, i, 13) : NULL);
+            struct sl_buf line;
+            sl_buf_init(&line);
+            size_t nd = ds ? json_array_size(ds) : 0;
+            if (nd)
+                sl_ledger_decision_line(json_array_get(ds, nd - 1), 0, &line);
             json_object_set_new(e, "decision",
-                                r.ncols > 13 ? jstr_or_null(sl_rows_get(&r, i, 13)) : json_null());
+                                nd && !line.oom ? json_string(line.data) : json_null());
+            json_object_set_new(e, "decisions", ds ? ds : json_array());
+            sl_buf_free(&line);
             json_object_set_new(e, "held",
                                 r.ncols > 14 ? jstr_or_null(sl_rows_get(&r, i, 14)) : json_null());
             json_object_set_new(e, "connection", json_string(conn->name));

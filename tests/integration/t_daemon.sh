@@ -63,6 +63,18 @@ orders() {
   } >"$1"
 }
 dropf() { touch -d '-10 seconds' "$1"; mv "$1" "$2/"; }   # a finished, settled drop
+# api_decisions PIPELINE BATCH: what|who|at|note of each of the batch's
+# decisions in /api/batches, oldest first (at "ISO" when ISO 8601 UTC with Z),
+# then its finished_at
+api_decisions() {
+  $OBS req GET "$U/api/batches?pipeline=$1&limit=1000" --token "$TOKEN" | cut -d' ' -f2- |
+    python3 -c 'import json,re,sys
+b=[x for x in json.load(sys.stdin) if x["id"]==int(sys.argv[1])][0]
+for d in b["decisions"]:
+    at="ISO" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", d["at"] or "") else d["at"]
+    print("%s|%s|%s|%s" % (d["what"], d["who"], at, d["note"]))
+print(b["finished_at"])' "$2"
+}
 
 # a fresh drop loads at start; with nothing after it the table goes stale 2 s later
 orders "$T_DIR/f1.csv" 1 3; dropf "$T_DIR/f1.csv" "$W/in/fresh"
@@ -136,6 +148,10 @@ for dest in pg lite; do
   alert=$($OBS wait-alert "$T_DIR/hook.jsonl" quarantined resolved $t $t 15 || true)
   check_contains "$dest: resolve alert received" "\"batch\":$held," "$alert"
   check_contains "$dest: approving it again: 409" "409 " "$($OBS req POST "$U/api/batches/$held/approve?pipeline=$t" --token "$TOKEN")"
+  dec=$(api_decisions $t $held)
+  check "$dest: /api/batches: the API's approval, who, when and the note" \
+    "approved|the admin API token|ISO|checked by the test" "$(head -n -1 <<<"$dec")"
+  approved_fin=$(tail -1 <<<"$dec")
 done
 check_contains "approving an unknown batch: 404" "404 " "$($OBS req POST "$U/api/batches/987654/approve" --token "$TOKEN")"
 check_contains "an unknown action: 404" "404 " "$($OBS req POST "$U/api/batches/1/explode" --token "$TOKEN")"
@@ -157,6 +173,10 @@ check_contains "rollback without the token: 401" "401 " "$($OBS req POST "$U/api
 r=$($OBS req POST "$U/api/batches/$last/rollback?pipeline=lite_orders" --token "$TOKEN")
 check_contains "rollback with the token: 200" "200 " "$r"
 check "rollback removed the batch's rows" 187 "$(lite "$W/wh.db" "select count(*) from lite_orders")"
+check "the API's rollback of the API-approved batch: both decisions with who and when, finished_at kept" \
+  "$held|approved|the admin API token|ISO|checked by the test
+rolled back|the admin API token|ISO|None
+$approved_fin" "$last|$(api_decisions lite_orders $last)"
 check "metrics count the rollback" 1 "$(m "$(sel sluice_batches_total lite_orders ',state="rolled_back"')")"
 
 api=$($OBS req GET "$U/api/status" | cut -d' ' -f2- | python3 -c "import json,sys; d=json.load(sys.stdin); print(' '.join(t['table']+'='+t['state'].replace(' ','_') for p in d['pipelines'] for t in p['tables'] if t['table']!='fresh'))")

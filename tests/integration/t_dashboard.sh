@@ -72,7 +72,7 @@ grep -q '^ok - dashboard: after approve' "$T_DIR/driver.out" || cat "$OUTDIR/chr
 
 # what the page did, seen from the other side
 check "the ledger says committed, with the page's note" \
-  "committed|approved" "$(lite "$W/wh.db" "select state || '|' || substr(decision, 1, 8) from _sluice_batches where id = $held")"
+  "committed|approved|the admin API token" "$(lite "$W/wh.db" "select state || '|' || json_extract(decision, '\$[#-1].what') || '|' || json_extract(decision, '\$[#-1].who') from _sluice_batches where id = $held")"
 check_contains "decision carries the note typed in the page" "approved in the browser test" \
   "$(lite "$W/wh.db" "select decision from _sluice_batches where id = $held")"
 check "the approved rows are in the table" "1|2|ana@example.com

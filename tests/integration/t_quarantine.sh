@@ -102,6 +102,16 @@ pipelines:
         gates: { timestamps: { overlap: later } }
 YAML
   q() { if [ $dest = pg ]; then pg "$1"; else lite "$W/wh.db" "$1"; fi; }
+  # decisions BATCH: what|who|at|note of each decision in `sluice batches
+  # --json`, oldest first (at "ISO" when it is ISO 8601 UTC with Z)
+  decisions() {
+    sluice batches "$W/s.yaml" --limit 1000 --json
+    python3 -c 'import json,re,sys
+b=[x for x in json.loads(sys.argv[1]) if x["id"]==int(sys.argv[2])][0]
+for d in b["decisions"]:
+    at="ISO" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", d["at"] or "") else d["at"]
+    print("%s|%s|%s|%s" % (d["what"], d["who"], at, d["note"]))' "$OUT" "$1"
+  }
   ts() { if [ $dest = pg ]; then pg "select to_char($1 at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS') from $2 order by id"; else lite "$W/wh.db" "select substr($1, 1, 19) from $2 order by id"; fi; }
 
   # ---- 1. size ----
@@ -130,11 +140,17 @@ YAML
   check "$dest: a later drop waits (exit 3)" 3 "$RC"
   check_contains "$dest: run says the table is paused" "paused: batch $held is in quarantine" "$ERR"
   check "$dest: later drop not taken" "day6.csv" "$(ls "$W/in/daily" | grep csv)"
-  sluice approve "$W/s.yaml" "$held"
+  sluice approve "$W/s.yaml" "$held" --note "checked the 10x day"
   check "$dest: approve exits 0" 0 "$RC"
+  approved=$held
   check "$dest: approve loads the batch as it is" "1410" "$(q "select count(*) from ${dest}_daily")"
   check "$dest: approved rows carry the held batch id" "1000" "$(q "select count(*) from ${dest}_daily where _sluice_batch = $held")"
-  check_contains "$dest: ledger records the decision, who and when" "committed approved by $(id -un) at 20" "$(q "select state || ' ' || decision from $B where id = $held")"
+  check "$dest: ledger records the decision, who and when" "committed approved|$(id -un)|ISO|checked the 10x day" \
+    "$(q "select state from $B where id = $held") $(decisions "$held")"
+  sluice approve "$W/s.yaml" "$held"
+  check "$dest: approving a committed batch is a refused action (exit 1)" 1 "$RC"
+  check_contains "$dest: the refusal names the state" "is committed, not quarantined" "$ERR"
+  check "$dest: a refused approve adds no decision" "approved|$(id -un)|ISO|checked the 10x day" "$(decisions "$held")"
   check_contains "$dest: the approved batch keeps its gate report" '"size"' \
     "$(q "select report from $B where id = $held")"
   check "$dest: a committed batch carries no error" "" "$(q "select error from $B where id = $held")"
@@ -161,6 +177,46 @@ YAML
   check "$dest: approving a rejected batch is a refused action (exit 1)" 1 "$RC"
   sluice approve "$W/s.yaml" 999999
   check "$dest: approving a batch that does not exist is no such thing (exit 2)" 2 "$RC"
+  check "$dest: a rejected batch records who rejected it and when" "rejected|$(id -un)|ISO|None" \
+    "$(decisions "$held")"
+
+  # an approved batch rolled back: both decisions stay, the report and the
+  # time it committed too
+  fin=$(q "select finished_at from $B where id = $approved")
+  sluice rollback "$W/s.yaml" "$approved"
+  check "$dest: rolling back the approved batch exits 0" 0 "$RC"
+  check "$dest: its rows are gone" "510" "$(q "select count(*) from ${dest}_daily")"
+  check "$dest: approve then rollback: both decisions, each with who and when" \
+    "rolled_back approved|$(id -un)|ISO|checked the 10x day
+rolled back|$(id -un)|ISO|None" "$(q "select state from $B where id = $approved") $(decisions "$approved")"
+  check "$dest: the decisions are kept in order in the ledger itself" "approved,rolled back" \
+    "$(python3 -c 'import json,sys; print(",".join(d["what"] for d in json.loads(sys.argv[1])))' \
+       "$(q "select decision from $B where id = $approved")")"
+  check "$dest: finished_at stays the time it committed" "$fin" "$(q "select finished_at from $B where id = $approved")"
+  check_contains "$dest: the rolled back batch keeps its gate report" '"size"' \
+    "$(q "select report from $B where id = $approved")"
+  sluice batches "$W/s.yaml" --table ${dest}_daily --json
+  check "$dest: batches --json: decision is the newest, as one line" "rolled back by $(id -un) at 20" \
+    "$(python3 -c 'import json,sys; b=[x for x in json.loads(sys.argv[1]) if x["id"]==int(sys.argv[2])][0]; print(b["decision"][:len(sys.argv[3])])' "$OUT" "$approved" "rolled back by $(id -un) at 20")"
+  sluice batches "$W/s.yaml" --table ${dest}_daily
+  check "$dest: batches text shows every decision under the batch" "approved by $(id -un) at T: checked the 10x day
+rolled back by $(id -un) at T" \
+    "$(echo "$OUT" | grep -A2 "^$approved " | tail -2 | sed -E 's/^ +//; s/ at 20[0-9-]{8}T[0-9:]{8}Z/ at T/')"
+
+  # approved, but its content was loaded by another batch meanwhile (another
+  # worker): the approval stays on record, what sluice did follows
+  daily 5
+  check "$dest: another tiny drop is held" 3 "$RC"
+  held=$(q "select id from $B where table_name = '${dest}_daily' and state = 'quarantined'")
+  other=$(q "select max(id) from $B where table_name = '${dest}_daily' and state = 'committed'")
+  q "insert into $(if [ $dest = pg ]; then echo _sluice.files; else echo _sluice_files; fi) (table_name, content_hash, name, bytes, batch_id)
+     select table_name, content_hash, 'loaded-elsewhere.csv', bytes, $other from $B where id = $held"
+  sluice approve "$W/s.yaml" "$held" --note "looks right"
+  check "$dest: approving a batch loaded meanwhile exits 0 and says so" "0|batch $held approved; its content was already loaded" "$RC|$OUT"
+  check "$dest: approved, then not loaded: both decisions" "rejected approved|$(id -un)|ISO|looks right
+rejected|sluice|ISO|not loaded: its content was loaded by another batch meanwhile" \
+    "$(q "select state from $B where id = $held") $(decisions "$held")"
+  check "$dest: and nothing of it loaded" "510" "$(q "select count(*) from ${dest}_daily")"
 
   # ---- 3. test data in production ----
   printf 'id,v,email\n1,1,ana@example.com\n2,1,bob@example.com\n' | drop "$W/in/users" u1.csv

@@ -61,6 +61,16 @@ YAML
   }
   last_batch() { q "select max(id) from $(meta batches) where table_name = '$1'"; }
   state_of() { q "select state from $(meta batches) where id = $1"; }
+  # decisions BATCH: what|who|at|note of each decision in `sluice batches
+  # --json`, oldest first (at "ISO" when it is ISO 8601 UTC with Z)
+  decisions() {
+    sluice batches "$W/sluice.yaml" --limit 1000 --json
+    python3 -c 'import json,re,sys
+b=[x for x in json.loads(sys.argv[1]) if x["id"]==int(sys.argv[2])][0]
+for d in b["decisions"]:
+    at="ISO" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", d["at"] or "") else d["at"]
+    print("%s|%s|%s|%s" % (d["what"], d["who"], at, d["note"]))' "$OUT" "$1"
+  }
   run() { sluice run "$W/sluice.yaml" "$1"; [ "$RC" = 0 ] || echo "# run $1: rc $RC: $ERR"; }
   rollback() { sluice rollback "$W/sluice.yaml" "$@"; }
   O=${dest}_orders E=${dest}_events C=${dest}_items
@@ -85,8 +95,11 @@ YAML
   check "$dest: versioned bad batch is in" "3" "$(q "select count(*) from $O where note = 'BAD'")"
   check "$dest: history holds exactly the rows the bad batch replaced" "1|$first
 2|$first" "$(q "select id, _sluice_batch from $(if [ $dest = pg ]; then echo '_sluice."hist_pg_orders"'; else echo '"_sluice_hist_lite_orders"'; fi) where _sluice_replaced_by = $bad order by id")"
+  fin=$(q "select finished_at from $(meta batches) where id = $bad")
   rollback $bad
   check "$dest: versioned rollback exits 0" 0 "$RC"
+  check "$dest: rollback records who and when, and keeps when it committed" "rolled back|$(id -un)|ISO|None $fin" \
+    "$(decisions $bad) $(q "select finished_at from $(meta batches) where id = $bad")"
   check "$dest: versioned rollback says what it did" \
     "rolled back batch $bad (versioned, $O): removed 3 rows, restored 2 replaced rows" "$(head -1 <<<"$OUT")"
   check_contains "$dest: rollback says the drop can be loaded again" "so the same drop (or an unchanged source table) loads again" "$OUT"
@@ -137,8 +150,9 @@ YAML
 rolled back batch $bad2 (versioned, $O): removed 3 rows, restored 2 replaced rows" "$(head -2 <<<"$OUT")"
   check "$dest: versioned_cascade_rollback_restores_table_before_both" "$before" "$(dump $O id)"
   check "$dest: both rolled_back in the ledger" "rolled_back rolled_back" "$(state_of $bad2) $(state_of $later2)"
-  check "$dest: the ledger notes the cascade" "rolled back with batch $bad2 (--cascade)" \
-    "$(q "select decision from $(meta batches) where id = $later2")"
+  check "$dest: the ledger notes the cascade, who and when" "rolled back|$(id -un)|ISO|with batch $bad2 (--cascade)" \
+    "$(decisions $later2)"
+  check "$dest: the batch named is rolled back plainly" "rolled back|$(id -un)|ISO|None" "$(decisions $bad2)"
 
   # ---- a name that needs quoting (and a new column in the bad batch) ----
   if [ $dest = pg ]; then oddq="public.\"$dest \"\"odd\"\" orders\""; else oddq="\"$dest \"\"odd\"\" orders\""; fi

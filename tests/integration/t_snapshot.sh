@@ -40,6 +40,17 @@ YAML
   }
   last_batch() { q "select max(id) from $(meta batches) where table_name = '$1'"; }
   run() { sluice run "$W/sluice.yaml" "$1"; [ "$RC" = 0 ] || echo "# run $1: rc $RC: $ERR"; }
+  # decisions BATCH: what|who|at|note of each decision in `sluice batches
+  # --json`, oldest first (at "ISO" when it is ISO 8601 UTC with Z)
+  decisions() {
+    local out
+    out=$("$SLUICE_BIN" batches "$W/sluice.yaml" --limit 1000 --json)
+    python3 -c 'import json,re,sys
+b=[x for x in json.loads(sys.argv[1]) if x["id"]==int(sys.argv[2])][0]
+for d in b["decisions"]:
+    at="ISO" if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", d["at"] or "") else d["at"]
+    print("%s|%s|%s|%s" % (d["what"], d["who"], at, d["note"]))' "$out" "$1"
+  }
   json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)" <<<"$OUT"; }
   O=${dest}_orders I=${dest}_items
 
@@ -83,14 +94,20 @@ YAML
   sluice restore "$W/sluice.yaml" $O 99999
   check "$dest: an unknown snapshot is no such thing (exit 2)" 2 "$RC"
 
+  fin1=$(q "select finished_at from $(meta batches) where id = $bad1")
+  fin2=$(q "select finished_at from $(meta batches) where id = $bad2")
   sluice restore "$W/sluice.yaml" $O $snap
   check "$dest: restore (rc)" 0 "$RC"
   check "$dest: restore says what it did" \
-    "restored table $O to snapshot $snap: 4 rows; rolled back batches $bad2, $bad1 (their drops are forgotten: offering a file again loads it again)" "$OUT"
+    "restored table $O to snapshot $snap: 4 rows; rolled back batches $bad2, $bad1; sluice has forgotten the content they loaded, so the same drop (or an unchanged source table) loads again" "$OUT"
   check "$dest: restore_gives_the_snapshot_byte_for_byte" "$snapdump" "$(dump $O id)"
-  check "$dest: the bad batches are rolled_back in the ledger" "rolled_back|restored to snapshot $snap
-rolled_back|restored to snapshot $snap" \
-    "$(q "select state || '|' || decision from $(meta batches) where id in ($bad1, $bad2) order by id")"
+  check "$dest: the bad batches are rolled_back in the ledger" "rolled_back
+rolled_back" "$(q "select state from $(meta batches) where id in ($bad1, $bad2) order by id")"
+  check "$dest: restore records who and when on each batch it rolled back, and keeps when they committed" \
+    "rolled back|$(id -un)|ISO|restored to snapshot $snap $fin1
+rolled back|$(id -un)|ISO|restored to snapshot $snap $fin2" \
+    "$(decisions $bad1) $(q "select finished_at from $(meta batches) where id = $bad1")
+$(decisions $bad2) $(q "select finished_at from $(meta batches) where id = $bad2")"
   check "$dest: the batches before the snapshot stay committed" "committed" "$(q "select state from $(meta batches) where id = $good")"
   hist=$(if [ $dest = pg ]; then echo '_sluice."hist_pg_orders"'; else echo '"_sluice_hist_lite_orders"'; fi)
   check "$dest: their history rows are gone" "0" "$(q "select count(*) from $hist where _sluice_replaced_by in ($bad1, $bad2)")"
