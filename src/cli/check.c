@@ -28,6 +28,24 @@ struct block {
     const char *self_default;       /* table: source_table equal to this is its default */
 };
 
+/* Seconds as the config writes them: in the largest unit that holds them
+ * whole (300 -> "5m", 86400 -> "1d", 2.5 -> "2.5s"). */
+static const char *duration_text(double secs, char *out, size_t cap)
+{
+    static const struct { double n; const char *unit; } units[] = {
+        {86400, "d"}, {3600, "h"}, {60, "m"},
+    };
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        double q = secs / units[i].n;
+        if (q >= 1 && q == (double)(long long)q) {
+            snprintf(out, cap, "%lld%s", (long long)q, units[i].unit);
+            return out;
+        }
+    }
+    snprintf(out, cap, "%gs", secs);
+    return out;
+}
+
 static int listed(const char *const *names, const char *key)
 {
     for (; names && *names; names++)
@@ -426,12 +444,13 @@ static void print_plan(const struct sl_config *c, int verbose)
     for (size_t i = 0; i < c->npipelines; i++) {
         const struct sl_pipeline_cfg *p = &c->pipelines[i];
         printf("\npipeline %s -> %s", p->name, p->destination);
+        char span[32];
         if (p->every > 0)
-            printf(" (every %gs%s)", p->every,
+            printf(" (every %s%s)", duration_text(p->every, span, sizeof span),
                    p->every_default ? ": the default for a database source; set schedule:"
                                       " to change it" : "");
         if (p->stale_after > 0)
-            printf(" (stale after %gs)", p->stale_after);
+            printf(" (stale after %s)", duration_text(p->stale_after, span, sizeof span));
         printf("\n");
         struct block pb = {"pipeline", sl_config_keys("pipeline"), p, 0, NULL, name_only, NULL};
         print_block("  ", &pb, verbose, 0);

@@ -1,15 +1,27 @@
 /* obs/http.c: the HTTP server (see http.h) over libmicrohttpd: an internal
- * poll() thread and a thread per connection. The listening socket is made
- * here, so a busy address is reported with its errno, not MHD's log line.
- * Each connection is counted against its client address (notify-connection
- * callback) and watched by a reaper thread that shuts down a connection
- * whose request has not arrived whole within the timeout: MHD's own timeout
- * only counts idle time, so a client sending a byte every few seconds
- * would hold its thread for ever. */
+ * poll() thread and a thread per connection. Not MHD's epoll mode: MHD
+ * refuses MHD_USE_EPOLL with MHD_USE_THREAD_PER_CONNECTION (microhttpd.h;
+ * MHD_start_daemon fails), and our handlers block (an event request waits
+ * until its group commit is durable, an approve loads a batch), which
+ * would stall every other connection of a single event loop. poll() has no
+ * FD_SETSIZE ceiling (MHD_USE_POLL "allows sockets with fd >= FD_SETSIZE";
+ * select() would drop connections past descriptor 1023), so what bounds
+ * the connections is our own caps, not the polling call.
+ * The listening socket is made here, so a busy address is reported with its
+ * errno, not MHD's log line. Each connection is counted in all and against
+ * its client address (notify-connection callback): past either cap its
+ * request is answered 503 with Retry-After, since a client told why backs
+ * off, while one whose connection hangs unanswered cannot tell an overload
+ * from an outage. MHD's own limit is HEADROOM_FACTOR times ours so those
+ * answers can be made; only past it are connections refused unanswered.
+ * A reaper thread shuts down a connection whose request has not arrived
+ * whole within the timeout: MHD's own timeout only counts idle time, so a
+ * client sending a byte every few seconds would hold its thread for ever. */
 #include "obs/http.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -30,6 +42,11 @@
 #define DEFAULT_TIMEOUT 30.0
 #define DEFAULT_MAX_CONNS 1000
 #define DEFAULT_MAX_PER_CLIENT 100
+/* MHD's own connection limit is this many times max_conns: the connections
+ * between the two are answered 503 (as a client's between its share and
+ * twice it). They close after the answer, or after the timeout when they
+ * send nothing, so the headroom is held only briefly. */
+#define HEADROOM_FACTOR 2
 
 struct route {
     char *method;
@@ -48,6 +65,9 @@ struct client {
     long n;
 };
 
+/* Why a connection's request is answered 503. */
+enum { OVER_CLIENT = 1, OVER_TOTAL = 2 };
+
 /* One open connection (MHD's socket context). */
 struct conn {
     struct conn *prev, *next;   /* sl_http.conns */
@@ -55,7 +75,7 @@ struct conn {
     int fd;
     double since;       /* monotonic: the clock of the request to come started */
     int busy;           /* its request is in: handler or answer running */
-    int over;           /* past its client's share: answer 503 */
+    int over;           /* OVER_CLIENT, OVER_TOTAL: answer 503; 0 within the caps */
     int reaped;
 };
 
@@ -78,6 +98,8 @@ struct sl_http {
     struct client *clients;
     size_t nclients;
     struct conn *conns;
+    long nconns;                /* in conns */
+    long over_total;            /* arrived past max_conns since the reaper last logged */
     pthread_cond_t reaper_cv;
     pthread_t reaper;
     int reaper_started, reaper_stop;
@@ -310,7 +332,9 @@ static struct client *client_of(struct sl_http *s, const unsigned char key[16], 
 
 /* A client with twice its share open is refused at the door (closed
  * unanswered: it is not reading answers anyway); between one and two
- * shares its requests are answered 503 (on_request). */
+ * shares its requests are answered 503 (on_request). Past twice the total
+ * cap MHD refuses a connection itself (MHD_OPTION_CONNECTION_LIMIT);
+ * between the two on_connection marks it for a 503. */
 static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
     struct sl_http *s = cls;
@@ -346,8 +370,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         pthread_mutex_lock(&s->cmu);
         if (ci && addr_key(ci->client_addr, k->addr)) {
             struct client *cl = client_of(s, k->addr, 1);
-            if (cl)
-                k->over = ++cl->n > s->max_per_client;
+            if (cl && ++cl->n > s->max_per_client)
+                k->over = OVER_CLIENT;
+        }
+        /* a client past its own share hears about that (it is the one to
+         * act); the total cap speaks to the others */
+        if (++s->nconns > s->max_conns && !k->over) {
+            k->over = OVER_TOTAL;
+            s->over_total++;
         }
         k->next = s->conns;
         if (s->conns)
@@ -369,6 +399,7 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         s->conns = k->next;
     if (k->next)
         k->next->prev = k->prev;
+    s->nconns--;
     pthread_mutex_unlock(&s->cmu);
     sl_free(k);
     *socket_context = NULL;
@@ -397,7 +428,7 @@ static void conn_busy(struct sl_http *s, struct conn *k, int busy)
 static void *reaper(void *arg)
 {
     struct sl_http *s = arg;
-    double last_log = 0;
+    double last_log = 0, last_over_log = 0;
     long closed = 0;
 
     pthread_mutex_lock(&s->cmu);
@@ -423,6 +454,14 @@ static void *reaper(void *arg)
                    s->host, s->port, s->timeout);
             last_log = now;
             closed = 0;
+        }
+        if (s->over_total && now - last_over_log >= 60) {
+            sl_log(SL_LOG_WARN, NULL, "http: %ld connection%s on %s:%d came past the %ld "
+                   "allowed open in all and got 503 (http: { max_connections })",
+                   s->over_total, s->over_total == 1 ? "" : "s", s->host, s->port,
+                   s->max_conns);
+            last_over_log = now;
+            s->over_total = 0;
         }
     }
     pthread_mutex_unlock(&s->cmu);
@@ -520,8 +559,11 @@ static int early_answer(struct sl_http *s, struct sl_http_req *q, struct conn *k
     if (k && k->over) {
         r->header_name = "Retry-After";
         r->header_value = "5";
-        return sl_http_error(r, 503, "too many connections from your address (at most %ld); "
-                             "retry on one of those open", s->max_per_client) < 0 ? -1 : 1;
+        if (k->over == OVER_CLIENT)
+            return sl_http_error(r, 503, "too many connections from your address (at most %ld); "
+                                 "retry on one of those open", s->max_per_client) < 0 ? -1 : 1;
+        return sl_http_error(r, 503, "too many connections to this server (at most %ld in "
+                             "all); retry later", s->max_conns) < 0 ? -1 : 1;
     }
     if (!host_ok(s, host))
         return sl_http_error(r, 421, "this server does not answer for host \"%.200s\"; a name "
@@ -703,6 +745,9 @@ int sl_http_start(struct sl_http *s, struct sl_err *err)
     };
     /* poll(), not select(): descriptors past FD_SETSIZE (1024) are fine */
     unsigned poll = MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES ? MHD_USE_POLL : 0;
+    /* room above max_conns for the connections answered 503 */
+    unsigned int hard = s->max_conns > (long)(UINT_MAX / HEADROOM_FACTOR)
+                            ? UINT_MAX : (unsigned int)s->max_conns * HEADROOM_FACTOR;
     s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                                 poll | MHD_USE_ERROR_LOG | (s->tls_cert ? MHD_USE_TLS : 0),
                             0, on_accept, s, on_request, s,
@@ -710,7 +755,7 @@ int sl_http_start(struct sl_http *s, struct sl_err *err)
                             MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->max_conns,
+                            MHD_OPTION_CONNECTION_LIMIT, hard,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)(s->timeout + 0.999),
                             MHD_OPTION_ARRAY, tls,
                             MHD_OPTION_END);

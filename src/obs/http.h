@@ -20,8 +20,9 @@
  * 400), its route's check answers (a wrong token: 401), or it announces more
  * than the route's limit (413); the body is then read whole, and a body that
  * grows past the limit ends the request there. Limits (sl_http_set_limits):
- * connections in all and per client address (past it 503 with Retry-After,
- * past twice it refused), and a deadline for a request's headers and body.
+ * connections in all and per client address (past either 503 with
+ * Retry-After and the connection closed after it; past twice either
+ * refused unanswered), and a deadline for a request's headers and body.
  * Routes may be added at any time. The longest matching route wins; a path
  * with routes for other methods gets 405, an unknown path 404. */
 #ifndef SL_HTTP_H
@@ -71,7 +72,8 @@ struct sl_http_limits {
     double timeout;             /* seconds (30): a request's headers and body must arrive
                                  * within this of the connection opening or the previous
                                  * answer; idle connections close after it */
-    long max_conns;             /* open connections in all (1000) */
+    long max_conns;             /* open connections in all (1000); up to twice it open,
+                                 * the newer ones answered 503 */
     long max_per_client;        /* open connections of one client address (100) */
     char *const *hosts;         /* names allowed in Host besides localhost and IP literals */
     size_t nhosts;

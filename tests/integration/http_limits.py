@@ -8,9 +8,17 @@ test checks.
         GET /healthz and POST an event; a request on a connection within
         127.0.0.1's share and on one past it; then whether the idle ones are
         closed after TIMEOUT seconds.
-    http_limits.py drip PORT headers|body TIMEOUT TOKEN PIPELINE
+    http_limits.py totalcap PORT CAP KIND TOKEN PIPELINE
+        against a server whose max_connections is CAP (and whose per-client
+        share is over 3): CAP connections from 127.0.0.2-4, then CAP more
+        (MHD's headroom) one from each of 127.0.0.10 on, then 3 past that;
+        KIND "healthz" sends GET /healthz, "post" an event. Prints whether
+        those past the headroom are answered, what those past CAP and one
+        within it get, and what a fresh client gets once all have closed.
+    http_limits.py drip PORT METHOD PATH headers|body TIMEOUT TOKEN
         one request sent a byte every 0.2 s: seconds until the server closes
-        it ("open" when it has not after 3 x TIMEOUT).
+        it ("open" when it has not after 3 x TIMEOUT, "answered STATUS" when
+        the server answers instead of closing).
     http_limits.py raw PORT KIND TOKEN PIPELINE
         one request with ambiguous framing (KIND: two-lengths, length-and-chunked,
         two-chunked); prints its status line.
@@ -131,11 +139,99 @@ def crowd(admin, events, token, pipeline, n, timeout):
         s.close()
 
 
-def drip(port, mode, timeout, token, pipeline):
+def answered(s, wait):
+    """The status of an answer that came on s within `wait` seconds, or
+    None (nothing came, or the server closed without a word)."""
+    p = select.poll()
+    p.register(s, select.POLLIN)
+    if not p.poll(int(wait * 1000)):
+        return None
+    try:
+        d = s.recv(65536, socket.MSG_PEEK)
+    except OSError:
+        return None
+    if not d:
+        return None
+    line = d.split(b"\r\n", 1)[0].decode("latin-1").split(" ")
+    return line[1] if len(line) > 1 else line[0]
+
+
+def totalcap(port, cap, kind, token, pipeline):
+    raise_nofile(4 * cap + 200)
+
+    def req(n):
+        if kind == "healthz":
+            return b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        body = b'{"event_id":"totalcap-%d"}' % n
+        return (b"POST /v1/events/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s"
+                % (pipeline.encode(), token.encode(), len(body), body))
+
+    # within the cap: 3 a client address, under its share
+    within = [connect(port, "127.0.0.%d" % (2 + i // 3)) for i in range(cap)]
+    time.sleep(0.5)
+    # past the cap, each from an address of its own: the total is what is over
+    over = [connect(port, "127.0.0.%d" % (10 + i)) for i in range(cap)]
+    time.sleep(0.5)
+    # past MHD's limit (twice the cap): refused, so no answer
+    beyond = [connect(port, "127.0.0.%d" % (10 + cap + i)) for i in range(3)]
+    for s in beyond:
+        s.sendall(req(0))
+    time.sleep(2)
+    print("beyond_headroom_answered %d of %d"
+          % (sum(answered(s, 0) is not None for s in beyond), len(beyond)))
+    for s in beyond:
+        s.close()
+
+    statuses, retry, closed, msg = set(), set(), 0, ""
+    for i, s in enumerate(over):
+        s.sendall(req(100 + i))
+        # the whole answer, then the server's close (within 5 s)
+        s.settimeout(5)
+        data = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    closed += 1
+                    break
+                data += d
+        except OSError:
+            pass
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        first = lines[0].split(" ")
+        statuses.add(first[1] if len(first) > 1 else "none")
+        hdrs = dict((k.strip().lower(), v.strip())
+                    for k, _, v in (line.partition(":") for line in lines[1:]))
+        retry.add(hdrs.get("retry-after", "none"))
+        if not msg:
+            msg = body.decode("latin-1", "replace").strip()
+    print("over_total %s retry-after=%s" % (",".join(sorted(statuses)), ",".join(sorted(retry))))
+    print("over_total_closed %d of %d" % (closed, len(over)))
+    print("over_total_body %s" % msg)
+    within[0].sendall(req(1))
+    st, _ = read_response(within[0])
+    print("within_total %s" % st)
+    for s in over + within:
+        s.close()
+
+    # a fresh client, once all have closed: the server counts them down
+    t0, st = time.time(), "none"
+    while time.time() - t0 < 5:
+        st, _, _ = request(port, req(2).replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n", 1),
+                           source="127.0.0.%d" % (20 + cap))
+        if st == "200":
+            break
+        time.sleep(0.2)
+    print("fresh_after_close %s after=%.1fs" % (st, time.time() - t0))
+
+
+def drip(port, method, path, mode, timeout, token):
     body = b'{"event_id":"drip"}' + b" " * 200
-    head = (b"POST /v1/events/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: %s\r\n"
+    head = (b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: %s\r\n"
             b"Authorization: Bearer %s\r\nContent-Length: %d\r\n\r\n"
-            % (pipeline.encode(), b"p" * 200, token.encode(), len(body)))
+            % (method.encode(), path.encode(), b"p" * 200, token.encode(), len(body)))
     s = connect(port)
     if mode == "body":
         s.sendall(head)
@@ -151,6 +247,11 @@ def drip(port, mode, timeout, token, pipeline):
             s.sendall(feed[i:i + 1])
         except OSError:
             break
+        st = answered(s, 0)
+        if st is not None:
+            # an answer is no timeout: the request was taken early
+            print("drip_%s answered %s" % (mode, st))
+            return
         if closed_by_server(s):
             break
         time.sleep(0.2)
@@ -218,8 +319,10 @@ def main(argv):
     cmd = argv[1]
     if cmd == "crowd":
         crowd(int(argv[2]), int(argv[3]), argv[4], argv[5], int(argv[6]), float(argv[7]))
+    elif cmd == "totalcap":
+        totalcap(int(argv[2]), int(argv[3]), argv[4], argv[5], argv[6])
     elif cmd == "drip":
-        drip(int(argv[2]), argv[3], float(argv[4]), argv[5], argv[6])
+        drip(int(argv[2]), argv[3], argv[4], argv[5], float(argv[6]), argv[7])
     elif cmd == "raw":
         raw(int(argv[2]), argv[3], argv[4], argv[5])
     elif cmd == "bigpost":

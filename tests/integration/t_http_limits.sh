@@ -17,7 +17,13 @@
 #      server leave /healthz and a POST from 127.0.0.2 answering at once; the
 #      noisy client gets 503 + Retry-After past its share, is refused past
 #      twice it; idle connections close after http.timeout, and so do
-#      requests whose headers or body drip in slower than it.
+#      requests whose headers or body drip in slower than it, on the
+#      collector and on the admin server;
+#   6. the total cap: a second daemon with max_connections 8 answers the
+#      connections past it (from other addresses each) 503 with Retry-After
+#      and closes them, refuses those past twice it unanswered, serves one
+#      within it, and serves a fresh client once they have closed (admin
+#      /healthz and a collector POST alike).
 . "$(dirname "$0")/lib.sh"
 new_db
 HL="python3 $SL_SRCDIR/tests/integration/http_limits.py"
@@ -163,16 +169,69 @@ n=$(echo "$r" | awk '/crowd_failed_or_closed/ {print $2}')
 [ "$n" -ge 2800 ] && ok "past twice its share the noisy client is refused ($n of 3000)" || not_ok "noisy client refused: $n of 3000"
 check_contains "idle connections closed after the timeout" "idle_open_after_timeout 0" "$r"
 check "the crowd's POST is stored" 1 "$(pg "SELECT count(*) FROM pg_events WHERE event_id = 'crowd-1'")"
-for mode in headers body; do
-  r=$($HL drip "$EPORT" $mode $TIMEOUT "$TOKEN" pgbig)
+# drip_check NAME PORT METHOD PATH MODE TOKEN: closed by the server, not
+# answered, and neither before the timeout nor long after it
+drip_check() {
+  local r secs
+  r=$($HL drip "$2" "$3" "$4" "$5" $TIMEOUT "$6")
   secs=${r#*closed_after=}
-  [[ "$r" == *closed_after=* && "$secs" -le $((TIMEOUT + 2)) ]] && ok "a request whose $mode drip in is closed after the timeout ($r)" \
-    || not_ok "a request whose $mode drip in is closed after the timeout: $r"
+  if [[ "$r" == *closed_after=* && "$secs" -ge $((TIMEOUT - 1)) && "$secs" -le $((TIMEOUT + 2)) ]]; then
+    ok "$1: a request whose $5 drip in is closed after the timeout ($r)"
+  else
+    not_ok "$1: a request whose $5 drip in is closed after the timeout: $r"
+  fi
+}
+for mode in headers body; do
+  drip_check collector "$EPORT" POST /v1/events/pgbig $mode "$TOKEN"
 done
+drip_check admin "$APORT" GET /healthz headers "$ADMIN"
+drip_check admin "$APORT" GET /api/status body "$ADMIN"
 check "/healthz still fine" 200 "$(code "$A/healthz")"
 check "no error logged" "" "$(grep 'Z error' "$T_DIR/daemon.log" || true)"
 check_contains "the closed slow requests are logged" "whose request did not arrive within 3 s" "$(cat "$T_DIR/daemon.log")"
 
 kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?; DPID=""
 check "SIGTERM: the daemon exits 0" 0 "$rc"
+
+# ---- 6. the total cap ----
+CAP=8; APORT2=$(free_port); EPORT2=$(free_port)
+cat >"$W/c2.yaml" <<YAML
+http: { listen: "127.0.0.1:$APORT2", timeout: 20s, max_connections: $CAP,
+        max_connections_per_client: 4 }
+connections:
+  litewh: { url: "sqlite://wh2.db" }
+pipelines:
+  - name: litecap
+    source: { kind: http, listen: "127.0.0.1:$EPORT2", token: "\${T_TOKEN}", event_id: event_id }
+    destination: litewh
+    tables:
+      - { name: cap_events, kind: append, primary_key: [event_id], columns: { event_id: text } }
+YAML
+SLUICE_POLL_MS=200 "$SLUICE_BIN" daemon "$W/c2.yaml" >"$T_DIR/daemon2.out" 2>"$T_DIR/daemon2.log" &
+DPID=$!
+for _ in $(seq 200); do
+  grep -q "collecting events on" "$T_DIR/daemon2.log" 2>/dev/null && grep -q "admin HTTP listening" "$T_DIR/daemon2.log" && break
+  sleep 0.05
+done
+for srv in admin:$APORT2:healthz collector:$EPORT2:post; do
+  IFS=: read -r name port kind <<<"$srv"
+  r=$($HL totalcap "$port" $CAP "$kind" "$TOKEN" litecap)
+  echo "$r" | sed 's/^/# /'
+  check_contains "$name: past twice max_connections: refused, no answer" "beyond_headroom_answered 0 of 3" "$r"
+  check_contains "$name: past max_connections (other addresses): 503 with Retry-After" "over_total 503 retry-after=5
+" "$r"
+  check_contains "$name: ... each closed after its answer" "over_total_closed $CAP of $CAP" "$r"
+  check_contains "$name: ... the answer says why" "too many connections to this server (at most $CAP in all); retry later" "$r"
+  check_contains "$name: within max_connections: served" "within_total 200" "$r"
+  check_contains "$name: once they close a fresh client is served" "fresh_after_close 200" "$r"
+done
+check "collector: the requests within the cap are stored" 2 \
+  "$(lite "$W/wh2.db" "SELECT count(*) FROM cap_events WHERE event_id IN ('totalcap-1', 'totalcap-2')")"
+check "collector: none past the cap is stored" 0 \
+  "$(lite "$W/wh2.db" "SELECT count(*) FROM cap_events WHERE event_id GLOB 'totalcap-1??'")"
+check_contains "the 503s past the total cap are logged" "past the $CAP allowed open in all and got 503 (http: { max_connections })" \
+  "$(cat "$T_DIR/daemon2.log")"
+check "total cap: no error logged" "" "$(grep 'Z error' "$T_DIR/daemon2.log" || true)"
+kill -TERM "$DPID"; rc=0; wait "$DPID" || rc=$?; DPID=""
+check "SIGTERM: the second daemon exits 0" 0 "$rc"
 finish

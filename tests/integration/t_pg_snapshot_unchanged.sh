@@ -7,7 +7,7 @@
 #       content (A, B, A) loads too; so does an unchanged source when the
 #       warehouse's table was dropped or rolled back to another batch
 #   database_default_schedule  without a schedule, `sluice check` prints the
-#       database default (every 300s) and the daemon does not copy the table
+#       database default (every 5m) and the daemon does not copy the table
 #       again at every 2 s poll
 . "$(dirname "$0")/lib.sh"
 new_db
@@ -64,7 +64,7 @@ done
 
 sluice check "$W/pg.yaml"
 check_contains "check prints the database default schedule" \
-  "(every 300s: the default for a database source; set schedule: to change it)" "$OUT"
+  "(every 5m: the default for a database source; set schedule: to change it)" "$OUT"
 n0=$(dst "select count(*) from _sluice.batches where table_name = 'plans'")
 SLUICE_POLL_MS=200 "$SLUICE_BIN" daemon "$W/pg.yaml" --listen 127.0.0.1:0 >"$T_DIR/d.out" 2>"$T_DIR/d.err" &
 DPID=$!
