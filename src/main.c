@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 #include "obs/alert.h"
-#include "obs/log.h"
+#include "base/log.h"
 
 /* The synopses are the README's command table, word for word (a test
  * compares the two). */

@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/ledger.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
+#include "engine/ledger.h"
+#include "base/mem.h"
+#include "engine/pipeline.h"
 
 static int release(int argc, char **argv, int approve)
 {

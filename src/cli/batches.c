@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/ledger.h"
-#include "core/mem.h"
+#include "engine/ledger.h"
+#include "base/mem.h"
 #include "obs/status.h"
 
 static const char *str(const json_t *o, const char *key)

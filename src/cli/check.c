@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/mem.h"
-#include "core/redact.h"
+#include "base/mem.h"
+#include "base/redact.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"

@@ -30,16 +30,20 @@ struct sl_cli_opts {
     const char *table;
     const char *state;
     long limit;
+    const char *limit_text;
     const char *note;       /* --note TEXT */
-    int cascade;            /* --cascade */
-    int list;               /* --list */
+    const char *listen;     /* --listen HOST:PORT (daemon) */
+    const char *pipeline;   /* --pipeline P (replay) */
+    int cascade;            /* --cascade (rollback) */
+    int repair;             /* --repair (reconcile) */
     int verbose;            /* --verbose (check: each key's meaning) */
     char **args;            /* positional arguments after CONFIG */
     int nargs;
 };
 
-/* Parse `CONFIG [args] [--json] [--table T] [--state S] [--limit N]`;
- * `allowed` lists the options the command takes ("json,table,state,limit").
+/* Parse `CONFIG [args] [--json] [--table T] [--state S] [--limit N] ...`
+ * (an option's value after it or after '='); `allowed` lists the options
+ * the command takes ("json,table,state,limit").
  * Prints usage and returns -1 on a bad command line. */
 int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                  struct sl_cli_opts *o);

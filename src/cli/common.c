@@ -1,12 +1,14 @@
 /* cli/common.c: command-line parsing and helpers shared by the commands. */
 #include "cli/cli.h"
+#include "obs/observer.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/value.h"
+#include "base/mem.h"
+#include "base/value.h"
 
 static int allowed_opt(const char *allowed, const char *name)
 {
@@ -21,6 +23,16 @@ static int allowed_opt(const char *allowed, const char *name)
     return 0;
 }
 
+/* The options the commands take: flags, and options with a value. */
+#define FLAG(name, field) {name, offsetof(struct sl_cli_opts, field), 0}
+#define VALUE(name, field) {name, offsetof(struct sl_cli_opts, field), 1}
+static const struct { const char *name; size_t offset; int value; } options[] = {
+    FLAG("json", json),        FLAG("cascade", cascade),   FLAG("verbose", verbose),
+    FLAG("repair", repair),    VALUE("table", table),      VALUE("state", state),
+    VALUE("note", note),       VALUE("limit", limit_text), VALUE("listen", listen),
+    VALUE("pipeline", pipeline),
+};
+
 int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
                  struct sl_cli_opts *o)
 {
@@ -30,41 +42,46 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
         return -1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strncmp(a, "--", 2) == 0 && a[2]) {
-            const char *name = a + 2;
-            if (!allowed_opt(allowed, name)) {
-                fprintf(stderr, "sluice: unknown option \"%s\"\nusage: %s\n", a, usage);
+        if (strncmp(a, "--", 2) != 0 || !a[2]) {
+            if (!o->config)
+                o->config = a;
+            else
+                o->args[o->nargs++] = argv[i];
+            continue;
+        }
+        /* --name VALUE or --name=VALUE */
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t n = eq ? (size_t)(eq - name) : strlen(name);
+        size_t k = 0;
+        while (k < sizeof options / sizeof options[0] &&
+               (strlen(options[k].name) != n || strncmp(options[k].name, name, n) != 0))
+            k++;
+        if (k == sizeof options / sizeof options[0] || !allowed_opt(allowed, options[k].name)) {
+            fprintf(stderr, "sluice: unknown option \"%.*s\"\nusage: %s\n", (int)n + 2, a, usage);
+            goto bad;
+        }
+        char *field = (char *)o + options[k].offset;
+        if (!options[k].value) {
+            if (eq) {
+                fprintf(stderr, "sluice: option \"--%s\" takes no value\nusage: %s\n",
+                        options[k].name, usage);
                 goto bad;
             }
-            if (strcmp(name, "json") == 0 || strcmp(name, "cascade") == 0 ||
-                strcmp(name, "list") == 0 || strcmp(name, "verbose") == 0) {
-                *(name[0] == 'j' ? &o->json : name[0] == 'c' ? &o->cascade :
-                  name[0] == 'l' ? &o->list : &o->verbose) = 1;
-                continue;
-            }
-            if (i + 1 >= argc) {
-                fprintf(stderr, "sluice: option \"%s\" needs a value\nusage: %s\n", a, usage);
-                goto bad;
-            }
-            const char *v = argv[++i];
-            if (strcmp(name, "table") == 0)
-                o->table = v;
-            else if (strcmp(name, "state") == 0)
-                o->state = v;
-            else if (strcmp(name, "note") == 0)
-                o->note = v;
-            else if (strcmp(name, "limit") == 0) {
-                char *end;
-                o->limit = strtol(v, &end, 10);
-                if (*end || o->limit <= 0) {
-                    fprintf(stderr, "sluice: --limit takes a positive number\n");
-                    goto bad;
-                }
-            }
-        } else if (!o->config) {
-            o->config = a;
-        } else {
-            o->args[o->nargs++] = argv[i];
+            *(int *)(void *)field = 1;
+            continue;
+        }
+        if (!eq && i + 1 >= argc) {
+            fprintf(stderr, "sluice: option \"%s\" needs a value\nusage: %s\n", a, usage);
+            goto bad;
+        }
+        *(const char **)(void *)field = eq ? eq + 1 : argv[++i];
+    }
+    if (o->limit_text) {
+        char *end;
+        o->limit = strtol(o->limit_text, &end, 10);
+        if (!*o->limit_text || *end || o->limit <= 0) {
+            fprintf(stderr, "sluice: --limit takes a positive number\n");
+            goto bad;
         }
     }
     if (!o->config) {
@@ -100,6 +117,9 @@ struct sl_config *sl_cli_load_config(const char *path)
         fprintf(stderr, "sluice: %s\n", err.msg);
         return NULL;
     }
+    /* every command that runs the engine loads its config here first: the
+     * engine's reports go to this layer's metrics, alerts and progress */
+    sl_observe(&sl_obs_observer);
     return c;
 }
 

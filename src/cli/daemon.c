@@ -11,7 +11,7 @@
  * compares its tables with the source at start and then every `every`.
  * A watcher thread marks tables stale (no committed batch within the
  * pipeline's stale_after) and alerts, and sends the resolve when one loads.
- * The admin HTTP server (obs/http.c, routes in obs/api.c) listens on
+ * The admin HTTP server (net/http.c, routes in obs/api.c) listens on
  * --listen, else the config's http.listen, else 127.0.0.1:8765.
  *
  * SIGTERM or SIGINT: no new batch starts; each pipeline finishes the batch
@@ -29,14 +29,15 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/stop.h"
 #include "cli/cli.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "core/reconcile.h"
+#include "engine/pipeline.h"
+#include "engine/reconcile.h"
+#include "net/http.h"
 #include "obs/alert.h"
 #include "obs/api.h"
-#include "obs/http.h"
-#include "obs/log.h"
 #include "obs/metrics.h"
 #include "obs/status.h"
 #include "sources/source.h"
@@ -107,10 +108,10 @@ static void *serve_pipeline(struct worker *w)
     struct sl_log_ctx lc = {p->name, NULL, 0};
     double pause = 1.0;
 
-    while (!sl_pipeline_stopping()) {
+    while (!sl_stopping()) {
         struct sl_err err;
         sl_err_clear(&err);
-        if (p->source_ops->serve(w->dm->c, p, &err) == 0)
+        if (p->source_ops->serve(w->dm->c, p, &sl_pipeline_sink, &err) == 0)
             continue;
         sl_log(SL_LOG_ERROR, &lc, "%s; trying again in %.0f s", err.msg, pause);
         for (size_t k = 0; k < p->ntables; k++)
@@ -126,7 +127,7 @@ static void *serve_pipeline(struct worker *w)
  * logged and alerted (by sl_reconcile_table), never repaired unasked. */
 static void reconcile_tables(const struct daemon *dm, const struct sl_pipeline_cfg *p)
 {
-    for (size_t k = 0; k < p->ntables && !sl_pipeline_stopping(); k++) {
+    for (size_t k = 0; k < p->ntables && !sl_stopping(); k++) {
         struct sl_reconcile_opts o = {0, 1};
         struct sl_reconcile_result r;
         struct sl_err err;
@@ -179,7 +180,7 @@ static void *run_pipeline(void *arg)
         struct sl_err err;
         sl_err_clear(&err);
         if (sl_pipeline_run(dm->c, p, &st, &err) < 0) {
-            if (!sl_pipeline_stopping())
+            if (!sl_stopping())
                 sl_log(SL_LOG_ERROR, &lc, "run failed, next attempt in %.0f s: %s", interval,
                        err.msg);
             for (size_t k = 0; k < p->ntables; k++)
@@ -296,22 +297,8 @@ static void seed_from_ledger(const struct sl_config *c, struct sl_dbpool *pool)
 
 int sl_cmd_daemon(int argc, char **argv)
 {
-    const char *listen = NULL;
-    char **rest = sl_calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0;
-    if (!rest)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
-            listen = argv[++i];
-        else if (strncmp(argv[i], "--listen=", 9) == 0)
-            listen = argv[i] + 9;
-        else
-            rest[nrest++] = argv[i];
-    }
     struct sl_cli_opts o;
-    int prc = sl_cli_parse(nrest, rest, USAGE, "", &o);
-    sl_free(rest);
+    int prc = sl_cli_parse(argc, argv, USAGE, "listen", &o);
     if (prc < 0)
         return 2;
     if (o.nargs) {
@@ -324,8 +311,7 @@ int sl_cmd_daemon(int argc, char **argv)
     struct sl_config *c = sl_cli_load_config_alerting(o.config);
     if (!c)
         return 2;
-    if (!listen)
-        listen = c->http_listen ? c->http_listen : "127.0.0.1:8765";
+    const char *listen = o.listen ? o.listen : c->http_listen ? c->http_listen : "127.0.0.1:8765";
 
     struct daemon dm = {0};
     struct sl_log_ctx lc = {0};
@@ -425,7 +411,7 @@ int sl_cmd_daemon(int argc, char **argv)
     }
 
 stop:
-    sl_pipeline_stop();
+    sl_stop();
     pthread_mutex_lock(&dm.mu);
     dm.stop = 1;
     pthread_cond_broadcast(&dm.cv);

@@ -1,6 +1,6 @@
 /* cli/reconcile.c: `sluice reconcile CONFIG [TABLE...] [--repair] [--json]`:
  * compare every table replicated from a database (or the ones named) with
- * its source (core/reconcile.c) and report drift: keys missing from the
+ * its source (engine/reconcile.c) and report drift: keys missing from the
  * warehouse, keys the source no longer has, rows that differ. --repair
  * re-syncs those keys as a batch of their own per table.
  * Exit status: 0 every table in sync (or re-synced by --repair), 1 drift
@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/mem.h"
-#include "core/reconcile.h"
+#include "base/mem.h"
+#include "engine/reconcile.h"
 #include "sources/source.h"
 
 static const char USAGE[] = "sluice reconcile CONFIG [TABLE...] [--repair] [--json]";
@@ -76,19 +76,7 @@ static void print_text(const struct sl_reconcile_result *r, const char *config)
 int sl_cmd_reconcile(int argc, char **argv)
 {
     struct sl_cli_opts o;
-    char **rest = sl_calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0, repair = 0;
-
-    if (!rest)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--repair") == 0)
-            repair = 1;
-        else
-            rest[nrest++] = argv[i];
-    }
-    int prc = sl_cli_parse(nrest, rest, USAGE, "json", &o);
-    sl_free(rest);
+    int prc = sl_cli_parse(argc, argv, USAGE, "json,repair", &o);
     if (prc < 0)
         return 2;
     struct sl_config *c = sl_cli_load_config_alerting(o.config);
@@ -112,7 +100,7 @@ int sl_cmd_reconcile(int argc, char **argv)
         }
     }
 
-    struct sl_reconcile_opts ro = {repair, 1};
+    struct sl_reconcile_opts ro = {o.repair, 1};
     int status = 0, compared = 0;
     if (o.json)
         printf("[");

@@ -1,6 +1,6 @@
 /* cli/replay.c: `sluice replay CONFIG [--pipeline P] [ID...] [--json]`.
  *
- * Runs dead-lettered events (core/deadletter.h) through the engine again
+ * Runs dead-lettered events (engine/deadletter.h) through the engine again
  * with the config as it is now, after the cause was fixed: a column type, a
  * rule, a path. Events that load are marked replayed (replayed_at,
  * replayed_by) in the same transaction as their rows; those that fail again
@@ -14,11 +14,11 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/deadletter.h"
-#include "core/json.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "obs/log.h"
+#include "engine/deadletter.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "engine/pipeline.h"
+#include "base/log.h"
 #include "sources/events.h"
 
 static const char USAGE[] = "sluice replay CONFIG [--pipeline P] [ID...] [--json]";
@@ -143,24 +143,11 @@ done:
 
 int sl_cmd_replay(int argc, char **argv)
 {
-    const char *only = NULL;
-    char **rest = sl_calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0;
-    if (!rest)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--pipeline") == 0 && i + 1 < argc)
-            only = argv[++i];
-        else if (strncmp(argv[i], "--pipeline=", 11) == 0)
-            only = argv[i] + 11;
-        else
-            rest[nrest++] = argv[i];
-    }
     struct sl_cli_opts o;
-    int prc = sl_cli_parse(nrest, rest, USAGE, "json", &o);
-    sl_free(rest);
+    int prc = sl_cli_parse(argc, argv, USAGE, "json,pipeline", &o);
     if (prc < 0)
         return 2;
+    const char *only = o.pipeline;
     int64_t *ids = o.nargs ? sl_calloc((size_t)o.nargs, sizeof *ids) : NULL;
     for (int i = 0; i < o.nargs; i++) {
         char *end;

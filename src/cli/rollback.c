@@ -1,5 +1,5 @@
 /* cli/rollback.c: `sluice rollback CONFIG BATCH [--cascade] [--table T]`:
- * take a committed batch back out (core/rollback.c). Batch ids are per
+ * take a committed batch back out (engine/rollback.c). Batch ids are per
  * destination: the batch is looked up in the ledger of every destination
  * the config loads into; --table picks one when two ledgers have it. */
 #include <inttypes.h>
@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
+#include "base/retry.h"
 #include "cli/cli.h"
-#include "core/ledger.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "core/rollback.h"
+#include "engine/ledger.h"
+#include "engine/pipeline.h"
+#include "engine/rollback.h"
 
 static const char USAGE[] = "sluice rollback CONFIG BATCH [--cascade] [--table T]";
 
@@ -41,19 +42,7 @@ static int conn_used(const struct sl_config *c, const struct sl_connection_cfg *
 int sl_cmd_rollback(int argc, char **argv)
 {
     struct sl_cli_opts o;
-    char **rest = sl_calloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0, cascade = 0;
-
-    if (!rest)
-        return 1;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--cascade") == 0)
-            cascade = 1;
-        else
-            rest[nrest++] = argv[i];
-    }
-    int prc = sl_cli_parse(nrest, rest, USAGE, "table", &o);
-    sl_free(rest);
+    int prc = sl_cli_parse(argc, argv, USAGE, "table,cascade", &o);
     if (prc < 0)
         return 2;
     char *end = NULL;
@@ -130,7 +119,7 @@ int sl_cmd_rollback(int argc, char **argv)
         int attempts = sl_retry_attempts();
         for (int a = 1; a <= attempts; a++) {
             sl_err_clear(&err);
-            if (sl_rollback_batch(found.ops, found.d, batch, pk, npk, cascade, who, &res,
+            if (sl_rollback_batch(found.ops, found.d, batch, pk, npk, o.cascade, who, &res,
                                   &err) == 0 ||
                 err.cls != SL_RETRY)
                 break;

@@ -3,8 +3,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
+#include "base/mem.h"
+#include "engine/pipeline.h"
 #include "obs/progress.h"
 
 int sl_cmd_run(int argc, char **argv)

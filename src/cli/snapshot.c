@@ -1,4 +1,4 @@
-/* cli/snapshot.c: snapshots of a table (core/snapshot.c).
+/* cli/snapshot.c: snapshots of a table (engine/snapshot.c).
  *   sluice snapshot CONFIG TABLE [--json]          take one; prints its id
  *   sluice snapshots CONFIG [TABLE] [--json]       the snapshots kept (of TABLE)
  *   sluice restore CONFIG TABLE SNAPSHOT           go back to one
@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/mem.h"
+#include "base/retry.h"
 #include "cli/cli.h"
-#include "core/ledger.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "core/snapshot.h"
+#include "engine/ledger.h"
+#include "engine/pipeline.h"
+#include "engine/snapshot.h"
 
 /* The one destination connection `table` loads into; prints why not and
  * returns NULL when none or several. */

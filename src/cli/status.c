@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/mem.h"
+#include "base/mem.h"
 #include "obs/status.h"
 
 int sl_cmd_status(int argc, char **argv)

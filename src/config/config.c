@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config/yaml.h"
-#include "core/mem.h"
-#include "core/pgerr.h"
-#include "core/redact.h"
+#include "base/yaml.h"
+#include "base/mem.h"
+#include "pg/pg.h"
+#include "base/redact.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"
@@ -102,14 +102,12 @@ static const struct sl_cfg_key reconcile_keys[] = {
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const char *const table_kinds[] = {"snapshot", "versioned", "append", "incremental",
-                                          NULL};
 static const char *const table_modes[] = {"insert_only", "updater", NULL};
 
 static const struct sl_cfg_key table_keys[] = {
     {"name", SL_CFG_STR, offsetof(struct sl_table_cfg, name), NULL, 1, NULL,
      "destination table, may be schema.table"},
-    {"kind", SL_CFG_ENUM, offsetof(struct sl_table_cfg, kind), NULL, 1, table_kinds,
+    {"kind", SL_CFG_ENUM, offsetof(struct sl_table_cfg, kind), NULL, 1, sl_table_kinds,
      "snapshot | versioned | append | incremental"},
     {"primary_key", SL_CFG_STRLIST, offsetof(struct sl_table_cfg, primary_key), NULL, 0, NULL,
      "the columns that identify a row"},
@@ -1118,17 +1116,10 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
 
 /* ---- freeing ---- */
 
-static void strlist_free(struct sl_strlist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        sl_free(l->items[i]);
-    sl_free(l->items);
-}
-
 static void table_free(struct sl_table_cfg *t)
 {
     sl_free(t->name);
-    strlist_free(&t->primary_key);
+    sl_strlist_free(&t->primary_key);
     sl_free(t->version_key);
     for (size_t i = 0; i < t->ncolumns; i++)
         sl_free(t->columns[i].name);
@@ -1141,7 +1132,7 @@ static void table_free(struct sl_table_cfg *t)
     sl_free(t->pattern);
     sl_free(t->source_table);
     sl_free(t->mode);
-    strlist_free(&t->cursor);
+    sl_strlist_free(&t->cursor);
     for (size_t i = 0; i < t->ngates; i++) {
         struct sl_gate_cfg *g = &t->gates[i];
         /* key values first (left NULL), then whatever parse added */
@@ -1195,56 +1186,6 @@ void sl_config_free(struct sl_config *c)
         pipeline_free(&c->pipelines[i]);
     sl_free(c->pipelines);
     sl_free(c);
-}
-
-/* ---- lookups ---- */
-
-const struct sl_pipeline_cfg *sl_config_pipeline(const struct sl_config *c, const char *name)
-{
-    for (size_t i = 0; c && name && i < c->npipelines; i++)
-        if (strcmp(c->pipelines[i].name, name) == 0)
-            return &c->pipelines[i];
-    return NULL;
-}
-
-const struct sl_connection_cfg *sl_config_connection(const struct sl_config *c, const char *name)
-{
-    for (size_t i = 0; c && name && i < c->nconnections; i++)
-        if (strcmp(c->connections[i].name, name) == 0)
-            return &c->connections[i];
-    return NULL;
-}
-
-char *sl_config_path(const struct sl_config *c, const char *p)
-{
-    struct sl_buf b;
-
-    if (!p)
-        return NULL;
-    if (p[0] == '/' || !c || !c->dir || !c->dir[0] || strcmp(c->dir, ".") == 0)
-        return sl_strdup(p);
-    while (p[0] == '.' && p[1] == '/') {
-        p += 2;
-        while (*p == '/')
-            p++;
-    }
-    if (!p[0] || strcmp(p, ".") == 0)
-        return sl_strdup(c->dir);
-    sl_buf_init(&b);
-    sl_buf_puts(&b, c->dir);
-    if (b.len && b.data[b.len - 1] != '/')
-        sl_buf_putc(&b, '/');
-    sl_buf_puts(&b, p);
-    if (b.oom) {
-        sl_buf_free(&b);
-        return NULL;
-    }
-    return sl_buf_steal(&b);
-}
-
-const char *sl_table_kind_name(enum sl_table_kind k)
-{
-    return (unsigned)k < count(table_kinds) ? table_kinds[k] : "unknown";
 }
 
 const struct sl_cfg_key *sl_config_keys(const char *block)

@@ -1,11 +1,11 @@
-/* destinations/destination.c: the destination registry and the small value
- * types every destination shares (schemas, result rows). */
+/* destinations/destination.c: the destination registry, and the key check
+ * both destinations make when they adopt a table. */
 #include "destinations/destination.h"
 
 #include <string.h>
 #include <strings.h>
 
-#include "core/mem.h"
+#include "base/mem.h"
 
 static const struct sl_dest_ops *const dests[] = {
     &sl_dest_postgres,
@@ -31,62 +31,6 @@ int sl_dest_open(const char *url, const char *password, const char *base_dir,
         return -1;
     *ops = o;
     return o->connect(out, url, password, base_dir, err);
-}
-
-void sl_schema_free(struct sl_schema *s)
-{
-    for (size_t i = 0; i < s->ncols; i++)
-        sl_free(s->cols[i].name);
-    sl_free(s->cols);
-    s->cols = NULL;
-    s->ncols = 0;
-}
-
-int sl_schema_add(struct sl_schema *s, const char *name, enum sl_type t)
-{
-    struct sl_column *c = sl_realloc(s->cols, (s->ncols + 1) * sizeof *c);
-    if (!c)
-        return -1;
-    s->cols = c;
-    c[s->ncols].name = sl_strdup(name);
-    if (!c[s->ncols].name)
-        return -1;
-    c[s->ncols].type = t;
-    s->ncols++;
-    return 0;
-}
-
-long sl_schema_find(const struct sl_schema *s, const char *name)
-{
-    for (size_t i = 0; i < s->ncols; i++)
-        if (strcmp(s->cols[i].name, name) == 0)
-            return (long)i;
-    return -1;
-}
-
-void sl_rows_free(struct sl_rows *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->ncols; i++)
-        sl_free(r->names ? r->names[i] : NULL);
-    for (size_t i = 0; i < r->nrows * r->ncols; i++)
-        sl_free(r->cells ? r->cells[i] : NULL);
-    sl_free(r->names);
-    sl_free(r->cells);
-    memset(r, 0, sizeof *r);
-}
-
-int sl_reserved_table(const char *table)
-{
-    const char *dot = strchr(table, '.');
-    return strncasecmp(table, "_sluice", 7) == 0 ||
-           (dot && strncasecmp(dot + 1, "_sluice", 7) == 0);
-}
-
-int sl_reserved_column(const char *name)
-{
-    return strncasecmp(name, "_sluice_", 8) == 0;
 }
 
 static int is_primary(const char *v)

@@ -3,10 +3,10 @@
  * The engine drives one transaction per batch: begin, lock the table, make
  * sure it exists with the right columns, stream the rows (load_begin,
  * load_row..., load_end does the kind's merge or swap), write the ledger
- * through exec(), commit (invariant 2: rows, ledger and cursor commit in one
+ * through exec(), commit (docs/invariants.md #2: rows, ledger and cursor commit in one
  * destination transaction). Values only ever travel as COPY data or bound
  * parameters, identifiers only through the destination's quoting
- * (invariant 5). Calls classify failures in err->cls: SL_RETRY for
+ * (docs/invariants.md #5). Calls classify failures in err->cls: SL_RETRY for
  * transient ones (connection lost, serialization failure, busy database). */
 #ifndef SL_DESTINATION_H
 #define SL_DESTINATION_H
@@ -14,43 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/err.h"
-#include "core/value.h"
+#include "base/err.h"
+#include "base/value.h"
+#include "model/schema.h"
 
 struct sl_dest;
 struct sl_buf;
-
-struct sl_column {
-    char *name;
-    enum sl_type type;
-};
-
-struct sl_schema {
-    struct sl_column *cols;   /* without _sluice_batch */
-    size_t ncols;
-};
-void sl_schema_free(struct sl_schema *s);
-int sl_schema_add(struct sl_schema *s, const char *name, enum sl_type t);
-long sl_schema_find(const struct sl_schema *s, const char *name);  /* index or -1 */
-
-/* One canonical value (see core/value.h); null = SQL NULL. */
-struct sl_cell {
-    const char *s;
-    size_t n;
-    int null;
-};
-
-/* Query results as text, row-major; NULL cells are NULL pointers. */
-struct sl_rows {
-    size_t nrows, ncols;
-    char **names;
-    char **cells;
-};
-void sl_rows_free(struct sl_rows *r);
-static inline const char *sl_rows_get(const struct sl_rows *r, size_t row, size_t col)
-{
-    return r->cells[row * r->ncols + col];
-}
 
 /* APPEND: insert every row. VERSIONED: per primary key the highest
  * version_key wins (ties keep the stored row). SNAPSHOT: the rows are the
@@ -138,7 +107,7 @@ struct sl_dest_ops {
     int (*load_row)(struct sl_dest *d, const struct sl_cell *cells, struct sl_err *err);
     int (*load_end)(struct sl_dest *d, struct sl_load_result *res, struct sl_err *err);
 
-    /* ---- taking batches back out (core/rollback.c, core/snapshot.c) ----
+    /* ---- taking batches back out (engine/rollback.c, engine/snapshot.c) ----
      * Invariant 3: any committed batch can be rolled back. Append rows carry
      * their batch. A versioned load_end keeps, in the batch's transaction,
      * the row images its merge overwrites (strictly older version; every
@@ -191,21 +160,6 @@ struct sl_dest_ops {
  * columns `pk`; else -1 and err says what the table has and what to do. */
 int sl_dest_key_fits(const char *table, const struct sl_rows *keys, const char *const *pk,
                      size_t npk, struct sl_err *err);
-
-/* sluice's own names: its tables live in schema _sluice (PostgreSQL) or are
- * named _sluice_* (SQLite), its column is _sluice_batch. A data table or
- * column may not take such a name on either warehouse (compared without
- * case, as SQLite compares names), or a load would write over sluice's
- * ledger or its batch column. The WHY texts end the refusals, so `sluice
- * check` and a failed load say it in the same words. */
-int sl_reserved_table(const char *table);   /* schema or table part starts with _sluice */
-int sl_reserved_column(const char *name);   /* starts with _sluice_ */
-#define SL_RESERVED_TABLE_WHY \
-    "names starting with _sluice are sluice's own (schema _sluice, tables _sluice_*); " \
-    "choose another name"
-#define SL_RESERVED_COLUMN_WHY \
-    "names starting with _sluice_ are sluice's own columns (such as _sluice_batch); " \
-    "rename the column"
 
 /* The lease key of a table: FNV-1a 64 of "sluice:" + its qualified name
  * ("public.orders"), stable across versions and hosts. */

@@ -1,7 +1,7 @@
 /* destinations/pg.c: the PostgreSQL destination (sources/postgres.c wraps
  * libpq for reading a source).
  *
- * Rows travel by COPY FROM STDIN (invariant 5: values never enter SQL text),
+ * Rows travel by COPY FROM STDIN (docs/invariants.md #5: values never enter SQL text),
  * in binary format where every column has sluice's type for it, else text,
  * inside the engine's batch transaction:
  *   append     COPY straight into the table; visible only at commit. Events
@@ -15,7 +15,7 @@
  *   snapshot   COPY into a new table beside the live one; load_end moves the
  *              live table aside and renames the new one in its place, so
  *              readers see the old rows until commit and the new ones after.
- * For rollback (invariant 3), in the same transaction: a versioned or upsert
+ * For rollback (docs/invariants.md #3), in the same transaction: a versioned or upsert
  * merge (and delete_keys) first copies the rows it is about to overwrite (or
  * delete) into "_sluice"."hist_<table>"
  * (the table's columns plus "_sluice_replaced_by"); a snapshot swap keeps
@@ -31,9 +31,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/pgerr.h"
-#include "obs/log.h"
+#include "base/mem.h"
+#include "pg/pg.h"
+#include "base/log.h"
 
 #define COPY_FLUSH (256 * 1024)
 #define NMETA 16
@@ -89,7 +89,7 @@ static int run(struct sl_dest *d, const char *sql, struct sl_err *err, const cha
     return 0;
 }
 
-/* ---- identifiers (invariant 5: one quoting function) ---- */
+/* ---- identifiers (docs/invariants.md #5: one quoting function) ---- */
 
 /* PostgreSQL keeps 63 bytes of a name (NAMEDATALEN - 1) and cuts the rest
  * silently, so a longer name would be another name the next time it is
@@ -814,7 +814,7 @@ static int pg_create_table(struct sl_dest *d, const char *table, const struct sl
     char *q = quoted_table(table);
     sl_buf_init(&b);
     create_sql(&b, q, s, pk, npk, NULL);
-    /* invariant 3: every row carries its batch; BRIN keeps rollback's lookup
+    /* docs/invariants.md #3: every row carries its batch; BRIN keeps rollback's lookup
      * cheap without slowing loads the way a btree would */
     sl_buf_printf(&b, "; CREATE INDEX ON %s USING brin (\"_sluice_batch\")", q);
     sl_free(q);
@@ -994,7 +994,7 @@ static int insert_new(struct sl_dest *d, struct sl_load_result *r, struct sl_err
 /* ---- binary COPY ----
  * COPY in binary format spares the server parsing every value as text
  * (timestamps above all), which is most of a large load's time. Values are
- * canonical text (core/value.h), so turning them into PostgreSQL's binary
+ * canonical text (base/value.h), so turning them into PostgreSQL's binary
  * forms is exact and cheap. Only where each column's type is the one sluice
  * creates for its sl_type (tables and staging made here, or checked); other
  * tables load as text. */
@@ -2050,7 +2050,7 @@ static int pg_copy_out(struct sl_dest *d, const char *table, const char *name, i
 }
 
 /* Delete rows by key (reconcile's repair), each deleted row kept in the
- * history table first: one statement per key, values bound (invariant 5). */
+ * history table first: one statement per key, values bound (docs/invariants.md #5). */
 static int pg_delete_keys(struct sl_dest *d, const char *table, const char *const *key,
                           size_t nkey, const char *const *vals, size_t nvals, int64_t batch,
                           int64_t *deleted, struct sl_err *err)

@@ -8,7 +8,7 @@
  * in progress.
  *
  * Durability: WAL with synchronous=FULL, so a committed batch is on disk when
- * commit returns (invariant 2; NORMAL could lose the last commits on power
+ * commit returns (docs/invariants.md #2; NORMAL could lose the last commits on power
  * loss). begin is BEGIN IMMEDIATE: the writer takes SQLite's one write lock
  * up front, so two loaders queue on busy_timeout instead of deadlocking on a
  * read-to-write upgrade.
@@ -45,9 +45,9 @@
  * An upsert load (incremental updater, reconcile's repair) is the same
  * ON CONFLICT DO UPDATE without the version test: the batch's row replaces
  * the stored one. Reconcile's row checksums are computed here by
- * sluice_rowhash() and summed by sluice_sum64() (see core/reconcile.c).
+ * sluice_rowhash() and summed by sluice_sum64() (see engine/reconcile.c).
  *
- * For rollback (invariant 3), in the batch's transaction: a versioned or upsert load
+ * For rollback (docs/invariants.md #3), in the batch's transaction: a versioned or upsert load
  * puts a TEMP trigger on the table for the duration of the load, which copies
  * each stored row the upsert overwrites (only rows written before this batch:
  * a key repeated within the batch is kept once, as it was) into
@@ -74,7 +74,7 @@
 
 #include <sqlite3.h>
 
-#include "core/mem.h"
+#include "base/mem.h"
 
 enum { STMT_CACHE_MAX = 32, DEFAULT_BUSY_MS = 10000 };
 
@@ -201,7 +201,7 @@ static int nomem(struct sl_err *err)
 
 /* ---- names ---- */
 
-/* The one identifier quoting: "x" with " doubled (invariant 5). */
+/* The one identifier quoting: "x" with " doubled (docs/invariants.md #5). */
 static void quote_ident(struct sl_buf *b, const char *name)
 {
     sl_buf_putc(b, '"');
@@ -514,7 +514,7 @@ static void numeric_cmp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* ---- reconcile: row checksums computed in the database ----
- * sluice_rowhash(types, v1, ..., vn) is one row's checksum as core/reconcile.c
+ * sluice_rowhash(types, v1, ..., vn) is one row's checksum as engine/reconcile.c
  * computes it on a PostgreSQL source: each value as text in one agreed form
  * per type (types: one letter a column, see reconcile.c), the texts as a
  * PostgreSQL row literal ROW(...)::text would print them, MD5, the first 8
@@ -864,7 +864,7 @@ static int sq_connect(struct sl_dest **out, const char *url, const char *passwor
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    /* invariant 2: synchronous=FULL so a committed batch survives power loss */
+    /* docs/invariants.md #2: synchronous=FULL so a committed batch survives power loss */
     if (run(d, "PRAGMA synchronous = FULL", err, "set synchronous on \"%s\"", d->path) < 0
         || run(d, "PRAGMA foreign_keys = OFF", err, "set foreign_keys on \"%s\"", d->path) < 0) {
         sq_close((struct sl_dest *)d);
@@ -2046,7 +2046,7 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
     if (l->active)
         return sl_err_set(err, SL_E_INTERNAL,
                           "load of \"%s\" begun while loading \"%s\"", ld->table, l->table);
-    /* invariant 2: rows only ever go in inside the batch's transaction */
+    /* docs/invariants.md #2: rows only ever go in inside the batch's transaction */
     if (sqlite3_get_autocommit(d->db))
         return sl_err_set(err, SL_E_INTERNAL, "load of \"%s\" begun outside a transaction",
                           ld->table);
@@ -2085,7 +2085,7 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
         if (rc < 0)
             goto fail;
     }
-    /* invariant 3: rows this load overwrites go to the history table */
+    /* docs/invariants.md #3: rows this load overwrites go to the history table */
     if ((ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT) &&
         hist_begin(d, l, err) < 0)
         goto fail;

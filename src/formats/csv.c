@@ -9,7 +9,7 @@
  *   - field values point into that buffer, no copy; a quoted field with
  *     doubled quotes is unescaped in place;
  *   - the buffer grows only to hold one record, up to max_record (64 MiB by
- *     default), so memory is bounded by the record, not the file (invariant 4);
+ *     default), so memory is bounded by the record, not the file (docs/invariants.md #4);
  *   - columns (code points) are counted only where a field starts, and only
  *     when a non-ASCII byte came before it on the line.
  *
@@ -39,7 +39,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/mem.h"
+#include "base/mem.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define INITIAL_BUF        ((size_t)256 << 10)

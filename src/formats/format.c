@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "core/mem.h"
+#include "base/mem.h"
 
 static const struct sl_format_ops *const formats[] = {
     &sl_format_csv,
@@ -13,11 +13,6 @@ static const struct sl_format_ops *const formats[] = {
 };
 
 #define NFORMATS (sizeof formats / sizeof formats[0])
-
-const struct sl_format_ops *sl_format_at(size_t i)
-{
-    return i < NFORMATS ? formats[i] : NULL;
-}
 
 const struct sl_format_ops *sl_format_find(const char *name, struct sl_err *err)
 {

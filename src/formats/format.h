@@ -9,9 +9,9 @@
 
 #include <stddef.h>
 
-#include "core/err.h"
-#include "core/stream.h"
-#include "core/value.h"
+#include "base/err.h"
+#include "base/stream.h"
+#include "base/value.h"
 
 struct sl_field {
     const char *name;       /* column name (CSV: from the header row) */
@@ -42,7 +42,8 @@ struct sl_format_ops {
     const char *name;       /* "csv", "tsv", "jsonl" */
     const char *const *extensions;  /* NULL-terminated, e.g. {".csv", NULL} */
     /* Open a reader over `in` (not owned; close it after the reader). For
-     * formats with a header the header is read here. */
+     * formats with a header the header is read here. NULL for a reader its
+     * source opens itself (the postgres source's COPY reader). */
     int (*open)(struct sl_reader **out, struct sl_stream *in,
                 const struct sl_format_opts *opts, struct sl_err *err);
     /* 1 = a record in *rec, 0 = end of input, -1 = error in err. */
@@ -62,8 +63,5 @@ extern const struct sl_format_ops sl_format_jsonl;
 const struct sl_format_ops *sl_format_find(const char *name, struct sl_err *err);
 /* By file name extension, ignoring .gz / .zst; NULL when none matches. */
 const struct sl_format_ops *sl_format_for_path(const char *path);
-
-/* Iterate the registry (NULL past the end). */
-const struct sl_format_ops *sl_format_at(size_t i);
 
 #endif

@@ -3,10 +3,10 @@
  * Registered as sl_format_jsonl; the files source drives it through
  * format.h. Each top-level key of a line's object becomes a field, its value
  * kept exactly as written: numbers as their text, objects and arrays as their
- * raw JSON (core/json.h says why we do not decode with jansson); only
+ * raw JSON (base/json.h says why we do not decode with jansson); only
  * strings are decoded. The reader owns one line buffer, one buffer of decoded
  * strings and the fields array, all reused from record to record, so memory
- * is bounded by max_record, not by the file (invariant 4).
+ * is bounded by max_record, not by the file (docs/invariants.md #4).
  *
  * An input error (bad JSON, not an object, duplicate key, over-long record)
  * consumes its line: next() may be called again and goes on with the next
@@ -16,8 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "core/json.h"
-#include "core/mem.h"
+#include "base/json.h"
+#include "base/mem.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define INITIAL_BUF        ((size_t)128 << 10)

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/yaml.h"
-#include "core/mem.h"
+#include "base/yaml.h"
+#include "base/mem.h"
 
 /* gate.h names the interface, not the gates: each file defines its own */
 extern const struct sl_gate_ops sl_gate_size, sl_gate_unique_key, sl_gate_timestamps,

@@ -2,7 +2,7 @@
  *
  * A gate sees each row of a batch as it streams to the destination (inside
  * the batch transaction, invisible to readers), then gives a verdict before
- * commit. Any failing verdict stops the commit (invariant 1: nothing reaches
+ * commit. Any failing verdict stops the commit (docs/invariants.md #1: nothing reaches
  * a destination table before every gate has passed). Each verdict carries a
  * JSON report (what was checked, the figures, pass or fail) kept in the
  * ledger. */
@@ -11,9 +11,9 @@
 
 #include <stdint.h>
 
-#include "config/config.h"
-#include "core/err.h"
-#include "destinations/destination.h"
+#include "base/err.h"
+#include "model/config.h"
+#include "model/schema.h"
 
 struct sl_ledger;
 
@@ -26,10 +26,15 @@ struct sl_schema_diff {
     struct sl_strlist changed;          /* "col: numeric -> text": values no longer fit */
 };
 
+/* The sizes of the newest `n` committed batches of `table` (not rolled
+ * back), newest first: rows[i], bytes[i]; *count how many there were. The
+ * engine answers it from its ledger. */
+typedef int (*sl_gate_history_fn)(void *ctx, const char *table, size_t n, int64_t *rows,
+                                  int64_t *bytes, size_t *count, struct sl_err *err);
+
 struct sl_gate_env {
-    const struct sl_dest_ops *dops;
-    struct sl_dest *dest;
-    struct sl_ledger *ledger;           /* for history (size gate) */
+    sl_gate_history_fn history;         /* for the size gate */
+    void *history_ctx;
     const char *pipeline;
     const struct sl_table_cfg *table;
     const struct sl_schema *schema;     /* columns of each row, in order */

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/yaml.h"
-#include "core/mem.h"
+#include "base/yaml.h"
+#include "base/mem.h"
 
 enum on_fail { ON_FAIL_QUARANTINE = 0, ON_FAIL_FAIL };
 static const char *const on_fail_names[] = {"quarantine", "fail", NULL};

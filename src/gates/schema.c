@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config/yaml.h"
-#include "core/mem.h"
+#include "base/yaml.h"
+#include "base/mem.h"
 
 enum policy { POL_EVOLVE = 0, POL_QUARANTINE };
 static const char *const policy_names[] = {"evolve", "quarantine", NULL};

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/ledger.h"
-#include "core/mem.h"
+#include "base/mem.h"
 
 enum on_fail { ON_FAIL_QUARANTINE = 0, ON_FAIL_FAIL };
 static const char *const on_fail_names[] = {"quarantine", "fail", NULL};
@@ -91,8 +90,8 @@ static int size_start(const void *ctx, const struct sl_gate_env *env, struct sl_
     *out = NULL;
     if (check_cfg(c, env, err) < 0)
         return -1;
-    if (!env->ledger)
-        return sl_err_set(err, SL_E_INTERNAL, "gate \"size\" needs the ledger");
+    if (!env->history)
+        return sl_err_set(err, SL_E_INTERNAL, "gate \"size\" needs the batch history");
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
@@ -162,7 +161,7 @@ static int size_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         sl_free(hb);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    if (sl_ledger_history(env->ledger, env->table->name, want, hr, hb, &count, err) < 0) {
+    if (env->history(env->history_ctx, env->table->name, want, hr, hb, &count, err) < 0) {
         sl_free(hr);
         sl_free(hb);
         sl_err_prefix(err, "gate \"size\": reading the history of \"%s\": ", env->table->name);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
+#include "base/mem.h"
 
 enum on_fail { ON_FAIL_QUARANTINE = 0, ON_FAIL_FAIL };
 static const char *const on_fail_names[] = {"quarantine", "fail", NULL};
@@ -156,7 +156,7 @@ static int ts_start(const void *ctx, const struct sl_gate_env *env, struct sl_ga
 }
 
 /* The unit a bare epoch number (-?digits[.digits]) is read in by magnitude,
- * as core/value.c reads it under SL_EPOCH_AUTO: below 1e11 seconds, below
+ * as base/value.c reads it under SL_EPOCH_AUTO: below 1e11 seconds, below
  * 1e14 milliseconds, below 1e17 microseconds, else nanoseconds. Any instant
  * from 1973-03-03 (1e8 s) to the year 5138 (1e11 s) lands in its own unit
  * whatever unit it is written in. Returns -1 when s is not such a number. */

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "config/yaml.h"
-#include "core/mem.h"
+#include "base/yaml.h"
+#include "base/mem.h"
 
 enum policy { POL_QUARANTINE = 0, POL_FAIL, POL_KEEP_LATEST };
 static const char *const policy_names[] = {"quarantine", "fail", "keep_latest", NULL};

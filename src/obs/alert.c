@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/json.h"
-#include "core/mem.h"
-#include "core/value.h"
-#include "obs/log.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/value.h"
+#include "base/log.h"
 
 #define DEFAULT_ATTEMPTS 4
 #define DEFAULT_BASE_MS 500

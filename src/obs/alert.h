@@ -1,6 +1,6 @@
 /* obs/alert.h: alert webhooks (the `alerts:` list of the config).
  *
- * The engine calls sl_alert_send() when a batch is quarantined or fails, when
+ * The engine (through its observer) calls sl_alert_send() when a batch is quarantined or fails, when
  * reconcile finds drift, when a table goes stale, and when the condition
  * clears (resolve = 1). Each configured webhook gets one JSON POST in its
  * format: generic, slack or pagerduty (Events API v2). This is the one place
@@ -15,20 +15,10 @@
 
 #include <stdint.h>
 
-#include "config/config.h"
-#include "core/err.h"
+#include "engine/observer.h"
+#include "model/config.h"
+#include "base/err.h"
 
-struct sl_alert {
-    const char *event;          /* "quarantined", "failed", "drift", "stale", "released" */
-    int resolve;                /* 1 = the condition cleared; send it with the event that
-                                 * fired, so PagerDuty's dedup key matches */
-    const char *pipeline;       /* may be NULL */
-    const char *table;          /* may be NULL */
-    int64_t batch;              /* 0 = none */
-    const char *summary;        /* one line; may be NULL */
-    const char *details_json;   /* JSON object text (e.g. the gate report) or NULL; sent
-                                 * as written, so numbers keep their digits */
-};
 
 /* POST `a` to every webhook in c->alerts, one after the other. Returns 0 when
  * every one was delivered (2xx), -1 when any could not be: err (class

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "core/rollback.h"
-#include "obs/log.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/retry.h"
+#include "engine/pipeline.h"
+#include "engine/rollback.h"
 #include "obs/metrics.h"
 
 void sl_api_init(struct sl_api *a, const struct sl_config *c, struct sl_dbpool *pool,

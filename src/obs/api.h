@@ -1,5 +1,5 @@
 /* obs/api.h: the admin routes `sluice daemon` serves (cli/daemon.c registers
- * them on its obs/http.h server):
+ * them on its net/http.h server):
  *
  *   GET  /                              the dashboard (obs/dashboard.html)
  *   GET  /metrics                       Prometheus text (obs/metrics.h)
@@ -19,9 +19,9 @@
 
 #include <pthread.h>
 
-#include "config/config.h"
-#include "core/value.h"
-#include "obs/http.h"
+#include "model/config.h"
+#include "base/value.h"
+#include "net/http.h"
 #include "obs/status.h"
 
 struct sl_api {

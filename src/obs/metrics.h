@@ -3,7 +3,7 @@
  * for the live part of the status (obs/status.c): which table is loading
  * right now, when it last loaded, its last runtime error.
  *
- * The engine (core/pipeline.c) counts batches where they end; the daemon
+ * The engine (engine/pipeline.c) counts batches where they end; the daemon
  * declares every table of its config first so each series exists at 0.
  * One process-wide registry behind one mutex: every call is thread-safe and
  * cheap (a short lookup), and none is made per row.
@@ -22,19 +22,10 @@
 
 #include <stdint.h>
 
-#include "config/config.h"
-#include "core/value.h"
+#include "engine/observer.h"
+#include "model/config.h"
+#include "base/value.h"
 
-enum sl_batch_outcome {
-    SL_MB_COMMITTED = 0,
-    SL_MB_DUPLICATE,
-    SL_MB_QUARANTINED,
-    SL_MB_FAILED,       /* bad input, or a gate that fails the batch */
-    SL_MB_DEFERRED,     /* transient failure outlasted its retries */
-    SL_MB_REJECTED,
-    SL_MB_ROLLED_BACK,
-    SL_MB__COUNT
-};
 
 /* Declare every table of `c` (and the gates each has), so that its series
  * are exposed at 0 before anything happens. */

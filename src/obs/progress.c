@@ -8,8 +8,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "core/stream.h"
-#include "obs/log.h"
+#include "base/stream.h"
+#include "base/log.h"
 
 static atomic_int enabled;
 
@@ -18,18 +18,9 @@ void sl_progress_enable(int on)
     atomic_store(&enabled, on && isatty(STDERR_FILENO));
 }
 
-void sl_progress_begin(struct sl_progress *p, const char *pipeline, const char *table,
-                       const char *ref, const char *phase, uint64_t total,
-                       const struct sl_stream *st)
+void sl_progress_begin(struct sl_progress *p)
 {
-    memset(p, 0, sizeof *p);
     p->on = atomic_load(&enabled);
-    p->pipeline = pipeline;
-    p->table = table;
-    p->ref = ref;
-    p->phase = phase;
-    p->total = total;
-    p->st = st;
     if (p->on) {
         clock_gettime(CLOCK_MONOTONIC, &p->t0);
         p->last = p->t0;

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/redact.h"
+#include "base/mem.h"
+#include "base/redact.h"
 #include "obs/metrics.h"
 
 /* ---- connections ---- */

@@ -22,9 +22,9 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "config/config.h"
-#include "core/ledger.h"
-#include "core/value.h"
+#include "model/config.h"
+#include "engine/ledger.h"
+#include "base/value.h"
 
 struct sl_dbpool;
 

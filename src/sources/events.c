@@ -7,7 +7,7 @@
  * columns, each value as the event wrote it (numbers keep their digits). So
  * every check the engine makes of a row (types, keys, rules) applies to an
  * event as to a line of a drop; what fails sends that one event, raw as it
- * came, to the dead letter table (core/deadletter.c). */
+ * came, to the dead letter table (engine/deadletter.c). */
 #include "sources/events.h"
 
 #include <errno.h>
@@ -19,10 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/json.h"
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "obs/log.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/log.h"
 
 /* ---- bodies ---- */
 
@@ -761,7 +760,7 @@ int sl_event_refused_data(const struct sl_run_stats *st)
     return e->code == SL_E_INPUT;
 }
 
-static enum sl_outcome isolate(struct sl_feed *feed, struct sl_event_batch *b, size_t from,
+static enum sl_outcome isolate(const struct sl_sink *sink, struct sl_feed *feed, struct sl_event_batch *b, size_t from,
                                size_t to, struct sl_event_batch *t, char *why, size_t whylen)
 {
     char ref[400];
@@ -774,7 +773,7 @@ static enum sl_outcome isolate(struct sl_feed *feed, struct sl_event_batch *b, s
         snprintf(why, whylen, "out of memory");
         return SL_OUT_RETRY_LATER;
     }
-    sl_feed_batch(feed, &t->in, &st);
+    sink->batch(feed, &t->in, &st);
     enum sl_outcome o = t->acked ? t->outcome : SL_OUT_RETRY_LATER;
     if (o == SL_OUT_COMMITTED || o == SL_OUT_DUPLICATE || o == SL_OUT_QUARANTINED) {
         memcpy(b->dead + from, t->dead, to - from);
@@ -795,7 +794,7 @@ static enum sl_outcome isolate(struct sl_feed *feed, struct sl_event_batch *b, s
         }
         memcpy(t->received_at, b->received_at, sizeof t->received_at);
         memset(&st, 0, sizeof st);
-        sl_feed_batch(feed, &t->in, &st);
+        sink->batch(feed, &t->in, &st);
         o = t->acked ? t->outcome : SL_OUT_RETRY_LATER;
         if (o == SL_OUT_COMMITTED)
             b->dead[from] = 1;
@@ -804,13 +803,14 @@ static enum sl_outcome isolate(struct sl_feed *feed, struct sl_event_batch *b, s
         return o;
     }
     size_t mid = from + (to - from) / 2;
-    o = isolate(feed, b, from, mid, t, why, whylen);
+    o = isolate(sink, feed, b, from, mid, t, why, whylen);
     if (o != SL_OUT_COMMITTED && o != SL_OUT_DUPLICATE && o != SL_OUT_QUARANTINED)
         return o;
-    return isolate(feed, b, mid, to, t, why, whylen);
+    return isolate(sink, feed, b, mid, to, t, why, whylen);
 }
 
-enum sl_outcome sl_event_batch_isolate(struct sl_feed *feed, struct sl_event_batch *b)
+enum sl_outcome sl_event_batch_isolate(const struct sl_sink *sink, struct sl_feed *feed,
+                                       struct sl_event_batch *b)
 {
     struct sl_event_batch *t = sl_event_batch_new(b->in.ref, b->in.timezone);
     char why[sizeof b->why];
@@ -821,9 +821,9 @@ enum sl_outcome sl_event_batch_isolate(struct sl_feed *feed, struct sl_event_bat
     /* halves of the batch in turn: a handful of poisoned events cost a few
      * batches each, not one per event */
     size_t mid = b->n / 2;
-    enum sl_outcome o = isolate(feed, b, 0, mid, t, why, sizeof why);
+    enum sl_outcome o = isolate(sink, feed, b, 0, mid, t, why, sizeof why);
     if (o == SL_OUT_COMMITTED || o == SL_OUT_DUPLICATE || o == SL_OUT_QUARANTINED)
-        o = isolate(feed, b, mid, b->n, t, why, sizeof why);
+        o = isolate(sink, feed, b, mid, b->n, t, why, sizeof why);
     b->outcome = o;
     snprintf(b->why, sizeof b->why, "%s", why);
     sl_event_batch_free(t);

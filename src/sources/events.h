@@ -18,7 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/pipeline.h"
 #include "sources/source.h"
 
 /* Keys every event source takes, first in each one's config struct. */
@@ -114,7 +113,8 @@ int sl_event_batch_add_bad(struct sl_event_batch *b, const char *ev, size_t n, c
  * letter table with the destination's error, the others load. b->outcome
  * and b->dead tell the result (COMMITTED when every event is in the table or
  * set aside; RETRY_LATER when a transient failure cut it short). */
-enum sl_outcome sl_event_batch_isolate(struct sl_feed *feed, struct sl_event_batch *b);
+enum sl_outcome sl_event_batch_isolate(const struct sl_sink *sink, struct sl_feed *feed,
+                                       struct sl_event_batch *b);
 /* 1 when a batch's failure (its stats from sl_feed_batch) is the destination
  * refusing rows (SQLSTATE class 22 or 23; bad input): worth isolating. */
 int sl_event_refused_data(const struct sl_run_stats *st);

@@ -36,8 +36,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "core/mem.h"
-#include "obs/log.h"
+#include "base/mem.h"
+#include "base/log.h"
 
 #define HOLD_DIR "quarantine"
 

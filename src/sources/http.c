@@ -10,7 +10,7 @@
  * the pipeline's pending batch; the request waits. One committer thread per
  * pipeline takes everything pending as one batch (group commit: all requests
  * that arrived while the previous batch committed go into the next one) and
- * runs it through the engine (sl_feed_batch: one destination transaction,
+ * runs it through the engine (the engine's sink: one destination transaction,
  * gates, dead letter). Only when that transaction has committed do the
  * waiting requests answer 200: a 2xx means the events are durable. A kill at
  * any instant leaves each request either answered (its events committed) or
@@ -28,10 +28,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "obs/http.h"
-#include "obs/log.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/retry.h"
+#include "base/stop.h"
+#include "net/http.h"
 #include "sources/events.h"
 #include "sources/jetstream.h"
 
@@ -179,7 +180,8 @@ struct collector {
     const struct sl_pipeline_cfg *p;
     const struct http_cfg *hc;
     struct sl_source *src;
-    struct sl_feed *feed;       /* loading */
+    const struct sl_sink *sink; /* the engine's, loading through feed */
+    struct sl_feed *feed;
     struct sl_js *js;           /* publishing */
     char *subject;
     struct sl_log_ctx log;
@@ -263,11 +265,11 @@ static void *committer(void *arg)
         pthread_mutex_unlock(&c->mu);
 
         struct sl_run_stats one = {0};
-        sl_feed_batch(c->feed, &g->eb->in, &one);
+        c->sink->batch(c->feed, &g->eb->in, &one);
         /* a value the destination refused, that no check caught: find the
          * event, so it alone is set aside and the others' requests succeed */
         if (g->eb->acked && g->eb->outcome == SL_OUT_FAILED && sl_event_refused_data(&one))
-            sl_event_batch_isolate(c->feed, g->eb);
+            sl_event_batch_isolate(c->sink, c->feed, g->eb);
 
         pthread_mutex_lock(&c->mu);
         g->done = 1;
@@ -642,7 +644,8 @@ static void collector_free(struct collector *c)
         return;
     if (c->pending)
         group_unref(c->pending);
-    sl_feed_close(c->feed);
+    if (c->feed)
+        c->sink->close(c->feed);
     sl_js_close(c->js);
     sl_event_close(c->src);
     sl_free(c->subject);
@@ -654,7 +657,7 @@ static void collector_free(struct collector *c)
 }
 
 static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p,
-                      struct sl_err *err)
+                      const struct sl_sink *sink, struct sl_err *err)
 {
     const struct http_cfg *hc = p->source_ctx;
     struct collector *c = sl_calloc(1, sizeof *c);
@@ -662,6 +665,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     c->cfg = cfg;
     c->p = p;
+    c->sink = sink;
     c->hc = hc;
     c->log.pipeline = p->name;
     c->log.table = p->tables[0].name;
@@ -691,7 +695,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
                                 err) < 0)
             goto fail;
     } else {
-        if (sl_feed_open(cfg, p, &p->tables[0], c->src, &c->feed, err) < 0)
+        if (sink->open(cfg, p, &p->tables[0], c->src, &c->feed, err) < 0)
             goto fail;
         if (!(c->pending = group_new(c))) {
             sl_err_set(err, SL_E_NOMEM, "out of memory");
@@ -709,7 +713,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
     if (attach(c, err) < 0)
         goto fail;
 
-    while (!sl_pipeline_stopping()) {
+    while (!sl_stopping()) {
         struct timespec ts = {0, 100 * 1000000L};
         nanosleep(&ts, NULL);
     }

@@ -22,9 +22,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/mem.h"
-#include "core/pipeline.h"
-#include "obs/log.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/stop.h"
 #include "sources/events.h"
 
 /* ---- the libnats wrapper ---- */
@@ -197,7 +197,7 @@ static int js_open(struct sl_source **out, const struct sl_config *c,
 /* Sleep up to `ms`, in steps, unless the daemon stops. */
 static void nap(long ms)
 {
-    while (ms > 0 && !sl_pipeline_stopping()) {
+    while (ms > 0 && !sl_stopping()) {
         long step = ms < 100 ? ms : 100;
         struct timespec ts = {0, step * 1000000L};
         nanosleep(&ts, NULL);
@@ -262,7 +262,7 @@ static void settle(natsMsgList *list, enum sl_outcome o, const struct sl_log_ctx
 }
 
 static int js_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p,
-                    struct sl_err *err)
+                    const struct sl_sink *sink, struct sl_err *err)
 {
     const struct js_cfg *jc = p->source_ctx;
     struct consumer k = {jc, NULL, NULL, {p->name, p->tables[0].name, 0}};
@@ -276,17 +276,17 @@ static int js_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p
 
     if (sl_event_source_open(&src, cfg, p, &p->tables[0], &jc->ev, err) < 0)
         return -1;
-    if (sl_feed_open(cfg, p, &p->tables[0], src, &feed, err) < 0) {
+    if (sink->open(cfg, p, &p->tables[0], src, &feed, err) < 0) {
         sl_event_close(src);
         return -1;
     }
     const struct sl_event_map *map = sl_event_source_map(src);
     if (!(eb = sl_event_batch_new("jetstream", jc->ev.timezone))) {
-        sl_feed_close(feed);
+        sink->close(feed);
         sl_event_close(src);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    while (!sl_pipeline_stopping()) {
+    while (!sl_stopping()) {
         if (!k.sub) {
             struct sl_err e;
             sl_err_clear(&e);
@@ -345,16 +345,16 @@ static int js_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p
             settle(&list, SL_OUT_RETRY_LATER, &k.log);
         } else {
             struct sl_run_stats one = {0};
-            sl_feed_batch(feed, &eb->in, &one);
+            sink->batch(feed, &eb->in, &one);
             if (eb->acked && eb->outcome == SL_OUT_FAILED && sl_event_refused_data(&one))
-                sl_event_batch_isolate(feed, eb);
+                sl_event_batch_isolate(sink, feed, eb);
             settle(&list, eb->acked ? eb->outcome : SL_OUT_RETRY_LATER, &k.log);
         }
         natsMsgList_Destroy(&list);
     }
     consumer_drop(&k);
     sl_event_batch_free(eb);
-    sl_feed_close(feed);
+    sink->close(feed);
     sl_event_close(src);
     sl_log(SL_LOG_INFO, &k.log, "consumer stopped");
     return 0;

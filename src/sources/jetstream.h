@@ -10,8 +10,8 @@
 
 #include <stddef.h>
 
-#include "config/config.h"
-#include "core/err.h"
+#include "model/config.h"
+#include "base/err.h"
 
 struct sl_js;
 

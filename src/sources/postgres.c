@@ -33,8 +33,9 @@
  * timestamps, numbers), so memory is one row whatever the table's size.
  * Values go into SQL only as bound parameters or as custom settings set
  * through bound parameters and read by current_setting() (COPY takes no
- * parameters): invariant 5. A lost connection or a server restart is SL_RETRY;
+ * parameters): docs/invariants.md #5. A lost connection or a server restart is SL_RETRY;
  * the next pass reconnects. */
+#include "base/retry.h"
 #include "sources/source.h"
 
 #include <jansson.h>
@@ -45,10 +46,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/pgerr.h"
-#include "core/pipeline.h"
-#include "obs/log.h"
+#include "base/mem.h"
+#include "pg/pg.h"
+#include "base/log.h"
 
 struct pg_cfg {
     char *connection;
@@ -148,7 +148,7 @@ static int nomem(struct sl_err *err)
     return sl_err_set(err, SL_E_NOMEM, "out of memory");
 }
 
-/* ---- identifiers (invariant 5) ---- */
+/* ---- identifiers (docs/invariants.md #5) ---- */
 
 static void quote_ident(struct sl_buf *b, const char *s, size_t n)
 {
@@ -1196,15 +1196,6 @@ struct sl_reader {
     int finished;
 };
 
-static int rd_open_stub(struct sl_reader **out, struct sl_stream *in,
-                        const struct sl_format_opts *opts, struct sl_err *err)
-{
-    (void)out;
-    (void)in;
-    (void)opts;
-    return sl_err_set(err, SL_E_INTERNAL, "the postgres reader is opened by its source");
-}
-
 static void rd_close(struct sl_reader *r)
 {
     if (!r)
@@ -1300,7 +1291,7 @@ static int bad_value(struct sl_reader *r, size_t i, const char *v, size_t n, con
                       r->s->cols[i].pgtype, why, (int)(n > 60 ? 60 : n), v);
 }
 
-/* Canonical form of value i (core/value.h), or an error naming it. */
+/* Canonical form of value i (base/value.h), or an error naming it. */
 static int convert(struct sl_reader *r, size_t i, struct sl_field *f, struct sl_err *err)
 {
     const struct col *c = &r->s->cols[i];
@@ -1451,7 +1442,7 @@ static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *er
 static const struct sl_format_ops pg_copy_format = {
     .name = "postgres-copy",
     .extensions = NULL,
-    .open = rd_open_stub,
+    .open = NULL,       /* opened by pg_open_rows over the COPY it started */
     .next = rd_next,
     .close = rd_close,
 };

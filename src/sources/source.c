@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "core/mem.h"
+#include "base/mem.h"
 
 static const struct sl_source_ops *const sources[] = {
     &sl_source_files,

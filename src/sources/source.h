@@ -11,10 +11,11 @@
 
 #include <stdint.h>
 
-#include "config/config.h"
-#include "core/err.h"
-#include "destinations/destination.h"
+#include "base/err.h"
 #include "formats/format.h"
+#include "model/batch.h"
+#include "model/config.h"
+#include "model/schema.h"
 
 struct sl_source;
 
@@ -27,7 +28,7 @@ struct sl_batch_input {
     enum sl_dst_policy overlap;
     char *cursor_after;     /* incremental sources: the cursor once this batch is in,
                              * stored in the same transaction as its rows; NULL = none */
-    int canonical;          /* values arrive in canonical form (core/value.h) for the
+    int canonical;          /* values arrive in canonical form (base/value.h) for the
                              * types schema() gives: the engine does not check them
                              * again where the table's column has that type */
     int events;             /* an event source's batch (http, jetstream): a record that
@@ -63,7 +64,7 @@ struct sl_source_block {
     size_t given;
 };
 
-/* A database source's table as SQL, for reconcile and repair (core/reconcile.c):
+/* A database source's table as SQL, for reconcile and repair (engine/reconcile.c):
  * each column read as the type it loads as, e.g. a naive timestamp at the
  * source's time zone. Free with sl_source_sql_free. */
 struct sl_source_sql {
@@ -100,6 +101,22 @@ enum sl_outcome {
     SL_OUT_FAILED,          /* bad input: keep aside with the error */
     SL_OUT_QUARANTINED,     /* held by a gate */
     SL_OUT_RETRY_LATER,     /* transient failure: leave it where it is */
+};
+
+/* What the engine gives a source that takes its batches as they come
+ * (serve): a table opened for loading (one destination connection, reused
+ * batch after batch), each batch run through it as `sluice run` would (one
+ * transaction, gates, retries, ledger) and acked back to the source, which
+ * learns the outcome there; the batch's figures are added to `stats`. The
+ * source never calls the engine by name. `src` is the source's handle for
+ * table `t` (its open), not owned. */
+struct sl_feed;
+struct sl_sink {
+    int (*open)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                const struct sl_table_cfg *t, struct sl_source *src, struct sl_feed **out,
+                struct sl_err *err);
+    void (*batch)(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats);
+    void (*close)(struct sl_feed *f);
 };
 
 struct sl_source_ops {
@@ -157,7 +174,7 @@ struct sl_source_ops {
     int (*schema)(struct sl_source *s, struct sl_batch_input *b, struct sl_schema *out,
                   struct sl_err *err);
     /* Database sources: the table as SQL, and a query on the source
-     * (values only as $n parameters, invariant 5). */
+     * (values only as $n parameters, docs/invariants.md #5). */
     int (*sql)(struct sl_source *s, struct sl_source_sql *out, struct sl_err *err);
     int (*exec)(struct sl_source *s, const char *sql, int nparams, const char *const *params,
                 struct sl_rows *out, struct sl_err *err);
@@ -179,10 +196,10 @@ struct sl_source_ops {
                  struct sl_event_info *out);
     /* A source that takes its batches as they come rather than when polled:
      * `sluice daemon` calls this on the pipeline's thread instead of
-     * sl_pipeline_run; it returns once sl_pipeline_stopping(), -1 when it
+     * sl_pipeline_run; it returns once sl_stopping(), -1 when it
      * cannot serve (err says why; the daemon tries again later). */
     int (*serve)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                 struct sl_err *err);
+                 const struct sl_sink *sink, struct sl_err *err);
     /* Mapping keys of the `source:` block, NULL-terminated by key == NULL. */
     const struct sl_source_block *blocks;
 };

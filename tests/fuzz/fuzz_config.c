@@ -1,5 +1,5 @@
 /* tests/fuzz/fuzz_config.c: libFuzzer target for the config loader: bytes
- * through the YAML tree (config/yaml.c), the key filler (config/cfgmap.c)
+ * through the YAML tree (base/yaml.c), the key filler (base/cfgmap.c)
  * and the config builder (config/config.c). Any input must either load or
  * fail with an SL_E_CONFIG / SL_E_NOMEM message naming "fuzz.yaml"; nothing
  * may crash or leak. A config that loads is walked so its strings are read. */
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "core/mem.h"
+#include "base/mem.h"
 
 static size_t walk(const struct sl_config *c)
 {

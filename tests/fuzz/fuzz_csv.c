@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/stream.h"
+#include "base/mem.h"
+#include "base/stream.h"
 #include "formats/format.h"
 
 static int utf8_ok(const char *p, size_t n)

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/mem.h"
-#include "core/pgerr.h"
-#include "core/redact.h"
+#include "base/mem.h"
+#include "pg/pg.h"
+#include "base/redact.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

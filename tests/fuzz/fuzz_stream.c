@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_stream.c: libFuzzer target for core/stream.c.
+/* tests/fuzz/fuzz_stream.c: libFuzzer target for base/stream.c.
  *
  * The first byte picks: bits 0-3 the chunk size (0 = whole), bits 4-5 what
  * to do with the rest: 0 and 3 read it as it is (plain, or gzip/zstd when the
@@ -16,8 +16,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "core/mem.h"
-#include "core/stream.h"
+#include "base/mem.h"
+#include "base/stream.h"
 
 /* Read all of it; 0 with the bytes in out, -1 on a stream error. */
 static int drain(const uint8_t *data, size_t n, size_t chunk, int small, struct sl_buf *out)

@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "core/mem.h"
+#include "base/mem.h"
 #include "obs/alert.h"
 
 /* ---- the loopback server ---- */

@@ -1,5 +1,5 @@
 /* tests/unit/test_config.c: the config loader (config/config.c) and the key
- * filler (config/cfgmap.c): configs written to a temporary folder, loaded,
+ * filler (base/cfgmap.c): configs written to a temporary folder, loaded,
  * and their structs or their exact error messages and positions checked. */
 #include <limits.h>
 #include <setjmp.h>
@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "config/yaml.h"
-#include "core/mem.h"
+#include "base/yaml.h"
+#include "base/mem.h"
 #include "gates/gate.h"
 #include "sources/source.h"
 

@@ -18,8 +18,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "core/mem.h"
-#include "core/stream.h"
+#include "base/mem.h"
+#include "base/stream.h"
 #include "formats/format.h"
 
 #define SPECTRUM SL_TESTDATA "/csv-spectrum"

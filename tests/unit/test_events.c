@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "core/json.h"
-#include "core/mem.h"
+#include "base/json.h"
+#include "base/mem.h"
 #include "sources/events.h"
 
 #define SUITE SL_TESTDATA "/json-test-suite"

@@ -20,8 +20,8 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "core/ledger.h"
-#include "core/mem.h"
+#include "engine/ledger.h"
+#include "base/mem.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
 
@@ -298,6 +298,13 @@ static void db_batch(struct ledger_db *db, const char *table, int64_t rows, uint
         fail_msg("ledger: %s", err.msg);
 }
 
+/* The engine's answer to the size gate: the ledger's history. */
+static int ledger_history(void *ctx, const char *table, size_t n, int64_t *rows, int64_t *bytes,
+                          size_t *count, struct sl_err *err)
+{
+    return sl_ledger_history(ctx, table, n, rows, bytes, count, err);
+}
+
 static void size_history(struct ledger_db *db, int n, int64_t rows, uint64_t bytes)
 {
     for (int i = 0; i < n; i++)
@@ -324,7 +331,8 @@ static void size_passes_within_range_of_median(void **state)
     fake_init(&f, "        kind: versioned\n        primary_key: [id]\n"
                   "        version_key: id\n        gates:\n"
                   "          size: { history: 14, max_ratio: 3.0 }\n", size_cols);
-    f.env.ledger = &db.l;
+    f.env.history = ledger_history;
+    f.env.history_ctx = &db.l;
     f.env.bytes = 5000;
     /* 120 rows streamed; env->rows left 0 as the engine may leave it */
     const char *rows[120];
@@ -364,7 +372,8 @@ static void size_quarantines_a_batch_far_from_the_median(void **state)
     size_history(&db, 20, 100, 0);      /* bytes unknown: only rows count */
     fake_init(&f, "        kind: append\n        gates:\n"
                   "          size: { history: 14 }\n", size_cols);
-    f.env.ledger = &db.l;
+    f.env.history = ledger_history;
+    f.env.history_ctx = &db.l;
     f.env.rows = 1000;
     json_t *r = drive(&f, "size", NULL, 0, &v);
     assert_int_equal(v, SL_GATE_QUARANTINE);
@@ -395,7 +404,8 @@ static void size_on_fail_fail_fails_and_bytes_count_too(void **state)
     size_history(&db, 4, 100, 1000);
     fake_init(&f, "        kind: append\n        gates:\n"
                   "          size: { max_ratio: 2, on_fail: fail }\n", size_cols);
-    f.env.ledger = &db.l;
+    f.env.history = ledger_history;
+    f.env.history_ctx = &db.l;
     f.env.rows = 100;
     f.env.bytes = 100000;       /* rows as usual, a hundred times the bytes */
     json_t *r = drive(&f, "size", NULL, 0, &v);
@@ -418,7 +428,8 @@ static void size_is_not_enforced_without_enough_history(void **state)
     db_open(&db);
     size_history(&db, 2, 100, 1000);
     fake_init(&f, "        kind: append\n        gates:\n          size:\n", size_cols);
-    f.env.ledger = &db.l;
+    f.env.history = ledger_history;
+    f.env.history_ctx = &db.l;
     f.env.rows = 1000000;
     json_t *r = drive(&f, "size", NULL, 0, &v);
     assert_int_equal(v, SL_GATE_PASS);

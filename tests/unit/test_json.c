@@ -1,4 +1,4 @@
-/* tests/unit/test_json.c: the strict JSON scanner (core/json.c) against
+/* tests/unit/test_json.c: the strict JSON scanner (base/json.c) against
  * JSONTestSuite, plus its error offsets and reasons, UTF-8 edge cases and
  * sl_json_unescape. */
 #include <dirent.h>
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "core/json.h"
-#include "core/mem.h"
+#include "base/json.h"
+#include "base/mem.h"
 
 #define SUITE SL_TESTDATA "/json-test-suite"
 

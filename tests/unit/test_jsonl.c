@@ -14,9 +14,9 @@
 
 #include <cmocka.h>
 
-#include "core/json.h"
-#include "core/mem.h"
-#include "core/stream.h"
+#include "base/json.h"
+#include "base/mem.h"
+#include "base/stream.h"
 #include "formats/format.h"
 
 #define DISPLAY "drops/t.jsonl"

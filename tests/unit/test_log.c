@@ -1,4 +1,4 @@
-/* tests/unit/test_log.c: log lines (obs/log.c) as written to stderr, text
+/* tests/unit/test_log.c: log lines (base/log.c) as written to stderr, text
  * and JSON: a value holding a newline or another control character stays
  * inside its line (no forged lines), JSON lines parse back to the values, and
  * passwords in a message are redacted. */
@@ -14,7 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "obs/log.h"
+#include "base/log.h"
 
 static char captured[16384];
 

@@ -1,5 +1,5 @@
 /* tests/unit/test_obs.c: the metrics registry's exposition (obs/metrics.c)
- * and the HTTP server (obs/http.c) on a loopback port, driven with libcurl:
+ * and the HTTP server (net/http.c) on a loopback port, driven with libcurl:
  * routes (exact, prefix, longest wins, 404, 405), bodies and their limit,
  * query arguments, the bearer check. */
 #include <setjmp.h>
@@ -13,8 +13,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "core/mem.h"
-#include "obs/http.h"
+#include "base/mem.h"
+#include "net/http.h"
 #include "obs/metrics.h"
 
 /* ---- metrics ---- */

@@ -1,5 +1,5 @@
 /* tests/unit/test_pgerr.c: which libpq failures are worth a retry
- * (core/pgerr.c): the server's resources and the connection are transient,
+ * (pg/pg.c): the server's resources and the connection are transient,
  * the batch's own faults are not, and a failure without a SQLSTATE (made by
  * libpq itself) is taken as a broken connection. */
 #include <setjmp.h>
@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/pgerr.h"
+#include "pg/pg.h"
 
 static void sqlstates_of_the_server_and_connection_are_transient(void **state)
 {

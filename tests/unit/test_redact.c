@@ -1,6 +1,6 @@
-/* tests/unit/test_redact.c: passwords out of printed text (core/redact.c)
+/* tests/unit/test_redact.c: passwords out of printed text (base/redact.c)
  * in every shape a connection string takes, in libpq's messages, in error
- * records (core/err.c) and in libpq's parse errors (core/pgerr.c). */
+ * records (base/err.c) and in libpq's parse errors (pg/pg.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +11,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
-#include "core/err.h"
-#include "core/pgerr.h"
-#include "core/redact.h"
+#include "base/err.h"
+#include "pg/pg.h"
+#include "base/redact.h"
 
 static void expect(const char *in, const char *want)
 {

@@ -1,4 +1,4 @@
-/* tests/unit/test_stream.c: byte streams (core/stream.c): plain, gzip
+/* tests/unit/test_stream.c: byte streams (base/stream.c): plain, gzip
  * (single and concatenated members) and zstd (several frames) from memory
  * at every chunk size and from files; truncated, corrupt and trailing
  * input; raw byte counts; sticky errors; allocation failures. */
@@ -15,8 +15,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "core/mem.h"
-#include "core/stream.h"
+#include "base/mem.h"
+#include "base/stream.h"
 
 #define DISPLAY "drops/t.bin"
 

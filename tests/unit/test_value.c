@@ -1,5 +1,5 @@
 /* tests/unit/test_value.c: column types, canonical values, inference, time
- * zones and durations (core/value.h). */
+ * zones and durations (base/value.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/value.h"
+#include "base/value.h"
 
 static struct sl_buf out;
 

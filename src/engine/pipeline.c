@@ -1,0 +1,2185 @@
+/* engine/pipeline.c: the engine (see pipeline.h).
+ *
+ * One batch, one destination transaction:
+ *   begin; lock the table; skip if the ledger already has this content;
+ *   make sure the table exists with every column of the drop (inferring the
+ *   types of new columns from the whole drop first); open a ledger row;
+ *   stream every record through type checks and gates into the destination;
+ *   the kind's merge or swap; ledger + file record; commit.
+ * Nothing is visible before the commit, so a gate that fails, a malformed
+ * value or a kill at any instant leaves the table and ledger as they were
+ * (invariants 1 and 2). Only after the commit is the batch acked to the
+ * source (moved to done/): a kill between the two is healed on the next run
+ * by the ledger's content hash. */
+#include "engine/pipeline.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/retry.h"
+#include "base/stop.h"
+#include "base/value.h"
+#include "destinations/destination.h"
+#include "engine/deadletter.h"
+#include "engine/ledger.h"
+#include "engine/observer.h"
+#include "engine/snapshot.h"
+#include "gates/gate.h"
+#include "sources/source.h"
+
+/* ---- stop ---- */
+
+static atomic_int oneshot;
+
+void sl_pipeline_set_oneshot(int on)
+{
+    atomic_store(&oneshot, on);
+}
+
+/* ---- the summary of a run ---- */
+
+void sl_run_stats_text(const struct sl_run_stats *st, char *out, size_t cap)
+{
+    char deferred[128];
+    int n = st->deferred + st->waiting;
+
+    /* what was left for the next run, and why */
+    if (st->waiting && st->deferred)
+        snprintf(deferred, sizeof deferred, "%d deferred (%d still being written, %d transient "
+                 "failure%s)", n, st->waiting, st->deferred, st->deferred == 1 ? "" : "s");
+    else if (st->waiting)
+        snprintf(deferred, sizeof deferred, "%d deferred (still being written)", n);
+    else if (st->deferred)
+        snprintf(deferred, sizeof deferred, "%d deferred (transient failure%s)", n,
+                 n == 1 ? "" : "s");
+    else
+        snprintf(deferred, sizeof deferred, "0 deferred");
+    int used = snprintf(out, cap, "%d committed (%" PRId64 " rows), %d duplicate, %d failed, "
+                        "%s, %d quarantined", st->committed, st->rows, st->duplicates,
+                        st->failed, deferred, st->quarantined);
+    if (used >= 0 && (size_t)used < cap && st->locked)
+        used += snprintf(out + used, cap - (size_t)used, ", %d skipped (locked by another run)",
+                         st->locked);
+    if (used >= 0 && (size_t)used < cap && st->not_run)
+        used += snprintf(out + used, cap - (size_t)used, ", %d table%s not run", st->not_run,
+                         st->not_run == 1 ? "" : "s");
+    if (used >= 0 && (size_t)used < cap && st->stopped)
+        used += snprintf(out + used, cap - (size_t)used, ", %d table%s stopped early",
+                         st->stopped, st->stopped == 1 ? "" : "s");
+    if (used >= 0 && (size_t)used < cap && (st->not_run || st->stopped))
+        snprintf(out + used, cap - (size_t)used, ": %s",
+                 st->not_run_why[0] ? st->not_run_why : "see the log");
+}
+
+/* ---- column name -> index ---- */
+
+struct colmap {
+    size_t cap;                     /* power of two */
+    struct slot { const char *name; size_t len; long idx; } *slots;
+};
+
+static uint64_t hash_name(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return h;
+}
+
+static void colmap_free(struct colmap *m)
+{
+    sl_free(m->slots);
+    m->slots = NULL;
+    m->cap = 0;
+}
+
+static long colmap_get(const struct colmap *m, const char *s, size_t n)
+{
+    if (!m->cap)
+        return -1;
+    for (size_t i = hash_name(s, n) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        const struct slot *sl = &m->slots[i];
+        if (!sl->name)
+            return -1;
+        if (sl->len == n && memcmp(sl->name, s, n) == 0)
+            return sl->idx;
+    }
+}
+
+/* `name` must outlive the map. */
+static int colmap_put(struct colmap *m, const char *name, size_t n, long idx, size_t count)
+{
+    if ((count + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        while ((count + 1) * 2 > cap)
+            cap *= 2;
+        struct slot *s = sl_calloc(cap, sizeof *s);
+        if (!s)
+            return -1;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].name)
+                continue;
+            size_t j = hash_name(m->slots[i].name, m->slots[i].len) & (cap - 1);
+            while (s[j].name)
+                j = (j + 1) & (cap - 1);
+            s[j] = m->slots[i];
+        }
+        sl_free(m->slots);
+        m->slots = s;
+        m->cap = cap;
+    }
+    size_t j = hash_name(name, n) & (m->cap - 1);
+    while (m->slots[j].name)
+        j = (j + 1) & (m->cap - 1);
+    m->slots[j].name = name;
+    m->slots[j].len = n;
+    m->slots[j].idx = idx;
+    return 0;
+}
+
+static int colmap_build(struct colmap *m, const struct sl_schema *s)
+{
+    colmap_free(m);
+    for (size_t i = 0; i < s->ncols; i++)
+        if (colmap_put(m, s->cols[i].name, strlen(s->cols[i].name), (long)i, i) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- one table run ---- */
+
+struct table_run {
+    const struct sl_config *cfg;
+    const struct sl_pipeline_cfg *p;
+    const struct sl_table_cfg *t;
+    const struct sl_dest_ops *dops;
+    struct sl_dest *dest;
+    struct sl_ledger ledger;
+    const struct sl_source_ops *sops;
+    struct sl_source *src;
+    struct sl_run_stats *stats;
+    struct sl_log_ctx log;
+    /* the batch of the attempt that failed last, and its rows: it may have
+     * committed, its COMMIT's answer lost with the connection */
+    int64_t tried_id;
+    struct sl_load_result tried_res;
+    int64_t release_id;     /* sluice approve: load this held batch, no gates */
+    const char *decision;   /* its note in the ledger */
+    struct sl_schema src_schema;    /* the source's columns (sources with schema()) */
+    int warned_missing;     /* a column gone from the source was reported this run */
+    const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
+    int64_t dead_lettered;  /* event sources: events the last attempt set aside */
+    struct sl_buf ddl;      /* what this attempt did to the table ("created table ..."),
+                             * one line each: logged once the batch commits */
+};
+
+/* Note a change to the table, for the log once it is committed. */
+static void ddl_note(struct table_run *tr, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void ddl_note(struct table_run *tr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sl_buf_vprintf(&tr->ddl, fmt, ap);
+    va_end(ap);
+    sl_buf_putc(&tr->ddl, '\n');
+}
+
+/* The attempt committed: say what it did to the table. */
+static void ddl_log(struct table_run *tr)
+{
+    const char *s = tr->ddl.data;
+    while (s && *s) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        sl_log(SL_LOG_INFO, &tr->log, "%.*s", n, s);
+        s = nl ? nl + 1 : s + n;
+    }
+    sl_buf_reset(&tr->ddl);
+}
+
+/* A repair batch: rows of the source for some keys merged by primary key,
+ * and keys the source no longer has deleted (history kept for rollback). */
+struct repair {
+    const char *const *key;
+    size_t nkey;
+    const char *const *del;     /* ndel x nkey canonical texts */
+    size_t ndel;
+};
+
+static enum sl_load_mode load_mode(const struct sl_table_cfg *t)
+{
+    switch (t->kind) {
+    case SL_KIND_VERSIONED: return SL_LOAD_VERSIONED;
+    case SL_KIND_SNAPSHOT: return SL_LOAD_SNAPSHOT;
+    case SL_KIND_INCREMENTAL:
+        /* updater: the source's row is the truth for its key, whatever it
+         * carries (a row updated without its timestamp moving still lands) */
+        return t->mode && strcmp(t->mode, "updater") == 0 ? SL_LOAD_UPSERT : SL_LOAD_APPEND;
+    default: return SL_LOAD_APPEND;
+    }
+}
+
+static const struct sl_column_cfg *declared(const struct sl_table_cfg *t, const char *name,
+                                            size_t n)
+{
+    for (size_t i = 0; i < t->ncolumns; i++)
+        if (strlen(t->columns[i].name) == n && memcmp(t->columns[i].name, name, n) == 0)
+            return &t->columns[i];
+    return NULL;
+}
+
+struct infer_col {
+    char *name;
+    struct sl_infer inf;
+};
+
+/* A name the warehouse stores otherwise (PostgreSQL's 63 bytes) is said
+ * when the table or column is made. */
+static void log_stored_name(struct table_run *tr, const char *name, int is_table)
+{
+    char stored[512];
+    if (tr->dops->stored_name && tr->dops->stored_name(name, is_table, stored, sizeof stored))
+        ddl_note(tr, "%s \"%s\" is stored as \"%s\" (%s keeps names this long only cut,"
+                 " so sluice cuts them alike every time)", is_table ? "table" : "column", name,
+                 stored, tr->dops->kind);
+}
+
+static void log_stored_names(struct table_run *tr, const struct sl_schema *s)
+{
+    log_stored_name(tr, tr->t->name, 1);
+    for (size_t i = 0; i < s->ncols; i++)
+        log_stored_name(tr, s->cols[i].name, 0);
+}
+
+/* A column of the data named like sluice's own (destination.h): the batch
+ * fails naming the drop and the column, on either warehouse alike. */
+static int reserved_column(const struct sl_batch_input *b, const char *name, size_t n,
+                           struct sl_err *err)
+{
+    char *c = sl_strndup(name, n);
+    int rc = 0;
+    if (!c)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (sl_reserved_column(c))
+        rc = sl_err_set(err, SL_E_INPUT, "%s: column \"%s\" is reserved: %s", b->ref, c,
+                        SL_RESERVED_COLUMN_WHY);
+    sl_free(c);
+    return rc;
+}
+
+/* Read the whole drop once to learn its columns and their types: a new
+ * table's types come from every value, not a sample, so a later row cannot
+ * break them. A column its header names but no row fills (a header-only
+ * drop) is there too, with nothing seen: text unless declared. *nrec = the
+ * records read. Memory: one sl_infer per column. */
+static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
+                         struct infer_col **out, size_t *nout, long *nrec, struct sl_err *err)
+{
+    struct sl_rowsrc rs = {0};
+    struct sl_record rec;
+    struct colmap map = {0};
+    struct infer_col *cols = NULL;
+    size_t ncols = 0;
+    int rc;
+
+    *nrec = 0;
+
+    struct sl_progress pg;
+    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+        return -1;
+    sl_report_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
+    int header = 0;     /* the pass over the header's names, after the last record */
+    for (;;) {
+        if (!header) {
+            rc = sl_rowsrc_next(&rs, &rec, err);
+            if (rc < 0)
+                break;
+            if (rc == 0) {
+                const struct sl_field *names;
+                rec.nfields = sl_rowsrc_columns(&rs, &names);
+                rec.fields = (struct sl_field *)names;
+                header = 1;
+            } else {
+                sl_report_progress_row(&pg);
+                ++*nrec;
+            }
+        }
+        for (size_t i = 0; i < rec.nfields; i++) {
+            const struct sl_field *f = &rec.fields[i];
+            long idx = colmap_get(&map, f->name, f->name_len);
+            if (idx < 0) {
+                if (reserved_column(b, f->name, f->name_len, err) < 0) {
+                    rc = -1;
+                    break;
+                }
+                struct infer_col *nc = sl_realloc(cols, (ncols + 1) * sizeof *nc);
+                if (!nc)
+                    goto oom;
+                cols = nc;
+                cols[ncols].name = sl_strndup(f->name, f->name_len);
+                if (!cols[ncols].name)
+                    goto oom;
+                sl_infer_init(&cols[ncols].inf);
+                /* rebuild on growth: names moved with realloc of cols? no,
+                 * names are separate allocations and stay put */
+                if (colmap_put(&map, cols[ncols].name, f->name_len, (long)ncols, ncols) < 0)
+                    goto oom;
+                idx = (long)ncols++;
+            }
+            if (!header)
+                sl_infer_add(&cols[idx].inf, f->val, f->len, f->lex, f->is_null);
+        }
+        if (header || rc < 0)
+            break;
+    }
+    sl_report_progress_end(&pg);
+    sl_rowsrc_close(&rs);
+    colmap_free(&map);
+    if (rc < 0) {
+        for (size_t i = 0; i < ncols; i++)
+            sl_free(cols[i].name);
+        sl_free(cols);
+        return -1;
+    }
+    *out = cols;
+    *nout = ncols;
+    return 0;
+oom:
+    sl_report_progress_end(&pg);
+    sl_rowsrc_close(&rs);
+    colmap_free(&map);
+    for (size_t i = 0; i < ncols; i++)
+        sl_free(cols[i].name);
+    sl_free(cols);
+    return sl_err_set(err, SL_E_NOMEM, "out of memory inferring columns");
+}
+
+static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer_col *c)
+{
+    const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
+    return d ? d->type : sl_infer_result(&c->inf);
+}
+
+/* Make the table exist with every column the drop brings (invariant: new
+ * columns are added, never silently dropped). `target` gets the full list. */
+static int strlist_add(struct sl_strlist *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int strlist_add(struct sl_strlist *l, const char *fmt, ...)
+{
+    struct sl_buf b;
+    va_list ap;
+    sl_buf_init(&b);
+    va_start(ap, fmt);
+    sl_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    char **items = b.oom ? NULL : sl_realloc(l->items, (l->n + 1) * sizeof *items);
+    if (!items) {
+        sl_buf_free(&b);
+        return -1;
+    }
+    l->items = items;
+    l->items[l->n++] = sl_buf_steal(&b);
+    return 0;
+}
+
+static void diff_free(struct sl_schema_diff *d)
+{
+    sl_strlist_free(&d->added);
+    sl_strlist_free(&d->missing);
+    sl_strlist_free(&d->changed);
+}
+
+static int has_gate(const struct sl_table_cfg *t, const char *name)
+{
+    for (size_t g = 0; g < t->ngates; g++)
+        if (strcmp(t->gates[g].ops->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static int own_column(const char *name)
+{
+    return strncmp(name, "_sluice_", 8) == 0;
+}
+
+/* Would the values seen for a column still load as the table's type? */
+static int still_fits(enum sl_type table_type, const struct sl_infer *inf,
+                      const struct sl_valctx *v)
+{
+    if (inf->nonnull == 0 || table_type == SL_T_TEXT || table_type == SL_T_JSON)
+        return 1;
+    if (inf->cand & (1u << table_type))
+        return 1;
+    /* epoch numbers load into timestamptz when an epoch unit is allowed */
+    if (table_type == SL_T_TIMESTAMPTZ && v->epoch_unit != SL_EPOCH_NONE &&
+        (inf->cand & ((1u << SL_T_BIGINT) | (1u << SL_T_DOUBLE))))
+        return 1;
+    /* integers load into numeric and double columns */
+    if ((table_type == SL_T_NUMERIC || table_type == SL_T_DOUBLE) &&
+        (inf->cand & ((1u << SL_T_BIGINT) | (1u << SL_T_NUMERIC) | (1u << SL_T_DOUBLE))))
+        return 1;
+    return 0;
+}
+
+/* Would values of source type `src` load into a column of type `table`? */
+static int type_fits(enum sl_type table, enum sl_type src)
+{
+    return table == src || table == SL_T_TEXT ||
+           ((table == SL_T_NUMERIC || table == SL_T_DOUBLE) &&
+            (src == SL_T_BIGINT || src == SL_T_NUMERIC || src == SL_T_DOUBLE));
+}
+
+/* A source that knows its columns and their types (a database) declares
+ * them, so no pass over the rows is needed. Columns declared in the config
+ * keep their type. A column the source gained is added (the schema gate
+ * judges it); one it lost stays in the table, NULL in new rows, with a
+ * warning once a run. */
+static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
+                            struct sl_schema *target, struct sl_schema_diff *diff,
+                            struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_schema *src = &tr->src_schema;
+    int rc = 0;
+
+    sl_schema_free(src);
+    if (tr->sops->schema(tr->src, b, src, err) < 0)
+        return -1;
+    for (size_t i = 0; i < src->ncols; i++)
+        if (reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
+            return -1;
+    int exists = tr->dops->describe(tr->dest, t->name, target, err);
+    if (exists < 0)
+        return -1;
+    diff->table_existed = exists;
+    if (!exists) {
+        struct sl_schema s = {0};
+        for (size_t i = 0; i < t->ncolumns && rc == 0; i++)
+            rc = sl_schema_add(&s, t->columns[i].name, t->columns[i].type);
+        for (size_t i = 0; i < src->ncols && rc == 0; i++)
+            if (sl_schema_find(&s, src->cols[i].name) < 0)
+                rc = sl_schema_add(&s, src->cols[i].name, src->cols[i].type);
+        if (rc < 0)
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        for (size_t k = 0; k < t->primary_key.n && rc == 0; k++)
+            if (sl_schema_find(&s, t->primary_key.items[k]) < 0)
+                rc = sl_err_set(err, SL_E_INPUT, "%s: primary key column \"%s\" is not a"
+                                " column of the source", b->ref, t->primary_key.items[k]);
+        if (rc == 0 && t->version_key && sl_schema_find(&s, t->version_key) < 0)
+            rc = sl_err_set(err, SL_E_INPUT, "%s: version key column \"%s\" is not a column"
+                            " of the source", b->ref, t->version_key);
+        if (rc == 0)
+            rc = tr->dops->create_table(tr->dest, t->name, &s,
+                                        (const char *const *)t->primary_key.items,
+                                        t->primary_key.n, err);
+        if (rc == 0) {
+            sl_schema_free(target);
+            *target = s;
+            ddl_note(tr, "created table with %zu columns", target->ncols);
+            log_stored_names(tr, target);
+        } else {
+            sl_schema_free(&s);
+        }
+        return rc;
+    }
+    for (size_t i = 0; i < src->ncols && rc == 0; i++) {
+        const struct sl_column *c = &src->cols[i];
+        const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
+        long j = sl_schema_find(target, c->name);
+        if (j < 0) {
+            struct sl_column nc = {c->name, d ? d->type : c->type};
+            rc = strlist_add(&diff->added, "%s", c->name) < 0
+                     ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                     : tr->dops->add_column(tr->dest, t->name, &nc, err);
+            if (rc == 0)
+                rc = sl_schema_add(target, nc.name, nc.type) < 0
+                         ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
+            if (rc == 0) {
+                ddl_note(tr, "added column \"%s\" (%s), new in the source", nc.name,
+                         sl_type_name(nc.type));
+                log_stored_name(tr, nc.name, 0);
+            }
+        } else if (!d && !type_fits(target->cols[j].type, c->type) &&
+                   strlist_add(&diff->changed, "%s: %s -> %s", c->name,
+                               sl_type_name(target->cols[j].type), sl_type_name(c->type)) < 0) {
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    for (size_t j = 0; j < target->ncols && rc == 0; j++) {
+        const char *cn = target->cols[j].name;
+        if (own_column(cn) || sl_schema_find(src, cn) >= 0)
+            continue;
+        if (strlist_add(&diff->missing, "%s", cn) < 0)
+            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        else if (!tr->warned_missing)
+            sl_log(SL_LOG_WARN, &tr->log, "column \"%s\" is no longer in the source: new rows"
+                   " leave it NULL", cn);
+    }
+    if (diff->missing.n)
+        tr->warned_missing = 1;
+    return rc;
+}
+
+static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
+                         struct sl_schema *target, struct sl_schema_diff *diff,
+                         const struct sl_valctx *vctx, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    if (tr->sops->schema)
+        return prepare_declared(tr, b, target, diff, err);
+    int exists = tr->dops->describe(tr->dest, t->name, target, err);
+    if (exists < 0)
+        return -1;
+    diff->table_existed = exists;
+
+    /* A header-based drop on an existing table only needs a pass of its own
+     * when its first record names a column the table lacks, or when a schema
+     * gate wants to know whether the values still fit their columns. */
+    int want_types = exists && has_gate(t, "schema");
+    int need_infer = !exists || want_types;
+    if (exists) {
+        struct sl_rowsrc rs = {0};
+        struct sl_record rec;
+        if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+            return -1;
+        int rc = sl_rowsrc_next(&rs, &rec, err);
+        if (rc == 0) {
+            /* no record: a header-only drop still names its columns */
+            const struct sl_field *names;
+            rec.nfields = sl_rowsrc_columns(&rs, &names);
+            rec.fields = (struct sl_field *)names;
+            rc = rec.nfields > 0;
+        }
+        for (size_t i = 0; rc == 1 && i < rec.nfields; i++)
+            if (reserved_column(b, rec.fields[i].name, rec.fields[i].name_len, err) < 0)
+                rc = -1;
+        if (rc == 1) {
+            for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
+                int found = 0;
+                for (size_t j = 0; j < target->ncols && !found; j++)
+                    found = strlen(target->cols[j].name) == rec.fields[i].name_len &&
+                            memcmp(target->cols[j].name, rec.fields[i].name,
+                                   rec.fields[i].name_len) == 0;
+                need_infer = !found;
+            }
+            /* records without a fixed header may bring new keys later */
+            if (strcmp(rs.fmt->name, "jsonl") == 0)
+                need_infer = 1;
+            if (!need_infer) {
+                /* every name is known: the table's other columns are missing */
+                for (size_t j = 0; j < target->ncols; j++) {
+                    const char *cn = target->cols[j].name;
+                    int found = own_column(cn);
+                    for (size_t i = 0; i < rec.nfields && !found; i++)
+                        found = strlen(cn) == rec.fields[i].name_len &&
+                                memcmp(cn, rec.fields[i].name, rec.fields[i].name_len) == 0;
+                    if (!found && strlist_add(&diff->missing, "%s", cn) < 0)
+                        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+                }
+            }
+        }
+        sl_rowsrc_close(&rs);
+        if (rc < 0)
+            return -1;
+    }
+    if (!need_infer)
+        return 0;
+
+    struct infer_col *cols = NULL;
+    size_t ncols = 0;
+    long nrec = 0;
+    if (infer_columns(tr, b, &cols, &ncols, &nrec, err) < 0)
+        return -1;
+    if (exists) {
+        for (size_t j = 0; j < target->ncols; j++) {
+            const char *cn = target->cols[j].name;
+            size_t i = 0;
+            while (i < ncols && strcmp(cols[i].name, cn) != 0)
+                i++;
+            if (i == ncols) {
+                if (!own_column(cn) && strlist_add(&diff->missing, "%s", cn) < 0)
+                    goto oom;
+            } else if (!still_fits(target->cols[j].type, &cols[i].inf, vctx)) {
+                if (strlist_add(&diff->changed, "%s: %s -> %s", cn,
+                                sl_type_name(target->cols[j].type),
+                                sl_type_name(sl_infer_result(&cols[i].inf))) < 0)
+                    goto oom;
+            }
+        }
+    }
+    for (size_t i = 0; i < ncols; i++)
+        if (sl_schema_find(target, cols[i].name) < 0 &&
+            strlist_add(&diff->added, "%s", cols[i].name) < 0)
+            goto oom;
+    if (0) {
+oom:
+        for (size_t i = 0; i < ncols; i++)
+            sl_free(cols[i].name);
+        sl_free(cols);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+
+    int rc = 0;
+    if (!exists) {
+        struct sl_schema s = {0};
+        /* declared columns first, in declaration order, then the drop's */
+        for (size_t i = 0; i < t->ncolumns && rc == 0; i++)
+            rc = sl_schema_add(&s, t->columns[i].name, t->columns[i].type);
+        for (size_t i = 0; i < ncols && rc == 0; i++)
+            if (sl_schema_find(&s, cols[i].name) < 0)
+                rc = sl_schema_add(&s, cols[i].name, column_type(t, &cols[i]));
+        if (rc < 0) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+        } else {
+            for (size_t k = 0; k < t->primary_key.n && rc == 0; k++)
+                if (sl_schema_find(&s, t->primary_key.items[k]) < 0)
+                    rc = sl_err_set(err, SL_E_INPUT,
+                                    "%s: primary key column \"%s\" is not in the drop"
+                                    " and not declared in columns",
+                                    b->ref, t->primary_key.items[k]);
+            if (rc == 0 && t->version_key && sl_schema_find(&s, t->version_key) < 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: version key column \"%s\" is not in the drop"
+                                " and not declared in columns",
+                                b->ref, t->version_key);
+            if (rc == 0 && s.ncols == 0 && nrec == 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: the file is empty (no header, no rows): there are no"
+                                " columns to create table \"%s\" from; declare them under the"
+                                " table's columns: in the config, or drop a file that names them",
+                                b->ref, t->name);
+            else if (rc == 0 && s.ncols == 0)
+                rc = sl_err_set(err, SL_E_INPUT,
+                                "%s: the drop has no columns and the table declares none",
+                                b->ref);
+            if (rc == 0)
+                rc = tr->dops->create_table(tr->dest, t->name, &s,
+                                            (const char *const *)t->primary_key.items,
+                                            t->primary_key.n, err);
+            if (rc == 0) {
+                sl_schema_free(target);
+                *target = s;
+                s.cols = NULL;
+                s.ncols = 0;
+                ddl_note(tr, "created table with %zu columns", target->ncols);
+                log_stored_names(tr, target);
+            }
+        }
+        sl_schema_free(&s);
+    } else {
+        for (size_t i = 0; i < ncols && rc == 0; i++) {
+            if (sl_schema_find(target, cols[i].name) >= 0)
+                continue;
+            struct sl_column c = {cols[i].name, column_type(t, &cols[i])};
+            rc = tr->dops->add_column(tr->dest, t->name, &c, err);
+            if (rc == 0)
+                rc = sl_schema_add(target, c.name, c.type);
+            if (rc == 0) {
+                ddl_note(tr, "added column \"%s\" (%s) from %s", c.name, sl_type_name(c.type),
+                         b->ref);
+                log_stored_name(tr, c.name, 0);
+            }
+        }
+    }
+    for (size_t i = 0; i < ncols; i++)
+        sl_free(cols[i].name);
+    sl_free(cols);
+    return rc;
+}
+
+/* A table that was there before this batch: each declared column must
+ * still take its values, and the destination makes the table fit to load:
+ * one someone else made is adopted, and the key a merge needs must be one
+ * of the table's keys. */
+static int fit_table(struct table_run *tr, const struct sl_batch_input *b,
+                     const struct sl_schema *target, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    for (size_t i = 0; i < t->ncolumns; i++) {
+        const struct sl_column_cfg *c = &t->columns[i];
+        long j = sl_schema_find(target, c->name);
+        if (j >= 0 && !type_fits(target->cols[j].type, c->type))
+            return sl_err_set(err, SL_E_DEST,
+                              "table \"%s\": column \"%s\" is %s in the warehouse but declared"
+                              " %s in the config, and %s values do not load into a %s column:"
+                              " declare it %s in columns, or change the table's column to %s",
+                              t->name, c->name, sl_type_name(target->cols[j].type),
+                              sl_type_name(c->type), sl_type_name(c->type),
+                              sl_type_name(target->cols[j].type),
+                              sl_type_name(target->cols[j].type), sl_type_name(c->type));
+    }
+    if (!tr->dops->fit_table)
+        return 0;
+    enum sl_load_mode m = load_mode(t);
+    int merges = m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT ||
+                 (m == SL_LOAD_APPEND && b->events);
+    int adopted = 0;
+    if (tr->dops->fit_table(tr->dest, t->name, (const char *const *)t->primary_key.items,
+                            merges ? t->primary_key.n : 0, &adopted, err) < 0)
+        return -1;
+    if (adopted)
+        ddl_note(tr, "adopted table \"%s\" (added _sluice_batch)", t->name);
+    return 0;
+}
+
+/* Quote a value for an error message, cut to a readable length. */
+static void excerpt(char *out, size_t cap, const char *s, size_t n)
+{
+    size_t max = 40;
+    if (n > max)
+        snprintf(out, cap, "\"%.*s...\"", (int)max, s);
+    else
+        snprintf(out, cap, "\"%.*s\"", (int)n, s);
+}
+
+struct gate_state {
+    const struct sl_gate_ops *ops;
+    struct sl_gate_run *run;
+};
+
+/* Event sources: records set aside while the rows stream. The COPY is under
+ * way then, so they go to the dead letter table after load_end, in the same
+ * transaction: each event of the batch is loaded or dead-lettered, never
+ * neither and never both. Replayed events that load are marked there too. */
+struct rejects {
+    struct rejected { long index; char *why; } *r;
+    size_t n, cap;
+    int64_t *replayed;      /* dead letter rows whose events loaded */
+    size_t nrep, caprep;
+};
+
+static void rejects_free(struct rejects *rj)
+{
+    for (size_t i = 0; i < rj->n; i++)
+        sl_free(rj->r[i].why);
+    sl_free(rj->r);
+    sl_free(rj->replayed);
+    memset(rj, 0, sizeof *rj);
+}
+
+/* The engine's messages name "ref:line:col: " of the flattened row, which
+ * means nothing to whoever sent the event: keep what follows. */
+static int reject_add(struct rejects *rj, const char *ref, long index, const char *msg)
+{
+    size_t n = strlen(ref);
+    if (strncmp(msg, ref, n) == 0 && msg[n] == ':') {
+        const char *m = msg + n;
+        while (*m == ':' || (*m >= '0' && *m <= '9'))
+            m++;
+        if (*m == ' ')
+            msg = m + 1;
+    }
+    if (rj->n == rj->cap) {
+        size_t cap = rj->cap ? rj->cap * 2 : 16;
+        struct rejected *r = sl_realloc(rj->r, cap * sizeof *r);
+        if (!r)
+            return -1;
+        rj->r = r;
+        rj->cap = cap;
+    }
+    if (!(rj->r[rj->n].why = sl_strdup(msg)))
+        return -1;
+    rj->r[rj->n++].index = index;
+    return 0;
+}
+
+static int replayed_add(struct rejects *rj, int64_t id)
+{
+    if (rj->nrep == rj->caprep) {
+        size_t cap = rj->caprep ? rj->caprep * 2 : 64;
+        int64_t *r = sl_realloc(rj->replayed, cap * sizeof *r);
+        if (!r)
+            return -1;
+        rj->replayed = r;
+        rj->caprep = cap;
+    }
+    rj->replayed[rj->nrep++] = id;
+    return 0;
+}
+
+static int rejects_write(struct table_run *tr, struct sl_batch_input *b, const struct rejects *rj,
+                         int64_t batch_id, struct sl_err *err)
+{
+    for (size_t i = 0; i < rj->n; i++) {
+        struct sl_event_info ev = {0};
+        if (tr->sops->event(tr->src, b, rj->r[i].index, &ev) < 0)
+            return sl_err_set(err, SL_E_INTERNAL, "%s: the source has no event %ld", b->ref,
+                              rj->r[i].index);
+        int rc;
+        const char *why = ev.error ? ev.error : rj->r[i].why;
+        if (ev.replay_of) {
+            rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, why, batch_id, err);
+        } else {
+            struct sl_dead_letter dl = {tr->p->name, tr->t->name, ev.event_id, why,
+                                        ev.payload, ev.len, ev.received_at, batch_id};
+            rc = sl_deadletter_put(tr->dops, tr->dest, &dl, err);
+        }
+        if (rc < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < rj->nrep; i++)
+        if (sl_deadletter_replayed(tr->dops, tr->dest, rj->replayed[i], batch_id, err) < 0)
+            return -1;
+    return 0;
+}
+
+/* Stream the records of one batch into the destination. */
+static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
+                       const struct sl_schema *target, struct gate_state *gates,
+                       size_t ngates, int64_t batch_id, const struct sl_valctx *vctx_in,
+                       struct sl_load_result *res, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_rowsrc rs = {0};
+    struct sl_record rec;
+    struct colmap map = {0};
+    struct sl_buf vals;
+    size_t n = target->ncols;
+    struct sl_cell *cells = sl_calloc(n, sizeof *cells);
+    struct sl_cell *raw = sl_calloc(n, sizeof *raw);
+    size_t *off = sl_calloc(n, sizeof *off);
+    const char **pos_name = NULL;   /* per field position: the name seen last time */
+    long *pos_idx = NULL;
+    size_t npos = 0;
+    long version_idx = t->version_key ? sl_schema_find(target, t->version_key) : -1;
+    long *pk_idx = sl_calloc(t->primary_key.n + 1, sizeof *pk_idx);
+    struct sl_valctx vctx = *vctx_in;
+    char why[256], ex[64];
+    int rc = -1, r;
+    int loading = 0;
+    struct sl_progress pg = {0};
+    struct rejects rj = {0};
+    long last_index = 0;
+
+    tr->dead_lettered = 0;
+    /* columns whose values the source hands over canonical already */
+    unsigned char *canon = sl_calloc(n + 1, 1);
+
+    sl_buf_init(&vals);
+    if (!cells || !raw || !off || !pk_idx || !canon || colmap_build(&map, target) < 0) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_free(canon);
+        canon = NULL;
+        goto done;
+    }
+    for (size_t k = 0; k < t->primary_key.n; k++)
+        pk_idx[k] = sl_schema_find(target, t->primary_key.items[k]);
+    for (size_t i = 0; b->canonical && i < n; i++) {
+        long j = sl_schema_find(&tr->src_schema, target->cols[i].name);
+        canon[i] = j >= 0 && tr->src_schema.cols[j].type == target->cols[i].type;
+    }
+
+    struct sl_load ld = {
+        .table = t->name, .mode = tr->repair ? SL_LOAD_UPSERT : load_mode(t),
+        .schema = target, .target = target,
+        .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
+        .version_key = t->version_key, .batch_id = batch_id,
+        .skip_existing = b->events,
+    };
+    if (b->events && !tr->sops->event) {
+        sl_err_set(err, SL_E_INTERNAL, "%s: an events batch from a source without event()",
+                   b->ref);
+        goto done;
+    }
+    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+        goto done;
+    if (tr->dops->load_begin(tr->dest, &ld, err) < 0)
+        goto done;
+    loading = 1;
+    sl_report_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, rs.st);
+
+    while ((r = sl_rowsrc_next(&rs, &rec, err)) != 0) {
+        if (r < 0) {
+            /* an event the reader cannot take has consumed its line */
+            if (!b->events || err->code != SL_E_INPUT)
+                goto done;
+            rec.index = ++last_index;
+            goto row_failed;
+        }
+        last_index = rec.index;
+        sl_report_progress_row(&pg);
+        sl_buf_reset(&vals);
+        for (size_t i = 0; i < n; i++) {
+            cells[i].null = 1;
+            raw[i].null = 1;
+            off[i] = (size_t)-1;
+        }
+        if (rec.nfields > npos) {
+            const char **pn = sl_realloc(pos_name, rec.nfields * sizeof *pn);
+            long *pi = pn ? sl_realloc(pos_idx, rec.nfields * sizeof *pi) : NULL;
+            if (pn)
+                pos_name = pn;
+            if (!pi) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto done;
+            }
+            pos_idx = pi;
+            for (size_t i = npos; i < rec.nfields; i++)
+                pos_name[i] = NULL;
+            npos = rec.nfields;
+        }
+        for (size_t i = 0; i < rec.nfields; i++) {
+            const struct sl_field *f = &rec.fields[i];
+            long idx;
+            /* CSV hands the same header names every record: skip the lookup */
+            if (pos_name[i] == f->name) {
+                idx = pos_idx[i];
+            } else {
+                idx = colmap_get(&map, f->name, f->name_len);
+                pos_name[i] = f->name;
+                pos_idx[i] = idx;
+            }
+            if (idx < 0) {
+                sl_err_set(err, SL_E_INPUT,
+                           "%s:%ld:%ld: column \"%.*s\" is not in table \"%s\"", b->ref,
+                           f->line, f->col, (int)f->name_len, f->name, t->name);
+                goto row_failed;
+            }
+            raw[idx].s = f->val;
+            raw[idx].n = f->len;
+            raw[idx].null = f->is_null;
+            if (f->is_null)
+                continue;
+            enum sl_type ty = target->cols[idx].type;
+            if (ty == SL_T_TEXT || canon[idx]) {
+                /* readers hand out valid UTF-8 without NUL: no copy */
+                cells[idx].s = f->val;
+                cells[idx].n = f->len;
+                cells[idx].null = 0;
+                continue;
+            }
+            size_t start = vals.len;
+            int c = sl_value_canon(ty, f->val, f->len, f->lex, &vctx, &vals, why, sizeof why);
+            if (c < 0) {
+                excerpt(ex, sizeof ex, f->val, f->len);
+                sl_err_set(err, SL_E_INPUT, "%s:%ld:%ld: column \"%s\" (%s): %s: %s", b->ref,
+                           f->line, f->col, target->cols[idx].name, sl_type_name(ty), why, ex);
+                goto row_failed;
+            }
+            if (c == 0) {
+                off[idx] = start;
+                cells[idx].n = vals.len - start;
+                cells[idx].null = 0;
+            }
+        }
+        if (vals.oom) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            if (off[i] != (size_t)-1)
+                cells[i].s = vals.data + off[i];
+        for (size_t k = 0; k < t->primary_key.n; k++)
+            if (pk_idx[k] < 0 || cells[pk_idx[k]].null) {
+                sl_err_set(err, SL_E_INPUT, "%s:%ld: primary key column \"%s\" is empty",
+                           b->ref, rec.line, t->primary_key.items[k]);
+                goto row_failed;
+            }
+        if (version_idx >= 0 && cells[version_idx].null) {
+            sl_err_set(err, SL_E_INPUT, "%s:%ld: version key column \"%s\" is empty", b->ref,
+                       rec.line, t->version_key);
+            goto row_failed;
+        }
+        if (b->events) {
+            /* a row-level rule an event breaks sends it to the dead letter table */
+            int broke = 0;
+            for (size_t g = 0; g < ngates && !broke; g++)
+                if (gates[g].ops->row_check &&
+                    (broke = gates[g].ops->row_check(gates[g].run, cells, why, sizeof why,
+                                                     err)) < 0)
+                    goto done;
+            if (broke) {
+                sl_err_set(err, SL_E_INPUT, "%s", why);
+                goto row_failed;
+            }
+        }
+        for (size_t g = 0; g < ngates; g++)
+            if (gates[g].ops->row && gates[g].ops->row(gates[g].run, cells, raw, rec.line, err) < 0)
+                goto done;
+        if (tr->dops->load_row(tr->dest, cells, err) < 0)
+            goto done;
+        if (b->replay) {
+            struct sl_event_info ev = {0};
+            if (tr->sops->event(tr->src, b, rec.index, &ev) == 0 && ev.replay_of &&
+                replayed_add(&rj, ev.replay_of) < 0) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto done;
+            }
+        }
+        continue;
+row_failed:
+        /* files fail as a whole; an event source's bad event is set aside and
+         * the rest of its batch loads */
+        if (!b->events)
+            goto done;
+        if (reject_add(&rj, b->ref, rec.index, err->msg) < 0) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        sl_err_clear(err);
+    }
+    loading = 0;
+    if (tr->dops->load_end(tr->dest, res, err) < 0)
+        goto done;
+    /* docs/invariants.md #2: the events set aside commit with the batch */
+    if ((rj.n || rj.nrep) && rejects_write(tr, b, &rj, batch_id, err) < 0)
+        goto done;
+    tr->dead_lettered = (int64_t)rj.n;
+    rc = 0;
+done:
+    rejects_free(&rj);
+    (void)loading;   /* an unfinished COPY is ended by the caller's rollback */
+    sl_report_progress_end(&pg);
+    sl_rowsrc_close(&rs);
+    colmap_free(&map);
+    sl_buf_free(&vals);
+    sl_free(cells);
+    sl_free(raw);
+    sl_free(off);
+    sl_free(pos_name);
+    sl_free(pos_idx);
+    sl_free(pk_idx);
+    sl_free(canon);
+    return rc;
+}
+
+enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED, ATT_CHANGED };
+
+struct attempt {
+    enum attempt_result result;
+    int64_t batch_id;
+    struct sl_load_result res;
+    char *report;           /* gate report JSON, for the ledger and alerts */
+    char *summary;          /* quarantined: one line naming the failed gates; changed:
+                             * how the source says its input changed */
+};
+
+static void attempt_clear(struct attempt *a)
+{
+    sl_free(a->report);
+    sl_free(a->summary);
+    memset(a, 0, sizeof *a);
+}
+
+/* Finish the gates (all, or only the one named `only`) and build the report.
+ * *verdict is the worst verdict; `failed` lists the gates that did not pass. */
+static int finish_gates(struct gate_state *gates, size_t ngates, const char *only,
+                        const struct sl_gate_env *env, struct sl_buf *report,
+                        struct sl_buf *failed, enum sl_verdict *verdict, struct sl_err *err)
+{
+    *verdict = SL_GATE_PASS;
+    sl_buf_putc(report, '{');
+    int first = 1;
+    for (size_t g = 0; g < ngates; g++) {
+        if (only && strcmp(gates[g].ops->name, only) != 0)
+            continue;
+        struct sl_gate_result gr = {SL_GATE_PASS, NULL};
+        if (gates[g].ops->finish(gates[g].run, env, &gr, err) < 0)
+            return -1;
+        sl_buf_printf(report, "%s\"%s\":%s", first ? "" : ",", gates[g].ops->name,
+                      gr.report_json ? gr.report_json : "null");
+        first = 0;
+        if (gr.verdict != SL_GATE_PASS) {
+            sl_buf_printf(failed, "%s%s", failed->len ? ", " : "", gates[g].ops->name);
+            if (gr.verdict == SL_GATE_FAIL || *verdict == SL_GATE_PASS)
+                *verdict = gr.verdict;
+        }
+        sl_free(gr.report_json);
+    }
+    sl_buf_putc(report, '}');
+    if (report->oom || failed->oom)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* The size gate's history, from the ledger (gates never see the ledger). */
+static int ledger_history(void *ctx, const char *table, size_t n, int64_t *rows, int64_t *bytes,
+                          size_t *count, struct sl_err *err)
+{
+    return sl_ledger_history(ctx, table, n, rows, bytes, count, err);
+}
+
+/* One attempt at one batch, in one destination transaction. */
+static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct attempt *at,
+                         struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_schema target = {0};
+    struct sl_schema_diff diff = {0};
+    struct gate_state *gates = NULL;
+    size_t ngates = 0;
+    struct sl_buf report, failed;
+    int64_t dup = 0, batch_id = 0;
+    enum sl_verdict verdict = SL_GATE_PASS;
+    int use_gates = tr->release_id == 0 && !tr->repair;
+
+    sl_buf_init(&report);
+    sl_buf_init(&failed);
+    sl_buf_reset(&tr->ddl);     /* what an earlier attempt did was rolled back */
+    attempt_clear(at);
+    at->result = ATT_FAILED;
+    if (tr->dops->begin(tr->dest, err) < 0)
+        return -1;
+    if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
+        goto fail;
+    if (tr->tried_id) {
+        /* docs/invariants.md #2: the ledger row commits with the rows, so it tells
+         * whether the failed attempt's COMMIT took; if it did, the batch is
+         * not loaded again (a source without a content hash would load it
+         * twice) */
+        struct sl_rows r;
+        int64_t tried = tr->tried_id;
+        tr->tried_id = 0;
+        if (sl_ledger_get(&tr->ledger, tried, tr->p->name, &r, err) < 0)
+            goto fail;
+        int took = r.nrows == 1 && sl_rows_get(&r, 0, 4) &&
+                   strcmp(sl_rows_get(&r, 0, 4), "committed") == 0;
+        sl_rows_free(&r);
+        if (took) {
+            sl_log(SL_LOG_INFO, &tr->log, "%s: batch %" PRId64 " did commit before its"
+                   " connection was lost; not loading it again", b->ref, tried);
+            tr->dops->rollback(tr->dest);
+            at->result = ATT_COMMITTED;
+            at->batch_id = tried;
+            at->res = tr->tried_res;
+            return 0;
+        }
+    }
+    if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
+        goto fail;
+    if (dup && t->kind == SL_KIND_SNAPSHOT) {
+        /* the same content as the table holds now, if it still holds it: not
+         * when the table was dropped, or rolled back or restored to another
+         * batch since */
+        struct sl_schema cur = {0};
+        int64_t last = 0;
+        int there = tr->dops->describe(tr->dest, t->name, &cur, err);
+        sl_schema_free(&cur);
+        if (there < 0 || (there && sl_ledger_last_loaded(&tr->ledger, t->name, &last, err) < 0))
+            goto fail;
+        if (!there || last != dup)
+            dup = 0;
+    }
+    if (dup) {
+        tr->dops->rollback(tr->dest);
+        at->result = ATT_DUPLICATE;
+        at->batch_id = dup;
+        return 0;
+    }
+
+    /* how values are read: the source's zone, adjusted by gates (epoch unit,
+     * DST overlap policy) */
+    struct sl_valctx vctx = {b->timezone, b->overlap, SL_EPOCH_AUTO};
+    for (size_t g = 0; g < t->ngates; g++)
+        if (t->gates[g].ops->value_ctx)
+            t->gates[g].ops->value_ctx(t->gates[g].ctx, &vctx);
+
+    if (prepare_table(tr, b, &target, &diff, &vctx, err) < 0)
+        goto fail;
+    if (diff.table_existed && fit_table(tr, b, &target, err) < 0)
+        goto fail;
+
+    if (tr->release_id) {
+        batch_id = tr->release_id;
+    } else {
+        struct sl_batch_meta m = {tr->p->name, t->name,
+                                  tr->repair ? "repair" : sl_table_kind_name(t->kind), b->ref,
+                                  b->hash[0] ? b->hash : NULL, b->bytes};
+        if (sl_ledger_open(&tr->ledger, &m, &batch_id, err) < 0)
+            goto fail;
+    }
+    tr->log.batch = batch_id;
+    tr->tried_id = batch_id;
+
+    struct sl_gate_env env = {ledger_history, &tr->ledger, tr->p->name, t, &target, &diff,
+                              batch_id, b->bytes, 0};
+    if (use_gates && t->ngates) {
+        gates = sl_calloc(t->ngates, sizeof *gates);
+        if (!gates) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto fail;
+        }
+        for (size_t g = 0; g < t->ngates; g++) {
+            gates[g].ops = t->gates[g].ops;
+            if (gates[g].ops->start(t->gates[g].ctx, &env, &gates[g].run, err) < 0)
+                goto fail;
+            ngates++;
+        }
+    }
+
+    /* Values that no longer fit their columns would fail the load at the
+     * first one; a schema gate decides before a row is read. */
+    if (ngates && diff.changed.n && has_gate(t, "schema")) {
+        if (finish_gates(gates, ngates, "schema", &env, &report, &failed, &verdict, err) < 0)
+            goto fail;
+        if (verdict != SL_GATE_PASS)
+            goto held;
+        sl_buf_reset(&report);
+        sl_buf_reset(&failed);
+    }
+
+    if (stream_rows(tr, b, &target, gates, ngates, batch_id, &vctx, &at->res, err) < 0) {
+        /* the warehouse refused a key twice (an append table's primary
+         * key): the unique_key gate saw each row before the warehouse did,
+         * so its verdict on them decides, quarantine holding the batch */
+        if (err->cls != SL_RETRY && err->code != SL_E_NOMEM && has_gate(t, "unique_key")) {
+            struct sl_err load_err = *err;
+            sl_err_clear(err);
+            env.rows = at->res.rows_in;
+            if (finish_gates(gates, ngates, "unique_key", &env, &report, &failed, &verdict,
+                             err) < 0)
+                goto fail;
+            if (verdict != SL_GATE_PASS)
+                goto held;
+            *err = load_err;
+        }
+        goto fail;
+    }
+    env.rows = at->res.rows_in;
+    if (tr->repair && tr->repair->ndel) {
+        /* keys the source no longer has; their rows go to history (docs/invariants.md #3) */
+        int64_t gone = 0;
+        if (!tr->dops->delete_keys) {
+            sl_err_set(err, SL_E_INTERNAL, "destination %s cannot delete rows by key",
+                       tr->dops->kind);
+            goto fail;
+        }
+        if (tr->dops->delete_keys(tr->dest, t->name, tr->repair->key, tr->repair->nkey,
+                                  tr->repair->del, tr->repair->ndel, batch_id, &gone, err) < 0)
+            goto fail;
+        at->res.rows_written += gone;
+    }
+
+    /* docs/invariants.md #1: every gate passes before the commit makes rows visible */
+    if (ngates) {
+        if (finish_gates(gates, ngates, NULL, &env, &report, &failed, &verdict, err) < 0)
+            goto fail;
+        if (verdict != SL_GATE_PASS)
+            goto held;
+    }
+
+    /* docs/invariants.md #2: rows, ledger entry and file record commit together */
+    if (sl_ledger_commit(&tr->ledger, batch_id, at->res.rows_in, at->res.rows_written,
+                         ngates ? report.data : NULL, err) < 0)
+        goto fail;
+    if (tr->decision &&
+        sl_ledger_decide(&tr->ledger, batch_id, "committed", tr->decision, err) < 0)
+        goto fail;
+    if (b->hash[0] && t->kind == SL_KIND_SNAPSHOT &&
+        sl_ledger_forget_files(&tr->ledger, t->name, err) < 0)
+        goto fail;
+    if (b->hash[0] &&
+        sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
+        goto fail;
+    if (b->cursor_after &&
+        sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
+                             err) < 0)
+        goto fail;
+    /* the input must be what was read: a drop appended to while it loaded
+     * would lose the rows read after EOF, and the hash would not be of the
+     * bytes loaded. Checked last, so nothing of it becomes visible. */
+    if (tr->sops->verify) {
+        int v = tr->sops->verify(tr->src, b, err);
+        if (v < 0)
+            goto fail;
+        if (v > 0) {
+            tr->dops->rollback(tr->dest);
+            at->result = ATT_CHANGED;
+            at->summary = sl_strdup(err->msg);
+            sl_err_clear(err);
+            if (!at->summary) {
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                goto out;
+            }
+            tr->log.batch = 0;      /* its ledger row went with the rollback */
+            goto done;
+        }
+    }
+    if (tr->dops->commit(tr->dest, err) < 0)
+        goto fail;
+    ddl_log(tr);
+    at->result = ATT_COMMITTED;
+    at->batch_id = batch_id;
+    goto done;
+
+held:
+    /* nothing of it stays: the batch is recorded as held by the caller */
+    tr->dops->rollback(tr->dest);
+    sl_report_gate_failed(tr->p->name, t->name, failed.data);
+    if (verdict == SL_GATE_FAIL) {
+        sl_err_set(err, SL_E_INPUT, "%s: gate(s) failed: %s: %s", b->ref, failed.data,
+                   report.data);
+        at->report = sl_buf_steal(&report);
+        goto out;
+    }
+    at->result = ATT_QUARANTINED;
+    at->report = sl_buf_steal(&report);
+    {
+        struct sl_buf sum;
+        sl_buf_init(&sum);
+        sl_buf_printf(&sum, "%s: held by gate(s) %s", b->ref, failed.data ? failed.data : "");
+        at->summary = sl_buf_steal(&sum);
+    }
+    if (!at->report || !at->summary) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto out;
+    }
+    goto done;
+
+fail:
+    tr->dops->rollback(tr->dest);
+    tr->tried_res = at->res;
+out:
+    for (size_t g = 0; g < ngates; g++)
+        gates[g].ops->free_run(gates[g].run);
+    sl_free(gates);
+    sl_schema_free(&target);
+    diff_free(&diff);
+    sl_buf_free(&report);
+    sl_buf_free(&failed);
+    tr->log.batch = 0;
+    return -1;
+
+done:
+    for (size_t g = 0; g < ngates; g++)
+        gates[g].ops->free_run(gates[g].run);
+    sl_free(gates);
+    sl_schema_free(&target);
+    diff_free(&diff);
+    sl_buf_free(&report);
+    sl_buf_free(&failed);
+    return 0;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void send_alert(struct table_run *tr, const char *event, int resolve, int64_t batch,
+                       const char *summary, const char *details)
+{
+    struct sl_alert a = {event, resolve, tr->p->name, tr->t->name, batch, summary, details};
+    struct sl_err aerr;
+    sl_err_clear(&aerr);
+    if (sl_report_alert(tr->cfg, &a, &aerr) < 0)
+        sl_log(SL_LOG_WARN, &tr->log, "alert not delivered: %s", aerr.msg);
+}
+
+/* A gate held the batch: keep its data where the source holds it, record it
+ * (state quarantined, with the gate report) and alert. The table waits. */
+static void quarantine(struct table_run *tr, struct sl_batch_input *b, struct attempt *at)
+{
+    struct sl_err e;
+    char *held = NULL;
+    int64_t id = 0;
+
+    sl_err_clear(&e);
+    if (!tr->sops->hold || tr->sops->hold(tr->src, b, &held, &e) < 0) {
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: could not hold the quarantined batch: %s", b->ref,
+               tr->sops->hold ? e.msg : "the source cannot hold batches");
+        tr->stats->failed++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            tr->stats->first_error = e;
+        tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, NULL, &e);
+        return;
+    }
+    struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind), b->ref,
+                              b->hash[0] ? b->hash : NULL, b->bytes};
+    if (sl_ledger_record_quarantine(&tr->ledger, &m, at->report, at->summary, held, &id, &e) < 0)
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: could not record the quarantine: %s", b->ref, e.msg);
+    tr->log.batch = id;
+    sl_log(SL_LOG_WARN, &tr->log,
+           "%s; held as %s; the table waits until `sluice approve` or `sluice reject` %" PRId64
+           ": %s",
+           at->summary, held, id, at->report);
+    tr->stats->quarantined++;
+    send_alert(tr, "quarantined", 0, id, at->summary, at->report);
+    sl_free(held);
+    if (tr->sops->ack(tr->src, b, SL_OUT_QUARANTINED, NULL, &e) < 0)
+        sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
+}
+
+/* Returns 1 when the table must stop taking batches (one is held). */
+static int run_batch(struct table_run *tr, struct sl_batch_input *b)
+{
+    struct sl_err err, aerr;
+    struct attempt at = {0};
+    int attempts = sl_retry_attempts();
+    struct timespec t0;
+    int rc = -1, stop = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sl_report_running(tr->p->name, tr->t->name, 1);
+    sl_err_clear(&err);
+    tr->tried_id = 0;
+    for (int a = 1; a <= attempts; a++) {
+        sl_err_clear(&err);
+        rc = attempt_batch(tr, b, &at, &err);
+        if (rc == 0 || err.cls != SL_RETRY)
+            break;
+        /* a reader held the table past the destination's short lock wait:
+         * the lock was given up, so the reader goes on, and the batch
+         * tries again after a pause */
+        if (err.code == SL_E_LOCK)
+            sl_report_lock_wait(tr->p->name, tr->t->name);
+        if (a < attempts) {
+            sl_log(SL_LOG_WARN, &tr->log, "%s: %s, retrying (attempt %d of %d): %s", b->ref,
+                   err.code == SL_E_LOCK ? "the table is in use" : "transient failure",
+                   a + 1, attempts, err.msg);
+            sl_report_retry(tr->p->name, tr->t->name);
+            sl_retry_sleep(a);
+        }
+    }
+    tr->log.batch = at.batch_id;
+    sl_err_clear(&aerr);
+
+    /* a drop that failed, or that a gate held, while its writer was still at
+     * it is not bad input: what it holds now is not what was judged, so it
+     * is left for the next run like one that changed before its commit */
+    if (tr->sops->verify && !tr->release_id &&
+        ((rc < 0 && err.cls != SL_RETRY) || (rc == 0 && at.result == ATT_QUARANTINED))) {
+        struct sl_err verr;
+        sl_err_clear(&verr);
+        if (tr->sops->verify(tr->src, b, &verr) > 0) {
+            struct sl_buf why;
+            sl_buf_init(&why);
+            sl_buf_printf(&why, "%s (it had %s: %s)", verr.msg,
+                          rc < 0 ? "failed" : "been held by a gate",
+                          rc < 0 ? err.msg : at.summary ? at.summary : "");
+            attempt_clear(&at);
+            at.result = ATT_CHANGED;
+            at.summary = why.oom ? sl_strdup(verr.msg) : sl_buf_steal(&why);
+            sl_buf_free(&why);
+            rc = at.summary ? 0 : -1;
+        }
+    }
+
+    if (rc == 0 && at.result == ATT_CHANGED) {
+        sl_log(SL_LOG_WARN, &tr->log, "%s", at.summary);
+        tr->stats->waiting++;
+        if (tr->stats->first_error.code == SL_E_NONE)
+            sl_err_set(&tr->stats->first_error, SL_E_IO, "%s", at.summary);
+        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, at.summary, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (rc == 0 && at.result == ATT_QUARANTINED) {
+        quarantine(tr, b, &at);
+        sl_report_batch(tr->p->name, tr->t->name, SL_MB_QUARANTINED, 0, 0, seconds_since(&t0));
+        stop = 1;
+    } else if (rc == 0 && at.result == ATT_DUPLICATE) {
+        if (tr->t->kind == SL_KIND_SNAPSHOT)
+            sl_log(SL_LOG_INFO, &tr->log, "%s: unchanged since batch %" PRId64 " (same content):"
+                   " skipped", b->ref, at.batch_id);
+        else
+            sl_log(SL_LOG_INFO, &tr->log, "%s: skipped, same content already loaded by batch %"
+                   PRId64, b->ref, at.batch_id);
+        tr->stats->duplicates++;
+        sl_report_batch(tr->p->name, tr->t->name, SL_MB_DUPLICATE, 0, 0, -1);
+        if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (rc == 0) {
+        if (b->events)
+            sl_log(SL_LOG_INFO, &tr->log,
+                   "committed %s: %" PRId64 " events (%" PRId64 " new, %" PRId64
+                   " stored already), %" PRId64 " to the dead letter table in %.3f s",
+                   b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
+                   tr->dead_lettered, seconds_since(&t0));
+        else
+            sl_log(SL_LOG_INFO, &tr->log,
+                   "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
+                   " unchanged) in %.2f s",
+                   b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
+                   seconds_since(&t0));
+        tr->stats->committed++;
+        tr->stats->rows += at.res.rows_in;
+        tr->stats->rows_written += at.res.rows_written;
+        tr->stats->dead_lettered += tr->dead_lettered;
+        if (tr->dead_lettered)
+            sl_report_dead_letter(tr->p->name, tr->t->name, tr->dead_lettered);
+        tr->stats->last_batch = at.batch_id;
+        sl_report_batch(tr->p->name, tr->t->name, SL_MB_COMMITTED, at.res.rows_in, b->bytes,
+                         seconds_since(&t0));
+        if (tr->sops->ack(tr->src, b, SL_OUT_COMMITTED, NULL, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else if (err.cls == SL_RETRY) {
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: still failing after %d attempts, left for the next run: %s",
+               b->ref, attempts, err.msg);
+        tr->stats->deferred++;
+        sl_report_batch(tr->p->name, tr->t->name, SL_MB_DEFERRED, 0, 0, seconds_since(&t0));
+        sl_report_error(tr->p->name, tr->t->name, err.msg);
+        if (tr->stats->first_error.code == SL_E_NONE)
+            tr->stats->first_error = err;
+        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, err.msg, &aerr) < 0)
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+    } else {
+        /* recorded first, so the log line and the alert name the failed batch */
+        int64_t failed_id = tr->release_id;
+        if (!tr->release_id) {
+            struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
+                                      b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
+            if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &failed_id, &aerr) < 0)
+                sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s",
+                       aerr.msg);
+        }
+        tr->log.batch = failed_id;
+        sl_log(SL_LOG_ERROR, &tr->log, "%s", err.msg);
+        tr->stats->failed++;
+        sl_report_batch(tr->p->name, tr->t->name, SL_MB_FAILED, 0, 0, seconds_since(&t0));
+        sl_report_error(tr->p->name, tr->t->name, err.msg);
+        if (tr->stats->first_error.code == SL_E_NONE)
+            tr->stats->first_error = err;
+        if (tr->release_id) {
+            /* a held batch that cannot load stays held */
+            stop = 1;
+        } else {
+            send_alert(tr, "failed", 0, failed_id, err.msg, at.report);
+            if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, err.msg, &aerr) < 0)
+                sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        }
+    }
+    attempt_clear(&at);
+    tr->log.batch = 0;
+    sl_report_running(tr->p->name, tr->t->name, 0);
+    return stop;
+}
+
+/* `sluice daemon` looks at a held table every few seconds: it says the table
+ * is paused once per held batch (later polls at debug level), not each time. */
+static int first_pause_notice(const struct sl_table_cfg *t, int64_t held)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct { const struct sl_table_cfg *t; int64_t held; } seen[64];
+    int first = 1;
+    pthread_mutex_lock(&mu);
+    size_t i = 0;
+    while (i < sizeof seen / sizeof seen[0] && seen[i].t && seen[i].t != t)
+        i++;
+    if (i < sizeof seen / sizeof seen[0]) {
+        first = !(seen[i].t == t && seen[i].held == held);
+        seen[i].t = t;
+        seen[i].held = held;
+    }
+    pthread_mutex_unlock(&mu);
+    return first;
+}
+
+static int run_table(struct table_run *tr, struct sl_err *err)
+{
+    struct sl_batch_input *b;
+    int64_t held = 0;
+    int rc = 0;
+
+    if (sl_ledger_first_quarantined(&tr->ledger, tr->t->name, &held, err) < 0)
+        return -1;
+    if (held) {
+        sl_log(first_pause_notice(tr->t, held) ? SL_LOG_WARN : SL_LOG_DEBUG, &tr->log,
+               "paused: batch %" PRId64 " is in quarantine; new drops wait until"
+               " `sluice approve` or `sluice reject` %" PRId64, held, held);
+        tr->stats->quarantined++;
+        return 0;
+    }
+    if (tr->sops->open(&tr->src, tr->cfg, tr->p, tr->t, err) < 0)
+        return -1;
+    if (tr->sops->resume) {
+        char *cursor = NULL;
+        rc = sl_ledger_get_cursor(&tr->ledger, tr->p->name, tr->t->name, &cursor, err);
+        if (rc == 0)
+            rc = tr->sops->resume(tr->src, cursor, err);
+        sl_free(cursor);
+        if (rc < 0) {
+            tr->sops->close(tr->src);
+            tr->src = NULL;
+            return -1;
+        }
+    }
+    /* a stop (daemon shutdown) takes effect between batches; rc stays 1
+     * when a held batch stops the table */
+    for (;;) {
+        while (!sl_stopping() && (rc = tr->sops->next_batch(tr->src, &b, err)) == 1)
+            if (run_batch(tr, b))
+                break;
+        double wait = -1;
+        int n;
+        if (rc != 0 || !tr->sops->pending || !atomic_load(&oneshot) || sl_stopping() ||
+            (n = tr->sops->pending(tr->src, &wait)) == 0 || wait < 0)
+            break;
+        /* one-shot: a drop that arrived just before the run is waited for */
+        sl_log(SL_LOG_INFO, &tr->log, "waiting %.1f s for %d drop%s to settle", wait, n,
+               n == 1 ? "" : "s");
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        while (nanosleep(&ts, &ts) < 0 && !sl_stopping())
+            ;
+    }
+    if (rc == 0 && tr->sops->pending) {
+        double wait;
+        tr->stats->waiting += tr->sops->pending(tr->src, &wait);
+    }
+    tr->sops->close(tr->src);
+    tr->src = NULL;
+    return rc < 0 ? -1 : 0;
+}
+
+/* Connect and create sluice's own tables, retrying while the destination is
+ * unreachable (it may be restarting). */
+static int connect_dest(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                        const struct sl_dest_ops **ops, struct sl_dest **dest,
+                        struct sl_log_ctx *log, struct sl_err *err)
+{
+    int attempts = sl_retry_attempts();
+    for (int a = 1; a <= attempts; a++) {
+        sl_err_clear(err);
+        *dest = NULL;
+        if (sl_dest_open(p->dest_conn->url, p->dest_conn->password, c->dir, ops, dest, err) == 0 &&
+            (*ops)->ensure_meta(*dest, err) == 0)
+            return 0;
+        if (*dest) {
+            (*ops)->close(*dest);
+            *dest = NULL;
+        }
+        if (err->cls != SL_RETRY)
+            return -1;
+        if (a < attempts) {
+            sl_log(SL_LOG_WARN, log, "destination \"%s\": %s; retrying", p->destination, err->msg);
+            sl_retry_sleep(a);
+        }
+    }
+    return -1;
+}
+
+/* ---- tables in parallel ----
+ * A pipeline whose source allows it (postgres: `parallel: N`) loads up to N
+ * tables at once, each worker with its own destination connection, each
+ * table its own batches. SQLite has one writer: its tables load one after
+ * another. Tables are taken in config order; with one worker the run stops
+ * at the first table that cannot run, as it always did, with several the
+ * other tables go on. */
+struct workers {
+    const struct sl_pipeline_cfg *p;
+    pthread_mutex_t mu;
+    size_t next;
+    int failed;
+    int keep_going;
+};
+
+struct worker {
+    struct workers *w;
+    struct table_run tr;
+    struct sl_run_stats stats;
+    struct sl_err err;
+    int rc;
+    pthread_t th;
+    int started;
+};
+
+/* `snapshots: { every, keep }`: after a table's run, a consistent copy when
+ * the last one is older than `every`, then the oldest beyond `keep` go. A
+ * failure here is logged, never fails the run: the data is in already. */
+static void scheduled_snapshot(struct table_run *tr)
+{
+    const struct sl_pipeline_cfg *p = tr->p;
+    struct sl_err e;
+    int due = 0;
+    int64_t id = 0;
+
+    if (p->snapshot_every <= 0)
+        return;
+    sl_err_clear(&e);
+    if (sl_snapshot_due(tr->dops, tr->dest, tr->t->name, p->snapshot_every, &due, &e) < 0)
+        goto failed;
+    if (!due)
+        return;
+    if (sl_snapshot_take(tr->dops, tr->dest, tr->t->name, &id, &e) < 0)
+        goto failed;
+    sl_log(SL_LOG_INFO, &tr->log, "took snapshot %" PRId64 " (every %gs, keeping %ld)", id,
+           p->snapshot_every, p->snapshot_keep);
+    if (sl_snapshot_prune(tr->dops, tr->dest, tr->t->name, p->snapshot_keep, &e) < 0)
+        goto failed;
+    return;
+failed:
+    sl_log(SL_LOG_WARN, &tr->log, "scheduled snapshot: %s", e.msg);
+}
+
+/* ---- the lease: one run of a table at a time ----
+ * Two runs on one warehouse (two `sluice run`, a run and a daemon, daemons
+ * sharing it) would both list the same drops, and the second would find
+ * each one loaded already (a false duplicate) and gone from the folder. A
+ * table's run holds the destination's lease on it from before its source
+ * lists anything until its last batch and scheduled snapshot are done; the
+ * other run waits up to the pipeline's lock_wait and then skips the table.
+ * Its source is opened only once it holds the lease, so it lists what is
+ * left. Returns 1 held, 0 skipped, -1 error. */
+static int take_lease(struct table_run *tr, struct sl_err *err)
+{
+    struct timespec t0;
+    int said = 0;
+
+    if (!tr->dops->lease_try)
+        return 1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int attempt = 1;;) {
+        int r = tr->dops->lease_try(tr->dest, tr->t->name, err);
+        if (r < 0 && err->cls == SL_RETRY && attempt < sl_retry_attempts() &&
+            !sl_stopping()) {
+            /* the warehouse restarting, a connection lost: as for a batch */
+            sl_log(SL_LOG_WARN, &tr->log, "%s; retrying (attempt %d of %d)", err->msg, attempt,
+                   sl_retry_attempts());
+            sl_retry_sleep(attempt++);
+            sl_err_clear(err);
+            continue;
+        }
+        if (r != 0) {
+            if (r == 1 && said)
+                sl_log(SL_LOG_INFO, &tr->log, "the other run is done with table \"%s\" after"
+                       " %.1f s; taking it over", tr->t->name, seconds_since(&t0));
+            return r;
+        }
+        double waited = seconds_since(&t0), left = tr->p->lock_wait - waited;
+        if (left <= 0 || sl_stopping()) {
+            sl_log(SL_LOG_WARN, &tr->log, "skipped: another run holds table \"%s\" (waited"
+                   " %.1f s, lock_wait %g s); its drops are left to that run or the next",
+                   tr->t->name, waited, tr->p->lock_wait);
+            return 0;
+        }
+        if (!said) {
+            sl_log(SL_LOG_INFO, &tr->log, "another run holds table \"%s\"; waiting for it"
+                   " (up to lock_wait, %g s)", tr->t->name, tr->p->lock_wait);
+            said = 1;
+        }
+        double ms = left < 0.1 ? left * 1000 : 100;
+        struct timespec ts = {0, (long)(ms * 1000000)};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void release_lease(struct table_run *tr)
+{
+    if (tr->dops->lease_release)
+        tr->dops->lease_release(tr->dest, tr->t->name);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *wk = arg;
+    struct workers *w = wk->w;
+    struct table_run *tr = &wk->tr;
+
+    for (;;) {
+        size_t skipped = 0;
+        pthread_mutex_lock(&w->mu);
+        size_t i = (w->failed && !w->keep_going) ? w->p->ntables : w->next++;
+        if (i >= w->p->ntables && w->next < w->p->ntables && !sl_stopping()) {
+            /* one worker stops at the first table that cannot run: the
+             * tables after it are not run either, and are counted so */
+            skipped = w->p->ntables - w->next;
+            w->next = w->p->ntables;
+        }
+        pthread_mutex_unlock(&w->mu);
+        if (skipped) {
+            wk->stats.not_run += (int)skipped;
+            if (!wk->stats.not_run_why[0])
+                snprintf(wk->stats.not_run_why, sizeof wk->stats.not_run_why,
+                         "an earlier table failed");
+        }
+        if (i >= w->p->ntables || sl_stopping())
+            break;
+        struct sl_err e;
+        sl_err_clear(&e);
+        tr->t = &w->p->tables[i];
+        tr->log.table = tr->t->name;
+        tr->warned_missing = 0;
+        const struct sl_run_stats *s = &wk->stats;
+        int seen = s->committed + s->duplicates + s->failed + s->deferred + s->waiting +
+                   s->quarantined;
+        int leased = take_lease(tr, &e), rc = leased < 0 ? -1 : 0;
+        if (leased == 1) {
+            rc = run_table(tr, &e);
+            sl_schema_free(&tr->src_schema);
+            sl_buf_free(&tr->ddl);
+            if (rc == 0)
+                scheduled_snapshot(tr);
+            release_lease(tr);
+        } else if (leased == 0) {
+            tr->stats->locked++;
+        }
+        if (rc < 0) {
+            sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
+            /* a table that could not run is said in the summary, not only
+             * logged: no batch of it is in any other count */
+            int ran = s->committed + s->duplicates + s->failed + s->deferred + s->waiting +
+                      s->quarantined - seen;
+            if (ran)
+                wk->stats.stopped++;
+            else
+                wk->stats.not_run++;
+            if (!wk->stats.not_run_why[0])
+                snprintf(wk->stats.not_run_why, sizeof wk->stats.not_run_why,
+                         "table %.100s%s: %.380s", tr->t->name, ran ? " stopped" : "", e.msg);
+            if (wk->rc == 0) {
+                wk->rc = -1;
+                wk->err = e;
+            }
+            pthread_mutex_lock(&w->mu);
+            w->failed = 1;
+            pthread_mutex_unlock(&w->mu);
+        }
+    }
+    tr->log.table = NULL;
+    return NULL;
+}
+
+int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                    struct sl_run_stats *stats, struct sl_err *err)
+{
+    struct workers w = {p, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct sl_err e;
+    int n = p->source_ops->workers ? p->source_ops->workers(p) : 1;
+    const struct sl_dest_ops *kind = sl_dest_for_url(p->dest_conn->url, &e);
+
+    if (n > (int)p->ntables)
+        n = (int)p->ntables;
+    if (n < 1 || (kind && strcmp(kind->kind, "sqlite") == 0))
+        n = 1;
+    w.keep_going = n > 1;
+    struct worker *wk = sl_calloc((size_t)n, sizeof *wk);
+    if (!wk)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int connected = 0;
+    for (int k = 0; k < n; k++) {
+        struct table_run *tr = &wk[k].tr;
+        wk[k].w = &w;
+        tr->cfg = c;
+        tr->p = p;
+        tr->stats = &wk[k].stats;
+        tr->sops = p->source_ops;
+        tr->log.pipeline = p->name;
+        if (connect_dest(c, p, &tr->dops, &tr->dest, &tr->log, k ? &e : err) < 0)
+            break;  /* fewer workers than asked: the ones connected do the work */
+        tr->ledger.ops = tr->dops;
+        tr->ledger.d = tr->dest;
+        connected++;
+    }
+    if (connected == 0) {
+        sl_free(wk);
+        /* no table of it could be attempted: counted, and why */
+        stats->not_run += (int)p->ntables;
+        if (!stats->not_run_why[0]) {
+            char after[48] = "";
+            if (err->cls == SL_RETRY && sl_retry_attempts() > 1)
+                snprintf(after, sizeof after, " after %d attempts", sl_retry_attempts());
+            snprintf(stats->not_run_why, sizeof stats->not_run_why,
+                     "destination \"%.64s\" not reached%s: %.360s", p->destination, after,
+                     err->msg);
+        }
+        sl_err_prefix(err, "pipeline \"%s\"", p->name);
+        return -1;
+    }
+    for (int k = 1; k < connected; k++)
+        wk[k].started = pthread_create(&wk[k].th, NULL, worker_main, &wk[k]) == 0;
+    worker_main(&wk[0]);
+    int rc = 0;
+    for (int k = 0; k < connected; k++) {
+        if (k && wk[k].started)
+            pthread_join(wk[k].th, NULL);
+        wk[k].tr.dops->close(wk[k].tr.dest);
+        const struct sl_run_stats *s = &wk[k].stats;
+        stats->committed += s->committed;
+        stats->duplicates += s->duplicates;
+        stats->failed += s->failed;
+        stats->deferred += s->deferred;
+        stats->waiting += s->waiting;
+        stats->quarantined += s->quarantined;
+        stats->locked += s->locked;
+        stats->rows += s->rows;
+        stats->rows_written += s->rows_written;
+        stats->dead_lettered += s->dead_lettered;
+        stats->not_run += s->not_run;
+        stats->stopped += s->stopped;
+        if (!stats->not_run_why[0] && s->not_run_why[0])
+            memcpy(stats->not_run_why, s->not_run_why, sizeof stats->not_run_why);
+        if (s->last_batch > stats->last_batch)
+            stats->last_batch = s->last_batch;
+        if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
+            stats->first_error = s->first_error;
+        if (wk[k].rc < 0 && rc == 0) {
+            rc = -1;
+            *err = wk[k].err;
+        }
+    }
+    sl_free(wk);
+    return rc;
+}
+
+int sl_pipeline_repair(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t, const char *const *key, size_t nkey,
+                       const char *const *upsert, size_t nupsert, const char *const *del,
+                       size_t ndel, int64_t *batch, struct sl_err *err)
+{
+    struct table_run tr = {0};
+    struct sl_run_stats stats = {0};
+    struct repair rp = {key, nkey, del, ndel};
+    struct sl_batch_input *b = NULL;
+    int rc = -1;
+
+    *batch = 0;
+    if (!p->source_ops->keys_batch)
+        return sl_err_set(err, SL_E_CONFIG, "a %s source cannot read rows by key",
+                          p->source_ops->kind);
+    tr.cfg = c;
+    tr.p = p;
+    tr.t = t;
+    tr.stats = &stats;
+    tr.sops = p->source_ops;
+    tr.log.pipeline = p->name;
+    tr.log.table = t->name;
+    tr.repair = &rp;
+    if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0)
+        return -1;
+    tr.ledger.ops = tr.dops;
+    tr.ledger.d = tr.dest;
+    if (tr.sops->open(&tr.src, c, p, t, err) < 0)
+        goto done;
+    if (tr.sops->keys_batch(tr.src, key, nkey, upsert, nupsert, &b, err) < 0)
+        goto done;
+    run_batch(&tr, b);      /* acks b */
+    if (stats.committed) {
+        *batch = stats.last_batch;
+        rc = 0;
+    } else if (stats.first_error.code != SL_E_NONE) {
+        *err = stats.first_error;
+    } else {
+        sl_err_set(err, SL_E_INTERNAL, "the repair batch was not loaded");
+    }
+done:
+    if (tr.src)
+        tr.sops->close(tr.src);
+    sl_schema_free(&tr.src_schema);
+    sl_buf_free(&tr.ddl);
+    tr.dops->close(tr.dest);
+    return rc;
+}
+
+int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                        int64_t batch, int approve, const char *who, const char *note,
+                        struct sl_run_stats *stats, struct sl_err *err)
+{
+    struct table_run tr = {0};
+    struct sl_rows row = {0};
+    struct sl_batch_input *b = NULL;
+    int rc = -1;
+
+    tr.cfg = c;
+    tr.p = p;
+    tr.stats = stats;
+    tr.sops = p->source_ops;
+    tr.log.pipeline = p->name;
+    if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0)
+        return -1;
+    tr.ledger.ops = tr.dops;
+    tr.ledger.d = tr.dest;
+    if (sl_ledger_get(&tr.ledger, batch, p->name, &row, err) < 0)
+        goto done;
+    if (row.nrows == 0) {
+        rc = 1;     /* not this pipeline's */
+        goto done;
+    }
+    const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
+    const char *held = sl_rows_get(&row, 0, 6);
+    if (!state || strcmp(state, "quarantined") != 0) {
+        sl_err_set(err, SL_E_STATE, "batch %" PRId64 " is %s, not quarantined: only a"
+                   " quarantined batch can be approved or rejected", batch,
+                   state ? state : "unknown");
+        goto done;
+    }
+    for (size_t i = 0; i < p->ntables && !tr.t; i++)
+        if (table && strcmp(p->tables[i].name, table) == 0)
+            tr.t = &p->tables[i];
+    if (!tr.t) {
+        sl_err_set(err, SL_E_CONFIG, "batch %" PRId64 " is of table \"%s\", which pipeline"
+                   " \"%s\" no longer has", batch, table ? table : "?", p->name);
+        goto done;
+    }
+    tr.log.table = tr.t->name;
+    tr.log.batch = batch;
+    if (!held || !tr.sops->reopen) {
+        sl_err_set(err, SL_E_INTERNAL, "batch %" PRId64 " has no held data to release", batch);
+        goto done;
+    }
+    if (tr.sops->open(&tr.src, c, p, tr.t, err) < 0)
+        goto done;
+    if (tr.sops->reopen(tr.src, held, &b, err) < 0)
+        goto done;
+
+    /* the decision for the ledger (kept with every later one, see
+     * ledger.h) and the same words for the log, the alert and the drop */
+    struct sl_buf dec;
+    sl_buf_init(&dec);
+    char now[32];
+    sl_time_format(sl_time_now(), now);
+    const char *by = who && *who ? who : "unknown";
+    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected", by, now,
+                  note && *note ? ": " : "", note ? note : "");
+    char *entry = sl_ledger_decision(approve ? "approved" : "rejected", by, now, note);
+    if (dec.oom || !entry) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_buf_free(&dec);
+        sl_free(entry);
+        goto done;
+    }
+    if (approve) {
+        tr.release_id = batch;
+        tr.decision = entry;
+        int before = stats->committed + stats->duplicates;
+        run_batch(&tr, b);
+        b = NULL;   /* acked */
+        if (stats->committed + stats->duplicates == before) {
+            sl_err_set(err, SL_E_INPUT, "batch %" PRId64 " could not be loaded: %s", batch,
+                       stats->first_error.msg);
+            sl_buf_free(&dec);
+            sl_free(entry);
+            goto done;
+        }
+        /* not loaded after all: the approval stays on record, and what
+         * sluice made of it follows it */
+        char *dup = NULL;
+        if (stats->duplicates && stats->committed == 0 &&
+            (!(dup = sl_ledger_decision("rejected", "sluice", NULL,
+                                        "not loaded: its content was loaded by another batch"
+                                        " meanwhile")) ||
+             tr.dops->begin(tr.dest, err) < 0 ||
+             sl_ledger_decide(&tr.ledger, batch, NULL, entry, err) < 0 ||
+             sl_ledger_decide(&tr.ledger, batch, "rejected", dup, err) < 0 ||
+             tr.dops->commit(tr.dest, err) < 0)) {
+            if (!dup)
+                sl_err_set(err, SL_E_NOMEM, "out of memory");
+            else
+                tr.dops->rollback(tr.dest);
+            sl_free(dup);
+            sl_buf_free(&dec);
+            sl_free(entry);
+            goto done;
+        }
+        sl_free(dup);
+    } else {
+        struct sl_err aerr;
+        /* a database source's rows cannot be set aside: the cursor moves
+         * past them instead, in the same transaction */
+        if (tr.dops->begin(tr.dest, err) < 0 ||
+            sl_ledger_decide(&tr.ledger, batch, "rejected", entry, err) < 0 ||
+            (b->cursor_after && sl_ledger_set_cursor(&tr.ledger, p->name, tr.t->name,
+                                                     b->cursor_after, batch, err) < 0) ||
+            tr.dops->commit(tr.dest, err) < 0) {
+            tr.dops->rollback(tr.dest);
+            sl_buf_free(&dec);
+            sl_free(entry);
+            goto done;
+        }
+        sl_err_clear(&aerr);
+        sl_report_batch(p->name, tr.t->name, SL_MB_REJECTED, 0, 0, -1);
+        if (tr.sops->ack(tr.src, b, SL_OUT_FAILED, dec.data, &aerr) < 0)
+            sl_log(SL_LOG_WARN, &tr.log, "%s", aerr.msg);
+        b = NULL;
+    }
+    sl_log(SL_LOG_INFO, &tr.log, "batch %" PRId64 " %s", batch,
+           !approve           ? "rejected; its data was set aside"
+           : stats->committed ? "approved and loaded"
+                              : "approved; its content was loaded meanwhile, so it stays out");
+    send_alert(&tr, "quarantined", 1, batch, dec.data, NULL);
+    sl_buf_free(&dec);
+    sl_free(entry);
+    rc = 0;
+done:
+    if (b) {
+        struct sl_err aerr;
+        tr.sops->ack(tr.src, b, SL_OUT_RETRY_LATER, NULL, &aerr);
+    }
+    if (tr.src)
+        tr.sops->close(tr.src);
+    sl_schema_free(&tr.src_schema);
+    sl_buf_free(&tr.ddl);
+    sl_rows_free(&row);
+    tr.dops->close(tr.dest);
+    return rc;
+}
+
+/* ---- tables fed by their source (http collector, jetstream, replay) ---- */
+
+struct sl_feed {
+    struct table_run tr;
+    struct sl_run_stats stats;
+};
+
+int sl_feed_open(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const struct sl_table_cfg *t, struct sl_source *src, struct sl_feed **out,
+                 struct sl_err *err)
+{
+    struct sl_feed *f = sl_calloc(1, sizeof *f);
+    *out = NULL;
+    if (!f)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    f->tr.cfg = c;
+    f->tr.p = p;
+    f->tr.t = t;
+    f->tr.sops = p->source_ops;
+    f->tr.src = src;
+    f->tr.stats = &f->stats;
+    f->tr.log.pipeline = p->name;
+    f->tr.log.table = t->name;
+    if (connect_dest(c, p, &f->tr.dops, &f->tr.dest, &f->tr.log, err) < 0) {
+        sl_free(f);
+        sl_err_prefix(err, "pipeline \"%s\"", p->name);
+        return -1;
+    }
+    f->tr.ledger.ops = f->tr.dops;
+    f->tr.ledger.d = f->tr.dest;
+    if (sl_deadletter_ensure(f->tr.dops, f->tr.dest, err) < 0) {
+        f->tr.dops->close(f->tr.dest);
+        sl_free(f);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
+void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats)
+{
+    const struct sl_run_stats *s = &f->stats;
+    memset(&f->stats, 0, sizeof f->stats);
+    run_batch(&f->tr, b);   /* acks b: the source learns the outcome */
+    stats->committed += s->committed;
+    stats->duplicates += s->duplicates;
+    stats->failed += s->failed;
+    stats->deferred += s->deferred;
+    stats->waiting += s->waiting;
+    stats->quarantined += s->quarantined;
+    stats->rows += s->rows;
+    stats->rows_written += s->rows_written;
+    stats->dead_lettered += s->dead_lettered;
+    if (s->last_batch > stats->last_batch)
+        stats->last_batch = s->last_batch;
+    if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
+        stats->first_error = s->first_error;
+}
+
+const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close};
+
+void sl_feed_close(struct sl_feed *f)
+{
+    if (!f)
+        return;
+    sl_schema_free(&f->tr.src_schema);
+    sl_buf_free(&f->tr.ddl);
+    f->tr.dops->close(f->tr.dest);
+    sl_free(f);
+}
