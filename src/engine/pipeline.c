@@ -1109,256 +1109,346 @@ static int ledger_history(void *ctx, const char *table, size_t n, int64_t *rows,
     return sl_ledger_history(ctx, table, n, rows, bytes, count, err);
 }
 
-/* One attempt at one batch, in one destination transaction. */
-static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct attempt *at,
+/* One attempt's state, from BEGIN to COMMIT or ROLLBACK. */
+struct attempt_run {
+    struct table_run *tr;
+    struct sl_batch_input *b;
+    struct attempt *at;
+    struct sl_schema target;        /* the table's columns once prepared */
+    struct sl_schema_diff diff;
+    struct sl_valctx vctx;          /* how values are read */
+    struct gate_state *gates;
+    size_t ngates;
+    struct sl_gate_env env;
+    struct sl_buf report, failed;   /* the gates' verdicts */
+    enum sl_verdict verdict;
+    int64_t batch_id;
+};
+
+static void attempt_run_free(struct attempt_run *x)
+{
+    for (size_t g = 0; g < x->ngates; g++)
+        x->gates[g].ops->free_run(x->gates[g].run);
+    sl_free(x->gates);
+    sl_schema_free(&x->target);
+    diff_free(&x->diff);
+    sl_buf_free(&x->report);
+    sl_buf_free(&x->failed);
+}
+
+/* After a connection lost at COMMIT: did that attempt's COMMIT take? The
+ * ledger row commits with the rows (docs/invariants.md #2), so it tells; a
+ * batch that took is not loaded again (a source without a content hash
+ * would load it twice). 1 = it took, 0 = not (or no such attempt), -1 error. */
+static int lost_commit_took(struct table_run *tr, struct sl_batch_input *b, struct attempt *at,
+                            struct sl_err *err)
+{
+    struct sl_rows r;
+    int64_t tried = tr->tried_id;
+    if (!tried)
+        return 0;
+    tr->tried_id = 0;
+    if (sl_ledger_get(&tr->ledger, tried, tr->p->name, &r, err) < 0)
+        return -1;
+    int took = r.nrows == 1 && sl_rows_get(&r, 0, 4) &&
+               strcmp(sl_rows_get(&r, 0, 4), "committed") == 0;
+    sl_rows_free(&r);
+    if (took) {
+        sl_log(SL_LOG_INFO, &tr->log, "%s: batch %" PRId64 " did commit before its"
+               " connection was lost; not loading it again", b->ref, tried);
+        at->result = ATT_COMMITTED;
+        at->batch_id = tried;
+        at->res = tr->tried_res;
+    }
+    return took;
+}
+
+/* The batch that loaded this content already, if its rows are still what
+ * the table holds: *dup = its id, 0 = none. A snapshot's content counts only
+ * while the table still holds it: not when the table was dropped, or rolled
+ * back or restored to another batch since. */
+static int loaded_before(struct table_run *tr, const struct sl_batch_input *b, int64_t *dup,
                          struct sl_err *err)
 {
-    const struct sl_table_cfg *t = tr->t;
-    struct sl_schema target = {0};
-    struct sl_schema_diff diff = {0};
-    struct gate_state *gates = NULL;
-    size_t ngates = 0;
-    struct sl_buf report, failed;
-    int64_t dup = 0, batch_id = 0;
-    enum sl_verdict verdict = SL_GATE_PASS;
-    int use_gates = tr->release_id == 0 && !tr->repair;
-
-    sl_buf_init(&report);
-    sl_buf_init(&failed);
-    sl_buf_reset(&tr->ddl);     /* what an earlier attempt did was rolled back */
-    attempt_clear(at);
-    at->result = ATT_FAILED;
-    if (tr->dops->begin(tr->dest, err) < 0)
-        return -1;
-    if (tr->dops->lock_table(tr->dest, t->name, err) < 0)
-        goto fail;
-    if (tr->tried_id) {
-        /* docs/invariants.md #2: the ledger row commits with the rows, so it tells
-         * whether the failed attempt's COMMIT took; if it did, the batch is
-         * not loaded again (a source without a content hash would load it
-         * twice) */
-        struct sl_rows r;
-        int64_t tried = tr->tried_id;
-        tr->tried_id = 0;
-        if (sl_ledger_get(&tr->ledger, tried, tr->p->name, &r, err) < 0)
-            goto fail;
-        int took = r.nrows == 1 && sl_rows_get(&r, 0, 4) &&
-                   strcmp(sl_rows_get(&r, 0, 4), "committed") == 0;
-        sl_rows_free(&r);
-        if (took) {
-            sl_log(SL_LOG_INFO, &tr->log, "%s: batch %" PRId64 " did commit before its"
-                   " connection was lost; not loading it again", b->ref, tried);
-            tr->dops->rollback(tr->dest);
-            at->result = ATT_COMMITTED;
-            at->batch_id = tried;
-            at->res = tr->tried_res;
-            return 0;
-        }
-    }
-    if (b->hash[0] && sl_ledger_find_file(&tr->ledger, t->name, b->hash, &dup, err) < 0)
-        goto fail;
-    if (dup && t->kind == SL_KIND_SNAPSHOT) {
-        /* the same content as the table holds now, if it still holds it: not
-         * when the table was dropped, or rolled back or restored to another
-         * batch since */
-        struct sl_schema cur = {0};
-        int64_t last = 0;
-        int there = tr->dops->describe(tr->dest, t->name, &cur, err);
-        sl_schema_free(&cur);
-        if (there < 0 || (there && sl_ledger_last_loaded(&tr->ledger, t->name, &last, err) < 0))
-            goto fail;
-        if (!there || last != dup)
-            dup = 0;
-    }
-    if (dup) {
-        tr->dops->rollback(tr->dest);
-        at->result = ATT_DUPLICATE;
-        at->batch_id = dup;
+    *dup = 0;
+    if (!b->hash[0])
         return 0;
-    }
+    if (sl_ledger_find_file(&tr->ledger, tr->t->name, b->hash, dup, err) < 0)
+        return -1;
+    if (!*dup || tr->t->kind != SL_KIND_SNAPSHOT)
+        return 0;
+    struct sl_schema cur = {0};
+    int64_t last = 0;
+    int there = tr->dops->describe(tr->dest, tr->t->name, &cur, err);
+    sl_schema_free(&cur);
+    if (there < 0 || (there && sl_ledger_last_loaded(&tr->ledger, tr->t->name, &last, err) < 0))
+        return -1;
+    if (!there || last != *dup)
+        *dup = 0;
+    return 0;
+}
 
-    /* how values are read: the source's zone, adjusted by gates (epoch unit,
+/* The table made ready for the batch and the batch's ledger row opened. */
+static int open_batch(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    const struct sl_table_cfg *t = tr->t;
+
+    /* values are read in the source's zone, adjusted by gates (epoch unit,
      * DST overlap policy) */
-    struct sl_valctx vctx = {b->timezone, b->overlap, SL_EPOCH_AUTO};
+    x->vctx = (struct sl_valctx){x->b->timezone, x->b->overlap, SL_EPOCH_AUTO};
     for (size_t g = 0; g < t->ngates; g++)
         if (t->gates[g].ops->value_ctx)
-            t->gates[g].ops->value_ctx(t->gates[g].ctx, &vctx);
-
-    if (prepare_table(tr, b, &target, &diff, &vctx, err) < 0)
-        goto fail;
-    if (diff.table_existed && fit_table(tr, b, &target, err) < 0)
-        goto fail;
-
+            t->gates[g].ops->value_ctx(t->gates[g].ctx, &x->vctx);
+    if (prepare_table(tr, x->b, &x->target, &x->diff, &x->vctx, err) < 0)
+        return -1;
+    if (x->diff.table_existed && fit_table(tr, x->b, &x->target, err) < 0)
+        return -1;
     if (tr->release_id) {
-        batch_id = tr->release_id;
+        x->batch_id = tr->release_id;
     } else {
         struct sl_batch_meta m = {tr->p->name, t->name,
-                                  tr->repair ? "repair" : sl_table_kind_name(t->kind), b->ref,
-                                  b->hash[0] ? b->hash : NULL, b->bytes};
-        if (sl_ledger_open(&tr->ledger, &m, &batch_id, err) < 0)
-            goto fail;
+                                  tr->repair ? "repair" : sl_table_kind_name(t->kind),
+                                  x->b->ref, x->b->hash[0] ? x->b->hash : NULL, x->b->bytes};
+        if (sl_ledger_open(&tr->ledger, &m, &x->batch_id, err) < 0)
+            return -1;
     }
-    tr->log.batch = batch_id;
-    tr->tried_id = batch_id;
+    tr->log.batch = x->batch_id;
+    tr->tried_id = x->batch_id;
+    x->env = (struct sl_gate_env){ledger_history, &tr->ledger, tr->p->name, t, &x->target,
+                                  &x->diff, x->batch_id, x->b->bytes, 0};
+    return 0;
+}
 
-    struct sl_gate_env env = {ledger_history, &tr->ledger, tr->p->name, t, &target, &diff,
-                              batch_id, b->bytes, 0};
-    if (use_gates && t->ngates) {
-        gates = sl_calloc(t->ngates, sizeof *gates);
-        if (!gates) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
-            goto fail;
-        }
-        for (size_t g = 0; g < t->ngates; g++) {
-            gates[g].ops = t->gates[g].ops;
-            if (gates[g].ops->start(t->gates[g].ctx, &env, &gates[g].run, err) < 0)
-                goto fail;
-            ngates++;
-        }
+/* Start every gate on the batch (none for a released or repair batch). */
+static int start_gates(struct attempt_run *x, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = x->tr->t;
+    if (x->tr->release_id || x->tr->repair || !t->ngates)
+        return 0;
+    x->gates = sl_calloc(t->ngates, sizeof *x->gates);
+    if (!x->gates)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (size_t g = 0; g < t->ngates; g++) {
+        x->gates[g].ops = t->gates[g].ops;
+        if (x->gates[g].ops->start(t->gates[g].ctx, &x->env, &x->gates[g].run, err) < 0)
+            return -1;
+        x->ngates++;
     }
+    return 0;
+}
 
-    /* Values that no longer fit their columns would fail the load at the
-     * first one; a schema gate decides before a row is read. */
-    if (ngates && diff.changed.n && has_gate(t, "schema")) {
-        if (finish_gates(gates, ngates, "schema", &env, &report, &failed, &verdict, err) < 0)
-            goto fail;
-        if (verdict != SL_GATE_PASS)
-            goto held;
-        sl_buf_reset(&report);
-        sl_buf_reset(&failed);
+/* The verdict of the gates (all, or only the one named): 1 = the batch is
+ * held or refused (x->verdict says which), 0 = it passes, -1 = error. */
+static int judge(struct attempt_run *x, const char *only, struct sl_err *err)
+{
+    if (!x->ngates)
+        return 0;
+    sl_buf_reset(&x->report);
+    sl_buf_reset(&x->failed);
+    if (finish_gates(x->gates, x->ngates, only, &x->env, &x->report, &x->failed, &x->verdict,
+                     err) < 0)
+        return -1;
+    return x->verdict != SL_GATE_PASS;
+}
+
+/* Stream the rows into the table: 0 loaded, 1 held by a gate, -1 error. */
+static int load_rows(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    const struct sl_table_cfg *t = tr->t;
+
+    /* values that no longer fit their columns would fail the load at the
+     * first one; a schema gate decides before a row is read */
+    if (x->diff.changed.n && has_gate(t, "schema")) {
+        int v = judge(x, "schema", err);
+        if (v != 0)
+            return v;
     }
-
-    if (stream_rows(tr, b, &target, gates, ngates, batch_id, &vctx, &at->res, err) < 0) {
+    if (stream_rows(tr, x->b, &x->target, x->gates, x->ngates, x->batch_id, &x->vctx,
+                    &x->at->res, err) < 0) {
         /* the warehouse refused a key twice (an append table's primary
          * key): the unique_key gate saw each row before the warehouse did,
          * so its verdict on them decides, quarantine holding the batch */
         if (err->cls != SL_RETRY && err->code != SL_E_NOMEM && has_gate(t, "unique_key")) {
             struct sl_err load_err = *err;
             sl_err_clear(err);
-            env.rows = at->res.rows_in;
-            if (finish_gates(gates, ngates, "unique_key", &env, &report, &failed, &verdict,
-                             err) < 0)
-                goto fail;
-            if (verdict != SL_GATE_PASS)
-                goto held;
+            x->env.rows = x->at->res.rows_in;
+            int v = judge(x, "unique_key", err);
+            if (v != 0)
+                return v;
             *err = load_err;
         }
-        goto fail;
+        return -1;
     }
-    env.rows = at->res.rows_in;
-    if (tr->repair && tr->repair->ndel) {
-        /* keys the source no longer has; their rows go to history (docs/invariants.md #3) */
-        int64_t gone = 0;
-        if (!tr->dops->delete_keys) {
-            sl_err_set(err, SL_E_INTERNAL, "destination %s cannot delete rows by key",
-                       tr->dops->kind);
-            goto fail;
-        }
-        if (tr->dops->delete_keys(tr->dest, t->name, tr->repair->key, tr->repair->nkey,
-                                  tr->repair->del, tr->repair->ndel, batch_id, &gone, err) < 0)
-            goto fail;
-        at->res.rows_written += gone;
-    }
+    x->env.rows = x->at->res.rows_in;
+    return 0;
+}
 
-    /* docs/invariants.md #1: every gate passes before the commit makes rows visible */
-    if (ngates) {
-        if (finish_gates(gates, ngates, NULL, &env, &report, &failed, &verdict, err) < 0)
-            goto fail;
-        if (verdict != SL_GATE_PASS)
-            goto held;
-    }
+/* A repair batch deletes the keys the source no longer has; their rows go
+ * to history (docs/invariants.md #3). */
+static int delete_gone_keys(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    int64_t gone = 0;
+    if (!tr->repair || !tr->repair->ndel)
+        return 0;
+    if (!tr->dops->delete_keys)
+        return sl_err_set(err, SL_E_INTERNAL, "destination %s cannot delete rows by key",
+                          tr->dops->kind);
+    if (tr->dops->delete_keys(tr->dest, tr->t->name, tr->repair->key, tr->repair->nkey,
+                              tr->repair->del, tr->repair->ndel, x->batch_id, &gone, err) < 0)
+        return -1;
+    x->at->res.rows_written += gone;
+    return 0;
+}
 
-    /* docs/invariants.md #2: rows, ledger entry and file record commit together */
-    if (sl_ledger_commit(&tr->ledger, batch_id, at->res.rows_in, at->res.rows_written,
-                         ngates ? report.data : NULL, err) < 0)
-        goto fail;
+/* docs/invariants.md #2: the ledger entry, the decision, the file record and
+ * the cursor, in the batch's transaction with its rows. */
+static int record_batch(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    const struct sl_table_cfg *t = tr->t;
+    const struct sl_batch_input *b = x->b;
+
+    if (sl_ledger_commit(&tr->ledger, x->batch_id, x->at->res.rows_in, x->at->res.rows_written,
+                         x->ngates ? x->report.data : NULL, err) < 0)
+        return -1;
     if (tr->decision &&
-        sl_ledger_decide(&tr->ledger, batch_id, "committed", tr->decision, err) < 0)
-        goto fail;
+        sl_ledger_decide(&tr->ledger, x->batch_id, "committed", tr->decision, err) < 0)
+        return -1;
     if (b->hash[0] && t->kind == SL_KIND_SNAPSHOT &&
         sl_ledger_forget_files(&tr->ledger, t->name, err) < 0)
-        goto fail;
+        return -1;
     if (b->hash[0] &&
-        sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, batch_id, err) < 0)
-        goto fail;
+        sl_ledger_record_file(&tr->ledger, t->name, b->hash, b->ref, b->bytes, x->batch_id,
+                              err) < 0)
+        return -1;
     if (b->cursor_after &&
-        sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, batch_id,
+        sl_ledger_set_cursor(&tr->ledger, tr->p->name, t->name, b->cursor_after, x->batch_id,
                              err) < 0)
+        return -1;
+    return 0;
+}
+
+/* The input must be what was read: a drop appended to while it loaded
+ * would lose the rows read after EOF, and the hash would not be of the
+ * bytes loaded. Checked last, so nothing of it becomes visible. 1 = it
+ * changed (at->summary says how), 0 = not, -1 = error. */
+static int input_changed(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    if (!tr->sops->verify)
+        return 0;
+    int v = tr->sops->verify(tr->src, x->b, err);
+    if (v <= 0)
+        return v;
+    x->at->result = ATT_CHANGED;
+    x->at->summary = sl_strdup(err->msg);
+    sl_err_clear(err);
+    if (!x->at->summary)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return 1;
+}
+
+/* A gate held or refused the batch (its transaction is rolled back):
+ * refused is an error naming the gates; held leaves at->report and
+ * at->summary for the quarantine. */
+static int held(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    sl_report_gate_failed(tr->p->name, tr->t->name, x->failed.data);
+    x->at->report = sl_buf_steal(&x->report);
+    if (x->verdict == SL_GATE_FAIL)
+        return sl_err_set(err, SL_E_INPUT, "%s: gate(s) failed: %s: %s", x->b->ref,
+                          x->failed.data, x->at->report ? x->at->report : "");
+    x->at->result = ATT_QUARANTINED;
+    struct sl_buf sum;
+    sl_buf_init(&sum);
+    sl_buf_printf(&sum, "%s: held by gate(s) %s", x->b->ref, x->failed.data ? x->failed.data : "");
+    x->at->summary = sl_buf_steal(&sum);
+    if (!x->at->report || !x->at->summary)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* One attempt at one batch, in one destination transaction: the table made
+ * ready, the rows streamed through the gates, the gates' verdict, then the
+ * ledger and the commit (docs/invariants.md #1, #2). 0 with at->result
+ * saying how it ended, -1 with err (the transaction rolled back). */
+static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct attempt *at,
+                         struct sl_err *err)
+{
+    struct attempt_run x = {.tr = tr, .b = b, .at = at};
+    int64_t dup = 0;
+    int rc;
+
+    sl_buf_init(&x.report);
+    sl_buf_init(&x.failed);
+    sl_buf_reset(&tr->ddl);     /* what an earlier attempt did was rolled back */
+    attempt_clear(at);
+    at->result = ATT_FAILED;
+    if (tr->dops->begin(tr->dest, err) < 0)
+        return -1;
+    if (tr->dops->lock_table(tr->dest, tr->t->name, err) < 0)
         goto fail;
-    /* the input must be what was read: a drop appended to while it loaded
-     * would lose the rows read after EOF, and the hash would not be of the
-     * bytes loaded. Checked last, so nothing of it becomes visible. */
-    if (tr->sops->verify) {
-        int v = tr->sops->verify(tr->src, b, err);
-        if (v < 0)
+    if ((rc = lost_commit_took(tr, b, at, err)) != 0) {
+        if (rc < 0)
             goto fail;
-        if (v > 0) {
-            tr->dops->rollback(tr->dest);
-            at->result = ATT_CHANGED;
-            at->summary = sl_strdup(err->msg);
-            sl_err_clear(err);
-            if (!at->summary) {
-                sl_err_set(err, SL_E_NOMEM, "out of memory");
-                goto out;
-            }
-            tr->log.batch = 0;      /* its ledger row went with the rollback */
-            goto done;
-        }
+        tr->dops->rollback(tr->dest);
+        return 0;
+    }
+    if (loaded_before(tr, b, &dup, err) < 0)
+        goto fail;
+    if (dup) {
+        tr->dops->rollback(tr->dest);
+        at->result = ATT_DUPLICATE;
+        at->batch_id = dup;
+        return 0;
+    }
+    if (open_batch(&x, err) < 0 || start_gates(&x, err) < 0)
+        goto fail;
+    if ((rc = load_rows(&x, err)) != 0)
+        goto judged;
+    if (delete_gone_keys(&x, err) < 0)
+        goto fail;
+    /* docs/invariants.md #1: every gate passes before the commit makes rows visible */
+    if ((rc = judge(&x, NULL, err)) != 0)
+        goto judged;
+    if (record_batch(&x, err) < 0)
+        goto fail;
+    if ((rc = input_changed(&x, err)) != 0) {
+        if (rc < 0)
+            goto fail;
+        tr->dops->rollback(tr->dest);
+        tr->log.batch = 0;      /* its ledger row went with the rollback */
+        attempt_run_free(&x);
+        return 0;
     }
     if (tr->dops->commit(tr->dest, err) < 0)
         goto fail;
     ddl_log(tr);
     at->result = ATT_COMMITTED;
-    at->batch_id = batch_id;
-    goto done;
+    at->batch_id = x.batch_id;
+    attempt_run_free(&x);
+    return 0;
 
-held:
-    /* nothing of it stays: the batch is recorded as held by the caller */
-    tr->dops->rollback(tr->dest);
-    sl_report_gate_failed(tr->p->name, t->name, failed.data);
-    if (verdict == SL_GATE_FAIL) {
-        sl_err_set(err, SL_E_INPUT, "%s: gate(s) failed: %s: %s", b->ref, failed.data,
-                   report.data);
-        at->report = sl_buf_steal(&report);
-        goto out;
+judged:
+    if (rc > 0) {
+        /* nothing of it stays: the batch is recorded as held by the caller */
+        tr->dops->rollback(tr->dest);
+        rc = held(&x, err);
+        attempt_run_free(&x);
+        if (rc < 0)
+            tr->log.batch = 0;
+        return rc;
     }
-    at->result = ATT_QUARANTINED;
-    at->report = sl_buf_steal(&report);
-    {
-        struct sl_buf sum;
-        sl_buf_init(&sum);
-        sl_buf_printf(&sum, "%s: held by gate(s) %s", b->ref, failed.data ? failed.data : "");
-        at->summary = sl_buf_steal(&sum);
-    }
-    if (!at->report || !at->summary) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
-        goto out;
-    }
-    goto done;
-
 fail:
     tr->dops->rollback(tr->dest);
     tr->tried_res = at->res;
-out:
-    for (size_t g = 0; g < ngates; g++)
-        gates[g].ops->free_run(gates[g].run);
-    sl_free(gates);
-    sl_schema_free(&target);
-    diff_free(&diff);
-    sl_buf_free(&report);
-    sl_buf_free(&failed);
+    attempt_run_free(&x);
     tr->log.batch = 0;
     return -1;
-
-done:
-    for (size_t g = 0; g < ngates; g++)
-        gates[g].ops->free_run(gates[g].run);
-    sl_free(gates);
-    sl_schema_free(&target);
-    diff_free(&diff);
-    sl_buf_free(&report);
-    sl_buf_free(&failed);
-    return 0;
 }
 
 static double seconds_since(const struct timespec *t0)
