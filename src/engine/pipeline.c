@@ -833,226 +833,6 @@ static int rejects_write(struct table_run *tr, struct sl_batch_input *b, const s
     return 0;
 }
 
-/* Stream the records of one batch into the destination. */
-static int stream_rows(struct table_run *tr, struct sl_batch_input *b,
-                       const struct sl_schema *target, struct gate_state *gates,
-                       size_t ngates, int64_t batch_id, const struct sl_valctx *vctx_in,
-                       struct sl_load_result *res, struct sl_err *err)
-{
-    const struct sl_table_cfg *t = tr->t;
-    struct sl_rowsrc rs = {0};
-    struct sl_record rec;
-    struct colmap map = {0};
-    struct sl_buf vals;
-    size_t n = target->ncols;
-    struct sl_cell *cells = sl_calloc(n, sizeof *cells);
-    struct sl_cell *raw = sl_calloc(n, sizeof *raw);
-    size_t *off = sl_calloc(n, sizeof *off);
-    const char **pos_name = NULL;   /* per field position: the name seen last time */
-    long *pos_idx = NULL;
-    size_t npos = 0;
-    long version_idx = t->version_key ? sl_schema_find(target, t->version_key) : -1;
-    long *pk_idx = sl_calloc(t->primary_key.n + 1, sizeof *pk_idx);
-    struct sl_valctx vctx = *vctx_in;
-    char why[256], ex[64];
-    int rc = -1, r;
-    int loading = 0;
-    struct sl_progress pg = {0};
-    struct rejects rj = {0};
-    long last_index = 0;
-
-    tr->dead_lettered = 0;
-    /* columns whose values the source hands over canonical already */
-    unsigned char *canon = sl_calloc(n + 1, 1);
-
-    sl_buf_init(&vals);
-    if (!cells || !raw || !off || !pk_idx || !canon || colmap_build(&map, target) < 0) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
-        sl_free(canon);
-        canon = NULL;
-        goto done;
-    }
-    for (size_t k = 0; k < t->primary_key.n; k++)
-        pk_idx[k] = sl_schema_find(target, t->primary_key.items[k]);
-    for (size_t i = 0; b->canonical && i < n; i++) {
-        long j = sl_schema_find(&tr->src_schema, target->cols[i].name);
-        canon[i] = j >= 0 && tr->src_schema.cols[j].type == target->cols[i].type;
-    }
-
-    struct sl_load ld = {
-        .table = t->name, .mode = tr->repair ? SL_LOAD_UPSERT : load_mode(t),
-        .schema = target, .target = target,
-        .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
-        .version_key = t->version_key, .batch_id = batch_id,
-        .skip_existing = b->events,
-    };
-    if (b->events && !tr->sops->event) {
-        sl_err_set(err, SL_E_INTERNAL, "%s: an events batch from a source without event()",
-                   b->ref);
-        goto done;
-    }
-    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
-        goto done;
-    if (tr->dops->load_begin(tr->dest, &ld, err) < 0)
-        goto done;
-    loading = 1;
-    sl_report_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, rs.st);
-
-    while ((r = sl_rowsrc_next(&rs, &rec, err)) != 0) {
-        if (r < 0) {
-            /* an event the reader cannot take has consumed its line */
-            if (!b->events || err->code != SL_E_INPUT)
-                goto done;
-            rec.index = ++last_index;
-            goto row_failed;
-        }
-        last_index = rec.index;
-        sl_report_progress_row(&pg);
-        sl_buf_reset(&vals);
-        for (size_t i = 0; i < n; i++) {
-            cells[i].null = 1;
-            raw[i].null = 1;
-            off[i] = (size_t)-1;
-        }
-        if (rec.nfields > npos) {
-            const char **pn = sl_realloc(pos_name, rec.nfields * sizeof *pn);
-            long *pi = pn ? sl_realloc(pos_idx, rec.nfields * sizeof *pi) : NULL;
-            if (pn)
-                pos_name = pn;
-            if (!pi) {
-                sl_err_set(err, SL_E_NOMEM, "out of memory");
-                goto done;
-            }
-            pos_idx = pi;
-            for (size_t i = npos; i < rec.nfields; i++)
-                pos_name[i] = NULL;
-            npos = rec.nfields;
-        }
-        for (size_t i = 0; i < rec.nfields; i++) {
-            const struct sl_field *f = &rec.fields[i];
-            long idx;
-            /* CSV hands the same header names every record: skip the lookup */
-            if (pos_name[i] == f->name) {
-                idx = pos_idx[i];
-            } else {
-                idx = colmap_get(&map, f->name, f->name_len);
-                pos_name[i] = f->name;
-                pos_idx[i] = idx;
-            }
-            if (idx < 0) {
-                sl_err_set(err, SL_E_INPUT,
-                           "%s:%ld:%ld: column \"%.*s\" is not in table \"%s\"", b->ref,
-                           f->line, f->col, (int)f->name_len, f->name, t->name);
-                goto row_failed;
-            }
-            raw[idx].s = f->val;
-            raw[idx].n = f->len;
-            raw[idx].null = f->is_null;
-            if (f->is_null)
-                continue;
-            enum sl_type ty = target->cols[idx].type;
-            if (ty == SL_T_TEXT || canon[idx]) {
-                /* readers hand out valid UTF-8 without NUL: no copy */
-                cells[idx].s = f->val;
-                cells[idx].n = f->len;
-                cells[idx].null = 0;
-                continue;
-            }
-            size_t start = vals.len;
-            int c = sl_value_canon(ty, f->val, f->len, f->lex, &vctx, &vals, why, sizeof why);
-            if (c < 0) {
-                excerpt(ex, sizeof ex, f->val, f->len);
-                sl_err_set(err, SL_E_INPUT, "%s:%ld:%ld: column \"%s\" (%s): %s: %s", b->ref,
-                           f->line, f->col, target->cols[idx].name, sl_type_name(ty), why, ex);
-                goto row_failed;
-            }
-            if (c == 0) {
-                off[idx] = start;
-                cells[idx].n = vals.len - start;
-                cells[idx].null = 0;
-            }
-        }
-        if (vals.oom) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
-            goto done;
-        }
-        for (size_t i = 0; i < n; i++)
-            if (off[i] != (size_t)-1)
-                cells[i].s = vals.data + off[i];
-        for (size_t k = 0; k < t->primary_key.n; k++)
-            if (pk_idx[k] < 0 || cells[pk_idx[k]].null) {
-                sl_err_set(err, SL_E_INPUT, "%s:%ld: primary key column \"%s\" is empty",
-                           b->ref, rec.line, t->primary_key.items[k]);
-                goto row_failed;
-            }
-        if (version_idx >= 0 && cells[version_idx].null) {
-            sl_err_set(err, SL_E_INPUT, "%s:%ld: version key column \"%s\" is empty", b->ref,
-                       rec.line, t->version_key);
-            goto row_failed;
-        }
-        if (b->events) {
-            /* a row-level rule an event breaks sends it to the dead letter table */
-            int broke = 0;
-            for (size_t g = 0; g < ngates && !broke; g++)
-                if (gates[g].ops->row_check &&
-                    (broke = gates[g].ops->row_check(gates[g].run, cells, why, sizeof why,
-                                                     err)) < 0)
-                    goto done;
-            if (broke) {
-                sl_err_set(err, SL_E_INPUT, "%s", why);
-                goto row_failed;
-            }
-        }
-        for (size_t g = 0; g < ngates; g++)
-            if (gates[g].ops->row && gates[g].ops->row(gates[g].run, cells, raw, rec.line, err) < 0)
-                goto done;
-        if (tr->dops->load_row(tr->dest, cells, err) < 0)
-            goto done;
-        if (b->replay) {
-            struct sl_event_info ev = {0};
-            if (tr->sops->event(tr->src, b, rec.index, &ev) == 0 && ev.replay_of &&
-                replayed_add(&rj, ev.replay_of) < 0) {
-                sl_err_set(err, SL_E_NOMEM, "out of memory");
-                goto done;
-            }
-        }
-        continue;
-row_failed:
-        /* files fail as a whole; an event source's bad event is set aside and
-         * the rest of its batch loads */
-        if (!b->events)
-            goto done;
-        if (reject_add(&rj, b->ref, rec.index, err->msg) < 0) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
-            goto done;
-        }
-        sl_err_clear(err);
-    }
-    loading = 0;
-    if (tr->dops->load_end(tr->dest, res, err) < 0)
-        goto done;
-    /* docs/invariants.md #2: the events set aside commit with the batch */
-    if ((rj.n || rj.nrep) && rejects_write(tr, b, &rj, batch_id, err) < 0)
-        goto done;
-    tr->dead_lettered = (int64_t)rj.n;
-    rc = 0;
-done:
-    rejects_free(&rj);
-    (void)loading;   /* an unfinished COPY is ended by the caller's rollback */
-    sl_report_progress_end(&pg);
-    sl_rowsrc_close(&rs);
-    colmap_free(&map);
-    sl_buf_free(&vals);
-    sl_free(cells);
-    sl_free(raw);
-    sl_free(off);
-    sl_free(pos_name);
-    sl_free(pos_idx);
-    sl_free(pk_idx);
-    sl_free(canon);
-    return rc;
-}
-
 enum attempt_result { ATT_COMMITTED, ATT_DUPLICATE, ATT_FAILED, ATT_QUARANTINED, ATT_CHANGED };
 
 struct attempt {
@@ -1069,6 +849,307 @@ static void attempt_clear(struct attempt *a)
     sl_free(a->report);
     sl_free(a->summary);
     memset(a, 0, sizeof *a);
+}
+
+/* One attempt's state, from BEGIN to COMMIT or ROLLBACK. */
+struct attempt_run {
+    struct table_run *tr;
+    struct sl_batch_input *b;
+    struct attempt *at;
+    struct sl_schema target;        /* the table's columns once prepared */
+    struct sl_schema_diff diff;
+    struct sl_valctx vctx;          /* how values are read */
+    struct gate_state *gates;
+    size_t ngates;
+    struct sl_gate_env env;
+    struct sl_buf report, failed;   /* the gates' verdicts */
+    enum sl_verdict verdict;
+    int64_t batch_id;
+};
+
+/* One batch's rows on their way into the destination: each record's fields
+ * mapped to the table's columns and made canonical, keys checked, gates
+ * shown the row, the row loaded; an event source's bad events set aside. */
+struct row_stream {
+    struct attempt_run *x;
+    const struct sl_schema *target;
+    size_t n;                   /* target->ncols */
+    struct sl_cell *cells;      /* the row as loaded */
+    struct sl_cell *raw;        /* the row as read (gates see both) */
+    size_t *off;                /* per column: offset of its canonical value in vals */
+    struct sl_buf vals;         /* this row's canonical values */
+    unsigned char *canon;       /* columns the source hands over canonical already */
+    struct colmap map;
+    const char **pos_name;      /* per field position: the name seen last time */
+    long *pos_idx;
+    size_t npos;
+    long *pk_idx;
+    long version_idx;
+    struct rejects rj;
+};
+
+static void row_stream_free(struct row_stream *rs)
+{
+    rejects_free(&rs->rj);
+    colmap_free(&rs->map);
+    sl_buf_free(&rs->vals);
+    sl_free(rs->cells);
+    sl_free(rs->raw);
+    sl_free(rs->off);
+    sl_free(rs->pos_name);
+    sl_free(rs->pos_idx);
+    sl_free(rs->pk_idx);
+    sl_free(rs->canon);
+}
+
+static int row_stream_init(struct row_stream *rs, struct attempt_run *x, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = x->tr->t;
+    memset(rs, 0, sizeof *rs);
+    rs->x = x;
+    rs->target = &x->target;
+    rs->n = x->target.ncols;
+    sl_buf_init(&rs->vals);
+    rs->cells = sl_calloc(rs->n, sizeof *rs->cells);
+    rs->raw = sl_calloc(rs->n, sizeof *rs->raw);
+    rs->off = sl_calloc(rs->n, sizeof *rs->off);
+    rs->pk_idx = sl_calloc(t->primary_key.n + 1, sizeof *rs->pk_idx);
+    rs->canon = sl_calloc(rs->n + 1, 1);
+    if (!rs->cells || !rs->raw || !rs->off || !rs->pk_idx || !rs->canon ||
+        colmap_build(&rs->map, rs->target) < 0)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (size_t k = 0; k < t->primary_key.n; k++)
+        rs->pk_idx[k] = sl_schema_find(rs->target, t->primary_key.items[k]);
+    rs->version_idx = t->version_key ? sl_schema_find(rs->target, t->version_key) : -1;
+    for (size_t i = 0; x->b->canonical && i < rs->n; i++) {
+        long j = sl_schema_find(&x->tr->src_schema, rs->target->cols[i].name);
+        rs->canon[i] = j >= 0 && x->tr->src_schema.cols[j].type == rs->target->cols[i].type;
+    }
+    return 0;
+}
+
+/* The column of field i of rec: CSV hands the same header names every
+ * record, so the lookup is made once per position and name. */
+static long field_column(struct row_stream *rs, const struct sl_record *rec, size_t i,
+                         struct sl_err *err)
+{
+    const struct sl_field *f = &rec->fields[i];
+    if (rec->nfields > rs->npos) {
+        const char **pn = sl_realloc(rs->pos_name, rec->nfields * sizeof *pn);
+        long *pi = pn ? sl_realloc(rs->pos_idx, rec->nfields * sizeof *pi) : NULL;
+        if (pn)
+            rs->pos_name = pn;
+        if (!pi)
+            return sl_err_set(err, SL_E_NOMEM, "out of memory") - 1;
+        rs->pos_idx = pi;
+        for (size_t k = rs->npos; k < rec->nfields; k++)
+            rs->pos_name[k] = NULL;
+        rs->npos = rec->nfields;
+    }
+    if (rs->pos_name[i] != f->name) {
+        rs->pos_idx[i] = colmap_get(&rs->map, f->name, f->name_len);
+        rs->pos_name[i] = f->name;
+    }
+    return rs->pos_idx[i];
+}
+
+/* The record's fields as the row's cells, each value made canonical for
+ * its column's type. 0 = the row, 1 = the record is bad (err says where),
+ * -1 = error. */
+static int map_fields(struct row_stream *rs, const struct sl_record *rec, struct sl_err *err)
+{
+    const struct sl_batch_input *b = rs->x->b;
+    char why[256], ex[64];
+
+    sl_buf_reset(&rs->vals);
+    for (size_t i = 0; i < rs->n; i++) {
+        rs->cells[i].null = 1;
+        rs->raw[i].null = 1;
+        rs->off[i] = (size_t)-1;
+    }
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const struct sl_field *f = &rec->fields[i];
+        long idx = field_column(rs, rec, i, err);
+        if (idx == -2)
+            return -1;
+        if (idx < 0) {
+            sl_err_set(err, SL_E_INPUT, "%s:%ld:%ld: column \"%.*s\" is not in table \"%s\"",
+                       b->ref, f->line, f->col, (int)f->name_len, f->name, rs->x->tr->t->name);
+            return 1;
+        }
+        rs->raw[idx] = (struct sl_cell){f->val, f->len, f->is_null};
+        if (f->is_null)
+            continue;
+        enum sl_type ty = rs->target->cols[idx].type;
+        if (ty == SL_T_TEXT || rs->canon[idx]) {
+            /* readers hand out valid UTF-8 without NUL: no copy */
+            rs->cells[idx] = (struct sl_cell){f->val, f->len, 0};
+            continue;
+        }
+        size_t start = rs->vals.len;
+        int c = sl_value_canon(ty, f->val, f->len, f->lex, &rs->x->vctx, &rs->vals, why,
+                               sizeof why);
+        if (c < 0) {
+            excerpt(ex, sizeof ex, f->val, f->len);
+            sl_err_set(err, SL_E_INPUT, "%s:%ld:%ld: column \"%s\" (%s): %s: %s", b->ref,
+                       f->line, f->col, rs->target->cols[idx].name, sl_type_name(ty), why, ex);
+            return 1;
+        }
+        if (c == 0) {
+            rs->off[idx] = start;
+            rs->cells[idx].n = rs->vals.len - start;
+            rs->cells[idx].null = 0;
+        }
+    }
+    if (rs->vals.oom)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->off[i] != (size_t)-1)
+            rs->cells[i].s = rs->vals.data + rs->off[i];
+    return 0;
+}
+
+/* The keys a merge needs are there: 0, or 1 with err saying which is empty. */
+static int check_keys(struct row_stream *rs, const struct sl_record *rec, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = rs->x->tr->t;
+    for (size_t k = 0; k < t->primary_key.n; k++)
+        if (rs->pk_idx[k] < 0 || rs->cells[rs->pk_idx[k]].null) {
+            sl_err_set(err, SL_E_INPUT, "%s:%ld: primary key column \"%s\" is empty",
+                       rs->x->b->ref, rec->line, t->primary_key.items[k]);
+            return 1;
+        }
+    if (rs->version_idx >= 0 && rs->cells[rs->version_idx].null) {
+        sl_err_set(err, SL_E_INPUT, "%s:%ld: version key column \"%s\" is empty",
+                   rs->x->b->ref, rec->line, t->version_key);
+        return 1;
+    }
+    return 0;
+}
+
+/* An event that breaks a row-level rule goes to the dead letter table:
+ * 1 with err saying why, 0 it keeps them, -1 error. */
+static int breaks_rules(struct row_stream *rs, struct sl_err *err)
+{
+    struct attempt_run *x = rs->x;
+    char why[256];
+    if (!x->b->events)
+        return 0;
+    for (size_t g = 0; g < x->ngates; g++) {
+        int broke = x->gates[g].ops->row_check
+                        ? x->gates[g].ops->row_check(x->gates[g].run, rs->cells, why,
+                                                     sizeof why, err)
+                        : 0;
+        if (broke < 0)
+            return -1;
+        if (broke)
+            return sl_err_set(err, SL_E_INPUT, "%s", why), 1;
+    }
+    return 0;
+}
+
+/* The row shown to the gates and loaded; a replayed event's dead letter
+ * row remembered, to be marked replayed with the batch. */
+static int load_row(struct row_stream *rs, const struct sl_record *rec, struct sl_err *err)
+{
+    struct attempt_run *x = rs->x;
+    struct table_run *tr = x->tr;
+    for (size_t g = 0; g < x->ngates; g++)
+        if (x->gates[g].ops->row &&
+            x->gates[g].ops->row(x->gates[g].run, rs->cells, rs->raw, rec->line, err) < 0)
+            return -1;
+    if (tr->dops->load_row(tr->dest, rs->cells, err) < 0)
+        return -1;
+    if (x->b->replay) {
+        struct sl_event_info ev = {0};
+        if (tr->sops->event(tr->src, x->b, rec->index, &ev) == 0 && ev.replay_of &&
+            replayed_add(&rs->rj, ev.replay_of) < 0)
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* One record: 0 loaded, 1 bad (err says why), -1 error. */
+static int stream_record(struct row_stream *rs, const struct sl_record *rec, struct sl_err *err)
+{
+    int r = map_fields(rs, rec, err);
+    if (r == 0)
+        r = check_keys(rs, rec, err);
+    if (r == 0)
+        r = breaks_rules(rs, err);
+    if (r == 0)
+        r = load_row(rs, rec, err);
+    return r;
+}
+
+/* Stream the records of the attempt's batch into the destination (load_begin,
+ * a load_row per record, load_end). Files fail as a whole at their first
+ * bad record; an event source's bad events are set aside for the dead
+ * letter table, written after load_end in the batch's transaction
+ * (docs/invariants.md #2), and the rest of its batch loads. */
+static int stream_rows(struct attempt_run *x, struct sl_err *err)
+{
+    struct table_run *tr = x->tr;
+    struct sl_batch_input *b = x->b;
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_rowsrc src = {0};
+    struct sl_progress pg = {0};
+    struct sl_record rec;
+    struct row_stream rs;
+    long last_index = 0;
+    int rc = -1, r;
+
+    tr->dead_lettered = 0;
+    struct sl_load ld = {
+        .table = t->name, .mode = tr->repair ? SL_LOAD_UPSERT : load_mode(t),
+        .schema = &x->target, .target = &x->target,
+        .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
+        .version_key = t->version_key, .batch_id = x->batch_id,
+        .skip_existing = b->events,
+    };
+    if (row_stream_init(&rs, x, err) < 0)
+        goto done;
+    if (b->events && !tr->sops->event) {
+        sl_err_set(err, SL_E_INTERNAL, "%s: an events batch from a source without event()",
+                   b->ref);
+        goto done;
+    }
+    if (tr->sops->open_rows(tr->src, b, &src, err) < 0 ||
+        tr->dops->load_begin(tr->dest, &ld, err) < 0)
+        goto done;      /* an unfinished COPY is ended by the caller's rollback */
+    sl_report_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, src.st);
+    while ((r = sl_rowsrc_next(&src, &rec, err)) != 0) {
+        if (r < 0) {
+            /* an event the reader cannot take has consumed its line */
+            if (!b->events || err->code != SL_E_INPUT)
+                goto done;
+            rec.index = ++last_index;
+        } else {
+            last_index = rec.index;
+            sl_report_progress_row(&pg);
+            r = stream_record(&rs, &rec, err);
+            if (r < 0 || (r > 0 && !b->events))
+                goto done;
+            if (r == 0)
+                continue;
+        }
+        if (reject_add(&rs.rj, b->ref, rec.index, err->msg) < 0) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        sl_err_clear(err);
+    }
+    if (tr->dops->load_end(tr->dest, &x->at->res, err) < 0)
+        goto done;
+    if ((rs.rj.n || rs.rj.nrep) && rejects_write(tr, b, &rs.rj, x->batch_id, err) < 0)
+        goto done;
+    tr->dead_lettered = (int64_t)rs.rj.n;
+    rc = 0;
+done:
+    sl_report_progress_end(&pg);
+    sl_rowsrc_close(&src);
+    row_stream_free(&rs);
+    return rc;
 }
 
 /* Finish the gates (all, or only the one named `only`) and build the report.
@@ -1108,22 +1189,6 @@ static int ledger_history(void *ctx, const char *table, size_t n, int64_t *rows,
 {
     return sl_ledger_history(ctx, table, n, rows, bytes, count, err);
 }
-
-/* One attempt's state, from BEGIN to COMMIT or ROLLBACK. */
-struct attempt_run {
-    struct table_run *tr;
-    struct sl_batch_input *b;
-    struct attempt *at;
-    struct sl_schema target;        /* the table's columns once prepared */
-    struct sl_schema_diff diff;
-    struct sl_valctx vctx;          /* how values are read */
-    struct gate_state *gates;
-    size_t ngates;
-    struct sl_gate_env env;
-    struct sl_buf report, failed;   /* the gates' verdicts */
-    enum sl_verdict verdict;
-    int64_t batch_id;
-};
 
 static void attempt_run_free(struct attempt_run *x)
 {
@@ -1265,8 +1330,7 @@ static int load_rows(struct attempt_run *x, struct sl_err *err)
         if (v != 0)
             return v;
     }
-    if (stream_rows(tr, x->b, &x->target, x->gates, x->ngates, x->batch_id, &x->vctx,
-                    &x->at->res, err) < 0) {
+    if (stream_rows(x, err) < 0) {
         /* the warehouse refused a key twice (an append table's primary
          * key): the unique_key gate saw each row before the warehouse did,
          * so its verdict on them decides, quarantine holding the batch */
