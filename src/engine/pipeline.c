@@ -530,69 +530,177 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     return rc;
 }
 
+static void infer_cols_free(struct infer_col *cols, size_t ncols)
+{
+    for (size_t i = 0; i < ncols; i++)
+        sl_free(cols[i].name);
+    sl_free(cols);
+}
+
+static int names_field(const char *name, const struct sl_record *rec)
+{
+    for (size_t i = 0; i < rec->nfields; i++)
+        if (strlen(name) == rec->fields[i].name_len &&
+            memcmp(name, rec->fields[i].name, rec->fields[i].name_len) == 0)
+            return 1;
+    return 0;
+}
+
+/* A header-based drop on an existing table only needs a pass of its own
+ * when its first record names a column the table lacks, or when a schema
+ * gate wants to know whether the values still fit their columns: *need = 1
+ * then. Else the table's columns the record does not name are missing. */
+static int first_record_fits(struct table_run *tr, struct sl_batch_input *b,
+                             const struct sl_schema *target, struct sl_schema_diff *diff,
+                             int *need, struct sl_err *err)
+{
+    struct sl_rowsrc rs = {0};
+    struct sl_record rec;
+    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+        return -1;
+    int rc = sl_rowsrc_next(&rs, &rec, err);
+    if (rc == 0) {
+        /* no record: a header-only drop still names its columns */
+        const struct sl_field *names;
+        rec.nfields = sl_rowsrc_columns(&rs, &names);
+        rec.fields = (struct sl_field *)names;
+        rc = rec.nfields > 0;
+    }
+    for (size_t i = 0; rc == 1 && i < rec.nfields; i++)
+        if (reserved_column(b, rec.fields[i].name, rec.fields[i].name_len, err) < 0)
+            rc = -1;
+    if (rc == 1) {
+        for (size_t i = 0; i < rec.nfields && !*need; i++)
+            *need = sl_schema_find_n(target, rec.fields[i].name, rec.fields[i].name_len) < 0;
+        /* records without a fixed header may bring new keys later */
+        if (strcmp(rs.fmt->name, "jsonl") == 0)
+            *need = 1;
+        for (size_t j = 0; !*need && j < target->ncols && rc == 1; j++) {
+            const char *cn = target->cols[j].name;
+            if (!own_column(cn) && !names_field(cn, &rec) &&
+                strlist_add(&diff->missing, "%s", cn) < 0)
+                rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    sl_rowsrc_close(&rs);
+    return rc < 0 ? -1 : 0;
+}
+
+/* What the whole drop's columns say of the table's: columns it lacks
+ * (missing), values that no longer fit their column (changed), columns the
+ * table lacks (added). */
+static int diff_columns(const struct sl_schema *target, int exists, const struct infer_col *cols,
+                        size_t ncols, const struct sl_valctx *vctx, struct sl_schema_diff *diff,
+                        struct sl_err *err)
+{
+    for (size_t j = 0; exists && j < target->ncols; j++) {
+        const char *cn = target->cols[j].name;
+        size_t i = 0;
+        while (i < ncols && strcmp(cols[i].name, cn) != 0)
+            i++;
+        if (i == ncols) {
+            if (!own_column(cn) && strlist_add(&diff->missing, "%s", cn) < 0)
+                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        } else if (!still_fits(target->cols[j].type, &cols[i].inf, vctx) &&
+                   strlist_add(&diff->changed, "%s: %s -> %s", cn,
+                               sl_type_name(target->cols[j].type),
+                               sl_type_name(sl_infer_result(&cols[i].inf))) < 0) {
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    for (size_t i = 0; i < ncols; i++)
+        if (sl_schema_find(target, cols[i].name) < 0 &&
+            strlist_add(&diff->added, "%s", cols[i].name) < 0)
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* A new table: declared columns first, in declaration order, then the
+ * drop's; its keys must be among them. On success *target is its schema. */
+static int create_from_drop(struct table_run *tr, const struct sl_batch_input *b,
+                            const struct infer_col *cols, size_t ncols, long nrec,
+                            struct sl_schema *target, struct sl_err *err)
+{
+    const struct sl_table_cfg *t = tr->t;
+    struct sl_schema s = {0};
+    int rc = 0;
+    for (size_t i = 0; i < t->ncolumns && rc == 0; i++)
+        rc = sl_schema_add(&s, t->columns[i].name, t->columns[i].type);
+    for (size_t i = 0; i < ncols && rc == 0; i++)
+        if (sl_schema_find(&s, cols[i].name) < 0)
+            rc = sl_schema_add(&s, cols[i].name, column_type(t, &cols[i]));
+    if (rc < 0)
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    for (size_t k = 0; k < t->primary_key.n && rc == 0; k++)
+        if (sl_schema_find(&s, t->primary_key.items[k]) < 0)
+            rc = sl_err_set(err, SL_E_INPUT, "%s: primary key column \"%s\" is not in the drop"
+                            " and not declared in columns", b->ref, t->primary_key.items[k]);
+    if (rc == 0 && t->version_key && sl_schema_find(&s, t->version_key) < 0)
+        rc = sl_err_set(err, SL_E_INPUT, "%s: version key column \"%s\" is not in the drop"
+                        " and not declared in columns", b->ref, t->version_key);
+    if (rc == 0 && s.ncols == 0 && nrec == 0)
+        rc = sl_err_set(err, SL_E_INPUT,
+                        "%s: the file is empty (no header, no rows): there are no"
+                        " columns to create table \"%s\" from; declare them under the"
+                        " table's columns: in the config, or drop a file that names them",
+                        b->ref, t->name);
+    else if (rc == 0 && s.ncols == 0)
+        rc = sl_err_set(err, SL_E_INPUT, "%s: the drop has no columns and the table declares none",
+                        b->ref);
+    if (rc == 0)
+        rc = tr->dops->create_table(tr->dest, t->name, &s,
+                                    (const char *const *)t->primary_key.items, t->primary_key.n,
+                                    err);
+    if (rc == 0) {
+        sl_schema_free(target);
+        *target = s;
+        ddl_note(tr, "created table with %zu columns", target->ncols);
+        log_stored_names(tr, target);
+        return 0;
+    }
+    sl_schema_free(&s);
+    return -1;
+}
+
+/* The drop's columns the table lacks, added to it (and to *target). */
+static int add_new_columns(struct table_run *tr, const struct sl_batch_input *b,
+                           const struct infer_col *cols, size_t ncols,
+                           struct sl_schema *target, struct sl_err *err)
+{
+    for (size_t i = 0; i < ncols; i++) {
+        if (sl_schema_find(target, cols[i].name) >= 0)
+            continue;
+        struct sl_column c = {cols[i].name, column_type(tr->t, &cols[i])};
+        if (tr->dops->add_column(tr->dest, tr->t->name, &c, err) < 0)
+            return -1;
+        if (sl_schema_add(target, c.name, c.type) < 0)
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        ddl_note(tr, "added column \"%s\" (%s) from %s", c.name, sl_type_name(c.type), b->ref);
+        log_stored_name(tr, c.name, 0);
+    }
+    return 0;
+}
+
+/* The table made ready for batch b: *target its columns, *diff how the
+ * drop's columns differ from them. A source that declares its schema
+ * (a database) is matched as declared; a drop is looked at first (its
+ * header), read whole for its types when it must be (a new table, a new
+ * column, a schema gate), then the table is created or its new columns
+ * added, in the batch's transaction. */
 static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
                          struct sl_schema *target, struct sl_schema_diff *diff,
                          const struct sl_valctx *vctx, struct sl_err *err)
 {
-    const struct sl_table_cfg *t = tr->t;
     if (tr->sops->schema)
         return prepare_declared(tr, b, target, diff, err);
-    int exists = tr->dops->describe(tr->dest, t->name, target, err);
+    int exists = tr->dops->describe(tr->dest, tr->t->name, target, err);
     if (exists < 0)
         return -1;
     diff->table_existed = exists;
-
-    /* A header-based drop on an existing table only needs a pass of its own
-     * when its first record names a column the table lacks, or when a schema
-     * gate wants to know whether the values still fit their columns. */
-    int want_types = exists && has_gate(t, "schema");
-    int need_infer = !exists || want_types;
-    if (exists) {
-        struct sl_rowsrc rs = {0};
-        struct sl_record rec;
-        if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
-            return -1;
-        int rc = sl_rowsrc_next(&rs, &rec, err);
-        if (rc == 0) {
-            /* no record: a header-only drop still names its columns */
-            const struct sl_field *names;
-            rec.nfields = sl_rowsrc_columns(&rs, &names);
-            rec.fields = (struct sl_field *)names;
-            rc = rec.nfields > 0;
-        }
-        for (size_t i = 0; rc == 1 && i < rec.nfields; i++)
-            if (reserved_column(b, rec.fields[i].name, rec.fields[i].name_len, err) < 0)
-                rc = -1;
-        if (rc == 1) {
-            for (size_t i = 0; i < rec.nfields && !need_infer; i++) {
-                int found = 0;
-                for (size_t j = 0; j < target->ncols && !found; j++)
-                    found = strlen(target->cols[j].name) == rec.fields[i].name_len &&
-                            memcmp(target->cols[j].name, rec.fields[i].name,
-                                   rec.fields[i].name_len) == 0;
-                need_infer = !found;
-            }
-            /* records without a fixed header may bring new keys later */
-            if (strcmp(rs.fmt->name, "jsonl") == 0)
-                need_infer = 1;
-            if (!need_infer) {
-                /* every name is known: the table's other columns are missing */
-                for (size_t j = 0; j < target->ncols; j++) {
-                    const char *cn = target->cols[j].name;
-                    int found = own_column(cn);
-                    for (size_t i = 0; i < rec.nfields && !found; i++)
-                        found = strlen(cn) == rec.fields[i].name_len &&
-                                memcmp(cn, rec.fields[i].name, rec.fields[i].name_len) == 0;
-                    if (!found && strlist_add(&diff->missing, "%s", cn) < 0)
-                        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
-                }
-            }
-        }
-        sl_rowsrc_close(&rs);
-        if (rc < 0)
-            return -1;
-    }
-    if (!need_infer)
+    int need = !exists || has_gate(tr->t, "schema");
+    if (exists && first_record_fits(tr, b, target, diff, &need, err) < 0)
+        return -1;
+    if (!need)
         return 0;
 
     struct infer_col *cols = NULL;
@@ -600,100 +708,11 @@ static int prepare_table(struct table_run *tr, struct sl_batch_input *b,
     long nrec = 0;
     if (infer_columns(tr, b, &cols, &ncols, &nrec, err) < 0)
         return -1;
-    if (exists) {
-        for (size_t j = 0; j < target->ncols; j++) {
-            const char *cn = target->cols[j].name;
-            size_t i = 0;
-            while (i < ncols && strcmp(cols[i].name, cn) != 0)
-                i++;
-            if (i == ncols) {
-                if (!own_column(cn) && strlist_add(&diff->missing, "%s", cn) < 0)
-                    goto oom;
-            } else if (!still_fits(target->cols[j].type, &cols[i].inf, vctx)) {
-                if (strlist_add(&diff->changed, "%s: %s -> %s", cn,
-                                sl_type_name(target->cols[j].type),
-                                sl_type_name(sl_infer_result(&cols[i].inf))) < 0)
-                    goto oom;
-            }
-        }
-    }
-    for (size_t i = 0; i < ncols; i++)
-        if (sl_schema_find(target, cols[i].name) < 0 &&
-            strlist_add(&diff->added, "%s", cols[i].name) < 0)
-            goto oom;
-    if (0) {
-oom:
-        for (size_t i = 0; i < ncols; i++)
-            sl_free(cols[i].name);
-        sl_free(cols);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    }
-
-    int rc = 0;
-    if (!exists) {
-        struct sl_schema s = {0};
-        /* declared columns first, in declaration order, then the drop's */
-        for (size_t i = 0; i < t->ncolumns && rc == 0; i++)
-            rc = sl_schema_add(&s, t->columns[i].name, t->columns[i].type);
-        for (size_t i = 0; i < ncols && rc == 0; i++)
-            if (sl_schema_find(&s, cols[i].name) < 0)
-                rc = sl_schema_add(&s, cols[i].name, column_type(t, &cols[i]));
-        if (rc < 0) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
-        } else {
-            for (size_t k = 0; k < t->primary_key.n && rc == 0; k++)
-                if (sl_schema_find(&s, t->primary_key.items[k]) < 0)
-                    rc = sl_err_set(err, SL_E_INPUT,
-                                    "%s: primary key column \"%s\" is not in the drop"
-                                    " and not declared in columns",
-                                    b->ref, t->primary_key.items[k]);
-            if (rc == 0 && t->version_key && sl_schema_find(&s, t->version_key) < 0)
-                rc = sl_err_set(err, SL_E_INPUT,
-                                "%s: version key column \"%s\" is not in the drop"
-                                " and not declared in columns",
-                                b->ref, t->version_key);
-            if (rc == 0 && s.ncols == 0 && nrec == 0)
-                rc = sl_err_set(err, SL_E_INPUT,
-                                "%s: the file is empty (no header, no rows): there are no"
-                                " columns to create table \"%s\" from; declare them under the"
-                                " table's columns: in the config, or drop a file that names them",
-                                b->ref, t->name);
-            else if (rc == 0 && s.ncols == 0)
-                rc = sl_err_set(err, SL_E_INPUT,
-                                "%s: the drop has no columns and the table declares none",
-                                b->ref);
-            if (rc == 0)
-                rc = tr->dops->create_table(tr->dest, t->name, &s,
-                                            (const char *const *)t->primary_key.items,
-                                            t->primary_key.n, err);
-            if (rc == 0) {
-                sl_schema_free(target);
-                *target = s;
-                s.cols = NULL;
-                s.ncols = 0;
-                ddl_note(tr, "created table with %zu columns", target->ncols);
-                log_stored_names(tr, target);
-            }
-        }
-        sl_schema_free(&s);
-    } else {
-        for (size_t i = 0; i < ncols && rc == 0; i++) {
-            if (sl_schema_find(target, cols[i].name) >= 0)
-                continue;
-            struct sl_column c = {cols[i].name, column_type(t, &cols[i])};
-            rc = tr->dops->add_column(tr->dest, t->name, &c, err);
-            if (rc == 0)
-                rc = sl_schema_add(target, c.name, c.type);
-            if (rc == 0) {
-                ddl_note(tr, "added column \"%s\" (%s) from %s", c.name, sl_type_name(c.type),
-                         b->ref);
-                log_stored_name(tr, c.name, 0);
-            }
-        }
-    }
-    for (size_t i = 0; i < ncols; i++)
-        sl_free(cols[i].name);
-    sl_free(cols);
+    int rc = diff_columns(target, exists, cols, ncols, vctx, diff, err);
+    if (rc == 0)
+        rc = exists ? add_new_columns(tr, b, cols, ncols, target, err)
+                    : create_from_drop(tr, b, cols, ncols, nrec, target, err);
+    infer_cols_free(cols, ncols);
     return rc;
 }
 

@@ -37,6 +37,14 @@ long sl_schema_find(const struct sl_schema *s, const char *name)
     return -1;
 }
 
+long sl_schema_find_n(const struct sl_schema *s, const char *name, size_t n)
+{
+    for (size_t i = 0; i < s->ncols; i++)
+        if (strlen(s->cols[i].name) == n && memcmp(s->cols[i].name, name, n) == 0)
+            return (long)i;
+    return -1;
+}
+
 void sl_rows_free(struct sl_rows *r)
 {
     if (!r)

@@ -21,6 +21,8 @@ struct sl_schema {
 void sl_schema_free(struct sl_schema *s);
 int sl_schema_add(struct sl_schema *s, const char *name, enum sl_type t);
 long sl_schema_find(const struct sl_schema *s, const char *name);  /* index or -1 */
+/* The same for a name of n bytes (not NUL-terminated). */
+long sl_schema_find_n(const struct sl_schema *s, const char *name, size_t n);
 
 /* One canonical value (see base/value.h); null = SQL NULL. */
 struct sl_cell {
