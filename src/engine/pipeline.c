@@ -2066,25 +2066,7 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
         if (k && wk[k].started)
             pthread_join(wk[k].th, NULL);
         wk[k].tr.dops->close(wk[k].tr.dest);
-        const struct sl_run_stats *s = &wk[k].stats;
-        stats->committed += s->committed;
-        stats->duplicates += s->duplicates;
-        stats->failed += s->failed;
-        stats->deferred += s->deferred;
-        stats->waiting += s->waiting;
-        stats->quarantined += s->quarantined;
-        stats->locked += s->locked;
-        stats->rows += s->rows;
-        stats->rows_written += s->rows_written;
-        stats->dead_lettered += s->dead_lettered;
-        stats->not_run += s->not_run;
-        stats->stopped += s->stopped;
-        if (!stats->not_run_why[0] && s->not_run_why[0])
-            memcpy(stats->not_run_why, s->not_run_why, sizeof stats->not_run_why);
-        if (s->last_batch > stats->last_batch)
-            stats->last_batch = s->last_batch;
-        if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
-            stats->first_error = s->first_error;
+        sl_run_stats_add(stats, &wk[k].stats);
         if (wk[k].rc < 0 && rc == 0) {
             rc = -1;
             *err = wk[k].err;
@@ -2327,22 +2309,9 @@ int sl_feed_open(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 
 void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats)
 {
-    const struct sl_run_stats *s = &f->stats;
     memset(&f->stats, 0, sizeof f->stats);
     run_batch(&f->tr, b);   /* acks b: the source learns the outcome */
-    stats->committed += s->committed;
-    stats->duplicates += s->duplicates;
-    stats->failed += s->failed;
-    stats->deferred += s->deferred;
-    stats->waiting += s->waiting;
-    stats->quarantined += s->quarantined;
-    stats->rows += s->rows;
-    stats->rows_written += s->rows_written;
-    stats->dead_lettered += s->dead_lettered;
-    if (s->last_batch > stats->last_batch)
-        stats->last_batch = s->last_batch;
-    if (stats->first_error.code == SL_E_NONE && s->first_error.code != SL_E_NONE)
-        stats->first_error = s->first_error;
+    sl_run_stats_add(stats, &f->stats);
 }
 
 const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close};

@@ -30,4 +30,8 @@ struct sl_run_stats {
     struct sl_err first_error;
 };
 
+/* Add the counts of `from` to `to`: sums, the newest batch, and the first
+ * error and not-run reason where `to` has none yet. */
+void sl_run_stats_add(struct sl_run_stats *to, const struct sl_run_stats *from);
+
 #endif
