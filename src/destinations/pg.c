@@ -56,6 +56,9 @@ struct sl_dest {
     char *pk_list;           /* quoted, comma separated */
     char lease[24];          /* the lease a run holds here (its key), "" = none */
     int lease_ok;            /* ... and this session has it (0 after a reconnect) */
+    int in_txn;              /* between begin() and commit()/rollback(): a lost
+                              * connection is not re-made under a statement then
+                              * (it would run outside the transaction) */
 };
 
 /* ---- errors ---- */
@@ -372,8 +375,21 @@ static int pg_ensure_meta(struct sl_dest *d, struct sl_err *err)
     return 0;
 }
 
+static int exec_rows(struct sl_dest *d, const char *sql, int nparams, const char *const *params,
+                     struct sl_rows *out, struct sl_err *err);
+
+/* Outside a transaction a connection lost since the last statement is made
+ * again first (the warehouse restarted between two runs of a table). */
 static int pg_exec(struct sl_dest *d, const char *sql, int nparams, const char *const *params,
                    struct sl_rows *out, struct sl_err *err)
+{
+    if (!d->in_txn && ensure_connected(d, err) < 0)
+        return -1;
+    return exec_rows(d, sql, nparams, params, out, err);
+}
+
+static int exec_rows(struct sl_dest *d, const char *sql, int nparams, const char *const *params,
+                     struct sl_rows *out, struct sl_err *err)
 {
     PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType s = PQresultStatus(res);
@@ -412,7 +428,7 @@ static int one_value(struct sl_dest *d, const char *sql, const char *param, char
     struct sl_rows r;
     const char *p[] = {param};
     *out = NULL;
-    if (pg_exec(d, sql, param ? 1 : 0, param ? p : NULL, &r, err) < 0)
+    if (exec_rows(d, sql, param ? 1 : 0, param ? p : NULL, &r, err) < 0)
         return -1;
     if (r.nrows > 0 && r.ncols > 0 && sl_rows_get(&r, 0, 0)) {
         *out = sl_strdup(sl_rows_get(&r, 0, 0));
@@ -430,6 +446,9 @@ static int64_t cmd_tuples(PGresult *res);
 static int pg_exec_count(struct sl_dest *d, const char *sql, int nparams,
                          const char *const *params, int64_t *changed, struct sl_err *err)
 {
+    *changed = 0;
+    if (!d->in_txn && ensure_connected(d, err) < 0)
+        return -1;
     PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType s = PQresultStatus(res);
     *changed = 0;
@@ -445,19 +464,22 @@ static int pg_exec_count(struct sl_dest *d, const char *sql, int nparams,
 
 static int pg_begin(struct sl_dest *d, struct sl_err *err)
 {
-    if (ensure_connected(d, err) < 0)
+    if (ensure_connected(d, err) < 0 || run(d, "BEGIN", err, "could not begin transaction") < 0)
         return -1;
-    return run(d, "BEGIN", err, "could not begin transaction");
+    d->in_txn = 1;
+    return 0;
 }
 
 static int pg_commit(struct sl_dest *d, struct sl_err *err)
 {
+    d->in_txn = 0;
     return run(d, "COMMIT", err, "could not commit");
 }
 
 static void pg_rollback(struct sl_dest *d)
 {
     struct sl_err e;
+    d->in_txn = 0;
     if (d->loading && PQstatus(d->conn) == CONNECTION_OK &&
         PQtransactionStatus(d->conn) == PQTRANS_ACTIVE) {
         PQputCopyEnd(d->conn, "load aborted");

@@ -1585,68 +1585,150 @@ static void quarantine(struct table_run *tr, struct sl_batch_input *b, struct at
         sl_log(SL_LOG_ERROR, &tr->log, "%s", e.msg);
 }
 
-/* Returns 1 when the table must stop taking batches (one is held). */
-static int run_batch(struct table_run *tr, struct sl_batch_input *b)
+/* The one retry loop (docs/invariants.md #6): attempts until one ends, or
+ * a failure is not transient, or the attempts run out. */
+static int attempt_with_retries(struct table_run *tr, struct sl_batch_input *b,
+                                struct attempt *at, struct sl_err *err)
 {
-    struct sl_err err, aerr;
-    struct attempt at = {0};
-    int attempts = sl_retry_attempts();
-    struct timespec t0;
-    int rc = -1, stop = 0;
-
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    sl_report_running(tr->p->name, tr->t->name, 1);
-    sl_err_clear(&err);
+    int attempts = sl_retry_attempts(), rc = -1;
     tr->tried_id = 0;
     for (int a = 1; a <= attempts; a++) {
-        sl_err_clear(&err);
-        rc = attempt_batch(tr, b, &at, &err);
-        if (rc == 0 || err.cls != SL_RETRY)
+        sl_err_clear(err);
+        rc = attempt_batch(tr, b, at, err);
+        if (rc == 0 || err->cls != SL_RETRY)
             break;
         /* a reader held the table past the destination's short lock wait:
          * the lock was given up, so the reader goes on, and the batch
          * tries again after a pause */
-        if (err.code == SL_E_LOCK)
+        if (err->code == SL_E_LOCK)
             sl_report_lock_wait(tr->p->name, tr->t->name);
         if (a < attempts) {
             sl_log(SL_LOG_WARN, &tr->log, "%s: %s, retrying (attempt %d of %d): %s", b->ref,
-                   err.code == SL_E_LOCK ? "the table is in use" : "transient failure",
-                   a + 1, attempts, err.msg);
+                   err->code == SL_E_LOCK ? "the table is in use" : "transient failure",
+                   a + 1, attempts, err->msg);
             sl_report_retry(tr->p->name, tr->t->name);
             sl_retry_sleep(a);
         }
     }
-    tr->log.batch = at.batch_id;
-    sl_err_clear(&aerr);
+    return rc;
+}
 
-    /* a drop that failed, or that a gate held, while its writer was still at
-     * it is not bad input: what it holds now is not what was judged, so it
-     * is left for the next run like one that changed before its commit */
-    if (tr->sops->verify && !tr->release_id &&
-        ((rc < 0 && err.cls != SL_RETRY) || (rc == 0 && at.result == ATT_QUARANTINED))) {
-        struct sl_err verr;
-        sl_err_clear(&verr);
-        if (tr->sops->verify(tr->src, b, &verr) > 0) {
-            struct sl_buf why;
-            sl_buf_init(&why);
-            sl_buf_printf(&why, "%s (it had %s: %s)", verr.msg,
-                          rc < 0 ? "failed" : "been held by a gate",
-                          rc < 0 ? err.msg : at.summary ? at.summary : "");
-            attempt_clear(&at);
-            at.result = ATT_CHANGED;
-            at.summary = why.oom ? sl_strdup(verr.msg) : sl_buf_steal(&why);
-            sl_buf_free(&why);
-            rc = at.summary ? 0 : -1;
-        }
+/* A drop that failed, or that a gate held, while its writer was still at
+ * it is not bad input: what it holds now is not what was judged, so it is
+ * left for the next run like one that changed before its commit. */
+static int judged_while_written(struct table_run *tr, struct sl_batch_input *b,
+                                struct attempt *at, int rc, const struct sl_err *err)
+{
+    if (!tr->sops->verify || tr->release_id ||
+        !((rc < 0 && err->cls != SL_RETRY) || (rc == 0 && at->result == ATT_QUARANTINED)))
+        return rc;
+    struct sl_err verr;
+    sl_err_clear(&verr);
+    if (tr->sops->verify(tr->src, b, &verr) <= 0)
+        return rc;
+    struct sl_buf why;
+    sl_buf_init(&why);
+    sl_buf_printf(&why, "%s (it had %s: %s)", verr.msg, rc < 0 ? "failed" : "been held by a gate",
+                  rc < 0 ? err->msg : at->summary ? at->summary : "");
+    attempt_clear(at);
+    at->result = ATT_CHANGED;
+    at->summary = why.oom ? sl_strdup(verr.msg) : sl_buf_steal(&why);
+    sl_buf_free(&why);
+    return at->summary ? 0 : -1;
+}
+
+static void ack(struct table_run *tr, struct sl_batch_input *b, enum sl_outcome o,
+                const char *why)
+{
+    struct sl_err aerr;
+    sl_err_clear(&aerr);
+    if (tr->sops->ack(tr->src, b, o, why, &aerr) < 0)
+        sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+}
+
+static void note_first_error(struct table_run *tr, const struct sl_err *err)
+{
+    if (tr->stats->first_error.code == SL_E_NONE)
+        tr->stats->first_error = *err;
+}
+
+static void batch_committed(struct table_run *tr, struct sl_batch_input *b, const struct attempt *at,
+                      double secs)
+{
+    if (b->events)
+        sl_log(SL_LOG_INFO, &tr->log,
+               "committed %s: %" PRId64 " events (%" PRId64 " new, %" PRId64
+               " stored already), %" PRId64 " to the dead letter table in %.3f s",
+               b->ref, at->res.rows_in, at->res.rows_written, at->res.rows_unchanged,
+               tr->dead_lettered, secs);
+    else
+        sl_log(SL_LOG_INFO, &tr->log,
+               "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
+               " unchanged) in %.2f s",
+               b->ref, at->res.rows_in, at->res.rows_written, at->res.rows_unchanged, secs);
+    tr->stats->committed++;
+    tr->stats->rows += at->res.rows_in;
+    tr->stats->rows_written += at->res.rows_written;
+    tr->stats->dead_lettered += tr->dead_lettered;
+    if (tr->dead_lettered)
+        sl_report_dead_letter(tr->p->name, tr->t->name, tr->dead_lettered);
+    tr->stats->last_batch = at->batch_id;
+    sl_report_batch(tr->p->name, tr->t->name, SL_MB_COMMITTED, at->res.rows_in, b->bytes, secs);
+    ack(tr, b, SL_OUT_COMMITTED, NULL);
+}
+
+/* Not transient: recorded first, so the log line and the alert name the
+ * failed batch. Returns 1 when the table must stop (a held batch that
+ * cannot load stays held). */
+static int batch_failed(struct table_run *tr, struct sl_batch_input *b, const struct attempt *at,
+                  const struct sl_err *err, double secs)
+{
+    struct sl_err aerr;
+    int64_t failed_id = tr->release_id;
+    sl_err_clear(&aerr);
+    if (!tr->release_id) {
+        struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
+                                  b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
+        if (sl_ledger_record_failure(&tr->ledger, &m, err->msg, &failed_id, &aerr) < 0)
+            sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s",
+                   aerr.msg);
     }
+    tr->log.batch = failed_id;
+    sl_log(SL_LOG_ERROR, &tr->log, "%s", err->msg);
+    tr->stats->failed++;
+    sl_report_batch(tr->p->name, tr->t->name, SL_MB_FAILED, 0, 0, secs);
+    sl_report_error(tr->p->name, tr->t->name, err->msg);
+    note_first_error(tr, err);
+    if (tr->release_id)
+        return 1;
+    send_alert(tr, "failed", 0, failed_id, err->msg, at->report);
+    ack(tr, b, SL_OUT_FAILED, err->msg);
+    return 0;
+}
+
+/* One batch through the engine: attempted with retries, then counted,
+ * reported and acked to its source as it ended. Returns 1 when the table
+ * must stop taking batches (one is held). */
+static int run_batch(struct table_run *tr, struct sl_batch_input *b)
+{
+    struct sl_err err;
+    struct attempt at = {0};
+    struct timespec t0;
+    int stop = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sl_report_running(tr->p->name, tr->t->name, 1);
+    sl_err_clear(&err);
+    int rc = attempt_with_retries(tr, b, &at, &err);
+    tr->log.batch = at.batch_id;
+    rc = judged_while_written(tr, b, &at, rc, &err);
 
     if (rc == 0 && at.result == ATT_CHANGED) {
         sl_log(SL_LOG_WARN, &tr->log, "%s", at.summary);
         tr->stats->waiting++;
         if (tr->stats->first_error.code == SL_E_NONE)
             sl_err_set(&tr->stats->first_error, SL_E_IO, "%s", at.summary);
-        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, at.summary, &aerr) < 0)
-            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        ack(tr, b, SL_OUT_RETRY_LATER, at.summary);
     } else if (rc == 0 && at.result == ATT_QUARANTINED) {
         quarantine(tr, b, &at);
         sl_report_batch(tr->p->name, tr->t->name, SL_MB_QUARANTINED, 0, 0, seconds_since(&t0));
@@ -1660,67 +1742,19 @@ static int run_batch(struct table_run *tr, struct sl_batch_input *b)
                    PRId64, b->ref, at.batch_id);
         tr->stats->duplicates++;
         sl_report_batch(tr->p->name, tr->t->name, SL_MB_DUPLICATE, 0, 0, -1);
-        if (tr->sops->ack(tr->src, b, SL_OUT_DUPLICATE, NULL, &aerr) < 0)
-            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        ack(tr, b, SL_OUT_DUPLICATE, NULL);
     } else if (rc == 0) {
-        if (b->events)
-            sl_log(SL_LOG_INFO, &tr->log,
-                   "committed %s: %" PRId64 " events (%" PRId64 " new, %" PRId64
-                   " stored already), %" PRId64 " to the dead letter table in %.3f s",
-                   b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
-                   tr->dead_lettered, seconds_since(&t0));
-        else
-            sl_log(SL_LOG_INFO, &tr->log,
-                   "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
-                   " unchanged) in %.2f s",
-                   b->ref, at.res.rows_in, at.res.rows_written, at.res.rows_unchanged,
-                   seconds_since(&t0));
-        tr->stats->committed++;
-        tr->stats->rows += at.res.rows_in;
-        tr->stats->rows_written += at.res.rows_written;
-        tr->stats->dead_lettered += tr->dead_lettered;
-        if (tr->dead_lettered)
-            sl_report_dead_letter(tr->p->name, tr->t->name, tr->dead_lettered);
-        tr->stats->last_batch = at.batch_id;
-        sl_report_batch(tr->p->name, tr->t->name, SL_MB_COMMITTED, at.res.rows_in, b->bytes,
-                         seconds_since(&t0));
-        if (tr->sops->ack(tr->src, b, SL_OUT_COMMITTED, NULL, &aerr) < 0)
-            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        batch_committed(tr, b, &at, seconds_since(&t0));
     } else if (err.cls == SL_RETRY) {
-        sl_log(SL_LOG_ERROR, &tr->log, "%s: still failing after %d attempts, left for the next run: %s",
-               b->ref, attempts, err.msg);
+        sl_log(SL_LOG_ERROR, &tr->log, "%s: still failing after %d attempts, left for the next"
+               " run: %s", b->ref, sl_retry_attempts(), err.msg);
         tr->stats->deferred++;
         sl_report_batch(tr->p->name, tr->t->name, SL_MB_DEFERRED, 0, 0, seconds_since(&t0));
         sl_report_error(tr->p->name, tr->t->name, err.msg);
-        if (tr->stats->first_error.code == SL_E_NONE)
-            tr->stats->first_error = err;
-        if (tr->sops->ack(tr->src, b, SL_OUT_RETRY_LATER, err.msg, &aerr) < 0)
-            sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
+        note_first_error(tr, &err);
+        ack(tr, b, SL_OUT_RETRY_LATER, err.msg);
     } else {
-        /* recorded first, so the log line and the alert name the failed batch */
-        int64_t failed_id = tr->release_id;
-        if (!tr->release_id) {
-            struct sl_batch_meta m = {tr->p->name, tr->t->name, sl_table_kind_name(tr->t->kind),
-                                      b->ref, b->hash[0] ? b->hash : NULL, b->bytes};
-            if (sl_ledger_record_failure(&tr->ledger, &m, err.msg, &failed_id, &aerr) < 0)
-                sl_log(SL_LOG_WARN, &tr->log, "could not record the failure in the ledger: %s",
-                       aerr.msg);
-        }
-        tr->log.batch = failed_id;
-        sl_log(SL_LOG_ERROR, &tr->log, "%s", err.msg);
-        tr->stats->failed++;
-        sl_report_batch(tr->p->name, tr->t->name, SL_MB_FAILED, 0, 0, seconds_since(&t0));
-        sl_report_error(tr->p->name, tr->t->name, err.msg);
-        if (tr->stats->first_error.code == SL_E_NONE)
-            tr->stats->first_error = err;
-        if (tr->release_id) {
-            /* a held batch that cannot load stays held */
-            stop = 1;
-        } else {
-            send_alert(tr, "failed", 0, failed_id, err.msg, at.report);
-            if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, err.msg, &aerr) < 0)
-                sl_log(SL_LOG_ERROR, &tr->log, "%s", aerr.msg);
-        }
+        stop = batch_failed(tr, b, &at, &err, seconds_since(&t0));
     }
     attempt_clear(&at);
     tr->log.batch = 0;
@@ -1748,12 +1782,11 @@ static int first_pause_notice(const struct sl_table_cfg *t, int64_t held)
     return first;
 }
 
-static int run_table(struct table_run *tr, struct sl_err *err)
+/* The table's start: is a batch of it held, and if not its source opened
+ * and its cursor read. 1 = held (the table waits), 0 = open, -1 = error. */
+static int open_table(struct table_run *tr, struct sl_err *err)
 {
-    struct sl_batch_input *b;
     int64_t held = 0;
-    int rc = 0;
-
     if (sl_ledger_first_quarantined(&tr->ledger, tr->t->name, &held, err) < 0)
         return -1;
     if (held) {
@@ -1761,13 +1794,13 @@ static int run_table(struct table_run *tr, struct sl_err *err)
                "paused: batch %" PRId64 " is in quarantine; new drops wait until"
                " `sluice approve` or `sluice reject` %" PRId64, held, held);
         tr->stats->quarantined++;
-        return 0;
+        return 1;
     }
     if (tr->sops->open(&tr->src, tr->cfg, tr->p, tr->t, err) < 0)
         return -1;
     if (tr->sops->resume) {
         char *cursor = NULL;
-        rc = sl_ledger_get_cursor(&tr->ledger, tr->p->name, tr->t->name, &cursor, err);
+        int rc = sl_ledger_get_cursor(&tr->ledger, tr->p->name, tr->t->name, &cursor, err);
         if (rc == 0)
             rc = tr->sops->resume(tr->src, cursor, err);
         sl_free(cursor);
@@ -1777,6 +1810,31 @@ static int run_table(struct table_run *tr, struct sl_err *err)
             return -1;
         }
     }
+    return 0;
+}
+
+/* open_table, retried like a batch while the failure is transient (the
+ * warehouse or the source restarting between two tables). */
+static int open_table_retrying(struct table_run *tr, struct sl_err *err)
+{
+    for (int a = 1;; a++) {
+        sl_err_clear(err);
+        int rc = open_table(tr, err);
+        if (rc >= 0 || err->cls != SL_RETRY || a >= sl_retry_attempts() || sl_stopping())
+            return rc;
+        sl_log(SL_LOG_WARN, &tr->log, "%s; retrying (attempt %d of %d)", err->msg, a + 1,
+               sl_retry_attempts());
+        sl_report_retry(tr->p->name, tr->t->name);
+        sl_retry_sleep(a);
+    }
+}
+
+static int run_table(struct table_run *tr, struct sl_err *err)
+{
+    struct sl_batch_input *b;
+    int rc = open_table_retrying(tr, err);
+    if (rc != 0)
+        return rc < 0 ? -1 : 0;
     /* a stop (daemon shutdown) takes effect between batches; rc stays 1
      * when a held batch stops the table */
     for (;;) {
