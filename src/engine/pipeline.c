@@ -2183,135 +2183,144 @@ done:
     return rc;
 }
 
+/* The held batch `batch` of tr's pipeline, its table found and its data
+ * reopened from where the source held it: 0 with *b, 1 when the pipeline
+ * has no such batch, -1 error. */
+static int reopen_held(struct table_run *tr, int64_t batch, struct sl_batch_input **b,
+                       struct sl_err *err)
+{
+    struct sl_rows row = {0};
+    int rc = -1;
+    if (sl_ledger_get(&tr->ledger, batch, tr->p->name, &row, err) < 0)
+        return -1;
+    if (row.nrows == 0) {
+        sl_rows_free(&row);
+        return 1;       /* not this pipeline's */
+    }
+    const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
+    const char *held = sl_rows_get(&row, 0, 6);
+    for (size_t i = 0; i < tr->p->ntables && !tr->t; i++)
+        if (table && strcmp(tr->p->tables[i].name, table) == 0)
+            tr->t = &tr->p->tables[i];
+    if (!state || strcmp(state, "quarantined") != 0)
+        sl_err_set(err, SL_E_STATE, "batch %" PRId64 " is %s, not quarantined: only a"
+                   " quarantined batch can be approved or rejected", batch,
+                   state ? state : "unknown");
+    else if (!tr->t)
+        sl_err_set(err, SL_E_CONFIG, "batch %" PRId64 " is of table \"%s\", which pipeline"
+                   " \"%s\" no longer has", batch, table ? table : "?", tr->p->name);
+    else if (!held || !tr->sops->reopen)
+        sl_err_set(err, SL_E_INTERNAL, "batch %" PRId64 " has no held data to release", batch);
+    else if (tr->sops->open(&tr->src, tr->cfg, tr->p, tr->t, err) == 0 &&
+             tr->sops->reopen(tr->src, held, b, err) == 0)
+        rc = 0;
+    if (tr->t) {
+        tr->log.table = tr->t->name;
+        tr->log.batch = batch;
+    }
+    sl_rows_free(&row);
+    return rc;
+}
+
+/* Approve: load the held batch as it is (no gates) under its own id, the
+ * decision committed with it. Not loaded after all (its content came in
+ * meanwhile): the approval stays on record, and what sluice made of it
+ * follows it. */
+static int approve_held(struct table_run *tr, int64_t batch, struct sl_batch_input *b,
+                        char *entry, struct sl_err *err)
+{
+    struct sl_run_stats *stats = tr->stats;
+    int before = stats->committed + stats->duplicates;
+    tr->release_id = batch;
+    tr->decision = entry;
+    run_batch(tr, b);   /* acks b */
+    if (stats->committed + stats->duplicates == before)
+        return sl_err_set(err, SL_E_INPUT, "batch %" PRId64 " could not be loaded: %s", batch,
+                          stats->first_error.msg);
+    if (!stats->duplicates || stats->committed)
+        return 0;
+    char *dup = sl_ledger_decision("rejected", "sluice", NULL, "not loaded: its content was"
+                                   " loaded by another batch meanwhile");
+    int rc = 0;
+    if (!dup)
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+    else if (tr->dops->begin(tr->dest, err) < 0 ||
+             sl_ledger_decide(&tr->ledger, batch, NULL, entry, err) < 0 ||
+             sl_ledger_decide(&tr->ledger, batch, "rejected", dup, err) < 0 ||
+             tr->dops->commit(tr->dest, err) < 0) {
+        tr->dops->rollback(tr->dest);
+        rc = -1;
+    }
+    sl_free(dup);
+    return rc;
+}
+
+/* Reject: the decision recorded and the held data set aside (the source's
+ * ack); a database source's rows cannot be set aside, so its cursor moves
+ * past them instead, in the same transaction. */
+static int reject_held(struct table_run *tr, int64_t batch, struct sl_batch_input *b,
+                       const char *entry, const char *line, struct sl_err *err)
+{
+    struct sl_err aerr;
+    if (tr->dops->begin(tr->dest, err) < 0 ||
+        sl_ledger_decide(&tr->ledger, batch, "rejected", entry, err) < 0 ||
+        (b->cursor_after && sl_ledger_set_cursor(&tr->ledger, tr->p->name, tr->t->name,
+                                                 b->cursor_after, batch, err) < 0) ||
+        tr->dops->commit(tr->dest, err) < 0) {
+        tr->dops->rollback(tr->dest);
+        return -1;
+    }
+    sl_err_clear(&aerr);
+    sl_report_batch(tr->p->name, tr->t->name, SL_MB_REJECTED, 0, 0, -1);
+    if (tr->sops->ack(tr->src, b, SL_OUT_FAILED, line, &aerr) < 0)
+        sl_log(SL_LOG_WARN, &tr->log, "%s", aerr.msg);
+    return 0;
+}
+
 int sl_pipeline_release(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                         int64_t batch, int approve, const char *who, const char *note,
                         struct sl_run_stats *stats, struct sl_err *err)
 {
-    struct table_run tr = {0};
-    struct sl_rows row = {0};
+    struct table_run tr = {.cfg = c, .p = p, .stats = stats, .sops = p->source_ops};
     struct sl_batch_input *b = NULL;
-    int rc = -1;
+    struct sl_buf line;
+    char *entry = NULL;
+    char now[32];
+    int rc;
 
-    tr.cfg = c;
-    tr.p = p;
-    tr.stats = stats;
-    tr.sops = p->source_ops;
     tr.log.pipeline = p->name;
+    sl_buf_init(&line);
     if (connect_dest(c, p, &tr.dops, &tr.dest, &tr.log, err) < 0)
         return -1;
     tr.ledger.ops = tr.dops;
     tr.ledger.d = tr.dest;
-    if (sl_ledger_get(&tr.ledger, batch, p->name, &row, err) < 0)
-        goto done;
-    if (row.nrows == 0) {
-        rc = 1;     /* not this pipeline's */
-        goto done;
-    }
-    const char *table = sl_rows_get(&row, 0, 2), *state = sl_rows_get(&row, 0, 4);
-    const char *held = sl_rows_get(&row, 0, 6);
-    if (!state || strcmp(state, "quarantined") != 0) {
-        sl_err_set(err, SL_E_STATE, "batch %" PRId64 " is %s, not quarantined: only a"
-                   " quarantined batch can be approved or rejected", batch,
-                   state ? state : "unknown");
-        goto done;
-    }
-    for (size_t i = 0; i < p->ntables && !tr.t; i++)
-        if (table && strcmp(p->tables[i].name, table) == 0)
-            tr.t = &p->tables[i];
-    if (!tr.t) {
-        sl_err_set(err, SL_E_CONFIG, "batch %" PRId64 " is of table \"%s\", which pipeline"
-                   " \"%s\" no longer has", batch, table ? table : "?", p->name);
-        goto done;
-    }
-    tr.log.table = tr.t->name;
-    tr.log.batch = batch;
-    if (!held || !tr.sops->reopen) {
-        sl_err_set(err, SL_E_INTERNAL, "batch %" PRId64 " has no held data to release", batch);
-        goto done;
-    }
-    if (tr.sops->open(&tr.src, c, p, tr.t, err) < 0)
-        goto done;
-    if (tr.sops->reopen(tr.src, held, &b, err) < 0)
+    if ((rc = reopen_held(&tr, batch, &b, err)) != 0)
         goto done;
 
     /* the decision for the ledger (kept with every later one, see
      * ledger.h) and the same words for the log, the alert and the drop */
-    struct sl_buf dec;
-    sl_buf_init(&dec);
-    char now[32];
-    sl_time_format(sl_time_now(), now);
     const char *by = who && *who ? who : "unknown";
-    sl_buf_printf(&dec, "%s by %s at %s%s%s", approve ? "approved" : "rejected", by, now,
+    sl_time_format(sl_time_now(), now);
+    sl_buf_printf(&line, "%s by %s at %s%s%s", approve ? "approved" : "rejected", by, now,
                   note && *note ? ": " : "", note ? note : "");
-    char *entry = sl_ledger_decision(approve ? "approved" : "rejected", by, now, note);
-    if (dec.oom || !entry) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
-        sl_buf_free(&dec);
-        sl_free(entry);
+    entry = sl_ledger_decision(approve ? "approved" : "rejected", by, now, note);
+    if (line.oom || !entry) {
+        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
     if (approve) {
-        tr.release_id = batch;
-        tr.decision = entry;
-        int before = stats->committed + stats->duplicates;
-        run_batch(&tr, b);
+        rc = approve_held(&tr, batch, b, entry, err);
         b = NULL;   /* acked */
-        if (stats->committed + stats->duplicates == before) {
-            sl_err_set(err, SL_E_INPUT, "batch %" PRId64 " could not be loaded: %s", batch,
-                       stats->first_error.msg);
-            sl_buf_free(&dec);
-            sl_free(entry);
-            goto done;
-        }
-        /* not loaded after all: the approval stays on record, and what
-         * sluice made of it follows it */
-        char *dup = NULL;
-        if (stats->duplicates && stats->committed == 0 &&
-            (!(dup = sl_ledger_decision("rejected", "sluice", NULL,
-                                        "not loaded: its content was loaded by another batch"
-                                        " meanwhile")) ||
-             tr.dops->begin(tr.dest, err) < 0 ||
-             sl_ledger_decide(&tr.ledger, batch, NULL, entry, err) < 0 ||
-             sl_ledger_decide(&tr.ledger, batch, "rejected", dup, err) < 0 ||
-             tr.dops->commit(tr.dest, err) < 0)) {
-            if (!dup)
-                sl_err_set(err, SL_E_NOMEM, "out of memory");
-            else
-                tr.dops->rollback(tr.dest);
-            sl_free(dup);
-            sl_buf_free(&dec);
-            sl_free(entry);
-            goto done;
-        }
-        sl_free(dup);
-    } else {
-        struct sl_err aerr;
-        /* a database source's rows cannot be set aside: the cursor moves
-         * past them instead, in the same transaction */
-        if (tr.dops->begin(tr.dest, err) < 0 ||
-            sl_ledger_decide(&tr.ledger, batch, "rejected", entry, err) < 0 ||
-            (b->cursor_after && sl_ledger_set_cursor(&tr.ledger, p->name, tr.t->name,
-                                                     b->cursor_after, batch, err) < 0) ||
-            tr.dops->commit(tr.dest, err) < 0) {
-            tr.dops->rollback(tr.dest);
-            sl_buf_free(&dec);
-            sl_free(entry);
-            goto done;
-        }
-        sl_err_clear(&aerr);
-        sl_report_batch(p->name, tr.t->name, SL_MB_REJECTED, 0, 0, -1);
-        if (tr.sops->ack(tr.src, b, SL_OUT_FAILED, dec.data, &aerr) < 0)
-            sl_log(SL_LOG_WARN, &tr.log, "%s", aerr.msg);
+    } else if ((rc = reject_held(&tr, batch, b, entry, line.data, err)) == 0) {
         b = NULL;
     }
+    if (rc < 0)
+        goto done;
     sl_log(SL_LOG_INFO, &tr.log, "batch %" PRId64 " %s", batch,
            !approve           ? "rejected; its data was set aside"
            : stats->committed ? "approved and loaded"
                               : "approved; its content was loaded meanwhile, so it stays out");
-    send_alert(&tr, "quarantined", 1, batch, dec.data, NULL);
-    sl_buf_free(&dec);
-    sl_free(entry);
-    rc = 0;
+    send_alert(&tr, "quarantined", 1, batch, line.data, NULL);
 done:
     if (b) {
         struct sl_err aerr;
@@ -2321,7 +2330,8 @@ done:
         tr.sops->close(tr.src);
     sl_schema_free(&tr.src_schema);
     sl_buf_free(&tr.ddl);
-    sl_rows_free(&row);
+    sl_buf_free(&line);
+    sl_free(entry);
     tr.dops->close(tr.dest);
     return rc;
 }
