@@ -47,6 +47,12 @@ struct sl_stream {
     int member_end;             /* gzip: the last member ended; more may follow */
     ZSTD_DCtx *zd;
     size_t zhint;               /* zstd: hint of the last call that moved; 0 = frame end */
+    unsigned char zhdr[18];     /* zstd: the current frame's header as consumed (18 =
+                                 * ZSTD_FRAMEHEADERSIZE_MAX) ... */
+    size_t zhdr_n;
+    unsigned long long zsize;   /* ... the content size it declares, or
+                                 * ZSTD_CONTENTSIZE_UNKNOWN / _ERROR (not read yet) */
+    unsigned long long zout;    /* bytes the current frame gave so far */
 
     int done;                   /* end of data reached */
     int failed;                 /* every read repeats `saved` */
@@ -157,6 +163,7 @@ static int setup_codec(struct sl_stream *s, struct sl_err *err)
         s->codec = SL_CODEC_ZSTD;
         s->zd = ZSTD_createDCtx();
         s->zhint = 1;           /* inside a frame until one ends */
+        s->zsize = ZSTD_CONTENTSIZE_ERROR;
         if (!s->zd)
             return sl_err_set(err, SL_E_NOMEM, "%s: out of memory starting zstd", s->name);
     }
@@ -396,6 +403,21 @@ static ssize_t read_gzip(struct sl_stream *s, char *buf, size_t cap, struct sl_e
     return (ssize_t)((char *)s->z.next_out - buf);
 }
 
+/* The bytes `p`, `n` long, were just consumed from the current frame:
+ * its first ones are its header, kept until the content size it declares
+ * can be read. */
+static void zstd_frame_header(struct sl_stream *s, const void *p, size_t n)
+{
+    if (s->zsize != ZSTD_CONTENTSIZE_ERROR || s->zhdr_n == sizeof s->zhdr || n == 0)
+        return;
+    size_t take = sizeof s->zhdr - s->zhdr_n;
+    if (take > n)
+        take = n;
+    memcpy(s->zhdr + s->zhdr_n, p, take);
+    s->zhdr_n += take;
+    s->zsize = ZSTD_getFrameContentSize(s->zhdr, s->zhdr_n);
+}
+
 static ssize_t read_zstd(struct sl_stream *s, char *buf, size_t cap, struct sl_err *err)
 {
     ZSTD_outBuffer out = { buf, cap, 0 };
@@ -406,14 +428,31 @@ static ssize_t read_zstd(struct sl_stream *s, char *buf, size_t cap, struct sl_e
         ZSTD_inBuffer in = { s->ip, (size_t)(s->iend - s->ip), 0 };
         size_t before = out.pos;
         size_t zr = ZSTD_decompressStream(s->zd, &out, &in);
+        zstd_frame_header(s, s->ip, in.pos);
         s->ip += in.pos;
         s->raw += in.pos;
+        s->zout += out.pos - before;
         if (ZSTD_isError(zr)) {
             if (ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation)
                 return sl_err_set(err, SL_E_NOMEM, "%s: out of memory decompressing zstd",
                                   s->name);
             return sl_err_set(err, SL_E_INPUT, "%s: corrupt zstd data near byte %llu: %s",
                               s->name, (unsigned long long)s->raw, ZSTD_getErrorName(zr));
+        }
+        if (zr == 0) {
+            /* a frame ended. libzstd does not always hold a frame to the
+             * content size its header declares (a small output buffer let
+             * a frame that says 73 bytes end after none), so that is checked
+             * here: whatever the read sizes, a short frame is an error */
+            unsigned long long want = s->zsize;
+            if (want != ZSTD_CONTENTSIZE_UNKNOWN && want != ZSTD_CONTENTSIZE_ERROR &&
+                want != s->zout)
+                return sl_err_set(err, SL_E_INPUT, "%s: corrupt zstd data near byte %llu:"
+                                  " the frame declares %llu bytes and holds %llu", s->name,
+                                  (unsigned long long)s->raw, want, s->zout);
+            s->zhdr_n = 0;
+            s->zsize = ZSTD_CONTENTSIZE_ERROR;
+            s->zout = 0;
         }
         if (in.pos == 0 && out.pos == before) {
             if (in.size > 0)

@@ -501,6 +501,26 @@ static void zstd_corrupt_and_trailing_garbage_are_errors(void **state)
 
 /* ---- raw bytes, allocation failures ---- */
 
+/* Found by fuzz_stream: a frame whose header declares 73 bytes and whose one
+ * (last, raw) block holds none was read as an empty file when the reads
+ * were small, and as corrupt when they were large. Short at any read size. */
+static void zstd_frame_shorter_than_it_declares_is_an_error(void **state)
+{
+    (void)state;
+    static const unsigned char frame[] = {0x28, 0xb5, 0x2f, 0xfd, 0x20, 0x49, 0x01, 0x00, 0x00};
+    for (size_t chunk = 0; chunk <= 16; chunk++)
+        expect_mem_error(frame, sizeof frame, chunk, "corrupt zstd data");
+    /* the same with a good frame before it: what the good one holds is not
+     * taken for the whole file either */
+    struct sl_buf two;
+    sl_buf_init(&two);
+    zstd_append(&two, "abc\n", 4, 3);
+    sl_buf_append(&two, frame, sizeof frame);
+    for (size_t chunk = 0; chunk <= 16; chunk++)
+        expect_mem_error(two.data, two.len, chunk, "corrupt zstd data");
+    sl_buf_free(&two);
+}
+
 static void raw_bytes_count_compressed_input_as_it_is_used(void **state)
 {
     (void)state;
@@ -580,6 +600,7 @@ int main(void)
         cmocka_unit_test(gzip_corrupt_message_names_file_and_reason),
         cmocka_unit_test(gzip_trailing_garbage_is_an_error),
         cmocka_unit_test(zstd_frames_at_every_chunk_size),
+        cmocka_unit_test(zstd_frame_shorter_than_it_declares_is_an_error),
         cmocka_unit_test(zstd_large_file),
         cmocka_unit_test(zstd_truncated_anywhere_is_an_error),
         cmocka_unit_test(zstd_corrupt_and_trailing_garbage_are_errors),
