@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -406,16 +407,26 @@ static ssize_t read_gzip(struct sl_stream *s, char *buf, size_t cap, struct sl_e
 /* The bytes `p`, `n` long, were just consumed from the current frame:
  * its first ones are its header, kept until the content size it declares
  * can be read. */
-static void zstd_frame_header(struct sl_stream *s, const void *p, size_t n)
+static int zstd_frame_header(struct sl_stream *s, const void *p, size_t n)
 {
     if (s->zsize != ZSTD_CONTENTSIZE_ERROR || s->zhdr_n == sizeof s->zhdr || n == 0)
-        return;
-    size_t take = sizeof s->zhdr - s->zhdr_n;
+        return 0;
+    size_t had = s->zhdr_n, take = sizeof s->zhdr - s->zhdr_n;
     if (take > n)
         take = n;
     memcpy(s->zhdr + s->zhdr_n, p, take);
     s->zhdr_n += take;
+    if (had < 4 && s->zhdr_n >= 4) {
+        /* a frame of today's format, or a skippable one: libzstd also
+         * decodes the legacy formats of before 1.0, and does so differently
+         * by read size, so those are refused */
+        uint32_t magic = (uint32_t)s->zhdr[0] | (uint32_t)s->zhdr[1] << 8 |
+                         (uint32_t)s->zhdr[2] << 16 | (uint32_t)s->zhdr[3] << 24;
+        if (magic != ZSTD_MAGICNUMBER && (magic & 0xFFFFFFF0u) != ZSTD_MAGIC_SKIPPABLE_START)
+            return -1;
+    }
     s->zsize = ZSTD_getFrameContentSize(s->zhdr, s->zhdr_n);
+    return 0;
 }
 
 static ssize_t read_zstd(struct sl_stream *s, char *buf, size_t cap, struct sl_err *err)
@@ -428,10 +439,14 @@ static ssize_t read_zstd(struct sl_stream *s, char *buf, size_t cap, struct sl_e
         ZSTD_inBuffer in = { s->ip, (size_t)(s->iend - s->ip), 0 };
         size_t before = out.pos;
         size_t zr = ZSTD_decompressStream(s->zd, &out, &in);
-        zstd_frame_header(s, s->ip, in.pos);
+        int known = zstd_frame_header(s, s->ip, in.pos);
         s->ip += in.pos;
         s->raw += in.pos;
         s->zout += out.pos - before;
+        if (known < 0)
+            return sl_err_set(err, SL_E_INPUT, "%s: corrupt zstd data near byte %llu: not a"
+                              " zstd frame (nor one of before zstd 1.0, which are not read)",
+                              s->name, (unsigned long long)s->raw);
         if (ZSTD_isError(zr)) {
             if (ZSTD_getErrorCode(zr) == ZSTD_error_memory_allocation)
                 return sl_err_set(err, SL_E_NOMEM, "%s: out of memory decompressing zstd",
