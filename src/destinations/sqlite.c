@@ -74,6 +74,7 @@
 
 #include <sqlite3.h>
 
+#include "base/hash.h"
 #include "base/mem.h"
 
 enum { STMT_CACHE_MAX = 32, DEFAULT_BUSY_MS = 10000 };
@@ -280,10 +281,7 @@ static enum sl_type type_from_decl(const char *decl)
 
 static uint64_t hash_sql(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;     /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return sl_fnv1a64_str(SL_FNV1A64_SLUICE_INIT, s);
 }
 
 /* One statement only: anything but blanks, ';' and comments after it is an

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/json.h"
 #include "base/mem.h"
 
@@ -206,9 +207,7 @@ static int same_name(const struct sl_field *a, const struct sl_field *b)
 
 static size_t name_hash(const struct sl_field *f)
 {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);      /* FNV-1a */
-    for (size_t i = 0; i < f->name_len; i++)
-        h = (h ^ (unsigned char)f->name[i]) * UINT64_C(0x100000001b3);
+    uint64_t h = sl_fnv1a64(SL_FNV1A64_INIT, f->name, f->name_len);
     return (size_t)(h ^ h >> 29);
 }
 
