@@ -44,7 +44,7 @@ static int exec_sql(struct sl_ledger *l, const char *tmpl, int n, const char *co
 {
     char *sql = sql_for(l, tmpl);
     if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     int rc = l->ops->exec(l->d, sql, n, p, out, err);
     sl_free(sql);
     return rc;
@@ -441,7 +441,7 @@ int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const c
     snprintf(ids, sizeof ids, "%" PRId64, id);
     now_text(now);
     char *sql = sql_for(l, SQL_DECIDE);
-    int rc = sql ? 1 : sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int rc = sql ? 1 : sl_err_nomem(err);
     for (int tries = 1; rc > 0; tries++) {
         struct sl_rows r;
         const char *p[] = {ids};
@@ -462,7 +462,7 @@ int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const c
         int64_t changed = 0;
         const char *q[] = {ids, state, text, now, old};
         if (!text)
-            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+            rc = sl_err_nomem(err);
         else if (l->ops->exec_count(l->d, sql, 5, q, &changed, err) < 0)
             rc = -1;
         else if (changed == 1)
@@ -489,7 +489,7 @@ int sl_ledger_get_cursor(struct sl_ledger *l, const char *pipeline, const char *
         return -1;
     int rc = 0;
     if (r.nrows == 1 && sl_rows_get(&r, 0, 0) && !(*value = sl_strdup(sl_rows_get(&r, 0, 0))))
-        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        rc = sl_err_nomem(err);
     sl_rows_free(&r);
     return rc;
 }

@@ -52,7 +52,7 @@ static int exec_meta(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
 {
     char *sql = sl_meta_sql(ops, d, tmpl);
     if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     int rc = ops->exec(d, sql, n, p, out, err);
     sl_free(sql);
     return rc;
@@ -64,7 +64,7 @@ static int exec_buf(const struct sl_dest_ops *ops, struct sl_dest *d, struct sl_
                     struct sl_err *err)
 {
     if (b->oom || !b->data)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     if (changed)
         return ops->exec_count(d, b->data, n, p, changed, err);
     return ops->exec(d, b->data, n, p, out, err);
@@ -97,7 +97,7 @@ int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t b
     /* appended: the approval that loaded it, if any, stays beside this */
     char *dec = sl_ledger_decision("rolled back", who && *who ? who : "unknown", NULL, note);
     if (!dec)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     int drc = sl_ledger_decide(&l, batch, "rolled_back", dec, err);
     sl_free(dec);
     if (drc < 0)
@@ -106,7 +106,7 @@ int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t b
     char *sql = sl_meta_sql(ops, d, "DELETE FROM {files} WHERE batch_id = $1");
     int64_t n = 0;
     if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     int rc = ops->exec_count(d, sql, 1, p, &n, err);
     sl_free(sql);
     if (forgotten)
@@ -150,7 +150,7 @@ int sl_common_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const ch
     sl_rows_free(&b);
     if (n == 0)
         return sl_err_set(err, SL_E_INTERNAL, "%s and %s have no column in common", into, from);
-    return list->oom ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
+    return list->oom ? sl_err_nomem(err) : 0;
 }
 
 /* ---- what stands in the way ---- */
@@ -222,7 +222,7 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
         const char *ck = sl_rows_get(&r, i, 1);
         if (idset_add(found, c) < 0) {
             sl_rows_free(&r);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         }
         if (why && ck && strcmp(ck, "snapshot") == 0)
             sl_buf_printf(why, "%sbatch %" PRId64 " (later) replaced the whole table after batch %"
@@ -245,7 +245,7 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
                   " GROUP BY \"_sluice_replaced_by\" ORDER BY 1", t->hist, bt ? bt : "");
     const char *p1[] = {ids};
     int rc = bt ? exec_buf(t->ops, t->d, &sql, 1, p1, &r, NULL, err)
-                : sl_err_set(err, SL_E_NOMEM, "out of memory");
+                : sl_err_nomem(err);
     sl_free(bt);
     sl_buf_free(&sql);
     if (rc < 0)
@@ -253,7 +253,7 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
     for (size_t i = 0; i < r.nrows && rc == 0; i++) {
         int64_t c = cell_int(&r, i, 0), n = cell_int(&r, i, 1);
         if (idset_add(found, c) < 0) {
-            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+            rc = sl_err_nomem(err);
             break;
         }
         if (!why)
@@ -334,7 +334,7 @@ static int rollback_one(struct table_ctx *t, int64_t batch, const char *kind,
     int rc = -1;
 
     if (!tq)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     snprintf(ids, sizeof ids, "%" PRId64, batch);
     const char *p[] = {ids};
     sl_buf_init(&sql);
@@ -433,7 +433,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
     kind = sl_strdup(sl_rows_get(&row, 0, 3) ? sl_rows_get(&row, 0, 3) : "append");
     sl_rows_free(&row);
     if (!table || !kind) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
         goto fail;
     }
     t.table = table;
@@ -522,7 +522,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
 
 oom_or_fail:
     if (err->code == SL_E_NONE)
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
 fail:
     ops->rollback(d);
     sl_rollback_result_free(out);

@@ -17,7 +17,7 @@ static int exec_meta(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
 {
     char *sql = sl_meta_sql(ops, d, tmpl);
     if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     int rc = ops->exec(d, sql, n, p, out, err);
     sl_free(sql);
     return rc;
@@ -28,7 +28,7 @@ static int exec_buf(const struct sl_dest_ops *ops, struct sl_dest *d, struct sl_
                     struct sl_err *err)
 {
     if (b->oom || !b->data)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     if (changed)
         return ops->exec_count(d, b->data, n, p, changed, err);
     return ops->exec(d, b->data, n, p, out, err);
@@ -117,7 +117,7 @@ static int drop_snapshot(const struct sl_dest_ops *ops, struct sl_dest *d, int64
     sl_buf_init(&b);
     sl_buf_printf(&b, "DROP TABLE IF EXISTS %s", q ? q : "");
     int rc = q ? exec_buf(ops, d, &b, 0, NULL, NULL, NULL, err)
-               : sl_err_set(err, SL_E_NOMEM, "out of memory");
+               : sl_err_nomem(err);
     sl_buf_free(&b);
     sl_free(q);
     snprintf(ids, sizeof ids, "%" PRId64, id);
@@ -233,7 +233,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     sq = snap_sql(ops, d, snap);
     bt = sl_meta_sql(ops, d, "{batches}");
     if (!tq || !sq || !bt) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
         goto fail;
     }
     int exists = ops->describe(d, table, &s, err);
@@ -286,7 +286,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     if (later.nrows) {
         out->rolled_back = sl_calloc(later.nrows, sizeof *out->rolled_back);
         if (!out->rolled_back) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto fail;
         }
     }

@@ -162,12 +162,6 @@ static long count_cols(const char *a, const char *b)
 
 /* ---- errors ---- */
 
-static int nomem(struct csv_reader *r, long line, struct sl_err *err)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s:%ld: out of memory reading the record",
-                      name_of(r), line);
-}
-
 static int too_long(struct csv_reader *r, long line, struct sl_err *err)
 {
     return sl_err_set(err, SL_E_INPUT,
@@ -249,7 +243,7 @@ static int parse_record(struct csv_reader *r, size_t *nfout, size_t *used, int *
         cb = p;
         dirty = 0;
         if (nf == r->fcap && grow_fields(r) < 0)
-            return nomem(r, r->line, err);
+            return sl_format_nomem(err, name_of(r), r->line);
         struct sl_field *f = &r->fields[nf++];
         f->line = line;
         f->col = cbcol;
@@ -418,7 +412,7 @@ static int refill(struct csv_reader *r, size_t want, struct sl_err *err)
                 size_t ncap = r->cap < r->hard_cap / 2 ? r->cap * 2 : r->hard_cap;
                 char *nb = sl_realloc(r->buf, ncap);
                 if (!nb)
-                    return nomem(r, r->line, err);
+                    return sl_format_nomem(err, name_of(r), r->line);
                 r->buf = nb;
                 r->cap = ncap;
             }
@@ -552,7 +546,7 @@ static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct 
     }
     r->names = sl_malloc(total);
     if (!r->names)
-        return nomem(r, line, err);
+        return sl_format_nomem(err, name_of(r), line);
     char *w = r->names;
     for (size_t i = 0; i < n; i++) {
         struct sl_field *f = &r->fields[i];
@@ -573,7 +567,7 @@ static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct 
     size_t first, dup;
     int rc = find_dup(r->fields, n, &first, &dup);
     if (rc < 0)
-        return nomem(r, line, err);
+        return sl_format_nomem(err, name_of(r), line);
     if (rc > 0) {
         const struct sl_field *f = &r->fields[dup];
         int shown = f->name_len > 200 ? 200 : (int)f->name_len;

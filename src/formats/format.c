@@ -30,6 +30,11 @@ const struct sl_format_ops *sl_format_find(const char *name, struct sl_err *err)
     return NULL;
 }
 
+int sl_format_nomem(struct sl_err *err, const char *name, long line)
+{
+    return sl_err_set(err, SL_E_NOMEM, "%s:%ld: out of memory reading the record", name, line);
+}
+
 static int ends_with(const char *s, size_t n, const char *suffix)
 {
     size_t m = strlen(suffix);

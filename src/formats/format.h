@@ -59,6 +59,10 @@ extern const struct sl_format_ops sl_format_csv;
 extern const struct sl_format_ops sl_format_tsv;
 extern const struct sl_format_ops sl_format_jsonl;
 
+/* Out of memory reading the record at `line` of input `name`: "<name>:<line>:
+ * out of memory reading the record" (SL_E_NOMEM). Returns -1. */
+int sl_format_nomem(struct sl_err *err, const char *name, long line);
+
 /* By name; "not found" lists the formats there are. */
 const struct sl_format_ops *sl_format_find(const char *name, struct sl_err *err);
 /* By file name extension, ignoring .gz / .zst; NULL when none matches. */

@@ -72,12 +72,6 @@ static long col_at(const char *line, size_t off)
     return 1 + count_cols(line, 0, off);
 }
 
-static int nomem(struct jsonl_reader *r, long line, struct sl_err *err)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s:%ld: out of memory reading the record",
-                      name_of(r), line);
-}
-
 /* ---- lines ---- */
 
 static int too_long(struct jsonl_reader *r, long line, struct sl_err *err)
@@ -144,7 +138,7 @@ static int next_line(struct jsonl_reader *r, const char **line, size_t *len,
             size_t ncap = r->cap < r->hard_cap / 2 ? r->cap * 2 : r->hard_cap;
             char *nb = sl_realloc(r->buf, ncap);
             if (!nb)
-                return nomem(r, r->line, err);
+                return sl_format_nomem(err, name_of(r), r->line);
             r->buf = nb;
             r->cap = ncap;
         }
@@ -283,7 +277,7 @@ static int parse_record(struct jsonl_reader *r, const char *line, size_t len, lo
      * for the whole line r->text never moves and its pointers stay put. */
     sl_buf_reset(&r->text);
     if (sl_buf_reserve(&r->text, len) < 0)
-        return nomem(r, lineno, err);
+        return sl_format_nomem(err, name_of(r), lineno);
 
     i = sl_json_skip_ws(line, len, i + 1);
     if (i < len && line[i] == '}') {
@@ -295,7 +289,7 @@ static int parse_record(struct jsonl_reader *r, const char *line, size_t len, lo
             sl_json_scan(line + i, len - i, &tk, NULL, NULL, 0) < 0)
             return bad_line(r, line, len, lineno, err);
         if (nf == r->fcap && grow_fields(r) < 0)
-            return nomem(r, lineno, err);
+            return sl_format_nomem(err, name_of(r), lineno);
         struct sl_field *f = &r->fields[nf];
         r->keyoff[nf] = i;
         if (tk.escaped) {
@@ -376,7 +370,7 @@ end:
     size_t dup;
     int rc = find_dup(r, nf, &dup);
     if (rc < 0)
-        return nomem(r, lineno, err);
+        return sl_format_nomem(err, name_of(r), lineno);
     if (rc > 0) {
         /* name it as written (escapes and all), cut short if huge */
         size_t k = r->keyoff[dup];
@@ -400,7 +394,7 @@ end:
 
 undecodable:
     if (r->text.oom)
-        return nomem(r, lineno, err);
+        return sl_format_nomem(err, name_of(r), lineno);
     /* a syntax error further on is the more basic problem: report it first */
     if (sl_json_validate(line, len, NULL, NULL, 0) < 0)
         return bad_line(r, line, len, lineno, err);

@@ -55,7 +55,7 @@ int sl_gate_report(struct json_t *o, struct sl_gate_result *res, struct sl_err *
     res->report_json = text ? sl_strdup(text) : NULL;
     free(text);
     if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     return 0;
 }
 

@@ -120,11 +120,6 @@ static const void *rules_item(const void *ctx, size_t i)
     return i < c->nitems ? &c->items[i] : NULL;
 }
 
-static int oom(struct sl_err *err, const char *file)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s: out of memory while reading the config", file);
-}
-
 /* A new rule at the end of c (zeroed), or NULL. */
 static struct rule *rule_new(struct rules_cfg *c, enum rule_kind kind, const struct item *it,
                              const char *file, const struct sl_yaml_node *n)
@@ -160,7 +155,7 @@ static int compile(struct rule *r, const char *pattern, const char *key,
 
     if (!re || !(r->pattern = sl_strdup(pattern))) {
         sl_free(re);
-        return oom(err, file);
+        return sl_yaml_nomem(err, file);
     }
     int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
@@ -256,7 +251,7 @@ static int parse_item(struct rules_cfg *c, const struct sl_yaml_node *n, size_t 
     c->items[c->nitems++] = it;     /* kept as written; rules_free_ctx frees it */
     return 0;
 nomem:
-    oom(err, file);
+    sl_yaml_nomem(err, file);
 done:
     sl_cfg_free(item_keys, &it);
     return rc;
@@ -460,7 +455,7 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
                 continue;
             if (!(*out[k] = canon(ty, bound[k], why, sizeof why)) &&
                 strcmp(why, "out of memory") == 0)
-                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+                return sl_err_nomem(err);
             if (!*out[k])
                 return sl_err_set(err, SL_E_CONFIG,
                                   "%s: table \"%s\": gate \"rules\": rule \"%s\": %s \"%s\" is "
@@ -477,7 +472,7 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
     } else if (r->kind == R_ACCEPTED) {
         x->acc = sl_calloc(r->values.n, sizeof *x->acc);
         if (!x->acc)
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         for (size_t k = 0; k < r->values.n; k++) {
             if (ty == SL_T_TEXT)
                 x->acc[k] = sl_strdup(r->values.items[k]);
@@ -488,7 +483,7 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
                                   "value \"%s\" is not a %s (%s)", r->where, t, r->name,
                                   r->values.items[k], sl_type_name(ty), why);
             if (!x->acc[k])
-                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+                return sl_err_nomem(err);
             x->nacc = k + 1;
         }
     }
@@ -504,7 +499,7 @@ static int rules_start(const void *ctx, const struct sl_gate_env *env, struct sl
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g || !(g->rr = sl_calloc(c->n + 1, sizeof *g->rr))) {
         sl_free(g);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     g->cfg = c;
     sl_buf_init(&g->tmp);
@@ -712,7 +707,7 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     sl_buf_free(&msg);
     if (nomem) {
         json_decref(o);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     return sl_gate_report(o, res, err);
 }

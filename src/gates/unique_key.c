@@ -222,7 +222,7 @@ static int uk_start(const void *ctx, const struct sl_gate_env *env, struct sl_ga
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g || !(g->key_idx = sl_calloc(cols->n + 1, sizeof *g->key_idx))) {
         sl_free(g);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     g->cfg = c;
     g->table = t;

@@ -358,14 +358,14 @@ static int add_col(struct sl_event_map *m, const char *name, enum sl_type type, 
     struct sl_buf k;
     memset(c, 0, sizeof *c);
     if (!(c->name = sl_strdup(name)))
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     m->n++;
     c->type = type;
     c->whole = path == NULL;
     if (path) {
         int rc = path_parse(path, &c->path);
         if (rc == -2)
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         if (rc < 0)
             return sl_err_set(err, SL_E_CONFIG, "column \"%s\": path \"%s\" has an empty part",
                               name, path);
@@ -375,12 +375,12 @@ static int add_col(struct sl_event_map *m, const char *name, enum sl_type type, 
     sl_buf_putc(&k, ':');
     if (k.oom) {
         sl_buf_free(&k);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     c->key_len = k.len;
     c->key_json = sl_buf_steal(&k);
     if (sl_schema_add(&m->schema, name, type) < 0)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     return 0;
 }
 
@@ -394,7 +394,7 @@ int sl_event_map_new(const struct sl_event_cfg *ec, const struct sl_table_cfg *t
     *out = NULL;
     if (!m || !(m->cols = sl_calloc(max, sizeof *m->cols))) {
         sl_free(m);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
 #define COL_PATH(name) ((idcol && strcmp((name), idcol) == 0) ? ec->event_id \
                         : path_of(t, (name)) ? path_of(t, (name)) : (name))
@@ -845,7 +845,7 @@ int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
     struct sl_source *s = sl_calloc(1, sizeof *s);
     *out = NULL;
     if (!s)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     s->es.cfg = c;
     s->es.p = p;
     s->es.t = t;
@@ -916,7 +916,7 @@ int sl_event_schema(struct sl_source *s, struct sl_batch_input *b, struct sl_sch
     for (size_t i = 0; i < m->ncols; i++)
         if (sl_schema_add(out, m->cols[i].name, m->cols[i].type) < 0) {
             sl_schema_free(out);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         }
     return 0;
 }
@@ -1032,7 +1032,7 @@ int sl_event_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
     rc = 0;
     goto done;
 oom:
-    sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_err_nomem(err);
 done:
     if (fd >= 0)
         close(fd);
@@ -1091,7 +1091,7 @@ int sl_event_reopen(struct sl_source *s, const char *held, struct sl_batch_input
     *out = &eb->in;
     return 0;
 oom:
-    sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_err_nomem(err);
 fail:
     if (fd >= 0)
         close(fd);

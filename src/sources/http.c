@@ -556,7 +556,7 @@ static int attach(struct collector *c, struct sl_err *err)
         L = sl_calloc(1, sizeof *L);
         if (!L || !(L->listen = sl_strdup(c->hc->listen))) {
             sl_free(L);
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto out;
         }
         L->cfg = c->cfg;
@@ -580,7 +580,7 @@ static int attach(struct collector *c, struct sl_err *err)
                                 route_limit(c->cfg, L->listen)) < 0 ||
             sl_http_start(L->srv, err) < 0) {
             if (!err->msg[0])
-                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                sl_err_nomem(err);
             sl_http_free(L->srv);
             sl_free(cert);
             sl_free(key);
@@ -595,7 +595,7 @@ static int attach(struct collector *c, struct sl_err *err)
     }
     struct collector **cols = sl_realloc(L->cols, (L->n + 1) * sizeof *cols);
     if (!cols) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
         goto out;
     }
     L->cols = cols;
@@ -662,7 +662,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
     const struct http_cfg *hc = p->source_ctx;
     struct collector *c = sl_calloc(1, sizeof *c);
     if (!c)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     c->cfg = cfg;
     c->p = p;
     c->sink = sink;
@@ -684,7 +684,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
         else
             sl_buf_printf(&subj, "events.%s", p->name);
         if (subj.oom) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto fail;
         }
         c->subject = sl_buf_steal(&subj);
@@ -698,7 +698,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
         if (sink->open(cfg, p, &p->tables[0], c->src, &c->feed, err) < 0)
             goto fail;
         if (!(c->pending = group_new(c))) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto fail;
         }
         if (pthread_create(&c->th, NULL, committer, c) != 0) {

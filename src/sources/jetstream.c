@@ -50,7 +50,7 @@ int sl_js_open(const struct sl_strlist *servers, const char *name, struct sl_js 
 
     *out = NULL;
     if (!j)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     s = natsOptions_Create(&o);
     if (s == NATS_OK)
         s = natsOptions_SetServers(o, (const char **)servers->items, (int)servers->n);
@@ -284,7 +284,7 @@ static int js_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p
     if (!(eb = sl_event_batch_new("jetstream", jc->ev.timezone))) {
         sink->close(feed);
         sl_event_close(src);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     while (!sl_stopping()) {
         if (!k.sub) {
