@@ -39,12 +39,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/hash.h"
 #include "base/mem.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define INITIAL_BUF        ((size_t)256 << 10)
-#define SMALL_DUP_SCAN     16       /* fewer columns: compare pairwise, no hash */
 #define STEP_BELOW         256      /* records shorter than this are retried at
                                        every new byte (see refill) */
 
@@ -484,55 +482,6 @@ static int read_record(struct csv_reader *r, size_t *nfout, struct sl_err *err)
 
 /* ---- header and names ---- */
 
-static int same_name(const struct sl_field *a, const struct sl_field *b)
-{
-    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
-}
-
-static size_t name_hash(const struct sl_field *f)
-{
-    uint64_t h = sl_fnv1a64(SL_FNV1A64_INIT, f->name, f->name_len);
-    return (size_t)(h ^ h >> 29);
-}
-
-/* The first column whose name an earlier one has: 1 with both indexes, 0
- * when the names are unique, -1 out of memory. */
-static int find_dup(const struct sl_field *f, size_t nf, size_t *first, size_t *dup)
-{
-    if (nf <= SMALL_DUP_SCAN) {
-        for (size_t j = 1; j < nf; j++)
-            for (size_t k = 0; k < j; k++)
-                if (same_name(&f[j], &f[k])) {
-                    *first = k;
-                    *dup = j;
-                    return 1;
-                }
-        return 0;
-    }
-    size_t size = 64;
-    while (size < 2 * nf)
-        size *= 2;
-    size_t *tab = sl_calloc(size, sizeof *tab);    /* index + 1, 0 = empty */
-    if (!tab)
-        return -1;
-    int found = 0;
-    for (size_t j = 0; j < nf && !found; j++) {
-        size_t h = name_hash(&f[j]) & (size - 1);
-        while (tab[h]) {
-            if (same_name(&f[j], &f[tab[h] - 1])) {
-                *first = tab[h] - 1;
-                *dup = j;
-                found = 1;
-                break;
-            }
-            h = (h + 1) & (size - 1);
-        }
-        tab[h] = j + 1;
-    }
-    sl_free(tab);
-    return found;
-}
-
 /* Give the first n fields their names: the header's (hdr set: its fields are
  * r->fields[0..n)) or column_1..column_n. */
 static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct sl_err *err)
@@ -564,8 +513,10 @@ static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct 
     if (!hdr)
         return 0;
 
+    struct sl_dupscan scan = {0};
     size_t first, dup;
-    int rc = find_dup(r->fields, n, &first, &dup);
+    int rc = sl_fields_find_dup(&scan, r->fields, n, &first, &dup);
+    sl_dupscan_free(&scan);
     if (rc < 0)
         return sl_format_nomem(err, name_of(r), line);
     if (rc > 0) {

@@ -16,13 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "base/hash.h"
 #include "base/json.h"
 #include "base/mem.h"
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define INITIAL_BUF        ((size_t)128 << 10)
-#define SMALL_DUP_SCAN     16       /* fewer fields: compare pairwise, no hash */
 #define LINE_SLACK         5        /* a BOM, CR and LF around a max_record line */
 
 /* Each format keeps its own reader state; sl_reader is only the handle. */
@@ -46,8 +44,7 @@ struct jsonl_reader {
     struct sl_field *fields;
     size_t *keyoff;         /* per field: offset of its key in the line */
     size_t fcap;
-    size_t *htab;           /* duplicate-key table: field index + 1, 0 = empty */
-    size_t hcap;
+    struct sl_dupscan dups; /* for the duplicate-key check */
 };
 
 static const char *const jsonl_extensions[] = { ".jsonl", ".ndjson", ".json", NULL };
@@ -194,57 +191,6 @@ static int grow_fields(struct jsonl_reader *r)
     return 0;
 }
 
-static int same_name(const struct sl_field *a, const struct sl_field *b)
-{
-    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
-}
-
-static size_t name_hash(const struct sl_field *f)
-{
-    uint64_t h = sl_fnv1a64(SL_FNV1A64_INIT, f->name, f->name_len);
-    return (size_t)(h ^ h >> 29);
-}
-
-/* The first field whose name an earlier field already has: 1 with its index
- * in *dup, 0 when names are unique, -1 out of memory. */
-static int find_dup(struct jsonl_reader *r, size_t nf, size_t *dup)
-{
-    const struct sl_field *f = r->fields;
-
-    if (nf <= SMALL_DUP_SCAN) {
-        for (size_t j = 1; j < nf; j++)
-            for (size_t k = 0; k < j; k++)
-                if (same_name(&f[j], &f[k])) {
-                    *dup = j;
-                    return 1;
-                }
-        return 0;
-    }
-    size_t size = 64;
-    while (size < 2 * nf)
-        size *= 2;
-    if (size > r->hcap) {
-        size_t *t = sl_realloc(r->htab, size * sizeof *t);
-        if (!t)
-            return -1;
-        r->htab = t;
-        r->hcap = size;
-    }
-    memset(r->htab, 0, size * sizeof *r->htab);
-    for (size_t j = 0; j < nf; j++) {
-        size_t h = name_hash(&f[j]) & (size - 1);
-        while (r->htab[h]) {
-            if (same_name(&f[j], &f[r->htab[h] - 1])) {
-                *dup = j;
-                return 1;
-            }
-            h = (h + 1) & (size - 1);
-        }
-        r->htab[h] = j + 1;
-    }
-    return 0;
-}
-
 /* Decode string body s[0..n) into r->text. Returns 0 with *out pointing at
  * the text, -1 with *bad_off (relative to s) when it holds \u0000. */
 static int decode(struct jsonl_reader *r, const char *s, size_t n, const char **out,
@@ -367,8 +313,8 @@ end:
     if (sl_json_skip_ws(line, len, i) != len)
         return bad_line(r, line, len, lineno, err);
 
-    size_t dup;
-    int rc = find_dup(r, nf, &dup);
+    size_t first, dup;
+    int rc = sl_fields_find_dup(&r->dups, r->fields, nf, &first, &dup);
     if (rc < 0)
         return sl_format_nomem(err, name_of(r), lineno);
     if (rc > 0) {
@@ -466,7 +412,7 @@ static void jsonl_close(struct sl_reader *rd)
     sl_buf_free(&r->text);
     sl_free(r->fields);
     sl_free(r->keyoff);
-    sl_free(r->htab);
+    sl_dupscan_free(&r->dups);
     sl_free(r);
 }
 
