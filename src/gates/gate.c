@@ -75,6 +75,24 @@ char *sl_gate_clip(const char *s, size_t n, size_t max)
     return out;
 }
 
+struct json_t *sl_gate_json_text(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *a = sl_malloc(n + 1);
+    if (!a)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        a[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    j = json_string(a);
+    sl_free(a);
+    return j;
+}
+
 int sl_gate_parse_choice(const struct sl_yaml_node *node, const char *const *names,
                          const char *file, const char *expected, int *out,
                          struct sl_err *err)
