@@ -1,4 +1,5 @@
-/* sources/http.c: the http source, an event collector served by `sluice daemon`.
+/* sources/http.c: the http source, the events source (events.h) taking its
+ * events over HTTP: a collector served by `sluice daemon`.
  *
  *   POST /v1/events/{pipeline}   a JSON object, an array of objects, or NDJSON
  *   Authorization: Bearer <token>
@@ -158,14 +159,6 @@ static int http_validate(const struct sl_pipeline_cfg *p, const char *cfgfile,
     return sl_event_validate(&hc->ev, p, cfgfile, err);
 }
 
-static int http_open(struct sl_source **out, const struct sl_config *c,
-                     const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
-                     struct sl_err *err)
-{
-    const struct http_cfg *hc = p->source_ctx;
-    return sl_event_source_open(out, c, p, t, &hc->ev, err);
-}
-
 /* ---- the collector ---- */
 
 /* The events of the requests that arrived while the previous batch committed. */
@@ -264,12 +257,7 @@ static void *committer(void *arg)
         pthread_cond_broadcast(&c->room);
         pthread_mutex_unlock(&c->mu);
 
-        struct sl_run_stats one = {0};
-        c->sink->batch(c->feed, &g->eb->in, &one);
-        /* a value the destination refused, that no check caught: find the
-         * event, so it alone is set aside and the others' requests succeed */
-        if (g->eb->acked && g->eb->outcome == SL_OUT_FAILED && sl_event_refused_data(&one))
-            sl_event_batch_isolate(c->sink, c->feed, g->eb);
+        sl_event_batch_load(c->sink, c->feed, g->eb);
 
         pthread_mutex_lock(&c->mu);
         g->done = 1;
@@ -750,17 +738,9 @@ fail:
 const struct sl_source_ops sl_source_http = {
     .kind = "http",
     .keys = http_keys,
+    .blocks = http_blocks,
     .ctx_size = sizeof(struct http_cfg),
     .validate = http_validate,
-    .open = http_open,
-    .next_batch = sl_event_next_none,
-    .open_rows = sl_event_open_rows,
-    .hold = sl_event_hold,
-    .reopen = sl_event_reopen,
-    .ack = sl_event_ack,
-    .close = sl_event_close,
-    .schema = sl_event_schema,
-    .event = sl_event_event,
     .serve = http_serve,
-    .blocks = http_blocks,
+    SL_EVENT_SOURCE_OPS,
 };
