@@ -31,8 +31,8 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
     snprintf(ids, sizeof ids, "%" PRId64, batch);
     const char *p[] = {ids};
     return sl_meta_exec(ops, d,
-                     "SELECT id, pipeline, table_name, kind, state FROM {batches} WHERE id = $1",
-                     1, p, out, err);
+                        "SELECT id, pipeline, table_name, kind, state FROM {batches} WHERE id = $1",
+                        1, p, out, err);
 }
 
 int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
@@ -155,11 +155,12 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
     /* later snapshot loads of the table, or any later batch after a snapshot */
     const char *p[] = {t->table, ids};
     if (sl_meta_exec(t->ops, t->d,
-                  snapshot ? "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
-                             " AND state IN " SL_LOADED_STATES " ORDER BY id"
-                           : "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
-                             " AND state IN " SL_LOADED_STATES " AND kind = 'snapshot' ORDER BY id",
-                  2, p, &r, err) < 0)
+                     snapshot ? "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
+                                " AND state IN " SL_LOADED_STATES " ORDER BY id"
+                              : "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
+                                " AND state IN " SL_LOADED_STATES " AND kind = 'snapshot'"
+                                " ORDER BY id",
+                     2, p, &r, err) < 0)
         return -1;
     for (size_t i = 0; i < r.nrows; i++) {
         int64_t c = sl_rows_int(&r, i, 0);

@@ -46,14 +46,14 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     }
     const char *p1[] = {table};
     if (sl_meta_exec(ops, d, "SELECT max(id) FROM {batches} WHERE table_name = $1 AND state IN "
-                          SL_LOADED_STATES, 1, p1, &r, err) < 0)
+                             SL_LOADED_STATES, 1, p1, &r, err) < 0)
         goto fail;
     const char *last = r.nrows ? sl_rows_get(&r, 0, 0) : NULL;
     sl_time_format(sl_time_now(), now);
     const char *p2[] = {table, now, last};
     struct sl_rows idr;
     if (sl_meta_exec(ops, d, "INSERT INTO {snapshots} (table_name, taken_at, last_batch, rows)"
-                          " VALUES ($1, $2, $3, 0) RETURNING id", 3, p2, &idr, err) < 0)
+                             " VALUES ($1, $2, $3, 0) RETURNING id", 3, p2, &idr, err) < 0)
         goto fail;
     *id = sl_rows_int(&idr, 0, 0);
     sl_rows_free(&idr);
@@ -67,7 +67,8 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     snprintf(ids, sizeof ids, "%" PRId64, *id);
     snprintf(rows_txt, sizeof rows_txt, "%" PRId64, rows);
     const char *p3[] = {ids, rows_txt};
-    if (sl_meta_exec(ops, d, "UPDATE {snapshots} SET rows = $2 WHERE id = $1", 2, p3, NULL, err) < 0)
+    if (sl_meta_exec(ops, d, "UPDATE {snapshots} SET rows = $2 WHERE id = $1", 2, p3, NULL,
+                     err) < 0)
         goto fail;
     if (ops->commit(d, err) < 0)
         goto fail;
@@ -110,7 +111,7 @@ int sl_snapshot_prune(const struct sl_dest_ops *ops, struct sl_dest *d, const ch
         return -1;
     const char *p[] = {table};
     if (sl_meta_exec(ops, d, "SELECT id FROM {snapshots} WHERE table_name = $1 ORDER BY id DESC",
-                  1, p, &r, err) < 0)
+                     1, p, &r, err) < 0)
         goto fail;
     for (size_t i = (size_t)keep; i < r.nrows; i++)
         if (drop_snapshot(ops, d, sl_rows_int(&r, i, 0), err) < 0) {
@@ -137,10 +138,10 @@ int sl_snapshot_due(const struct sl_dest_ops *ops, struct sl_dest *d, const char
     const char *p[] = {table, since};
     /* taken_at is canonical UTC text in SQLite, so text order is time order */
     if (sl_meta_exec(ops, d,
-                  "SELECT (SELECT count(*) FROM {batches} WHERE table_name = $1 AND state IN "
-                  SL_LOADED_STATES "),"
-                  " (SELECT count(*) FROM {snapshots} WHERE table_name = $1 AND taken_at > $2)",
-                  2, p, &r, err) < 0)
+                     "SELECT (SELECT count(*) FROM {batches} WHERE table_name = $1 AND state IN "
+                     SL_LOADED_STATES "),"
+                     " (SELECT count(*) FROM {snapshots} WHERE table_name = $1 AND taken_at > $2)",
+                     2, p, &r, err) < 0)
         return -1;
     *due = sl_rows_int(&r, 0, 0) > 0 && sl_rows_int(&r, 0, 1) == 0;
     sl_rows_free(&r);
@@ -152,9 +153,9 @@ int sl_snapshot_list(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
 {
     const char *p[] = {table};
     return sl_meta_exec(ops, d,
-                     "SELECT id, table_name, taken_at, last_batch, rows FROM {snapshots}"
-                     " WHERE (CAST($1 AS TEXT) IS NULL OR table_name = $1) ORDER BY id DESC",
-                     1, p, out, err);
+                        "SELECT id, table_name, taken_at, last_batch, rows FROM {snapshots}"
+                        " WHERE (CAST($1 AS TEXT) IS NULL OR table_name = $1) ORDER BY id DESC",
+                        1, p, out, err);
 }
 
 void sl_snapshot_restored_free(struct sl_snapshot_restored *r)
@@ -174,6 +175,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     struct sl_buf sql, cols, list;
     char ids[24], last_txt[24], note[64];
     char *tq = NULL, *sq = NULL, *hist = NULL, *bt = NULL;
+    int rc = -1;
 
     memset(out, 0, sizeof *out);
     sl_buf_init(&sql);
@@ -186,7 +188,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
         goto fail;
     const char *p1[] = {ids};
     if (sl_meta_exec(ops, d, "SELECT table_name, last_batch FROM {snapshots} WHERE id = $1", 1, p1,
-                  &r, err) < 0)
+                     &r, err) < 0)
         goto fail;
     if (r.nrows == 0) {
         sl_err_set(err, SL_E_NOTFOUND, "no snapshot %" PRId64 " (sluice snapshots lists them)",
@@ -236,8 +238,8 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
 
     const char *p2[] = {table, last_txt};
     if (sl_meta_exec(ops, d, "SELECT id FROM {batches} WHERE table_name = $1 AND id > $2"
-                          " AND state IN " SL_LOADED_STATES " ORDER BY id DESC", 2, p2, &later,
-                  err) < 0)
+                             " AND state IN " SL_LOADED_STATES " ORDER BY id DESC", 2, p2, &later,
+                     err) < 0)
         goto fail;
 
     if (sl_common_columns(ops, d, tq, sq, &cols, err) < 0)
@@ -279,20 +281,13 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
         out->drops += forgot;
         out->rolled_back[out->nrolled_back++] = b;
     }
-    if (ops->commit(d, err) < 0)
-        goto fail;
-    sl_rows_free(&later);
-    sl_buf_free(&sql);
-    sl_buf_free(&cols);
-    sl_buf_free(&list);
-    sl_free(tq);
-    sl_free(sq);
-    sl_free(bt);
-    sl_free(hist);
-    return 0;
+    if (ops->commit(d, err) == 0)
+        rc = 0;
 fail:
-    ops->rollback(d);
-    sl_err_prefix(err, "restoring table \"%s\" to snapshot %" PRId64, table, snap);
+    if (rc < 0) {
+        ops->rollback(d);
+        sl_err_prefix(err, "restoring table \"%s\" to snapshot %" PRId64, table, snap);
+    }
     sl_rows_free(&r);
     sl_rows_free(&later);
     sl_buf_free(&sql);
@@ -302,6 +297,7 @@ fail:
     sl_free(sq);
     sl_free(bt);
     sl_free(hist);
-    sl_snapshot_restored_free(out);
-    return -1;
+    if (rc < 0)
+        sl_snapshot_restored_free(out);
+    return rc;
 }

@@ -135,7 +135,11 @@ size_t sl_event_batch_dead(const struct sl_event_batch *b, size_t from, size_t t
 /* The entries of a transport's sl_source_ops that are the events source's:
  * a transport's table names its kind, keys, ctx_size, validate, serve (and
  * blocks), then SL_EVENT_SOURCE_OPS. */
-#define SL_EVENT_SOURCE_OPS                                                                        .open = sl_event_open, .next_batch = sl_event_next_none,                                       .open_rows = sl_event_open_rows, .hold = sl_event_hold, .reopen = sl_event_reopen,             .ack = sl_event_ack, .close = sl_event_close, .schema = sl_event_schema,                       .event = sl_event_event
+#define SL_EVENT_SOURCE_OPS                                                                    \
+    .open = sl_event_open, .next_batch = sl_event_next_none,                                   \
+    .open_rows = sl_event_open_rows, .hold = sl_event_hold, .reopen = sl_event_reopen,         \
+    .ack = sl_event_ack, .close = sl_event_close, .schema = sl_event_schema,                   \
+    .event = sl_event_event
 
 /* The source handle of an event source: the engine's view. */
 struct sl_event_source {
