@@ -13,6 +13,16 @@
 #include "engine/meta.h"
 #include "engine/rollback.h"
 
+/* 1 when `table` is there, 0 when not, -1 on error. */
+static int table_exists(const struct sl_dest_ops *ops, struct sl_dest *d, const char *table,
+                        struct sl_err *err)
+{
+    struct sl_schema s = {0};
+    int exists = ops->describe(d, table, &s, err);
+    sl_schema_free(&s);
+    return exists;
+}
+
 /* The quoted name of snapshot `id`'s table. */
 static char *snap_sql(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t id)
 {
@@ -24,7 +34,6 @@ static char *snap_sql(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
 int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const char *table,
                      int64_t *id, struct sl_err *err)
 {
-    struct sl_schema s = {0};
     struct sl_rows r = {0};
     char now[32], name[40], ids[24], rows_txt[24];
     int64_t rows = 0;
@@ -35,8 +44,7 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     /* loaders wait: the copy holds exactly the batches up to last_batch */
     if (ops->lock_table(d, table, err) < 0)
         goto fail;
-    int exists = ops->describe(d, table, &s, err);
-    sl_schema_free(&s);
+    int exists = table_exists(ops, d, table, err);
     if (exists < 0)
         goto fail;
     if (!exists) {
@@ -171,7 +179,6 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
                         struct sl_err *err)
 {
     struct sl_rows r = {0}, later = {0};
-    struct sl_schema s = {0};
     struct sl_buf sql, cols, list;
     char ids[24], last_txt[24], note[64];
     char *tq = NULL, *sq = NULL, *hist = NULL, *bt = NULL;
@@ -211,8 +218,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
         sl_err_nomem(err);
         goto fail;
     }
-    int exists = ops->describe(d, table, &s, err);
-    sl_schema_free(&s);
+    int exists = table_exists(ops, d, table, err);
     if (exists < 0)
         goto fail;
     if (!exists) {
