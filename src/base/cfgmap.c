@@ -53,11 +53,6 @@ static int fail(struct sl_err *err, const char *file, int line, int col, const c
     return -1;
 }
 
-static int oom(struct sl_err *err, const char *file)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s: out of memory while reading the config", file);
-}
-
 /* Where a value is being put, for messages. */
 struct site {
     const char *file, *owner, *what;
@@ -158,7 +153,7 @@ static int enum_error(const struct site *s, const struct sl_yaml_node *n)
         sl_buf_printf(&names, "%s%s", count ? ", " : "", *c);
     if (names.oom) {
         sl_buf_free(&names);
-        return oom(s->err, s->file);
+        return sl_yaml_nomem(s->err, s->file);
     }
     long best = n->type == SL_YAML_SCALAR && !n->is_null
                     ? sl_yaml_closest(n->value, s->k->choices, count) : -1;
@@ -182,7 +177,7 @@ static int fill_strlist(const struct site *s, const struct sl_yaml_node *n, stru
         if (!l->items || !(l->items[0] = sl_strdup(n->value))) {
             sl_free(l->items);
             l->items = NULL;
-            return oom(s->err, s->file);
+            return sl_yaml_nomem(s->err, s->file);
         }
         l->n = 1;
         return 0;
@@ -191,7 +186,7 @@ static int fill_strlist(const struct site *s, const struct sl_yaml_node *n, stru
         return 0;
     l->items = sl_calloc(n->nitems, sizeof *l->items);
     if (!l->items)
-        return oom(s->err, s->file);
+        return sl_yaml_nomem(s->err, s->file);
     for (size_t i = 0; i < n->nitems; i++) {
         const struct sl_yaml_node *it = n->items[i];
         if (it->type != SL_YAML_SCALAR || it->is_null) {
@@ -203,7 +198,7 @@ static int fill_strlist(const struct site *s, const struct sl_yaml_node *n, stru
         }
         l->items[i] = sl_strdup(it->value);
         if (!l->items[i])
-            return oom(s->err, s->file);
+            return sl_yaml_nomem(s->err, s->file);
         l->n = i + 1;
     }
     return 0;
@@ -223,7 +218,7 @@ static int fill_one(const struct site *s, void *ctx, const struct sl_yaml_node *
             return wrong(s, n, "a non-empty string");
         char *copy = sl_strdup(v);
         if (!copy)
-            return oom(s->err, s->file);
+            return sl_yaml_nomem(s->err, s->file);
         sl_free(*(char **)field);
         *(char **)field = copy;
         return 0;
@@ -292,7 +287,7 @@ static int fill_default(const struct site *s, void *ctx, const struct sl_yaml_no
         struct sl_err e;
         sl_err_clear(&e);
         if (sl_yaml_load_mem("<default>", def, strlen(def), &doc, &e) < 0)
-            return e.code == SL_E_NOMEM ? oom(s->err, s->file)
+            return e.code == SL_E_NOMEM ? sl_yaml_nomem(s->err, s->file)
                                         : sl_err_set(s->err, SL_E_INTERNAL,
                                                      "default \"%s\" of key \"%s\" is not YAML: "
                                                      "%s", def, s->k->key, e.msg);
@@ -346,7 +341,7 @@ static int unknown_key(const struct sl_cfg_key *keys, const char *const *also,
         cap++;
     list = sl_calloc(cap ? cap : 1, sizeof *list);
     if (!list)
-        return oom(err, file);
+        return sl_yaml_nomem(err, file);
     for (const struct sl_cfg_key *k = keys; k && k->key; k++)
         list[n++] = k->key;
     for (const char *const *a = also; a && *a; a++)
@@ -360,7 +355,7 @@ static int unknown_key(const struct sl_cfg_key *keys, const char *const *also,
     if (names.oom) {
         sl_buf_free(&names);
         sl_free(list);
-        return oom(err, file);
+        return sl_yaml_nomem(err, file);
     }
     sl_yaml_err(err, file, e->line, e->col, "unknown key \"%s\"%s%s (%s%s)%s", e->key,
                 where ? " in " : "", where ? where : "",

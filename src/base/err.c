@@ -41,6 +41,11 @@ int sl_err_set(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
     return -1;
 }
 
+int sl_err_nomem(struct sl_err *e)
+{
+    return sl_err_set(e, SL_E_NOMEM, "out of memory");
+}
+
 int sl_err_retry(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
 {
     va_list ap;

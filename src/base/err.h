@@ -47,6 +47,11 @@ void sl_err_clear(struct sl_err *e);
 int sl_err_set(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* "out of memory" (SL_E_NOMEM); returns -1. Where the caller can say more
+ * (which file, which line) a wrapper of its layer says it:
+ * sl_yaml_nomem, sl_format_nomem. */
+int sl_err_nomem(struct sl_err *e);
+
 /* Same as sl_err_set but marks the error transient. */
 int sl_err_retry(struct sl_err *e, enum sl_errcode code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

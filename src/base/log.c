@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/hash.h"
 #include "base/redact.h"
 #include "base/value.h"
 
@@ -165,13 +166,11 @@ void sl_log_once(enum sl_log_level l, const struct sl_log_ctx *ctx, const char *
     static pthread_mutex_t once_mu = PTHREAD_MUTEX_INITIALIZER;
     static uint64_t seen[1024];
     static size_t nseen;
-    uint64_t h = 1469598103934665603ULL;
+    uint64_t h = sl_fnv1a64_str(SL_FNV1A64_SLUICE_INIT, key);
     char msg[4096];
     va_list ap;
     int first = 1;
 
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     pthread_mutex_lock(&once_mu);
     for (size_t i = 0; i < nseen && first; i++)
         first = seen[i] != h;

@@ -61,9 +61,14 @@ int sl_yaml_err(struct sl_err *err, const char *file, int line, int col, const c
     return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: %s", file, line, col, what);
 }
 
+int sl_yaml_nomem(struct sl_err *err, const char *file)
+{
+    return sl_err_set(err, SL_E_NOMEM, "%s: out of memory while reading the config", file);
+}
+
 static int oom(struct loader *L)
 {
-    return sl_err_set(L->err, SL_E_NOMEM, "%s: out of memory while reading the config", L->file);
+    return sl_yaml_nomem(L->err, L->file);
 }
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
@@ -675,8 +680,7 @@ int sl_yaml_load_file(const char *path, struct sl_yaml_doc **out, struct sl_err 
         if (sl_buf_append(&b, chunk, got) < 0) {
             fclose(f);
             sl_buf_free(&b);
-            return sl_err_set(err, SL_E_NOMEM, "%s: out of memory while reading the config",
-                              path);
+            return sl_yaml_nomem(err, path);
         }
     }
     if (ferror(f)) {

@@ -78,6 +78,9 @@ void sl_yaml_describe(const struct sl_yaml_node *n, char *buf, size_t len);
  * Returns -1. */
 int sl_yaml_err(struct sl_err *err, const char *file, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Out of memory while reading config `file` (SL_E_NOMEM): "<file>: out of
+ * memory while reading the config". Returns -1. */
+int sl_yaml_nomem(struct sl_err *err, const char *file);
 
 /* Index of the name in `names` (n of them) closest to `word` by edit
  * distance (a transposition counts one), if at most 2 edits away and closer

@@ -161,7 +161,7 @@ static int fail(struct build *B, int line, int col, const char *fmt, ...)
 
 static int oom(struct build *B)
 {
-    return sl_err_set(B->err, SL_E_NOMEM, "%s: out of memory while reading the config", B->file);
+    return sl_yaml_nomem(B->err, B->file);
 }
 
 static int is_null(const struct sl_yaml_node *n)
@@ -1106,7 +1106,7 @@ int sl_config_load(const char *path, struct sl_config **out, struct sl_err *err)
     dir = config_dir(path);
     if (!dir) {
         sl_yaml_free(doc);
-        return sl_err_set(err, SL_E_NOMEM, "%s: out of memory while reading the config", path);
+        return sl_yaml_nomem(err, path);
     }
     int rc = load_doc(doc, path, dir, out, err);
     sl_free(dir);

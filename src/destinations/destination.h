@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/hash.h"
 #include "base/value.h"
 #include "model/schema.h"
 
@@ -165,12 +166,7 @@ int sl_dest_key_fits(const char *table, const struct sl_rows *keys, const char *
  * ("public.orders"), stable across versions and hosts. */
 static inline uint64_t sl_lease_key(const char *qualified)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *c = "sluice:"; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    for (const char *c = qualified; *c; c++)
-        h = (h ^ (unsigned char)*c) * 1099511628211ULL;
-    return h;
+    return sl_fnv1a64_str(sl_fnv1a64_str(SL_FNV1A64_SLUICE_INIT, "sluice:"), qualified);
 }
 
 /* Snapshot loads keep the previous table of this many newest loads per table. */

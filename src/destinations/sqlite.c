@@ -74,6 +74,7 @@
 
 #include <sqlite3.h>
 
+#include "base/hash.h"
 #include "base/mem.h"
 
 enum { STMT_CACHE_MAX = 32, DEFAULT_BUSY_MS = 10000 };
@@ -194,11 +195,6 @@ static int db_fail(sqlite3 *db, int rc, struct sl_err *err, const char *fmt, ...
     return -1;
 }
 
-static int nomem(struct sl_err *err)
-{
-    return sl_err_set(err, SL_E_NOMEM, "out of memory");
-}
-
 /* ---- names ---- */
 
 /* The one identifier quoting: "x" with " doubled (docs/invariants.md #5). */
@@ -280,10 +276,7 @@ static enum sl_type type_from_decl(const char *decl)
 
 static uint64_t hash_sql(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL;     /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return sl_fnv1a64_str(SL_FNV1A64_SLUICE_INIT, s);
 }
 
 /* One statement only: anything but blanks, ';' and comments after it is an
@@ -337,7 +330,7 @@ static sqlite3_stmt *cached(struct sqlite_dest *d, const char *sql, struct sl_er
     char *copy = sl_strdup(sql);
     if (!copy) {
         sqlite3_finalize(stmt);
-        nomem(err);
+        sl_err_nomem(err);
         return NULL;
     }
     if (d->ncache < STMT_CACHE_MAX) {
@@ -392,7 +385,7 @@ static int run_buf(struct sqlite_dest *d, struct sl_buf *b, struct sl_err *err,
     va_list ap;
 
     if (b->oom || !b->data)
-        return nomem(err);
+        return sl_err_nomem(err);
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
@@ -807,7 +800,7 @@ static char *resolve_path(const char *url, const char *base_dir, struct sl_err *
     sl_buf_puts(&b, p);
     if (b.oom) {
         sl_buf_free(&b);
-        nomem(err);
+        sl_err_nomem(err);
         return NULL;
     }
     return sl_buf_steal(&b);
@@ -828,7 +821,7 @@ static int sq_connect(struct sl_dest **out, const char *url, const char *passwor
         return -1;
     d = sl_calloc(1, sizeof *d);
     if (!d)
-        return nomem(err);
+        return sl_err_nomem(err);
     d->ld.ver = -1;
     d->lease_fd = -1;
     d->path = resolve_path(url, base_dir, err);
@@ -843,7 +836,7 @@ static int sq_connect(struct sl_dest **out, const char *url, const char *passwor
         if (d->db)
             db_fail(d->db, rc, err, "open sqlite database \"%s\"", d->path);
         else
-            nomem(err);
+            sl_err_nomem(err);
         sq_close((struct sl_dest *)d);
         return -1;
     }
@@ -1182,13 +1175,13 @@ static int sq_exec(struct sl_dest *dd, const char *sql, int nparams,
                 break;
         }
         if (!out->names || !out->names[out->ncols - 1]) {
-            ret = nomem(err);
+            ret = sl_err_nomem(err);
             goto done;
         }
     }
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW)
         if (out && out->ncols > 0 && rows_add(out, &cap, stmt) < 0) {
-            ret = nomem(err);
+            ret = sl_err_nomem(err);
             goto done;
         }
     if (rc != SQLITE_DONE)
@@ -1254,7 +1247,7 @@ static int lease_lock(struct sqlite_dest *d, const char *table, short type, stru
 {
     char *name = table_name(table);
     if (!name)
-        return nomem(err);
+        return sl_err_nomem(err);
     for (char *c = name; *c; c++)
         *c = (char)tolower((unsigned char)*c);
     struct flock fl = {.l_type = type, .l_whence = SEEK_SET, .l_len = 1,
@@ -1279,7 +1272,7 @@ static int sq_lease_try(struct sl_dest *dd, const char *table, struct sl_err *er
         sl_buf_printf(&p, "%s.lock", d->path);
         if (p.oom) {
             sl_buf_free(&p);
-            return nomem(err);
+            return sl_err_nomem(err);
         }
         d->lease_fd = open(p.data, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
         if (d->lease_fd < 0) {
@@ -1390,7 +1383,7 @@ static int hist_begin(struct sqlite_dest *d, struct load_state *l, struct sl_err
 
     memset(&hc, 0, sizeof hc);
     if (!hist)
-        return nomem(err);
+        return sl_err_nomem(err);
     if (stored_columns(d, l->name, &tc, err) < 0) {
         sl_free(hist);
         return -1;
@@ -1420,7 +1413,7 @@ static int hist_begin(struct sqlite_dest *d, struct load_state *l, struct sl_err
         int idx_oom = idx.oom;
         sl_buf_free(&idx);
         if (idx_oom) {
-            nomem(err);
+            sl_err_nomem(err);
             goto done;
         }
         sl_buf_puts(&b, " ON ");
@@ -1549,7 +1542,7 @@ static int kept_lookup(struct sqlite_dest *d, const char *table, int64_t batch, 
         *name = own_name(sl_rows_get(&r, 0, 0));
     int oom = r.nrows == 1 && sl_rows_get(&r, 0, 0) && !*name;
     sl_rows_free(&r);
-    return oom ? nomem(err) : 0;
+    return oom ? sl_err_nomem(err) : 0;
 }
 
 static int kept_forget(struct sqlite_dest *d, int64_t batch, struct sl_err *err)
@@ -1588,7 +1581,7 @@ static int keep_replaced(struct sqlite_dest *d, struct load_state *l, struct sl_
     snprintf(own, sizeof own, "prev_%lld", (long long)l->batch);
     kept = own_name(own);
     if (!kept)
-        return nomem(err);
+        return sl_err_nomem(err);
     int rc = drop_indexes(d, l->name, err);
     if (rc == 0)
         rc = rename_table(d, l->name, kept, err);
@@ -1610,7 +1603,7 @@ static int keep_replaced(struct sqlite_dest *d, struct load_state *l, struct sl_
         return -1;
     for (size_t i = 0; i < r.nrows && rc == 0; i++) {
         char *old = own_name(sl_rows_get(&r, i, 1));
-        rc = old ? drop_table(d, old, err) : nomem(err);
+        rc = old ? drop_table(d, old, err) : sl_err_nomem(err);
         if (rc == 0)
             rc = kept_forget(d, strtoll(sl_rows_get(&r, i, 0), NULL, 10), err);
         sl_free(old);
@@ -1633,7 +1626,7 @@ static int sq_describe(struct sl_dest *dd, const char *table, struct sl_schema *
 
     memset(out, 0, sizeof *out);
     if (!name)
-        return nomem(err);
+        return sl_err_nomem(err);
     const char *p[] = {name};
     ret = sq_exec(dd, SQL_DESCRIBE, 1, p, &r, err);
     sl_free(name);
@@ -1649,7 +1642,7 @@ static int sq_describe(struct sl_dest *dd, const char *table, struct sl_schema *
         if (sl_schema_add(out, col, type_from_decl(sl_rows_get(&r, i, 1))) < 0) {
             sl_rows_free(&r);
             sl_schema_free(out);
-            return nomem(err);
+            return sl_err_nomem(err);
         }
     }
     ret = r.nrows > 0 ? 1 : 0;
@@ -1729,7 +1722,7 @@ static int create_batch_index(struct sqlite_dest *d, const char *table, const ch
     sl_buf_puts(&b, " (");
     quote_ident(&b, BATCH_COL);
     sl_buf_putc(&b, ')');
-    ret = idx.oom ? nomem(err)
+    ret = idx.oom ? sl_err_nomem(err)
                   : run_buf(d, &b, err, "create the batch index of table \"%s\"", table);
     sl_buf_free(&b);
     sl_buf_free(&idx);
@@ -1745,7 +1738,7 @@ static int sq_create_table(struct sl_dest *dd, const char *table, const struct s
     int ret;
 
     if (!name)
-        return nomem(err);
+        return sl_err_nomem(err);
     sl_buf_init(&b);
     ret = check_data_table(table, name, err);
     if (ret == 0)
@@ -1777,7 +1770,7 @@ static int sq_add_column(struct sl_dest *dd, const char *table, const struct sl_
                           c->name, table);
     name = table_name(table);
     if (!name)
-        return nomem(err);
+        return sl_err_nomem(err);
     sl_buf_init(&b);
     sl_buf_puts(&b, "ALTER TABLE ");
     quote_ident(&b, name);
@@ -1790,7 +1783,7 @@ static int sq_add_column(struct sl_dest *dd, const char *table, const struct sl_
     char *hist = ret == 0 ? hist_name(name) : NULL;
     int exists = 0;
     if (ret == 0 && !hist)
-        ret = nomem(err);
+        ret = sl_err_nomem(err);
     if (ret == 0)
         ret = table_exists(d, hist, &exists, err);
     if (ret == 0 && exists) {
@@ -1843,7 +1836,7 @@ static int sq_fit_table(struct sl_dest *dd, const char *table, const char *const
 
     *adopted = 0;
     if (!name)
-        return nomem(err);
+        return sl_err_nomem(err);
     const char *p[] = {name};
     ret = stored_columns(d, name, &cols, err);
     if (ret == 0) {
@@ -1921,7 +1914,7 @@ static int load_plan(struct load_state *l, const struct sl_load *ld, struct sl_e
     l->param = sl_calloc(s->ncols, sizeof *l->param);
     l->pk = sl_calloc(ld->npk, sizeof *l->pk);
     if (!l->cols || !l->types || !l->param || !l->pk)
-        return nomem(err);
+        return sl_err_nomem(err);
     for (size_t i = 0; i < s->ncols; i++) {
         long j = sl_schema_find(t, s->cols[i].name);
         if (j < 0)
@@ -1935,7 +1928,7 @@ static int load_plan(struct load_state *l, const struct sl_load *ld, struct sl_e
                                   s->cols[i].name, ld->table);
         l->cols[i] = sl_strdup(s->cols[i].name);
         if (!l->cols[i])
-            return nomem(err);
+            return sl_err_nomem(err);
         l->types[i] = s->cols[i].type;
         l->param[i] = (int)j + 1;
     }
@@ -2111,7 +2104,7 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
     return 0;
 
 oom:
-    nomem(err);
+    sl_err_nomem(err);
 fail:
     load_free(l);
     return -1;
@@ -2229,7 +2222,7 @@ static int sq_load_row(struct sl_dest *dd, const struct sl_cell *cells, struct s
         if (rc == SQLITE_MISMATCH)
             return -1;      /* err already says which value */
         if (rc != SQLITE_OK)
-            return rc == SQLITE_NOMEM ? nomem(err)
+            return rc == SQLITE_NOMEM ? sl_err_nomem(err)
                                       : db_fail(d->db, rc, err, "bind column \"%s\" of table \"%s\"",
                                                 l->cols[i], l->table);
     }
@@ -2344,7 +2337,7 @@ static int sq_hist_table(struct sl_dest *dd, const char *table, char **out, stru
     char *hist = name ? hist_name(name) : NULL;
     int exists = 0;
     *out = quoted(hist);
-    int rc = *out ? table_exists(DB(dd), hist, &exists, err) : nomem(err);
+    int rc = *out ? table_exists(DB(dd), hist, &exists, err) : sl_err_nomem(err);
     sl_free(name);
     sl_free(hist);
     return rc < 0 ? -1 : exists;
@@ -2358,7 +2351,7 @@ static int sq_restore_prev(struct sl_dest *dd, const char *table, int64_t batch,
     int exists = 0, rc = -1;
 
     if (!name)
-        return nomem(err);
+        return sl_err_nomem(err);
     if (kept_lookup(d, table, batch, &kept, err) < 0)
         goto done;
     if (!kept) {
@@ -2411,7 +2404,7 @@ static int sq_copy_out(struct sl_dest *dd, const char *table, const char *own, i
     memset(&tc, 0, sizeof tc);
     sl_buf_init(&b);
     if (!name || !to) {
-        nomem(err);
+        sl_err_nomem(err);
         goto done;
     }
     if (stored_columns(d, name, &tc, err) < 0)
@@ -2484,7 +2477,7 @@ static int sq_delete_keys(struct sl_dest *dd, const char *table, const char *con
     hist = l.name ? hist_name(l.name) : NULL;
     p = sl_calloc(nkey + 1, sizeof *p);
     if (!l.table || !l.name || !hist || !p) {
-        nomem(err);
+        sl_err_nomem(err);
         goto done;
     }
     /* the history table with every column of the table (hist_begin makes
@@ -2522,7 +2515,7 @@ static int sq_delete_keys(struct sl_dest *dd, const char *table, const char *con
         }
     }
     if (keep.oom || del.oom) {
-        nomem(err);
+        sl_err_nomem(err);
         goto done;
     }
     snprintf(btxt, sizeof btxt, "%lld", (long long)batch);

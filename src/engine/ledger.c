@@ -12,42 +12,12 @@
 
 #include "base/mem.h"
 #include "base/value.h"
-
-/* Build SQL from a template where {name} stands for the destination's name
- * of ledger table `name` ({batches} -> "_sluice"."batches" or "_sluice_batches"). */
-static char *sql_for(struct sl_ledger *l, const char *tmpl)
-{
-    struct sl_buf b;
-    sl_buf_init(&b);
-    for (const char *s = tmpl; *s;) {
-        const char *close;
-        if (*s == '{' && (close = strchr(s, '}')) && close - s < 32) {
-            char name[32];
-            memcpy(name, s + 1, (size_t)(close - s - 1));
-            name[close - s - 1] = '\0';
-            const char *q = l->ops->meta_table(l->d, name);
-            if (!q) {
-                sl_buf_free(&b);
-                return NULL;
-            }
-            sl_buf_puts(&b, q);
-            s = close + 1;
-        } else {
-            sl_buf_putc(&b, *s++);
-        }
-    }
-    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
-}
+#include "engine/meta.h"
 
 static int exec_sql(struct sl_ledger *l, const char *tmpl, int n, const char *const *p,
                     struct sl_rows *out, struct sl_err *err)
 {
-    char *sql = sql_for(l, tmpl);
-    if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    int rc = l->ops->exec(l->d, sql, n, p, out, err);
-    sl_free(sql);
-    return rc;
+    return sl_meta_exec(l->ops, l->d, tmpl, n, p, out, err);
 }
 
 static void now_text(char out[32])
@@ -63,8 +33,7 @@ int sl_ledger_find_file(struct sl_ledger *l, const char *table, const char *hash
     *batch_id = 0;
     if (exec_sql(l, "SELECT batch_id FROM {files} WHERE table_name = $1 AND content_hash = $2", 2, p, &r, err) < 0)
         return -1;
-    if (r.nrows > 0 && sl_rows_get(&r, 0, 0))
-        *batch_id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    *batch_id = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     return 0;
 }
@@ -78,8 +47,7 @@ int sl_ledger_last_loaded(struct sl_ledger *l, const char *table, int64_t *id,
     if (exec_sql(l, "SELECT max(id) FROM {batches} WHERE table_name = $1"
                     " AND state IN ('committed', 'approved')", 1, p, &r, err) < 0)
         return -1;
-    if (r.nrows == 1 && sl_rows_get(&r, 0, 0))
-        *id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    *id = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     return 0;
 }
@@ -103,7 +71,7 @@ int sl_ledger_open(struct sl_ledger *l, const struct sl_batch_meta *m, int64_t *
                  " bytes, started_at) VALUES ($1, $2, $3, 'received', $4, $5, $6, $7)"
                  " RETURNING id", 7, p, &r, err) < 0)
         return -1;
-    *id = (r.nrows == 1 && sl_rows_get(&r, 0, 0)) ? strtoll(sl_rows_get(&r, 0, 0), NULL, 10) : 0;
+    *id = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     if (*id <= 0)
         return sl_err_set(err, SL_E_INTERNAL, "ledger did not return a batch id");
@@ -159,8 +127,8 @@ int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
         l->ops->rollback(l->d);
         return -1;
     }
-    if (id && r.nrows == 1 && sl_rows_get(&r, 0, 0))
-        *id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    if (id)
+        *id = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     return l->ops->commit(l->d, err);
 }
@@ -239,7 +207,7 @@ int sl_ledger_record_quarantine(struct sl_ledger *l, const struct sl_batch_meta 
         l->ops->rollback(l->d);
         return -1;
     }
-    *id = (r.nrows == 1 && sl_rows_get(&r, 0, 0)) ? strtoll(sl_rows_get(&r, 0, 0), NULL, 10) : 0;
+    *id = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     return l->ops->commit(l->d, err);
 }
@@ -253,8 +221,7 @@ int sl_ledger_first_quarantined(struct sl_ledger *l, const char *table, int64_t 
     if (exec_sql(l, "SELECT min(id) FROM {batches} WHERE table_name = $1 AND state = 'quarantined'",
                  1, p, &r, err) < 0)
         return -1;
-    if (r.nrows == 1 && sl_rows_get(&r, 0, 0))
-        *id = strtoll(sl_rows_get(&r, 0, 0), NULL, 10);
+    *id = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     return 0;
 }
@@ -440,8 +407,8 @@ int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const c
     }
     snprintf(ids, sizeof ids, "%" PRId64, id);
     now_text(now);
-    char *sql = sql_for(l, SQL_DECIDE);
-    int rc = sql ? 1 : sl_err_set(err, SL_E_NOMEM, "out of memory");
+    char *sql = sl_meta_sql(l->ops, l->d, SQL_DECIDE);
+    int rc = sql ? 1 : sl_err_nomem(err);
     for (int tries = 1; rc > 0; tries++) {
         struct sl_rows r;
         const char *p[] = {ids};
@@ -462,7 +429,7 @@ int sl_ledger_decide(struct sl_ledger *l, int64_t id, const char *state, const c
         int64_t changed = 0;
         const char *q[] = {ids, state, text, now, old};
         if (!text)
-            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+            rc = sl_err_nomem(err);
         else if (l->ops->exec_count(l->d, sql, 5, q, &changed, err) < 0)
             rc = -1;
         else if (changed == 1)
@@ -489,7 +456,7 @@ int sl_ledger_get_cursor(struct sl_ledger *l, const char *pipeline, const char *
         return -1;
     int rc = 0;
     if (r.nrows == 1 && sl_rows_get(&r, 0, 0) && !(*value = sl_strdup(sl_rows_get(&r, 0, 0))))
-        rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+        rc = sl_err_nomem(err);
     sl_rows_free(&r);
     return rc;
 }

@@ -89,10 +89,7 @@ struct colmap {
 
 static uint64_t hash_name(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
+    return sl_fnv1a64(SL_FNV1A64_SLUICE_INIT, s, n);
 }
 
 static void colmap_free(struct colmap *m)

@@ -18,63 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/ledger.h"
 #include "base/mem.h"
+#include "engine/ledger.h"
+#include "engine/meta.h"
 
 #define MAX_KEYS_SHOWN 10
-
-char *sl_meta_sql(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl)
-{
-    struct sl_buf b;
-    sl_buf_init(&b);
-    for (const char *s = tmpl; *s;) {
-        const char *close;
-        if (*s == '{' && (close = strchr(s, '}')) && close - s < 32) {
-            char name[32];
-            memcpy(name, s + 1, (size_t)(close - s - 1));
-            name[close - s - 1] = '\0';
-            const char *q = ops->meta_table(d, name);
-            if (!q) {
-                sl_buf_free(&b);
-                return NULL;
-            }
-            sl_buf_puts(&b, q);
-            s = close + 1;
-        } else {
-            sl_buf_putc(&b, *s++);
-        }
-    }
-    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
-}
-
-static int exec_meta(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl,
-                     int n, const char *const *p, struct sl_rows *out, struct sl_err *err)
-{
-    char *sql = sl_meta_sql(ops, d, tmpl);
-    if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    int rc = ops->exec(d, sql, n, p, out, err);
-    sl_free(sql);
-    return rc;
-}
-
-/* Run SQL assembled in b (out of memory is an error here). */
-static int exec_buf(const struct sl_dest_ops *ops, struct sl_dest *d, struct sl_buf *b,
-                    int n, const char *const *p, struct sl_rows *out, int64_t *changed,
-                    struct sl_err *err)
-{
-    if (b->oom || !b->data)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    if (changed)
-        return ops->exec_count(d, b->data, n, p, changed, err);
-    return ops->exec(d, b->data, n, p, out, err);
-}
-
-static int64_t cell_int(const struct sl_rows *r, size_t row, size_t col)
-{
-    const char *v = row < r->nrows ? sl_rows_get(r, row, col) : NULL;
-    return v ? strtoll(v, NULL, 10) : 0;
-}
 
 int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
                        struct sl_rows *out, struct sl_err *err)
@@ -82,9 +30,9 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
     char ids[24];
     snprintf(ids, sizeof ids, "%" PRId64, batch);
     const char *p[] = {ids};
-    return exec_meta(ops, d,
-                     "SELECT id, pipeline, table_name, kind, state FROM {batches} WHERE id = $1",
-                     1, p, out, err);
+    return sl_meta_exec(ops, d,
+                        "SELECT id, pipeline, table_name, kind, state FROM {batches} WHERE id = $1",
+                        1, p, out, err);
 }
 
 int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t batch,
@@ -97,18 +45,14 @@ int sl_rollback_mark(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t b
     /* appended: the approval that loaded it, if any, stays beside this */
     char *dec = sl_ledger_decision("rolled back", who && *who ? who : "unknown", NULL, note);
     if (!dec)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     int drc = sl_ledger_decide(&l, batch, "rolled_back", dec, err);
     sl_free(dec);
     if (drc < 0)
         return -1;
     /* the drop is forgotten: offering the same file again loads it again */
-    char *sql = sl_meta_sql(ops, d, "DELETE FROM {files} WHERE batch_id = $1");
     int64_t n = 0;
-    if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    int rc = ops->exec_count(d, sql, 1, p, &n, err);
-    sl_free(sql);
+    int rc = sl_meta_exec_count(ops, d, "DELETE FROM {files} WHERE batch_id = $1", 1, p, &n, err);
     if (forgotten)
         *forgotten = n;
     return rc;
@@ -120,7 +64,7 @@ int sl_table_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     struct sl_buf b;
     sl_buf_init(&b);
     sl_buf_printf(&b, "SELECT * FROM %s WHERE 1 = 0", quoted);
-    int rc = exec_buf(ops, d, &b, 0, NULL, out, NULL, err);
+    int rc = sl_meta_exec_buf(ops, d, &b, 0, NULL, out, NULL, err);
     sl_buf_free(&b);
     return rc;
 }
@@ -150,7 +94,7 @@ int sl_common_columns(const struct sl_dest_ops *ops, struct sl_dest *d, const ch
     sl_rows_free(&b);
     if (n == 0)
         return sl_err_set(err, SL_E_INTERNAL, "%s and %s have no column in common", into, from);
-    return list->oom ? sl_err_set(err, SL_E_NOMEM, "out of memory") : 0;
+    return list->oom ? sl_err_nomem(err) : 0;
 }
 
 /* ---- what stands in the way ---- */
@@ -210,19 +154,20 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
 
     /* later snapshot loads of the table, or any later batch after a snapshot */
     const char *p[] = {t->table, ids};
-    if (exec_meta(t->ops, t->d,
-                  snapshot ? "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
-                             " AND state IN " SL_LOADED_STATES " ORDER BY id"
-                           : "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
-                             " AND state IN " SL_LOADED_STATES " AND kind = 'snapshot' ORDER BY id",
-                  2, p, &r, err) < 0)
+    if (sl_meta_exec(t->ops, t->d,
+                     snapshot ? "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
+                                " AND state IN " SL_LOADED_STATES " ORDER BY id"
+                              : "SELECT id, kind FROM {batches} WHERE table_name = $1 AND id > $2"
+                                " AND state IN " SL_LOADED_STATES " AND kind = 'snapshot'"
+                                " ORDER BY id",
+                     2, p, &r, err) < 0)
         return -1;
     for (size_t i = 0; i < r.nrows; i++) {
-        int64_t c = cell_int(&r, i, 0);
+        int64_t c = sl_rows_int(&r, i, 0);
         const char *ck = sl_rows_get(&r, i, 1);
         if (idset_add(found, c) < 0) {
             sl_rows_free(&r);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         }
         if (why && ck && strcmp(ck, "snapshot") == 0)
             sl_buf_printf(why, "%sbatch %" PRId64 " (later) replaced the whole table after batch %"
@@ -244,16 +189,16 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
                   " (SELECT id FROM %s WHERE state IN " SL_LOADED_STATES ")"
                   " GROUP BY \"_sluice_replaced_by\" ORDER BY 1", t->hist, bt ? bt : "");
     const char *p1[] = {ids};
-    int rc = bt ? exec_buf(t->ops, t->d, &sql, 1, p1, &r, NULL, err)
-                : sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int rc = bt ? sl_meta_exec_buf(t->ops, t->d, &sql, 1, p1, &r, NULL, err)
+                : sl_err_nomem(err);
     sl_free(bt);
     sl_buf_free(&sql);
     if (rc < 0)
         return -1;
     for (size_t i = 0; i < r.nrows && rc == 0; i++) {
-        int64_t c = cell_int(&r, i, 0), n = cell_int(&r, i, 1);
+        int64_t c = sl_rows_int(&r, i, 0), n = sl_rows_int(&r, i, 1);
         if (idset_add(found, c) < 0) {
-            rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+            rc = sl_err_nomem(err);
             break;
         }
         if (!why)
@@ -285,7 +230,7 @@ static int blockers(struct table_ctx *t, int64_t batch, const char *kind,
         }
         sl_buf_puts(&sql, " LIMIT $3");
         const char *p2[] = {ids, cs, lim};
-        rc = exec_buf(t->ops, t->d, &sql, 3, p2, &keys, NULL, err);
+        rc = sl_meta_exec_buf(t->ops, t->d, &sql, 3, p2, &keys, NULL, err);
         sl_buf_free(&sql);
         if (rc < 0)
             break;
@@ -316,11 +261,11 @@ static int count_rows(struct table_ctx *t, const char *quoted, int64_t *n, struc
     struct sl_rows r;
     sl_buf_init(&b);
     sl_buf_printf(&b, "SELECT count(*) FROM %s", quoted);
-    int rc = exec_buf(t->ops, t->d, &b, 0, NULL, &r, NULL, err);
+    int rc = sl_meta_exec_buf(t->ops, t->d, &b, 0, NULL, &r, NULL, err);
     sl_buf_free(&b);
     if (rc < 0)
         return -1;
-    *n = cell_int(&r, 0, 0);
+    *n = sl_rows_int(&r, 0, 0);
     sl_rows_free(&r);
     return 0;
 }
@@ -334,7 +279,7 @@ static int rollback_one(struct table_ctx *t, int64_t batch, const char *kind,
     int rc = -1;
 
     if (!tq)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     snprintf(ids, sizeof ids, "%" PRId64, batch);
     const char *p[] = {ids};
     sl_buf_init(&sql);
@@ -361,7 +306,7 @@ static int rollback_one(struct table_ctx *t, int64_t batch, const char *kind,
 
     /* docs/invariants.md #3: every row carries its batch */
     sl_buf_printf(&sql, "DELETE FROM %s WHERE \"_sluice_batch\" = $1", tq);
-    if (exec_buf(t->ops, t->d, &sql, 1, p, NULL, &st->removed, err) < 0)
+    if (sl_meta_exec_buf(t->ops, t->d, &sql, 1, p, NULL, &st->removed, err) < 0)
         goto done;
     if (t->hist) {
         struct sl_buf cols;
@@ -374,11 +319,11 @@ static int rollback_one(struct table_ctx *t, int64_t batch, const char *kind,
         sl_buf_printf(&sql, "INSERT INTO %s (%s) SELECT %s FROM %s WHERE \"_sluice_replaced_by\" = $1",
                       tq, cols.data, cols.data, t->hist);
         sl_buf_free(&cols);
-        if (exec_buf(t->ops, t->d, &sql, 1, p, NULL, &st->restored, err) < 0)
+        if (sl_meta_exec_buf(t->ops, t->d, &sql, 1, p, NULL, &st->restored, err) < 0)
             goto done;
         sl_buf_reset(&sql);
         sl_buf_printf(&sql, "DELETE FROM %s WHERE \"_sluice_replaced_by\" = $1", t->hist);
-        if (exec_buf(t->ops, t->d, &sql, 1, p, NULL, NULL, err) < 0)
+        if (sl_meta_exec_buf(t->ops, t->d, &sql, 1, p, NULL, NULL, err) < 0)
             goto done;
     }
     rc = 0;
@@ -433,7 +378,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
     kind = sl_strdup(sl_rows_get(&row, 0, 3) ? sl_rows_get(&row, 0, 3) : "append");
     sl_rows_free(&row);
     if (!table || !kind) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
         goto fail;
     }
     t.table = table;
@@ -522,7 +467,7 @@ int sl_rollback_batch(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
 
 oom_or_fail:
     if (err->code == SL_E_NONE)
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
 fail:
     ops->rollback(d);
     sl_rollback_result_free(out);

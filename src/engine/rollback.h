@@ -55,10 +55,6 @@ int sl_rollback_lookup(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t
 
 /* ---- shared with engine/snapshot.c (inside a transaction) ---- */
 
-/* SQL from a template where {name} is the destination's name of sluice's
- * table `name` ({batches} -> "_sluice"."batches" / "_sluice_batches");
- * sl_free it; NULL = out of memory. */
-char *sl_meta_sql(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl);
 /* Mark `batch` rolled back, adding the decision "rolled back" by `who`
  * with `note` (NULL or "": none) to its decisions, and forget the content it loaded
  * (a drop's hash, a source snapshot's fingerprint); *forgotten (may be

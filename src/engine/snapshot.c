@@ -9,35 +9,18 @@
 #include <string.h>
 
 #include "base/mem.h"
-#include "engine/rollback.h"
 #include "base/value.h"
+#include "engine/meta.h"
+#include "engine/rollback.h"
 
-static int exec_meta(const struct sl_dest_ops *ops, struct sl_dest *d, const char *tmpl,
-                     int n, const char *const *p, struct sl_rows *out, struct sl_err *err)
+/* 1 when `table` is there, 0 when not, -1 on error. */
+static int table_exists(const struct sl_dest_ops *ops, struct sl_dest *d, const char *table,
+                        struct sl_err *err)
 {
-    char *sql = sl_meta_sql(ops, d, tmpl);
-    if (!sql)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    int rc = ops->exec(d, sql, n, p, out, err);
-    sl_free(sql);
-    return rc;
-}
-
-static int exec_buf(const struct sl_dest_ops *ops, struct sl_dest *d, struct sl_buf *b,
-                    int n, const char *const *p, struct sl_rows *out, int64_t *changed,
-                    struct sl_err *err)
-{
-    if (b->oom || !b->data)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    if (changed)
-        return ops->exec_count(d, b->data, n, p, changed, err);
-    return ops->exec(d, b->data, n, p, out, err);
-}
-
-static int64_t cell_int(const struct sl_rows *r, size_t row, size_t col)
-{
-    const char *v = row < r->nrows ? sl_rows_get(r, row, col) : NULL;
-    return v ? strtoll(v, NULL, 10) : 0;
+    struct sl_schema s = {0};
+    int exists = ops->describe(d, table, &s, err);
+    sl_schema_free(&s);
+    return exists;
 }
 
 /* The quoted name of snapshot `id`'s table. */
@@ -51,7 +34,6 @@ static char *snap_sql(const struct sl_dest_ops *ops, struct sl_dest *d, int64_t 
 int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const char *table,
                      int64_t *id, struct sl_err *err)
 {
-    struct sl_schema s = {0};
     struct sl_rows r = {0};
     char now[32], name[40], ids[24], rows_txt[24];
     int64_t rows = 0;
@@ -62,8 +44,7 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     /* loaders wait: the copy holds exactly the batches up to last_batch */
     if (ops->lock_table(d, table, err) < 0)
         goto fail;
-    int exists = ops->describe(d, table, &s, err);
-    sl_schema_free(&s);
+    int exists = table_exists(ops, d, table, err);
     if (exists < 0)
         goto fail;
     if (!exists) {
@@ -72,17 +53,17 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
         goto fail;
     }
     const char *p1[] = {table};
-    if (exec_meta(ops, d, "SELECT max(id) FROM {batches} WHERE table_name = $1 AND state IN "
-                          SL_LOADED_STATES, 1, p1, &r, err) < 0)
+    if (sl_meta_exec(ops, d, "SELECT max(id) FROM {batches} WHERE table_name = $1 AND state IN "
+                             SL_LOADED_STATES, 1, p1, &r, err) < 0)
         goto fail;
     const char *last = r.nrows ? sl_rows_get(&r, 0, 0) : NULL;
     sl_time_format(sl_time_now(), now);
     const char *p2[] = {table, now, last};
     struct sl_rows idr;
-    if (exec_meta(ops, d, "INSERT INTO {snapshots} (table_name, taken_at, last_batch, rows)"
-                          " VALUES ($1, $2, $3, 0) RETURNING id", 3, p2, &idr, err) < 0)
+    if (sl_meta_exec(ops, d, "INSERT INTO {snapshots} (table_name, taken_at, last_batch, rows)"
+                             " VALUES ($1, $2, $3, 0) RETURNING id", 3, p2, &idr, err) < 0)
         goto fail;
-    *id = cell_int(&idr, 0, 0);
+    *id = sl_rows_int(&idr, 0, 0);
     sl_rows_free(&idr);
     if (*id <= 0) {
         sl_err_set(err, SL_E_INTERNAL, "the snapshots table did not return an id");
@@ -94,7 +75,8 @@ int sl_snapshot_take(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
     snprintf(ids, sizeof ids, "%" PRId64, *id);
     snprintf(rows_txt, sizeof rows_txt, "%" PRId64, rows);
     const char *p3[] = {ids, rows_txt};
-    if (exec_meta(ops, d, "UPDATE {snapshots} SET rows = $2 WHERE id = $1", 2, p3, NULL, err) < 0)
+    if (sl_meta_exec(ops, d, "UPDATE {snapshots} SET rows = $2 WHERE id = $1", 2, p3, NULL,
+                     err) < 0)
         goto fail;
     if (ops->commit(d, err) < 0)
         goto fail;
@@ -116,14 +98,14 @@ static int drop_snapshot(const struct sl_dest_ops *ops, struct sl_dest *d, int64
     struct sl_buf b;
     sl_buf_init(&b);
     sl_buf_printf(&b, "DROP TABLE IF EXISTS %s", q ? q : "");
-    int rc = q ? exec_buf(ops, d, &b, 0, NULL, NULL, NULL, err)
-               : sl_err_set(err, SL_E_NOMEM, "out of memory");
+    int rc = q ? sl_meta_exec_buf(ops, d, &b, 0, NULL, NULL, NULL, err)
+               : sl_err_nomem(err);
     sl_buf_free(&b);
     sl_free(q);
     snprintf(ids, sizeof ids, "%" PRId64, id);
     const char *p[] = {ids};
     if (rc == 0)
-        rc = exec_meta(ops, d, "DELETE FROM {snapshots} WHERE id = $1", 1, p, NULL, err);
+        rc = sl_meta_exec(ops, d, "DELETE FROM {snapshots} WHERE id = $1", 1, p, NULL, err);
     return rc;
 }
 
@@ -136,11 +118,11 @@ int sl_snapshot_prune(const struct sl_dest_ops *ops, struct sl_dest *d, const ch
     if (ops->begin(d, err) < 0)
         return -1;
     const char *p[] = {table};
-    if (exec_meta(ops, d, "SELECT id FROM {snapshots} WHERE table_name = $1 ORDER BY id DESC",
-                  1, p, &r, err) < 0)
+    if (sl_meta_exec(ops, d, "SELECT id FROM {snapshots} WHERE table_name = $1 ORDER BY id DESC",
+                     1, p, &r, err) < 0)
         goto fail;
     for (size_t i = (size_t)keep; i < r.nrows; i++)
-        if (drop_snapshot(ops, d, cell_int(&r, i, 0), err) < 0) {
+        if (drop_snapshot(ops, d, sl_rows_int(&r, i, 0), err) < 0) {
             sl_rows_free(&r);
             goto fail;
         }
@@ -163,13 +145,13 @@ int sl_snapshot_due(const struct sl_dest_ops *ops, struct sl_dest *d, const char
     sl_time_format(sl_time_now() - (sl_usec)(every_seconds * 1e6), since);
     const char *p[] = {table, since};
     /* taken_at is canonical UTC text in SQLite, so text order is time order */
-    if (exec_meta(ops, d,
-                  "SELECT (SELECT count(*) FROM {batches} WHERE table_name = $1 AND state IN "
-                  SL_LOADED_STATES "),"
-                  " (SELECT count(*) FROM {snapshots} WHERE table_name = $1 AND taken_at > $2)",
-                  2, p, &r, err) < 0)
+    if (sl_meta_exec(ops, d,
+                     "SELECT (SELECT count(*) FROM {batches} WHERE table_name = $1 AND state IN "
+                     SL_LOADED_STATES "),"
+                     " (SELECT count(*) FROM {snapshots} WHERE table_name = $1 AND taken_at > $2)",
+                     2, p, &r, err) < 0)
         return -1;
-    *due = cell_int(&r, 0, 0) > 0 && cell_int(&r, 0, 1) == 0;
+    *due = sl_rows_int(&r, 0, 0) > 0 && sl_rows_int(&r, 0, 1) == 0;
     sl_rows_free(&r);
     return 0;
 }
@@ -178,10 +160,10 @@ int sl_snapshot_list(const struct sl_dest_ops *ops, struct sl_dest *d, const cha
                      struct sl_rows *out, struct sl_err *err)
 {
     const char *p[] = {table};
-    return exec_meta(ops, d,
-                     "SELECT id, table_name, taken_at, last_batch, rows FROM {snapshots}"
-                     " WHERE (CAST($1 AS TEXT) IS NULL OR table_name = $1) ORDER BY id DESC",
-                     1, p, out, err);
+    return sl_meta_exec(ops, d,
+                        "SELECT id, table_name, taken_at, last_batch, rows FROM {snapshots}"
+                        " WHERE (CAST($1 AS TEXT) IS NULL OR table_name = $1) ORDER BY id DESC",
+                        1, p, out, err);
 }
 
 void sl_snapshot_restored_free(struct sl_snapshot_restored *r)
@@ -197,10 +179,10 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
                         struct sl_err *err)
 {
     struct sl_rows r = {0}, later = {0};
-    struct sl_schema s = {0};
     struct sl_buf sql, cols, list;
     char ids[24], last_txt[24], note[64];
     char *tq = NULL, *sq = NULL, *hist = NULL, *bt = NULL;
+    int rc = -1;
 
     memset(out, 0, sizeof *out);
     sl_buf_init(&sql);
@@ -212,8 +194,8 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     if (ops->lock_table(d, table, err) < 0)
         goto fail;
     const char *p1[] = {ids};
-    if (exec_meta(ops, d, "SELECT table_name, last_batch FROM {snapshots} WHERE id = $1", 1, p1,
-                  &r, err) < 0)
+    if (sl_meta_exec(ops, d, "SELECT table_name, last_batch FROM {snapshots} WHERE id = $1", 1, p1,
+                     &r, err) < 0)
         goto fail;
     if (r.nrows == 0) {
         sl_err_set(err, SL_E_NOTFOUND, "no snapshot %" PRId64 " (sluice snapshots lists them)",
@@ -225,7 +207,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
                    sl_rows_get(&r, 0, 0));
         goto fail;
     }
-    out->last_batch = cell_int(&r, 0, 1);
+    out->last_batch = sl_rows_int(&r, 0, 1);
     sl_rows_free(&r);
     snprintf(last_txt, sizeof last_txt, "%" PRId64, out->last_batch);
 
@@ -233,11 +215,10 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     sq = snap_sql(ops, d, snap);
     bt = sl_meta_sql(ops, d, "{batches}");
     if (!tq || !sq || !bt) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
         goto fail;
     }
-    int exists = ops->describe(d, table, &s, err);
-    sl_schema_free(&s);
+    int exists = table_exists(ops, d, table, err);
     if (exists < 0)
         goto fail;
     if (!exists) {
@@ -248,7 +229,7 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     /* a batch rolled back after the snapshot was taken must stay out */
     sl_buf_printf(&sql, "SELECT DISTINCT \"_sluice_batch\" FROM %s WHERE \"_sluice_batch\" IN"
                   " (SELECT id FROM %s WHERE state = 'rolled_back') ORDER BY 1", sq, bt);
-    if (exec_buf(ops, d, &sql, 0, NULL, &r, NULL, err) < 0)
+    if (sl_meta_exec_buf(ops, d, &sql, 0, NULL, &r, NULL, err) < 0)
         goto fail;
     if (r.nrows > 0) {
         for (size_t i = 0; i < r.nrows; i++)
@@ -262,9 +243,9 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     sl_rows_free(&r);
 
     const char *p2[] = {table, last_txt};
-    if (exec_meta(ops, d, "SELECT id FROM {batches} WHERE table_name = $1 AND id > $2"
-                          " AND state IN " SL_LOADED_STATES " ORDER BY id DESC", 2, p2, &later,
-                  err) < 0)
+    if (sl_meta_exec(ops, d, "SELECT id FROM {batches} WHERE table_name = $1 AND id > $2"
+                             " AND state IN " SL_LOADED_STATES " ORDER BY id DESC", 2, p2, &later,
+                     err) < 0)
         goto fail;
 
     if (sl_common_columns(ops, d, tq, sq, &cols, err) < 0)
@@ -272,11 +253,11 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     int64_t deleted = 0;
     sl_buf_reset(&sql);
     sl_buf_printf(&sql, "DELETE FROM %s", tq);
-    if (exec_buf(ops, d, &sql, 0, NULL, NULL, &deleted, err) < 0)
+    if (sl_meta_exec_buf(ops, d, &sql, 0, NULL, NULL, &deleted, err) < 0)
         goto fail;
     sl_buf_reset(&sql);
     sl_buf_printf(&sql, "INSERT INTO %s (%s) SELECT %s FROM %s", tq, cols.data, cols.data, sq);
-    if (exec_buf(ops, d, &sql, 0, NULL, NULL, &out->rows, err) < 0)
+    if (sl_meta_exec_buf(ops, d, &sql, 0, NULL, NULL, &out->rows, err) < 0)
         goto fail;
 
     int h = ops->hist_table(d, table, &hist, err);
@@ -286,17 +267,17 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
     if (later.nrows) {
         out->rolled_back = sl_calloc(later.nrows, sizeof *out->rolled_back);
         if (!out->rolled_back) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto fail;
         }
     }
     for (size_t i = 0; i < later.nrows; i++) {
-        int64_t b = cell_int(&later, i, 0);
+        int64_t b = sl_rows_int(&later, i, 0);
         const char *pb[] = {sl_rows_get(&later, i, 0)};
         if (h == 1) {
             sl_buf_reset(&sql);
             sl_buf_printf(&sql, "DELETE FROM %s WHERE \"_sluice_replaced_by\" = $1", hist);
-            if (exec_buf(ops, d, &sql, 1, pb, NULL, NULL, err) < 0)
+            if (sl_meta_exec_buf(ops, d, &sql, 1, pb, NULL, NULL, err) < 0)
                 goto fail;
         }
         int64_t forgot = 0;
@@ -306,20 +287,13 @@ int sl_snapshot_restore(const struct sl_dest_ops *ops, struct sl_dest *d, const 
         out->drops += forgot;
         out->rolled_back[out->nrolled_back++] = b;
     }
-    if (ops->commit(d, err) < 0)
-        goto fail;
-    sl_rows_free(&later);
-    sl_buf_free(&sql);
-    sl_buf_free(&cols);
-    sl_buf_free(&list);
-    sl_free(tq);
-    sl_free(sq);
-    sl_free(bt);
-    sl_free(hist);
-    return 0;
+    if (ops->commit(d, err) == 0)
+        rc = 0;
 fail:
-    ops->rollback(d);
-    sl_err_prefix(err, "restoring table \"%s\" to snapshot %" PRId64, table, snap);
+    if (rc < 0) {
+        ops->rollback(d);
+        sl_err_prefix(err, "restoring table \"%s\" to snapshot %" PRId64, table, snap);
+    }
     sl_rows_free(&r);
     sl_rows_free(&later);
     sl_buf_free(&sql);
@@ -329,6 +303,7 @@ fail:
     sl_free(sq);
     sl_free(bt);
     sl_free(hist);
-    sl_snapshot_restored_free(out);
-    return -1;
+    if (rc < 0)
+        sl_snapshot_restored_free(out);
+    return rc;
 }

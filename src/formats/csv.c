@@ -43,7 +43,6 @@
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define INITIAL_BUF        ((size_t)256 << 10)
-#define SMALL_DUP_SCAN     16       /* fewer columns: compare pairwise, no hash */
 #define STEP_BELOW         256      /* records shorter than this are retried at
                                        every new byte (see refill) */
 
@@ -161,12 +160,6 @@ static long count_cols(const char *a, const char *b)
 
 /* ---- errors ---- */
 
-static int nomem(struct csv_reader *r, long line, struct sl_err *err)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s:%ld: out of memory reading the record",
-                      name_of(r), line);
-}
-
 static int too_long(struct csv_reader *r, long line, struct sl_err *err)
 {
     return sl_err_set(err, SL_E_INPUT,
@@ -248,7 +241,7 @@ static int parse_record(struct csv_reader *r, size_t *nfout, size_t *used, int *
         cb = p;
         dirty = 0;
         if (nf == r->fcap && grow_fields(r) < 0)
-            return nomem(r, r->line, err);
+            return sl_format_nomem(err, name_of(r), r->line);
         struct sl_field *f = &r->fields[nf++];
         f->line = line;
         f->col = cbcol;
@@ -417,7 +410,7 @@ static int refill(struct csv_reader *r, size_t want, struct sl_err *err)
                 size_t ncap = r->cap < r->hard_cap / 2 ? r->cap * 2 : r->hard_cap;
                 char *nb = sl_realloc(r->buf, ncap);
                 if (!nb)
-                    return nomem(r, r->line, err);
+                    return sl_format_nomem(err, name_of(r), r->line);
                 r->buf = nb;
                 r->cap = ncap;
             }
@@ -489,57 +482,6 @@ static int read_record(struct csv_reader *r, size_t *nfout, struct sl_err *err)
 
 /* ---- header and names ---- */
 
-static int same_name(const struct sl_field *a, const struct sl_field *b)
-{
-    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
-}
-
-static size_t name_hash(const struct sl_field *f)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);      /* FNV-1a */
-    for (size_t i = 0; i < f->name_len; i++)
-        h = (h ^ (unsigned char)f->name[i]) * UINT64_C(0x100000001b3);
-    return (size_t)(h ^ h >> 29);
-}
-
-/* The first column whose name an earlier one has: 1 with both indexes, 0
- * when the names are unique, -1 out of memory. */
-static int find_dup(const struct sl_field *f, size_t nf, size_t *first, size_t *dup)
-{
-    if (nf <= SMALL_DUP_SCAN) {
-        for (size_t j = 1; j < nf; j++)
-            for (size_t k = 0; k < j; k++)
-                if (same_name(&f[j], &f[k])) {
-                    *first = k;
-                    *dup = j;
-                    return 1;
-                }
-        return 0;
-    }
-    size_t size = 64;
-    while (size < 2 * nf)
-        size *= 2;
-    size_t *tab = sl_calloc(size, sizeof *tab);    /* index + 1, 0 = empty */
-    if (!tab)
-        return -1;
-    int found = 0;
-    for (size_t j = 0; j < nf && !found; j++) {
-        size_t h = name_hash(&f[j]) & (size - 1);
-        while (tab[h]) {
-            if (same_name(&f[j], &f[tab[h] - 1])) {
-                *first = tab[h] - 1;
-                *dup = j;
-                found = 1;
-                break;
-            }
-            h = (h + 1) & (size - 1);
-        }
-        tab[h] = j + 1;
-    }
-    sl_free(tab);
-    return found;
-}
-
 /* Give the first n fields their names: the header's (hdr set: its fields are
  * r->fields[0..n)) or column_1..column_n. */
 static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct sl_err *err)
@@ -553,7 +495,7 @@ static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct 
     }
     r->names = sl_malloc(total);
     if (!r->names)
-        return nomem(r, line, err);
+        return sl_format_nomem(err, name_of(r), line);
     char *w = r->names;
     for (size_t i = 0; i < n; i++) {
         struct sl_field *f = &r->fields[i];
@@ -571,10 +513,12 @@ static int set_names(struct csv_reader *r, size_t n, int hdr, long line, struct 
     if (!hdr)
         return 0;
 
+    struct sl_dupscan scan = {0};
     size_t first, dup;
-    int rc = find_dup(r->fields, n, &first, &dup);
+    int rc = sl_fields_find_dup(&scan, r->fields, n, &first, &dup);
+    sl_dupscan_free(&scan);
     if (rc < 0)
-        return nomem(r, line, err);
+        return sl_format_nomem(err, name_of(r), line);
     if (rc > 0) {
         const struct sl_field *f = &r->fields[dup];
         int shown = f->name_len > 200 ? 200 : (int)f->name_len;

@@ -59,6 +59,25 @@ extern const struct sl_format_ops sl_format_csv;
 extern const struct sl_format_ops sl_format_tsv;
 extern const struct sl_format_ops sl_format_jsonl;
 
+/* The names of a record's fields, checked for one given twice (a csv
+ * header, a JSON object's keys). `scan` is scratch kept between calls, so a
+ * reader checking every record allocates once; zero it before the first
+ * call, sl_dupscan_free it after the last. */
+struct sl_dupscan {
+    size_t *slots;          /* field index + 1, 0 = empty */
+    size_t cap;
+};
+/* The first of f[0..nf) whose name an earlier one has: 1 with that one's
+ * index in *dup and the earlier one's in *first; 0 when the names are
+ * unique; -1 out of memory. */
+int sl_fields_find_dup(struct sl_dupscan *scan, const struct sl_field *f, size_t nf,
+                       size_t *first, size_t *dup);
+void sl_dupscan_free(struct sl_dupscan *scan);
+
+/* Out of memory reading the record at `line` of input `name`: "<name>:<line>:
+ * out of memory reading the record" (SL_E_NOMEM). Returns -1. */
+int sl_format_nomem(struct sl_err *err, const char *name, long line);
+
 /* By name; "not found" lists the formats there are. */
 const struct sl_format_ops *sl_format_find(const char *name, struct sl_err *err);
 /* By file name extension, ignoring .gz / .zst; NULL when none matches. */

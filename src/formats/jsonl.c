@@ -21,7 +21,6 @@
 
 #define DEFAULT_MAX_RECORD ((size_t)64 << 20)
 #define INITIAL_BUF        ((size_t)128 << 10)
-#define SMALL_DUP_SCAN     16       /* fewer fields: compare pairwise, no hash */
 #define LINE_SLACK         5        /* a BOM, CR and LF around a max_record line */
 
 /* Each format keeps its own reader state; sl_reader is only the handle. */
@@ -45,8 +44,7 @@ struct jsonl_reader {
     struct sl_field *fields;
     size_t *keyoff;         /* per field: offset of its key in the line */
     size_t fcap;
-    size_t *htab;           /* duplicate-key table: field index + 1, 0 = empty */
-    size_t hcap;
+    struct sl_dupscan dups; /* for the duplicate-key check */
 };
 
 static const char *const jsonl_extensions[] = { ".jsonl", ".ndjson", ".json", NULL };
@@ -69,12 +67,6 @@ static long count_cols(const char *s, size_t from, size_t to)
 static long col_at(const char *line, size_t off)
 {
     return 1 + count_cols(line, 0, off);
-}
-
-static int nomem(struct jsonl_reader *r, long line, struct sl_err *err)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s:%ld: out of memory reading the record",
-                      name_of(r), line);
 }
 
 /* ---- lines ---- */
@@ -143,7 +135,7 @@ static int next_line(struct jsonl_reader *r, const char **line, size_t *len,
             size_t ncap = r->cap < r->hard_cap / 2 ? r->cap * 2 : r->hard_cap;
             char *nb = sl_realloc(r->buf, ncap);
             if (!nb)
-                return nomem(r, r->line, err);
+                return sl_format_nomem(err, name_of(r), r->line);
             r->buf = nb;
             r->cap = ncap;
         }
@@ -199,59 +191,6 @@ static int grow_fields(struct jsonl_reader *r)
     return 0;
 }
 
-static int same_name(const struct sl_field *a, const struct sl_field *b)
-{
-    return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
-}
-
-static size_t name_hash(const struct sl_field *f)
-{
-    uint64_t h = UINT64_C(0xcbf29ce484222325);      /* FNV-1a */
-    for (size_t i = 0; i < f->name_len; i++)
-        h = (h ^ (unsigned char)f->name[i]) * UINT64_C(0x100000001b3);
-    return (size_t)(h ^ h >> 29);
-}
-
-/* The first field whose name an earlier field already has: 1 with its index
- * in *dup, 0 when names are unique, -1 out of memory. */
-static int find_dup(struct jsonl_reader *r, size_t nf, size_t *dup)
-{
-    const struct sl_field *f = r->fields;
-
-    if (nf <= SMALL_DUP_SCAN) {
-        for (size_t j = 1; j < nf; j++)
-            for (size_t k = 0; k < j; k++)
-                if (same_name(&f[j], &f[k])) {
-                    *dup = j;
-                    return 1;
-                }
-        return 0;
-    }
-    size_t size = 64;
-    while (size < 2 * nf)
-        size *= 2;
-    if (size > r->hcap) {
-        size_t *t = sl_realloc(r->htab, size * sizeof *t);
-        if (!t)
-            return -1;
-        r->htab = t;
-        r->hcap = size;
-    }
-    memset(r->htab, 0, size * sizeof *r->htab);
-    for (size_t j = 0; j < nf; j++) {
-        size_t h = name_hash(&f[j]) & (size - 1);
-        while (r->htab[h]) {
-            if (same_name(&f[j], &f[r->htab[h] - 1])) {
-                *dup = j;
-                return 1;
-            }
-            h = (h + 1) & (size - 1);
-        }
-        r->htab[h] = j + 1;
-    }
-    return 0;
-}
-
 /* Decode string body s[0..n) into r->text. Returns 0 with *out pointing at
  * the text, -1 with *bad_off (relative to s) when it holds \u0000. */
 static int decode(struct jsonl_reader *r, const char *s, size_t n, const char **out,
@@ -284,7 +223,7 @@ static int parse_record(struct jsonl_reader *r, const char *line, size_t len, lo
      * for the whole line r->text never moves and its pointers stay put. */
     sl_buf_reset(&r->text);
     if (sl_buf_reserve(&r->text, len) < 0)
-        return nomem(r, lineno, err);
+        return sl_format_nomem(err, name_of(r), lineno);
 
     i = sl_json_skip_ws(line, len, i + 1);
     if (i < len && line[i] == '}') {
@@ -296,7 +235,7 @@ static int parse_record(struct jsonl_reader *r, const char *line, size_t len, lo
             sl_json_scan(line + i, len - i, &tk, NULL, NULL, 0) < 0)
             return bad_line(r, line, len, lineno, err);
         if (nf == r->fcap && grow_fields(r) < 0)
-            return nomem(r, lineno, err);
+            return sl_format_nomem(err, name_of(r), lineno);
         struct sl_field *f = &r->fields[nf];
         r->keyoff[nf] = i;
         if (tk.escaped) {
@@ -374,10 +313,10 @@ end:
     if (sl_json_skip_ws(line, len, i) != len)
         return bad_line(r, line, len, lineno, err);
 
-    size_t dup;
-    int rc = find_dup(r, nf, &dup);
+    size_t first, dup;
+    int rc = sl_fields_find_dup(&r->dups, r->fields, nf, &first, &dup);
     if (rc < 0)
-        return nomem(r, lineno, err);
+        return sl_format_nomem(err, name_of(r), lineno);
     if (rc > 0) {
         /* name it as written (escapes and all), cut short if huge */
         size_t k = r->keyoff[dup];
@@ -401,7 +340,7 @@ end:
 
 undecodable:
     if (r->text.oom)
-        return nomem(r, lineno, err);
+        return sl_format_nomem(err, name_of(r), lineno);
     /* a syntax error further on is the more basic problem: report it first */
     if (sl_json_validate(line, len, NULL, NULL, 0) < 0)
         return bad_line(r, line, len, lineno, err);
@@ -473,7 +412,7 @@ static void jsonl_close(struct sl_reader *rd)
     sl_buf_free(&r->text);
     sl_free(r->fields);
     sl_free(r->keyoff);
-    sl_free(r->htab);
+    sl_dupscan_free(&r->dups);
     sl_free(r);
 }
 

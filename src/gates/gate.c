@@ -55,7 +55,7 @@ int sl_gate_report(struct json_t *o, struct sl_gate_result *res, struct sl_err *
     res->report_json = text ? sl_strdup(text) : NULL;
     free(text);
     if (!res->report_json)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     return 0;
 }
 
@@ -73,6 +73,24 @@ char *sl_gate_clip(const char *s, size_t n, size_t max)
     memcpy(out, s, k);
     memcpy(out + k, k < n ? "..." : "", k < n ? 4 : 1);
     return out;
+}
+
+struct json_t *sl_gate_json_text(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *a = sl_malloc(n + 1);
+    if (!a)
+        return NULL;
+    for (size_t i = 0; i <= n; i++)
+        a[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    j = json_string(a);
+    sl_free(a);
+    return j;
 }
 
 int sl_gate_parse_choice(const struct sl_yaml_node *node, const char *const *names,

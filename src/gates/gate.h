@@ -111,6 +111,10 @@ int sl_gate_report(struct json_t *o, struct sl_gate_result *res, struct sl_err *
 /* A copy of a value for a report's examples: at most `max` bytes, cut at a
  * UTF-8 character boundary, "..." when cut. NULL when out of memory. */
 char *sl_gate_clip(const char *s, size_t n, size_t max);
+/* Text for a report: a JSON string of s, null for NULL; text that is not
+ * UTF-8 (a value cut mid-character, a raw byte) with '?' for each byte
+ * above ASCII. NULL when out of memory. */
+struct json_t *sl_gate_json_text(const char *s);
 
 /* The scalar form of a gate (`schema: quarantine`): the index of the node's
  * text in `names` (NULL-terminated) into *out, else a positioned error

@@ -120,11 +120,6 @@ static const void *rules_item(const void *ctx, size_t i)
     return i < c->nitems ? &c->items[i] : NULL;
 }
 
-static int oom(struct sl_err *err, const char *file)
-{
-    return sl_err_set(err, SL_E_NOMEM, "%s: out of memory while reading the config", file);
-}
-
 /* A new rule at the end of c (zeroed), or NULL. */
 static struct rule *rule_new(struct rules_cfg *c, enum rule_kind kind, const struct item *it,
                              const char *file, const struct sl_yaml_node *n)
@@ -160,7 +155,7 @@ static int compile(struct rule *r, const char *pattern, const char *key,
 
     if (!re || !(r->pattern = sl_strdup(pattern))) {
         sl_free(re);
-        return oom(err, file);
+        return sl_yaml_nomem(err, file);
     }
     int rc = regcomp(re, pattern, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
@@ -256,7 +251,7 @@ static int parse_item(struct rules_cfg *c, const struct sl_yaml_node *n, size_t 
     c->items[c->nitems++] = it;     /* kept as written; rules_free_ctx frees it */
     return 0;
 nomem:
-    oom(err, file);
+    sl_yaml_nomem(err, file);
 done:
     sl_cfg_free(item_keys, &it);
     return rc;
@@ -460,7 +455,7 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
                 continue;
             if (!(*out[k] = canon(ty, bound[k], why, sizeof why)) &&
                 strcmp(why, "out of memory") == 0)
-                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+                return sl_err_nomem(err);
             if (!*out[k])
                 return sl_err_set(err, SL_E_CONFIG,
                                   "%s: table \"%s\": gate \"rules\": rule \"%s\": %s \"%s\" is "
@@ -477,7 +472,7 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
     } else if (r->kind == R_ACCEPTED) {
         x->acc = sl_calloc(r->values.n, sizeof *x->acc);
         if (!x->acc)
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         for (size_t k = 0; k < r->values.n; k++) {
             if (ty == SL_T_TEXT)
                 x->acc[k] = sl_strdup(r->values.items[k]);
@@ -488,7 +483,7 @@ static int prepare(struct rrun *x, const struct sl_gate_env *env, struct sl_err 
                                   "value \"%s\" is not a %s (%s)", r->where, t, r->name,
                                   r->values.items[k], sl_type_name(ty), why);
             if (!x->acc[k])
-                return sl_err_set(err, SL_E_NOMEM, "out of memory");
+                return sl_err_nomem(err);
             x->nacc = k + 1;
         }
     }
@@ -504,7 +499,7 @@ static int rules_start(const void *ctx, const struct sl_gate_env *env, struct sl
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g || !(g->rr = sl_calloc(c->n + 1, sizeof *g->rr))) {
         sl_free(g);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     g->cfg = c;
     sl_buf_init(&g->tmp);
@@ -620,24 +615,6 @@ static int rules_row_check(struct sl_gate_run *g, const struct sl_cell *cells, c
 
 /* ---- the report ---- */
 
-static json_t *text_json(const char *s)
-{
-    if (!s)
-        return json_null();
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    size_t n = strlen(s);       /* not UTF-8 (a cut message): show it as ASCII */
-    char *a = sl_malloc(n + 1);
-    if (!a)
-        return NULL;
-    for (size_t i = 0; i <= n; i++)
-        a[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-    j = json_string(a);
-    sl_free(a);
-    return j;
-}
-
 static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                         struct sl_gate_result *res, struct sl_err *err)
 {
@@ -654,27 +631,27 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
         const struct rrun *x = &g->rr[i];
         const struct rule *r = x->r;
         json_t *j = json_object(), *exs = json_array();
-        json_object_set_new(j, "name", text_json(r->name));
-        json_object_set_new(j, "column", text_json(r->column));
+        json_object_set_new(j, "name", sl_gate_json_text(r->name));
+        json_object_set_new(j, "column", sl_gate_json_text(r->column));
         json_object_set_new(j, "rule", json_string(kind_names[r->kind]));
         if (r->pattern)
-            json_object_set_new(j, "pattern", text_json(r->pattern));
+            json_object_set_new(j, "pattern", sl_gate_json_text(r->pattern));
         if (r->kind == R_ACCEPTED) {
             json_t *a = json_array();
             for (size_t k = 0; k < r->values.n; k++)
-                json_array_append_new(a, text_json(r->values.items[k]));
+                json_array_append_new(a, sl_gate_json_text(r->values.items[k]));
             json_object_set_new(j, "accepted_values", a);
         }
         if (r->min)
-            json_object_set_new(j, "min", text_json(r->min));
+            json_object_set_new(j, "min", sl_gate_json_text(r->min));
         if (r->max)
-            json_object_set_new(j, "max", text_json(r->max));
+            json_object_set_new(j, "max", sl_gate_json_text(r->max));
         json_object_set_new(j, "on_fail", json_string(on_fail_names[r->on_fail]));
         json_object_set_new(j, "rows_broken", json_integer(x->broken));
         for (size_t k = 0; k < x->nex; k++) {
             json_t *e = json_object();
             json_object_set_new(e, "line", json_integer(x->ex[k].line));
-            json_object_set_new(e, "value", text_json(x->ex[k].val));
+            json_object_set_new(e, "value", sl_gate_json_text(x->ex[k].val));
             json_array_append_new(exs, e);
         }
         json_object_set_new(j, "examples", exs);
@@ -702,7 +679,7 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
                  g->n == 1 ? "" : "s");
         json_object_set_new(o, "message", json_sprintf("%s%s", head, msg.data ? msg.data : ""));
         if (!json_object_get(o, "message"))     /* a value cut mid-character */
-            json_object_set_new(o, "message", text_json(msg.data ? msg.data : ""));
+            json_object_set_new(o, "message", sl_gate_json_text(msg.data ? msg.data : ""));
     } else {
         json_object_set_new(o, "message", json_sprintf("all %zu rule%s hold for %lld row%s", g->n,
                                                        g->n == 1 ? "" : "s", (long long)g->rows,
@@ -712,7 +689,7 @@ static int rules_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     sl_buf_free(&msg);
     if (nomem) {
         json_decref(o);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     return sl_gate_report(o, res, err);
 }

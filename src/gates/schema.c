@@ -51,7 +51,7 @@ static int schema_start(const void *ctx, const struct sl_gate_env *env, struct s
     *out = NULL;
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     g->cfg = ctx;
     g->diff = env->diff;
     *out = g;
@@ -133,7 +133,7 @@ static int schema_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     sl_buf_free(&msg);
     if (nomem) {
         json_decref(o);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     return sl_gate_report(o, res, err);
 }

@@ -94,7 +94,7 @@ static int size_start(const void *ctx, const struct sl_gate_env *env, struct sl_
         return sl_err_set(err, SL_E_INTERNAL, "gate \"size\" needs the batch history");
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     g->cfg = c;
     *out = g;
     return 0;
@@ -159,7 +159,7 @@ static int size_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     if (!hr || !hb) {
         sl_free(hr);
         sl_free(hb);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     if (env->history(env->history_ctx, env->table->name, want, hr, hb, &count, err) < 0) {
         sl_free(hr);

@@ -117,7 +117,7 @@ static int ts_start(const void *ctx, const struct sl_gate_env *env, struct sl_ga
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g || !(g->cols = sl_calloc(s->ncols + c->columns.n + 1, sizeof *g->cols))) {
         sl_free(g);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     g->cfg = c;
     if (c->columns.n) {
@@ -379,7 +379,7 @@ static int ts_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     sl_buf_free(&problems);
     if (oom) {
         json_decref(o);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     return sl_gate_report(o, res, err);
 }

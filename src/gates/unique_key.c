@@ -222,7 +222,7 @@ static int uk_start(const void *ctx, const struct sl_gate_env *env, struct sl_ga
     struct sl_gate_run *g = sl_calloc(1, sizeof *g);
     if (!g || !(g->key_idx = sl_calloc(cols->n + 1, sizeof *g->key_idx))) {
         sl_free(g);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     g->cfg = c;
     g->table = t;
@@ -327,32 +327,13 @@ static int uk_row(struct sl_gate_run *g, const struct sl_cell *cells, const stru
 
 /* ---- the report ---- */
 
-static json_t *text_json(const char *s)
-{
-    if (!s)
-        return json_null();
-    json_t *j = json_string(s);
-    if (j)
-        return j;
-    /* not UTF-8 (a value cut badly or a raw byte): show it as ASCII */
-    size_t n = strlen(s);
-    char *a = sl_malloc(n + 1);
-    if (!a)
-        return NULL;
-    for (size_t i = 0; i <= n; i++)
-        a[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-    j = json_string(a);
-    sl_free(a);
-    return j;
-}
-
 /* {"col": "value", ...} of an example's values under the given names. */
 static json_t *values_json(const struct example *e, const char *const *names,
                            const struct sl_schema *s)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < e->n; i++)
-        json_object_set_new(o, names ? names[i] : s->cols[i].name, text_json(e->vals[i]));
+        json_object_set_new(o, names ? names[i] : s->cols[i].name, sl_gate_json_text(e->vals[i]));
     return o;
 }
 
@@ -461,7 +442,7 @@ static int uk_finish(struct sl_gate_run *g, const struct sl_gate_env *env,
     json_object_set_new(o, "verdict", json_string(res->verdict == SL_GATE_PASS ? "pass"
                                                   : res->verdict == SL_GATE_FAIL ? "fail"
                                                                                  : "quarantine"));
-    json_object_set_new(o, "message", text_json(msg));
+    json_object_set_new(o, "message", sl_gate_json_text(msg));
     return sl_gate_report(o, res, err);
 }
 

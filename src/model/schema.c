@@ -1,6 +1,7 @@
 /* model/schema.c: see schema.h. */
 #include "model/schema.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -56,6 +57,12 @@ void sl_rows_free(struct sl_rows *r)
     sl_free(r->names);
     sl_free(r->cells);
     memset(r, 0, sizeof *r);
+}
+
+int64_t sl_rows_int(const struct sl_rows *r, size_t row, size_t col)
+{
+    const char *v = row < r->nrows ? sl_rows_get(r, row, col) : NULL;
+    return v ? strtoll(v, NULL, 10) : 0;
 }
 
 int sl_reserved_table(const char *table)

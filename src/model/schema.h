@@ -6,6 +6,7 @@
 #define SL_SCHEMA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/value.h"
 
@@ -42,6 +43,9 @@ static inline const char *sl_rows_get(const struct sl_rows *r, size_t row, size_
 {
     return r->cells[row * r->ncols + col];
 }
+/* A cell read as a whole number; 0 when the row is past the last or the
+ * cell is NULL. */
+int64_t sl_rows_int(const struct sl_rows *r, size_t row, size_t col);
 
 /* sluice's own names: its tables live in schema _sluice (PostgreSQL) or are
  * named _sluice_* (SQLite), its column is _sluice_batch. A data table or

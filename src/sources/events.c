@@ -1,6 +1,6 @@
-/* sources/events.c: what the event sources share (see events.h): reading
- * bodies, mapping events onto columns, event batches and the source ops the
- * engine calls on them.
+/* sources/events.c: the events source but for its transports (see events.h):
+ * reading bodies, mapping events onto columns, event batches and the source
+ * ops the engine calls on them.
  *
  * The engine reads an event batch as JSON lines (formats/jsonl.c over a
  * memory stream), one flat object per event holding exactly the mapped
@@ -358,14 +358,14 @@ static int add_col(struct sl_event_map *m, const char *name, enum sl_type type, 
     struct sl_buf k;
     memset(c, 0, sizeof *c);
     if (!(c->name = sl_strdup(name)))
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     m->n++;
     c->type = type;
     c->whole = path == NULL;
     if (path) {
         int rc = path_parse(path, &c->path);
         if (rc == -2)
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         if (rc < 0)
             return sl_err_set(err, SL_E_CONFIG, "column \"%s\": path \"%s\" has an empty part",
                               name, path);
@@ -375,12 +375,12 @@ static int add_col(struct sl_event_map *m, const char *name, enum sl_type type, 
     sl_buf_putc(&k, ':');
     if (k.oom) {
         sl_buf_free(&k);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     c->key_len = k.len;
     c->key_json = sl_buf_steal(&k);
     if (sl_schema_add(&m->schema, name, type) < 0)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     return 0;
 }
 
@@ -394,7 +394,7 @@ int sl_event_map_new(const struct sl_event_cfg *ec, const struct sl_table_cfg *t
     *out = NULL;
     if (!m || !(m->cols = sl_calloc(max, sizeof *m->cols))) {
         sl_free(m);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
 #define COL_PATH(name) ((idcol && strcmp((name), idcol) == 0) ? ec->event_id \
                         : path_of(t, (name)) ? path_of(t, (name)) : (name))
@@ -653,16 +653,16 @@ static int grow(struct sl_event_batch *b)
 }
 
 /* Record event n of the batch: its raw text was appended at raw[off..] and its
- * flat line at lines[loff..]. */
+ * flat line at lines[loff..]; `error` (taken, may be NULL): why it is bad. */
 static void note_event(struct sl_event_batch *b, size_t off, size_t n, size_t loff,
-                       int64_t replay_of)
+                       int64_t replay_of, char *error)
 {
     b->ev[b->n].off = off;
     b->ev[b->n].len = n;
     b->ev[b->n].loff = loff;
     b->ev[b->n].llen = b->lines.len - loff;
     b->ev[b->n].replay_of = replay_of;
-    b->ev[b->n].error = NULL;
+    b->ev[b->n].error = error;
     b->dead[b->n] = 0;
     b->n++;
     b->in.bytes += n;
@@ -678,7 +678,7 @@ int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t l
     size_t off = b->raw.len, loff = b->lines.len;
     if (sl_buf_append(&b->lines, line, linelen) < 0 || sl_buf_append(&b->raw, ev, n) < 0)
         return -1;
-    note_event(b, off, n, loff, replay_of);
+    note_event(b, off, n, loff, replay_of, NULL);
     return 0;
 }
 
@@ -690,7 +690,7 @@ int sl_event_batch_add(struct sl_event_batch *b, const struct sl_event_map *m, c
     size_t off = b->raw.len, loff = b->lines.len;
     if (sl_event_flatten(m, ev, n, &b->lines) < 0 || sl_buf_append(&b->raw, ev, n) < 0)
         return -1;
-    note_event(b, off, n, loff, replay_of);
+    note_event(b, off, n, loff, replay_of, NULL);
     return 0;
 }
 
@@ -706,17 +706,7 @@ int sl_event_batch_add_bad(struct sl_event_batch *b, const char *ev, size_t n, c
         sl_free(w);
         return -1;
     }
-    b->ev[b->n].off = off;
-    b->ev[b->n].len = n;
-    b->ev[b->n].loff = loff;
-    b->ev[b->n].llen = b->lines.len - loff;
-    b->ev[b->n].replay_of = replay_of;
-    b->ev[b->n].error = w;
-    b->dead[b->n] = 0;
-    b->n++;
-    b->in.bytes += n;
-    if (replay_of)
-        b->in.replay = 1;
+    note_event(b, off, n, loff, replay_of, w);
     return 0;
 }
 
@@ -752,7 +742,7 @@ static int copy_range(struct sl_event_batch *t, const struct sl_event_batch *b, 
 /* Did the destination refuse the rows themselves (a value it cannot store,
  * a constraint), rather than the load (a missing table, a config problem)?
  * Only the first is worth finding the event for. */
-int sl_event_refused_data(const struct sl_run_stats *st)
+static int refused_data(const struct sl_run_stats *st)
 {
     const struct sl_err *e = &st->first_error;
     if (e->sqlstate[0])
@@ -780,7 +770,7 @@ static enum sl_outcome isolate(const struct sl_sink *sink, struct sl_feed *feed,
         return o;
     }
     snprintf(why, whylen, "%s", t->why);
-    if (o != SL_OUT_FAILED || !sl_event_refused_data(&st))
+    if (o != SL_OUT_FAILED || !refused_data(&st))
         return o;
     if (to - from == 1) {
         /* refused alone: that event is the one; keep it aside with the reason */
@@ -809,8 +799,10 @@ static enum sl_outcome isolate(const struct sl_sink *sink, struct sl_feed *feed,
     return isolate(sink, feed, b, mid, to, t, why, whylen);
 }
 
-enum sl_outcome sl_event_batch_isolate(const struct sl_sink *sink, struct sl_feed *feed,
-                                       struct sl_event_batch *b)
+/* b failed as a whole: find the events the destination refuses (events.h,
+ * sl_event_batch_load). */
+static enum sl_outcome isolate_batch(const struct sl_sink *sink, struct sl_feed *feed,
+                                     struct sl_event_batch *b)
 {
     struct sl_event_batch *t = sl_event_batch_new(b->in.ref, b->in.timezone);
     char why[sizeof b->why];
@@ -830,6 +822,17 @@ enum sl_outcome sl_event_batch_isolate(const struct sl_sink *sink, struct sl_fee
     return o;
 }
 
+void sl_event_batch_load(const struct sl_sink *sink, struct sl_feed *feed,
+                         struct sl_event_batch *b)
+{
+    struct sl_run_stats one = {0};
+    sink->batch(feed, &b->in, &one);
+    /* a value the destination refused, that no check caught: find the
+     * event, so it alone is set aside and the others load */
+    if (b->acked && b->outcome == SL_OUT_FAILED && refused_data(&one))
+        isolate_batch(sink, feed, b);
+}
+
 /* ---- source ops ---- */
 
 struct sl_source {
@@ -845,7 +848,7 @@ int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
     struct sl_source *s = sl_calloc(1, sizeof *s);
     *out = NULL;
     if (!s)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     s->es.cfg = c;
     s->es.p = p;
     s->es.t = t;
@@ -858,6 +861,14 @@ int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
     }
     *out = s;
     return 0;
+}
+
+int sl_event_open(struct sl_source **out, const struct sl_config *c,
+                  const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                  struct sl_err *err)
+{
+    const struct sl_event_cfg *ec = p->source_ctx;     /* first in the transport's config */
+    return sl_event_source_open(out, c, p, t, ec, err);
 }
 
 const struct sl_event_map *sl_event_source_map(struct sl_source *s)
@@ -916,7 +927,7 @@ int sl_event_schema(struct sl_source *s, struct sl_batch_input *b, struct sl_sch
     for (size_t i = 0; i < m->ncols; i++)
         if (sl_schema_add(out, m->cols[i].name, m->cols[i].type) < 0) {
             sl_schema_free(out);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+            return sl_err_nomem(err);
         }
     return 0;
 }
@@ -1032,7 +1043,7 @@ int sl_event_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
     rc = 0;
     goto done;
 oom:
-    sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_err_nomem(err);
 done:
     if (fd >= 0)
         close(fd);
@@ -1091,7 +1102,7 @@ int sl_event_reopen(struct sl_source *s, const char *held, struct sl_batch_input
     *out = &eb->in;
     return 0;
 oom:
-    sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_err_nomem(err);
 fail:
     if (fd >= 0)
         close(fd);

@@ -1,4 +1,10 @@
-/* sources/events.h: what the event sources (http.c, jetstream.c) share.
+/* sources/events.h: the events source, one source with two transports.
+ *
+ * http.c and jetstream.c differ only in how events arrive: http.c serves
+ * them over HTTP (a request answers once its events are committed),
+ * jetstream.c consumes them from a JetStream stream (a message is acked
+ * once its events are committed). Each keeps its `kind` (http, jetstream),
+ * its keys and checks, and serve; the rest is here, the same for both:
  *
  *   - Reading a body (a request, a JetStream message): one JSON object, an
  *     array of objects, or NDJSON, checked strictly, with the line:column of
@@ -10,8 +16,11 @@
  *     flat JSON line holding exactly those columns, and the column types from
  *     schema(): declared ones as declared, others text, the event json.
  *   - The event batch handed to the engine: its rows, each event's raw text
- *     for the dead letter table, the outcome the engine acks. Both sources
- *     (and `sluice replay`) use the source ops below for it. */
+ *     for the dead letter table, the outcome the engine acks, and finding
+ *     the one event the destination refuses in a batch it refused.
+ *   - The source ops the engine (and `sluice replay`) calls on event
+ *     batches: every entry of a transport's ops table but its own
+ *     (SL_EVENT_SOURCE_OPS). */
 #ifndef SL_EVENTS_H
 #define SL_EVENTS_H
 
@@ -20,7 +29,8 @@
 
 #include "sources/source.h"
 
-/* Keys every event source takes, first in each one's config struct. */
+/* Keys every event source takes, first in each transport's config struct
+ * (events.c reads it through p->source_ctx). */
 struct sl_event_cfg {
     char *event_id;         /* JSON path of the event's id; NULL = no id */
     char *event_column;     /* json column for the whole event; "" = none */
@@ -107,21 +117,29 @@ int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t l
  * reader refuses, so it goes to the dead letter table whole, with `why`. */
 int sl_event_batch_add_bad(struct sl_event_batch *b, const char *ev, size_t n, const char *why,
                            int64_t replay_of);
-/* After b failed as a whole (outcome SL_OUT_FAILED: the destination refused
- * something no check caught), run it again in halves, and halves of those,
+/* Load b through the engine's sink as one batch. When it fails as a whole
+ * because the destination refused something no check caught (SQLSTATE
+ * class 22 or 23, bad input), run it again in halves, and halves of those,
  * so that what is refused is one event alone: that one goes to the dead
- * letter table with the destination's error, the others load. b->outcome
- * and b->dead tell the result (COMMITTED when every event is in the table or
- * set aside; RETRY_LATER when a transient failure cut it short). */
-enum sl_outcome sl_event_batch_isolate(const struct sl_sink *sink, struct sl_feed *feed,
-                                       struct sl_event_batch *b);
-/* 1 when a batch's failure (its stats from sl_feed_batch) is the destination
- * refusing rows (SQLSTATE class 22 or 23; bad input): worth isolating. */
-int sl_event_refused_data(const struct sl_run_stats *st);
+ * letter table with the destination's error, the others load. b->acked,
+ * b->outcome and b->dead tell the result (after isolating: COMMITTED when
+ * every event is in the table or set aside; RETRY_LATER when a transient
+ * failure cut it short). */
+void sl_event_batch_load(const struct sl_sink *sink, struct sl_feed *feed,
+                         struct sl_event_batch *b);
 /* Events of [from, to) the engine set aside (after the batch was acked). */
 size_t sl_event_batch_dead(const struct sl_event_batch *b, size_t from, size_t to);
 
-/* ---- source ops over event batches (both sources point theirs here) ---- */
+/* ---- source ops over event batches (both transports point theirs here) ---- */
+
+/* The entries of a transport's sl_source_ops that are the events source's:
+ * a transport's table names its kind, keys, ctx_size, validate, serve (and
+ * blocks), then SL_EVENT_SOURCE_OPS. */
+#define SL_EVENT_SOURCE_OPS                                                                    \
+    .open = sl_event_open, .next_batch = sl_event_next_none,                                   \
+    .open_rows = sl_event_open_rows, .hold = sl_event_hold, .reopen = sl_event_reopen,         \
+    .ack = sl_event_ack, .close = sl_event_close, .schema = sl_event_schema,                   \
+    .event = sl_event_event
 
 /* The source handle of an event source: the engine's view. */
 struct sl_event_source {
@@ -134,6 +152,11 @@ struct sl_event_source {
 int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
                          const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
                          const struct sl_event_cfg *ec, struct sl_err *err);
+/* open: the source of table t, with the event keys of the pipeline's source
+ * config (a transport's config struct, struct sl_event_cfg first). */
+int sl_event_open(struct sl_source **out, const struct sl_config *c,
+                  const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                  struct sl_err *err);
 const struct sl_event_map *sl_event_source_map(struct sl_source *s);
 const struct sl_event_cfg *sl_event_source_cfg(struct sl_source *s);
 int sl_event_next_none(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err);

@@ -1,4 +1,5 @@
-/* sources/http.c: the http source, an event collector served by `sluice daemon`.
+/* sources/http.c: the http source, the events source (events.h) taking its
+ * events over HTTP: a collector served by `sluice daemon`.
  *
  *   POST /v1/events/{pipeline}   a JSON object, an array of objects, or NDJSON
  *   Authorization: Bearer <token>
@@ -158,14 +159,6 @@ static int http_validate(const struct sl_pipeline_cfg *p, const char *cfgfile,
     return sl_event_validate(&hc->ev, p, cfgfile, err);
 }
 
-static int http_open(struct sl_source **out, const struct sl_config *c,
-                     const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
-                     struct sl_err *err)
-{
-    const struct http_cfg *hc = p->source_ctx;
-    return sl_event_source_open(out, c, p, t, &hc->ev, err);
-}
-
 /* ---- the collector ---- */
 
 /* The events of the requests that arrived while the previous batch committed. */
@@ -264,12 +257,7 @@ static void *committer(void *arg)
         pthread_cond_broadcast(&c->room);
         pthread_mutex_unlock(&c->mu);
 
-        struct sl_run_stats one = {0};
-        c->sink->batch(c->feed, &g->eb->in, &one);
-        /* a value the destination refused, that no check caught: find the
-         * event, so it alone is set aside and the others' requests succeed */
-        if (g->eb->acked && g->eb->outcome == SL_OUT_FAILED && sl_event_refused_data(&one))
-            sl_event_batch_isolate(c->sink, c->feed, g->eb);
+        sl_event_batch_load(c->sink, c->feed, g->eb);
 
         pthread_mutex_lock(&c->mu);
         g->done = 1;
@@ -556,7 +544,7 @@ static int attach(struct collector *c, struct sl_err *err)
         L = sl_calloc(1, sizeof *L);
         if (!L || !(L->listen = sl_strdup(c->hc->listen))) {
             sl_free(L);
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto out;
         }
         L->cfg = c->cfg;
@@ -580,7 +568,7 @@ static int attach(struct collector *c, struct sl_err *err)
                                 route_limit(c->cfg, L->listen)) < 0 ||
             sl_http_start(L->srv, err) < 0) {
             if (!err->msg[0])
-                sl_err_set(err, SL_E_NOMEM, "out of memory");
+                sl_err_nomem(err);
             sl_http_free(L->srv);
             sl_free(cert);
             sl_free(key);
@@ -595,7 +583,7 @@ static int attach(struct collector *c, struct sl_err *err)
     }
     struct collector **cols = sl_realloc(L->cols, (L->n + 1) * sizeof *cols);
     if (!cols) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        sl_err_nomem(err);
         goto out;
     }
     L->cols = cols;
@@ -662,7 +650,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
     const struct http_cfg *hc = p->source_ctx;
     struct collector *c = sl_calloc(1, sizeof *c);
     if (!c)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     c->cfg = cfg;
     c->p = p;
     c->sink = sink;
@@ -684,7 +672,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
         else
             sl_buf_printf(&subj, "events.%s", p->name);
         if (subj.oom) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto fail;
         }
         c->subject = sl_buf_steal(&subj);
@@ -698,7 +686,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
         if (sink->open(cfg, p, &p->tables[0], c->src, &c->feed, err) < 0)
             goto fail;
         if (!(c->pending = group_new(c))) {
-            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            sl_err_nomem(err);
             goto fail;
         }
         if (pthread_create(&c->th, NULL, committer, c) != 0) {
@@ -750,17 +738,9 @@ fail:
 const struct sl_source_ops sl_source_http = {
     .kind = "http",
     .keys = http_keys,
+    .blocks = http_blocks,
     .ctx_size = sizeof(struct http_cfg),
     .validate = http_validate,
-    .open = http_open,
-    .next_batch = sl_event_next_none,
-    .open_rows = sl_event_open_rows,
-    .hold = sl_event_hold,
-    .reopen = sl_event_reopen,
-    .ack = sl_event_ack,
-    .close = sl_event_close,
-    .schema = sl_event_schema,
-    .event = sl_event_event,
     .serve = http_serve,
-    .blocks = http_blocks,
+    SL_EVENT_SOURCE_OPS,
 };

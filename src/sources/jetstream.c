@@ -1,5 +1,6 @@
-/* sources/jetstream.c: the jetstream source, and the libnats wrapper both
- * event sources use (see jetstream.h).
+/* sources/jetstream.c: the jetstream source, the events source (events.h)
+ * taking its events from a JetStream stream; and the libnats wrapper (see
+ * jetstream.h) the http source publishes through too.
  *
  *   source: { kind: jetstream, servers: [...], stream: EVENTS,
  *             subject: "events.>", durable: loaders }
@@ -50,7 +51,7 @@ int sl_js_open(const struct sl_strlist *servers, const char *name, struct sl_js 
 
     *out = NULL;
     if (!j)
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     s = natsOptions_Create(&o);
     if (s == NATS_OK)
         s = natsOptions_SetServers(o, (const char **)servers->items, (int)servers->n);
@@ -186,14 +187,6 @@ static int js_validate(const struct sl_pipeline_cfg *p, const char *cfgfile, str
     return sl_event_validate(&jc->ev, p, cfgfile, err);
 }
 
-static int js_open(struct sl_source **out, const struct sl_config *c,
-                   const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
-                   struct sl_err *err)
-{
-    const struct js_cfg *jc = p->source_ctx;
-    return sl_event_source_open(out, c, p, t, &jc->ev, err);
-}
-
 /* Sleep up to `ms`, in steps, unless the daemon stops. */
 static void nap(long ms)
 {
@@ -284,7 +277,7 @@ static int js_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p
     if (!(eb = sl_event_batch_new("jetstream", jc->ev.timezone))) {
         sink->close(feed);
         sl_event_close(src);
-        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        return sl_err_nomem(err);
     }
     while (!sl_stopping()) {
         if (!k.sub) {
@@ -344,10 +337,7 @@ static int js_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg *p
             sl_log(SL_LOG_ERROR, &k.log, "out of memory reading %d messages", list.Count);
             settle(&list, SL_OUT_RETRY_LATER, &k.log);
         } else {
-            struct sl_run_stats one = {0};
-            sink->batch(feed, &eb->in, &one);
-            if (eb->acked && eb->outcome == SL_OUT_FAILED && sl_event_refused_data(&one))
-                sl_event_batch_isolate(sink, feed, eb);
+            sl_event_batch_load(sink, feed, eb);
             settle(&list, eb->acked ? eb->outcome : SL_OUT_RETRY_LATER, &k.log);
         }
         natsMsgList_Destroy(&list);
@@ -365,14 +355,6 @@ const struct sl_source_ops sl_source_jetstream = {
     .keys = js_keys,
     .ctx_size = sizeof(struct js_cfg),
     .validate = js_validate,
-    .open = js_open,
-    .next_batch = sl_event_next_none,
-    .open_rows = sl_event_open_rows,
-    .hold = sl_event_hold,
-    .reopen = sl_event_reopen,
-    .ack = sl_event_ack,
-    .close = sl_event_close,
-    .schema = sl_event_schema,
-    .event = sl_event_event,
     .serve = js_serve,
+    SL_EVENT_SOURCE_OPS,
 };

@@ -30,6 +30,7 @@
 #include "config/config.h"
 #include "destinations/destination.h"
 #include "engine/ledger.h"
+#include "engine/meta.h"
 #include "engine/pipeline.h"
 #include "engine/rollback.h"
 #include "model/batch.h"
