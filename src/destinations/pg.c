@@ -249,7 +249,8 @@ static int pg_ensure_meta(struct sl_dest *d, struct sl_err *err)
 {
     if (ensure_connected(d, err) < 0)
         return -1;
-    if (sl_pg_run(&d->pg, META_DDL, err, "could not create sluice's tables in schema _sluice") < 0) {
+    if (sl_pg_run(&d->pg, META_DDL, err,
+                  "could not create sluice's tables in schema _sluice") < 0) {
         sl_pg_run(&d->pg, "ROLLBACK", &(struct sl_err){0}, "rollback");
         return -1;
     }
@@ -1657,7 +1658,8 @@ static int pg_hist_table(struct sl_dest *d, const char *table, char **quoted,
     *quoted = hist_quoted(table);
     if (!*quoted)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    if (sl_pg_value(&d->pg, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", *quoted, &exists, err) < 0)
+    if (sl_pg_value(&d->pg, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", *quoted, &exists,
+                    err) < 0)
         return -1;
     sl_free(exists);
     return exists ? 1 : 0;
