@@ -781,16 +781,10 @@ static int insert_new(struct sl_dest *d, struct sl_load_result *r, struct sl_err
         sl_buf_free(&sql);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    PGresult *res = PQexec(d->pg.conn, sql.data);
+    int rc = sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
+                             "could not insert staged events");
     sl_buf_free(&sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        sl_pg_fail(&d->pg, res, err, "could not insert staged events");
-        PQclear(res);
-        return -1;
-    }
-    r->rows_written = sl_pg_cmd_tuples(res);
-    PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* ---- binary COPY ----
@@ -1235,6 +1229,36 @@ static int hist_prepare(struct sl_dest *d, const char *hist, struct sl_err *err)
     return rc;
 }
 
+/* INSERT INTO <hist> (...) SELECT <each column of the target row t>,
+ * $1 (the batch) FROM <target> t WHERE : the rows a merge replaces, kept. */
+static void hist_insert(struct sl_buf *sql, const struct sl_dest *d, const char *hist)
+{
+    sl_buf_printf(sql, "INSERT INTO %s (", hist);
+    col_list(sql, d->ld.target, NULL);
+    sl_buf_puts(sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
+    col_list(sql, d->ld.target, "t.");
+    sl_buf_printf(sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE ", d->target_q);
+}
+
+/* ON CONFLICT's SET: every column but the key's, and the batch, from the
+ * batch's row. */
+static void set_excluded(struct sl_buf *sql, const struct sl_load *ld)
+{
+    for (size_t i = 0; i < ld->schema->ncols; i++) {
+        const char *c = ld->schema->cols[i].name;
+        int is_pk = 0;
+        for (size_t k = 0; k < ld->npk; k++)
+            is_pk |= strcmp(ld->pk[k], c) == 0;
+        if (is_pk)
+            continue;
+        sl_pg_quote_stored(sql, c, strlen(c));
+        sl_buf_puts(sql, " = EXCLUDED.");
+        sl_pg_quote_stored(sql, c, strlen(c));
+        sl_buf_puts(sql, ", ");
+    }
+    sl_buf_puts(sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\"");
+}
+
 /* Invariant 3: before the merge, copy exactly the rows it will overwrite
  * into the history table. The merge overwrites a stored row when the
  * batch's winning row for its key has a higher version; the winner has the
@@ -1267,12 +1291,8 @@ static int hist_capture(struct sl_dest *d, struct sl_err *err)
         return -1;
     }
     sl_buf_init(&sql);
-    sl_buf_printf(&sql, "INSERT INTO %s (", hist);
-    col_list(&sql, ld->target, NULL);
-    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
-    col_list(&sql, ld->target, "t.");
-    sl_buf_printf(&sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE EXISTS (SELECT 1 FROM %s s"
-                  " WHERE ", d->target_q, d->stage_q);
+    hist_insert(&sql, d, hist);
+    sl_buf_printf(&sql, "EXISTS (SELECT 1 FROM %s s WHERE ", d->stage_q);
     for (size_t k = 0; k < ld->npk; k++) {
         sl_buf_puts(&sql, "s.");
         sl_pg_quote_stored(&sql, ld->pk[k], strlen(ld->pk[k]));
@@ -1315,24 +1335,8 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     sl_buf_printf(&sql, ", \"_sluice_batch\" FROM %s ORDER BY %s, ", d->stage_q, d->pk_list);
     sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_printf(&sql, " DESC, \"_sluice_ord\" ON CONFLICT (%s) DO UPDATE SET ", d->pk_list);
-    int first = 1;
-    for (size_t i = 0; i < ld->schema->ncols; i++) {
-        const char *c = ld->schema->cols[i].name;
-        int is_pk = 0;
-        for (size_t k = 0; k < ld->npk; k++)
-            is_pk |= strcmp(ld->pk[k], c) == 0;
-        if (is_pk)
-            continue;
-        if (!first)
-            sl_buf_puts(&sql, ", ");
-        first = 0;
-        sl_pg_quote_stored(&sql, c, strlen(c));
-        sl_buf_puts(&sql, " = EXCLUDED.");
-        sl_pg_quote_stored(&sql, c, strlen(c));
-    }
-    if (!first)
-        sl_buf_puts(&sql, ", ");
-    sl_buf_puts(&sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\" WHERE t.");
+    set_excluded(&sql, ld);
+    sl_buf_puts(&sql, " WHERE t.");
     sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_puts(&sql, " < EXCLUDED.");
     sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
@@ -1345,16 +1349,10 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     /* two statements: send separately to read the INSERT's row count */
     char *drop = strstr(sql.data, "; DROP TABLE ");
     *drop = '\0';
-    PGresult *res = PQexec(d->pg.conn, sql.data);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        sl_pg_fail(&d->pg, res, err, "could not merge staged rows");
-        PQclear(res);
-        sl_buf_free(&sql);
-        return -1;
-    }
-    r->rows_written = sl_pg_cmd_tuples(res);
-    PQclear(res);
-    int rc = sl_pg_run(&d->pg, drop + 2, err, "could not drop staging table");
+    int rc = sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
+                             "could not merge staged rows");
+    if (rc == 0)
+        rc = sl_pg_run(&d->pg, drop + 2, err, "could not drop staging table");
     sl_buf_free(&sql);
     return rc;
 }
@@ -1376,11 +1374,8 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     sl_buf_init(&sql);
     if (hist_prepare(d, hist, err) < 0)
         goto done;
-    sl_buf_printf(&sql, "INSERT INTO %s (", hist);
-    col_list(&sql, ld->target, NULL);
-    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
-    col_list(&sql, ld->target, "t.");
-    sl_buf_printf(&sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE (", d->target_q);
+    hist_insert(&sql, d, hist);
+    sl_buf_putc(&sql, '(');
     name_list(&sql, ld->pk, ld->npk, "t.");
     sl_buf_printf(&sql, ") IN (SELECT %s FROM %s)", d->pk_list, d->stage_q);
     if (sql.oom) {
@@ -1399,31 +1394,14 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     col_list(&sql, ld->schema, NULL);
     sl_buf_printf(&sql, ", \"_sluice_batch\" FROM %s ORDER BY %s, \"_sluice_ord\" DESC"
                   " ON CONFLICT (%s) DO UPDATE SET ", d->stage_q, d->pk_list, d->pk_list);
-    for (size_t i = 0; i < ld->schema->ncols; i++) {
-        const char *c = ld->schema->cols[i].name;
-        int is_pk = 0;
-        for (size_t k = 0; k < ld->npk; k++)
-            is_pk |= strcmp(ld->pk[k], c) == 0;
-        if (is_pk)
-            continue;
-        sl_pg_quote_stored(&sql, c, strlen(c));
-        sl_buf_puts(&sql, " = EXCLUDED.");
-        sl_pg_quote_stored(&sql, c, strlen(c));
-        sl_buf_puts(&sql, ", ");
-    }
-    sl_buf_puts(&sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\"");
+    set_excluded(&sql, ld);
     if (sql.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
-    PGresult *res = PQexec(d->pg.conn, sql.data);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        sl_pg_fail(&d->pg, res, err, "could not merge staged rows");
-        PQclear(res);
+    if (sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
+                        "could not merge staged rows") < 0)
         goto done;
-    }
-    r->rows_written = sl_pg_cmd_tuples(res);
-    PQclear(res);
     sl_buf_reset(&sql);
     sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
     rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
@@ -1829,16 +1807,9 @@ static int pg_copy_out(struct sl_dest *d, const char *table, const char *name, i
     sl_buf_printf(&sql, "CREATE TABLE %s AS SELECT * FROM %s", to ? to : "", from ? from : "");
     if (!from || !to || sql.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
-    } else {
-        PGresult *res = PQexec(d->pg.conn, sql.data);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-            sl_pg_fail(&d->pg, res, err, "could not copy the table");
-            sl_err_prefix(err, "table \"%s\"", table);
-        } else {
-            *rows = sl_pg_cmd_tuples(res);
-            rc = 0;
-        }
-        PQclear(res);
+    } else if ((rc = sl_pg_run_count(&d->pg, sql.data, rows, err,
+                                     "could not copy the table")) < 0) {
+        sl_err_prefix(err, "table \"%s\"", table);
     }
     sl_buf_free(&sql);
     sl_free(from);

@@ -66,8 +66,17 @@ static int ran(const PGresult *res)
 
 int sl_pg_run(struct sl_pg *pg, const char *sql, struct sl_err *err, const char *what)
 {
+    int64_t rows;
+    return sl_pg_run_count(pg, sql, &rows, err, what);
+}
+
+int sl_pg_run_count(struct sl_pg *pg, const char *sql, int64_t *rows, struct sl_err *err,
+                    const char *what)
+{
     PGresult *res = PQexec(pg->conn, sql);
     int rc = ran(res) ? 0 : sl_pg_fail(pg, res, err, what);
+    if (rc == 0)
+        *rows = sl_pg_cmd_tuples(res);
     PQclear(res);
     return rc;
 }

@@ -65,6 +65,10 @@ int sl_pg_fail(const struct sl_pg *pg, const PGresult *res, struct sl_err *err,
 
 /* Run `sql` (no parameters; several statements allowed). */
 int sl_pg_run(struct sl_pg *pg, const char *sql, struct sl_err *err, const char *what);
+/* The same; when it ran, *rows = the rows its (last) command inserted,
+ * updated, deleted or selected into a table. */
+int sl_pg_run_count(struct sl_pg *pg, const char *sql, int64_t *rows, struct sl_err *err,
+                    const char *what);
 /* Run `sql` with n text parameters $1..$n (NULL = SQL NULL). *out gets the
  * result (PQclear it) unless out is NULL. */
 int sl_pg_query(struct sl_pg *pg, const char *sql, int n, const char *const *params,
