@@ -1,5 +1,5 @@
-/* destinations/destination.c: the destination registry, and the key check
- * both destinations make when they adopt a table. */
+/* destinations/destination.c: the destination registry, how many may write
+ * at once, and the key check both destinations make when they adopt a table. */
 #include "destinations/destination.h"
 
 #include <string.h>
@@ -31,6 +31,12 @@ int sl_dest_open(const char *url, const char *password, const char *base_dir,
         return -1;
     *ops = o;
     return o->connect(out, url, password, base_dir, err);
+}
+
+int sl_dest_writers(const struct sl_dest_ops *ops, int wanted)
+{
+    int most = ops ? ops->dialect->max_writers : 0;
+    return most > 0 && wanted > most ? most : wanted;
 }
 
 static int is_primary(const char *v)

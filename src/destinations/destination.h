@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "base/hash.h"
 #include "base/value.h"
+#include "model/dialect.h"
 #include "model/schema.h"
 
 struct sl_dest;
@@ -50,8 +51,32 @@ struct sl_load_result {
     int64_t rows_unchanged;  /* versioned: older or equal version than stored */
 };
 
+/* DDL that makes one of sluice's tables when it is missing: `steps` in
+ * order, each skipped when its `unless` query's first cell is true ("t",
+ * or a number other than 0); all of them skipped when the whole one's
+ * `unless` is; in a transaction of their own when `transaction`. */
+struct sl_ddl_step {
+    const char *sql;
+    const char *unless;     /* NULL = always run */
+};
+struct sl_ddl {
+    const char *unless;
+    int transaction;
+    const struct sl_ddl_step *steps;    /* ends with {NULL, NULL} */
+};
+
+/* What differs between warehouses, for the engine to use without asking
+ * which one it talks to (DESIGN.md: the destination's dialect). */
+struct sl_dest_dialect {
+    int max_writers;                /* loads at once into one warehouse (SQLite has one
+                                     * write lock: 1); 0 = as many as the source asks */
+    struct sl_ddl dead_letter;      /* meta table "dead_letter" (engine/deadletter.h) */
+    const struct sl_dialect *sql;   /* its SQL, for reconcile (model/dialect.h) */
+};
+
 struct sl_dest_ops {
-    const char *kind;       /* "postgres", "sqlite" */
+    const char *kind;       /* "postgres", "sqlite": for messages and the registry */
+    const struct sl_dest_dialect *dialect;
     /* url as in the config; relative sqlite paths resolve against base_dir */
     int (*connect)(struct sl_dest **out, const char *url, const char *password,
                    const char *base_dir, struct sl_err *err);
@@ -174,6 +199,10 @@ static inline uint64_t sl_lease_key(const char *qualified)
 
 extern const struct sl_dest_ops sl_dest_postgres;
 extern const struct sl_dest_ops sl_dest_sqlite;
+
+/* How many of `wanted` loads may write to a warehouse of `ops` at once:
+ * wanted, capped at its dialect's max_writers (ops NULL: wanted). */
+int sl_dest_writers(const struct sl_dest_ops *ops, int wanted);
 
 /* Pick by URL scheme (postgresql://, postgres://, sqlite://). */
 const struct sl_dest_ops *sl_dest_for_url(const char *url, struct sl_err *err);

@@ -1,5 +1,5 @@
-/* destinations/pg.c: the PostgreSQL destination (sources/postgres.c wraps
- * libpq for reading a source).
+/* destinations/pg.c: the PostgreSQL destination, over the libpq wrapper
+ * (pg/pg.h: connection, errors; pg/quote.h: names; pg/types.h: types).
  *
  * Rows travel by COPY FROM STDIN (docs/invariants.md #5: values never enter SQL text),
  * in binary format where every column has sluice's type for it, else text,
@@ -31,15 +31,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/mem.h"
-#include "pg/pg.h"
 #include "base/log.h"
+#include "base/mem.h"
+#include "pg/dialect.h"
+#include "pg/pg.h"
+#include "pg/quote.h"
+#include "pg/types.h"
 
 #define COPY_FLUSH (256 * 1024)
 #define NMETA 16
 
 struct sl_dest {
-    PGconn *conn;
+    struct sl_pg pg;
     char *url;
     char *password;
     struct { char *name; char *quoted; } meta[NMETA];
@@ -61,104 +64,7 @@ struct sl_dest {
                               * (it would run outside the transaction) */
 };
 
-/* ---- errors ---- */
-
-/* Fill err from a failed result (or from the connection when res is NULL). */
-static int pg_fail(struct sl_dest *d, const PGresult *res, struct sl_err *err,
-                   const char *what)
-{
-    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    char clean[1024];
-
-    sl_pg_message(d->conn, res, clean, sizeof clean);
-    if (sl_pg_failure_transient(d->conn, res))
-        sl_err_retry(err, SL_E_DEST, "%s: %s", what, clean);
-    else
-        sl_err_set(err, SL_E_DEST, "%s: %s", what, clean);
-    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", st ? st : "");
-    return -1;
-}
-
-static int run(struct sl_dest *d, const char *sql, struct sl_err *err, const char *what)
-{
-    PGresult *res = PQexec(d->conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        pg_fail(d, res, err, what);
-        PQclear(res);
-        return -1;
-    }
-    PQclear(res);
-    return 0;
-}
-
-/* ---- identifiers (docs/invariants.md #5: one quoting function) ---- */
-
-/* PostgreSQL keeps 63 bytes of a name (NAMEDATALEN - 1) and cuts the rest
- * silently, so a longer name would be another name the next time it is
- * compared. A longer name is stored, every time alike, as its first bytes
- * (whole UTF-8 characters, at most 54) + '_' + 8 hex digits of a hash of
- * the whole name: two names sharing their first 63 bytes stay two names.
- * Columns stored so are listed in "_sluice"."names", so describe gives the
- * whole name back. Writes the stored name to out; returns its length. */
-#define PG_NAME_MAX 63
-static size_t stored_ident(const char *s, size_t n, char out[PG_NAME_MAX + 1])
-{
-    if (n <= PG_NAME_MAX) {
-        memcpy(out, s, n);
-        out[n] = '\0';
-        return n;
-    }
-    uint32_t h = 2166136261u;     /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    size_t keep = PG_NAME_MAX - 9;
-    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
-        keep--;
-    return (size_t)snprintf(out, PG_NAME_MAX + 1, "%.*s_%08x", (int)keep, s, (unsigned)h);
-}
-
-/* Is `stored` (from the catalog) the way column `name` is stored? */
-static int stored_as(const char *stored, const char *name)
-{
-    char buf[PG_NAME_MAX + 1];
-    stored_ident(name, strlen(name), buf);
-    return strcmp(stored, buf) == 0;
-}
-
-static int quote_ident(struct sl_buf *b, const char *s, size_t n)
-{
-    char cut[PG_NAME_MAX + 1];
-    if (n > PG_NAME_MAX)
-        n = stored_ident(s, n, cut), s = cut;
-    sl_buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            sl_buf_putc(b, '"');
-        sl_buf_putc(b, s[i]);
-    }
-    return sl_buf_putc(b, '"');
-}
-
-/* "schema.table" -> "schema"."table"; "table" -> "table". */
-static int quote_table(struct sl_buf *b, const char *name)
-{
-    const char *dot = strchr(name, '.');
-    if (dot && dot != name && dot[1]) {
-        quote_ident(b, name, (size_t)(dot - name));
-        sl_buf_putc(b, '.');
-        return quote_ident(b, dot + 1, strlen(dot + 1));
-    }
-    return quote_ident(b, name, strlen(name));
-}
-
-static char *quoted_table(const char *name)
-{
-    struct sl_buf b;
-    sl_buf_init(&b);
-    quote_table(&b, name);
-    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
-}
+/* ---- identifiers (docs/invariants.md #5: pg/quote.h quotes them all) ---- */
 
 /* sluice's own table `name` in schema _sluice, quoted. */
 static char *own_quoted(const char *name)
@@ -166,7 +72,7 @@ static char *own_quoted(const char *name)
     struct sl_buf b;
     sl_buf_init(&b);
     sl_buf_puts(&b, "\"_sluice\".");
-    quote_ident(&b, name, strlen(name));
+    sl_pg_quote_stored(&b, name, strlen(name));
     return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
 }
 
@@ -203,38 +109,28 @@ static char *hist_quoted(const char *table)
 
 /* ---- connection ---- */
 
+static const char SESSION_SQL[] =
+    "SET client_min_messages = warning; SET datestyle = 'ISO'; SET timezone = 'UTC'";
+
 static int pg_connect(struct sl_dest **out, const char *url, const char *password,
                       const char *base_dir, struct sl_err *err)
 {
     (void)base_dir;
+    char msg[1024];
     struct sl_dest *d = sl_calloc(1, sizeof *d);
     if (!d)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    const char *keys[] = {"dbname", "password", "application_name", NULL};
-    const char *vals[] = {url, password, "sluice", NULL};
-    if (!password) {
-        keys[1] = "application_name";
-        vals[1] = "sluice";
-        keys[2] = NULL;
-    }
-    d->conn = PQconnectdbParams(keys, vals, 1);
-    if (!d->conn || PQstatus(d->conn) != CONNECTION_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", d->conn ? PQerrorMessage(d->conn) : "out of memory");
-        for (size_t n = strlen(msg); n && msg[n - 1] == '\n'; n--)
-            msg[n - 1] = '\0';
-        PQfinish(d->conn);
+    d->pg.code = SL_E_DEST;
+    if (sl_pg_connect(&d->pg, url, password, "sluice", NULL, msg, sizeof msg) < 0) {
         sl_free(d);
         /* a server that is down or restarting is worth retrying */
         return sl_err_retry(err, SL_E_DEST, "could not connect to PostgreSQL: %s", msg);
     }
-    PQsetNoticeProcessor(d->conn, NULL, NULL);
     sl_buf_init(&d->copybuf);
     struct sl_err e2;
-    if (run(d, "SET client_min_messages = warning; SET datestyle = 'ISO'; SET timezone = 'UTC'",
-            &e2, "could not set session") < 0) {
+    if (sl_pg_run(&d->pg, SESSION_SQL, &e2, "could not set session") < 0) {
         *err = e2;
-        PQfinish(d->conn);
+        sl_pg_close(&d->pg);
         sl_free(d);
         return -1;
     }
@@ -246,7 +142,7 @@ static void pg_close(struct sl_dest *d)
 {
     if (!d)
         return;
-    PQfinish(d->conn);
+    sl_pg_close(&d->pg);
     for (int i = 0; i < NMETA; i++) {
         sl_free(d->meta[i].name);
         sl_free(d->meta[i].quoted);
@@ -261,33 +157,30 @@ static void pg_close(struct sl_dest *d)
 
 /* A lost connection is re-established before the next transaction, so the
  * engine's retry loop can simply run the batch again. */
-static int one_value(struct sl_dest *d, const char *sql, const char *param, char **out,
-                     struct sl_err *err);
-
 static int ensure_connected(struct sl_dest *d, struct sl_err *err)
 {
     struct sl_err e2;
     if (!err)
         err = &e2;
-    if (PQstatus(d->conn) != CONNECTION_OK) {
-        PQreset(d->conn);
+    if (PQstatus(d->pg.conn) != CONNECTION_OK) {
+        PQreset(d->pg.conn);
         d->lease_ok = 0;    /* the old session's lease went with it */
-        if (PQstatus(d->conn) != CONNECTION_OK) {
+        if (PQstatus(d->pg.conn) != CONNECTION_OK) {
             char msg[512];
-            snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->conn));
+            snprintf(msg, sizeof msg, "%s", PQerrorMessage(d->pg.conn));
             for (size_t n = strlen(msg); n && msg[n - 1] == '\n'; n--)
                 msg[n - 1] = '\0';
             return sl_err_retry(err, SL_E_DEST, "could not reconnect to PostgreSQL: %s", msg);
         }
-        if (run(d, "SET client_min_messages = warning; SET datestyle = 'ISO';"
-                   " SET timezone = 'UTC'", err, "could not set session") < 0)
+        if (sl_pg_run(&d->pg, SESSION_SQL, err, "could not set session") < 0)
             return -1;
     }
     if (d->lease[0] && !d->lease_ok) {
         /* a run holds its table's lease on this session: after a reconnect
          * it is taken again before anything else, or nothing goes on */
         char *got = NULL;
-        int rc = one_value(d, "SELECT pg_try_advisory_lock($1::bigint)", d->lease, &got, err);
+        int rc = sl_pg_value(&d->pg, "SELECT pg_try_advisory_lock($1::bigint)", d->lease, &got,
+                             err);
         d->lease_ok = rc == 0 && got && strcmp(got, "t") == 0;
         sl_free(got);
         if (rc < 0)
@@ -308,18 +201,9 @@ static const char *pg_meta_table(struct sl_dest *d, const char *name)
     for (i = 0; i < NMETA && d->meta[i].name; i++)
         if (strcmp(d->meta[i].name, name) == 0)
             return d->meta[i].quoted;
-    if (i == NMETA)
+    if (i == NMETA || !(d->meta[i].quoted = own_quoted(name)))
         return NULL;
-    struct sl_buf b;
-    sl_buf_init(&b);
-    sl_buf_puts(&b, "\"_sluice\".");
-    quote_ident(&b, name, strlen(name));
-    if (b.oom) {
-        sl_buf_free(&b);
-        return NULL;
-    }
     d->meta[i].name = sl_strdup(name);
-    d->meta[i].quoted = sl_buf_steal(&b);
     return d->meta[i].quoted;
 }
 
@@ -346,7 +230,7 @@ static const char META_DDL[] =
     "CREATE TABLE IF NOT EXISTS _sluice.kept ("
     "  batch_id bigint PRIMARY KEY, table_name text NOT NULL, name text NOT NULL,"
     "  kept_at timestamptz);"
-    /* columns whose name is longer than PostgreSQL keeps (see stored_ident) */
+    /* columns whose name is longer than PostgreSQL keeps (see sl_pg_stored_ident) */
     "CREATE TABLE IF NOT EXISTS _sluice.names ("
     "  table_name text NOT NULL, stored text NOT NULL, name text NOT NULL,"
     "  PRIMARY KEY (table_name, stored));"
@@ -368,103 +252,43 @@ static int pg_ensure_meta(struct sl_dest *d, struct sl_err *err)
 {
     if (ensure_connected(d, err) < 0)
         return -1;
-    if (run(d, META_DDL, err, "could not create sluice's tables in schema _sluice") < 0) {
-        run(d, "ROLLBACK", &(struct sl_err){0}, "rollback");
+    if (sl_pg_run(&d->pg, META_DDL, err,
+                  "could not create sluice's tables in schema _sluice") < 0) {
+        sl_pg_run(&d->pg, "ROLLBACK", &(struct sl_err){0}, "rollback");
         return -1;
     }
     return 0;
 }
 
-static int exec_rows(struct sl_dest *d, const char *sql, int nparams, const char *const *params,
-                     struct sl_rows *out, struct sl_err *err);
-
 /* Outside a transaction a connection lost since the last statement is made
- * again first (the warehouse restarted between two runs of a table). */
+ * again first (the warehouse restarted between two runs of a table); inside
+ * one it is not: the statement would run outside the transaction. */
 static int pg_exec(struct sl_dest *d, const char *sql, int nparams, const char *const *params,
                    struct sl_rows *out, struct sl_err *err)
 {
     if (!d->in_txn && ensure_connected(d, err) < 0)
         return -1;
-    return exec_rows(d, sql, nparams, params, out, err);
+    return sl_pg_exec(&d->pg, sql, nparams, params, out, err, "query failed");
 }
-
-static int exec_rows(struct sl_dest *d, const char *sql, int nparams, const char *const *params,
-                     struct sl_rows *out, struct sl_err *err)
-{
-    PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType s = PQresultStatus(res);
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        pg_fail(d, res, err, "query failed");
-        PQclear(res);
-        return -1;
-    }
-    if (out) {
-        memset(out, 0, sizeof *out);
-        size_t nr = (size_t)PQntuples(res), nc = (size_t)PQnfields(res);
-        out->names = sl_calloc(nc ? nc : 1, sizeof(char *));
-        out->cells = sl_calloc((nr * nc) > 0 ? nr * nc : 1, sizeof(char *));
-        if (!out->names || !out->cells) {
-            sl_rows_free(out);
-            PQclear(res);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
-        }
-        out->ncols = nc;
-        out->nrows = nr;
-        for (size_t j = 0; j < nc; j++)
-            out->names[j] = sl_strdup(PQfname(res, (int)j));
-        for (size_t i = 0; i < nr; i++)
-            for (size_t j = 0; j < nc; j++)
-                if (!PQgetisnull(res, (int)i, (int)j))
-                    out->cells[i * nc + j] = sl_strdup(PQgetvalue(res, (int)i, (int)j));
-    }
-    PQclear(res);
-    return 0;
-}
-
-/* First cell of a one-parameter query, copied (NULL when no row or NULL). */
-static int one_value(struct sl_dest *d, const char *sql, const char *param, char **out,
-                     struct sl_err *err)
-{
-    struct sl_rows r;
-    const char *p[] = {param};
-    *out = NULL;
-    if (exec_rows(d, sql, param ? 1 : 0, param ? p : NULL, &r, err) < 0)
-        return -1;
-    if (r.nrows > 0 && r.ncols > 0 && sl_rows_get(&r, 0, 0)) {
-        *out = sl_strdup(sl_rows_get(&r, 0, 0));
-        if (!*out) {
-            sl_rows_free(&r);
-            return sl_err_set(err, SL_E_NOMEM, "out of memory");
-        }
-    }
-    sl_rows_free(&r);
-    return 0;
-}
-
-static int64_t cmd_tuples(PGresult *res);
 
 static int pg_exec_count(struct sl_dest *d, const char *sql, int nparams,
                          const char *const *params, int64_t *changed, struct sl_err *err)
 {
+    PGresult *res;
     *changed = 0;
     if (!d->in_txn && ensure_connected(d, err) < 0)
         return -1;
-    PGresult *res = PQexecParams(d->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType s = PQresultStatus(res);
-    *changed = 0;
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        pg_fail(d, res, err, "query failed");
-        PQclear(res);
+    if (sl_pg_query(&d->pg, sql, nparams, params, &res, err, "query failed") < 0)
         return -1;
-    }
-    *changed = cmd_tuples(res);
+    *changed = sl_pg_cmd_tuples(res);
     PQclear(res);
     return 0;
 }
 
 static int pg_begin(struct sl_dest *d, struct sl_err *err)
 {
-    if (ensure_connected(d, err) < 0 || run(d, "BEGIN", err, "could not begin transaction") < 0)
+    if (ensure_connected(d, err) < 0 ||
+        sl_pg_run(&d->pg, "BEGIN", err, "could not begin transaction") < 0)
         return -1;
     d->in_txn = 1;
     return 0;
@@ -473,23 +297,23 @@ static int pg_begin(struct sl_dest *d, struct sl_err *err)
 static int pg_commit(struct sl_dest *d, struct sl_err *err)
 {
     d->in_txn = 0;
-    return run(d, "COMMIT", err, "could not commit");
+    return sl_pg_run(&d->pg, "COMMIT", err, "could not commit");
 }
 
 static void pg_rollback(struct sl_dest *d)
 {
     struct sl_err e;
     d->in_txn = 0;
-    if (d->loading && PQstatus(d->conn) == CONNECTION_OK &&
-        PQtransactionStatus(d->conn) == PQTRANS_ACTIVE) {
-        PQputCopyEnd(d->conn, "load aborted");
+    if (d->loading && PQstatus(d->pg.conn) == CONNECTION_OK &&
+        PQtransactionStatus(d->pg.conn) == PQTRANS_ACTIVE) {
+        PQputCopyEnd(d->pg.conn, "load aborted");
         PGresult *r;
-        while ((r = PQgetResult(d->conn)))
+        while ((r = PQgetResult(d->pg.conn)))
             PQclear(r);
     }
     d->loading = 0;
-    if (PQstatus(d->conn) == CONNECTION_OK && PQtransactionStatus(d->conn) != PQTRANS_IDLE)
-        run(d, "ROLLBACK", &e, "rollback");
+    if (PQstatus(d->pg.conn) == CONNECTION_OK && PQtransactionStatus(d->pg.conn) != PQTRANS_IDLE)
+        sl_pg_run(&d->pg, "ROLLBACK", &e, "rollback");
 }
 
 static int pg_lock_table(struct sl_dest *d, const char *table, struct sl_err *err)
@@ -510,7 +334,7 @@ static int lease_key(struct sl_dest *d, const char *table, char out[24], struct 
     struct sl_buf q;
 
     if (bare_name(table) == table &&
-        one_value(d, "SELECT current_schema()", NULL, &schema, err) < 0)
+        sl_pg_value(&d->pg, "SELECT current_schema()", NULL, &schema, err) < 0)
         return -1;
     sl_buf_init(&q);
     if (bare_name(table) == table)
@@ -535,7 +359,7 @@ static int pg_lease_try(struct sl_dest *d, const char *table, struct sl_err *err
 
     if (ensure_connected(d, err) < 0 || lease_key(d, table, key, err) < 0)
         return -1;
-    if (one_value(d, "SELECT pg_try_advisory_lock($1::bigint)", key, &got, err) < 0) {
+    if (sl_pg_value(&d->pg, "SELECT pg_try_advisory_lock($1::bigint)", key, &got, err) < 0) {
         sl_err_prefix(err, "could not take the lease on table \"%s\"", table);
         return -1;
     }
@@ -559,7 +383,7 @@ static void pg_lease_release(struct sl_dest *d, const char *table)
     int held = d->lease[0] != '\0' && d->lease_ok;
     d->lease[0] = '\0';
     d->lease_ok = 0;
-    if (!held || PQstatus(d->conn) != CONNECTION_OK || lease_key(d, table, key, &e) < 0)
+    if (!held || PQstatus(d->pg.conn) != CONNECTION_OK || lease_key(d, table, key, &e) < 0)
         return;
     pg_exec(d, "SELECT pg_advisory_unlock($1::bigint)", 1, p, NULL, &e);
 }
@@ -587,7 +411,7 @@ static int lock_live(struct sl_dest *d, const char *table_q, const char *what,
         sl_buf_free(&sql);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    int rc = run(d, sql.data, err, "could not lock the table");
+    int rc = sl_pg_run(&d->pg, sql.data, err, "could not lock the table");
     sl_buf_free(&sql);
     if (rc < 0 && strcmp(err->sqlstate, "55P03") == 0) {
         sl_err_retry(err, SL_E_LOCK, "%s waited " LIVE_LOCK_TIMEOUT " for the table's lock,"
@@ -600,43 +424,13 @@ static int lock_live(struct sl_dest *d, const char *table_q, const char *what,
 
 /* ---- tables ---- */
 
-static enum sl_type type_from_pg(const char *t)
-{
-    static const struct { const char *pg; enum sl_type t; } map[] = {
-        {"bigint", SL_T_BIGINT}, {"integer", SL_T_BIGINT}, {"smallint", SL_T_BIGINT},
-        {"numeric", SL_T_NUMERIC}, {"double precision", SL_T_DOUBLE}, {"real", SL_T_DOUBLE},
-        {"boolean", SL_T_BOOL}, {"date", SL_T_DATE},
-        {"timestamp with time zone", SL_T_TIMESTAMPTZ},
-        {"timestamp without time zone", SL_T_TIMESTAMPTZ},
-        {"jsonb", SL_T_JSON}, {"json", SL_T_JSON},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strncmp(t, map[i].pg, strlen(map[i].pg)) == 0)
-            return map[i].t;
-    return SL_T_TEXT;
-}
-
-static const char *type_to_pg(enum sl_type t)
-{
-    switch (t) {
-    case SL_T_BOOL: return "boolean";
-    case SL_T_BIGINT: return "bigint";
-    case SL_T_NUMERIC: return "numeric";
-    case SL_T_DOUBLE: return "double precision";
-    case SL_T_DATE: return "date";
-    case SL_T_TIMESTAMPTZ: return "timestamptz";
-    case SL_T_JSON: return "jsonb";
-    default: return "text";
-    }
-}
-
 static const char DESCRIBE_SQL[] =
     "SELECT a.attname, format_type(a.atttypid, a.atttypmod)"
     "  FROM pg_attribute a"
     " WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped"
     " ORDER BY a.attnum";
 
-/* Before names over 63 bytes were stored cut + hash (stored_ident), such a
+/* Before names over 63 bytes were stored cut + hash (sl_pg_stored_ident), such a
  * table name went to PostgreSQL whole and PostgreSQL cut it to its first 63
  * bytes, on a character boundary of the database encoding (pg_mbcliplen).
  * A table of that name made by sluice (it has _sluice_batch) holds the
@@ -647,43 +441,43 @@ static const char DESCRIBE_SQL[] =
 static int rename_cut_table(struct sl_dest *d, const char *table, struct sl_err *err)
 {
     const char *bare = bare_name(table);
-    char stored[PG_NAME_MAX + 1];
+    char stored[SL_PG_NAME_MAX + 1];
     char *cut = NULL, *has = NULL;
     struct sl_buf old, sql;
     int rc;
 
-    if (strlen(bare) <= PG_NAME_MAX)
+    if (strlen(bare) <= SL_PG_NAME_MAX)
         return 0;
     /* a cast to name cuts as the parser cuts an identifier */
-    if (one_value(d, "SELECT $1::name::text", bare, &cut, err) < 0)
+    if (sl_pg_value(&d->pg, "SELECT $1::name::text", bare, &cut, err) < 0)
         return -1;
     sl_buf_init(&old);
     sl_buf_init(&sql);
     if (bare != table) {
-        quote_ident(&old, table, (size_t)(bare - 1 - table));
+        sl_pg_quote_stored(&old, table, (size_t)(bare - 1 - table));
         sl_buf_putc(&old, '.');
     }
-    quote_ident(&old, cut ? cut : "", cut ? strlen(cut) : 0);
-    stored_ident(bare, strlen(bare), stored);
+    sl_pg_quote_stored(&old, cut ? cut : "", cut ? strlen(cut) : 0);
+    sl_pg_stored_ident(bare, strlen(bare), stored);
     sl_buf_printf(&sql, "ALTER TABLE %s RENAME TO ", old.data);
-    quote_ident(&sql, stored, strlen(stored));
+    sl_pg_quote_stored(&sql, stored, strlen(stored));
     rc = old.oom || sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                            : one_value(d, "SELECT 1 FROM pg_attribute"
+                            : sl_pg_value(&d->pg, "SELECT 1 FROM pg_attribute"
                                            " WHERE attrelid = to_regclass($1)"
                                            " AND attname = '_sluice_batch' AND NOT attisdropped",
                                         old.data, &has, err);
     if (rc == 0 && has) {
         /* describe may run outside a batch (reconcile): the rename is then
          * a transaction of its own */
-        int own = PQtransactionStatus(d->conn) == PQTRANS_IDLE;
+        int own = PQtransactionStatus(d->pg.conn) == PQTRANS_IDLE;
         if (own)
-            rc = run(d, "BEGIN", err, "could not begin transaction");
+            rc = sl_pg_run(&d->pg, "BEGIN", err, "could not begin transaction");
         if (rc == 0)
             rc = lock_live(d, old.data, "renaming the table to its stored name", err);
         if (rc == 0)
-            rc = run(d, sql.data, err, "could not rename the table to its stored name");
+            rc = sl_pg_run(&d->pg, sql.data, err, "could not rename the table to its stored name");
         if (own && rc == 0)
-            rc = run(d, "COMMIT", err, "could not commit");
+            rc = sl_pg_run(&d->pg, "COMMIT", err, "could not commit");
         if (own && rc < 0)
             pg_rollback(d);
         if (rc < 0)
@@ -706,7 +500,7 @@ static int rename_cut_table(struct sl_dest *d, const char *table, struct sl_err 
 static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *out,
                        struct sl_err *err)
 {
-    char *q = quoted_table(table);
+    char *q = sl_pg_quoted_table(table, 1);
     struct sl_rows rows;
     const char *p[1] = {q};
     memset(out, 0, sizeof *out);
@@ -729,7 +523,7 @@ static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *o
     sl_free(q);
     if (rc < 0)
         return -1;
-    /* the longer names, cut as stored_ident does: a cut stored name may be
+    /* the longer names, cut as sl_pg_stored_ident does: a cut stored name may be
      * shorter than 63 bytes (it backs off to a whole UTF-8 character), so
      * its length tells nothing; the table's few rows are always read */
     struct sl_rows longs = {0};
@@ -746,9 +540,9 @@ static int pg_describe(struct sl_dest *d, const char *table, struct sl_schema *o
             continue;
         for (size_t k = 0; k < longs.nrows; k++)
             if (strcmp(sl_rows_get(&longs, k, 0), name) == 0 &&
-                stored_as(name, sl_rows_get(&longs, k, 1)))
+                sl_pg_stored_as(name, sl_rows_get(&longs, k, 1)))
                 name = sl_rows_get(&longs, k, 1);
-        if (sl_schema_add(out, name, type_from_pg(sl_rows_get(&rows, i, 1))) < 0) {
+        if (sl_schema_add(out, name, sl_pg_type_from_format(sl_rows_get(&rows, i, 1))) < 0) {
             sl_rows_free(&rows);
             sl_rows_free(&longs);
             sl_schema_free(out);
@@ -767,7 +561,7 @@ static void col_list(struct sl_buf *b, const struct sl_schema *s, const char *pr
             sl_buf_puts(b, ", ");
         if (prefix)
             sl_buf_puts(b, prefix);
-        quote_ident(b, s->cols[i].name, strlen(s->cols[i].name));
+        sl_pg_quote_stored(b, s->cols[i].name, strlen(s->cols[i].name));
     }
 }
 
@@ -778,7 +572,7 @@ static void name_list(struct sl_buf *b, const char *const *names, size_t n, cons
             sl_buf_puts(b, ", ");
         if (prefix)
             sl_buf_puts(b, prefix);
-        quote_ident(b, names[i], strlen(names[i]));
+        sl_pg_quote_stored(b, names[i], strlen(names[i]));
     }
 }
 
@@ -788,8 +582,8 @@ static void create_sql(struct sl_buf *b, const char *qname, const struct sl_sche
 {
     sl_buf_printf(b, "CREATE %sTABLE %s (", extra ? extra : "", qname);
     for (size_t i = 0; i < s->ncols; i++) {
-        quote_ident(b, s->cols[i].name, strlen(s->cols[i].name));
-        sl_buf_printf(b, " %s, ", type_to_pg(s->cols[i].type));
+        sl_pg_quote_stored(b, s->cols[i].name, strlen(s->cols[i].name));
+        sl_buf_printf(b, " %s, ", sl_pg_type_name(s->cols[i].type));
     }
     sl_buf_puts(b, "\"_sluice_batch\" bigint NOT NULL");
     if (npk) {
@@ -801,16 +595,16 @@ static void create_sql(struct sl_buf *b, const char *qname, const struct sl_sche
 }
 
 /* A column name longer than PostgreSQL keeps is recorded with the name it
- * is stored as (stored_ident), so describe gives the whole name back. Two
+ * is stored as (sl_pg_stored_ident), so describe gives the whole name back. Two
  * names stored alike (their hashes collide) cannot both be columns. */
 static int keep_long_name(struct sl_dest *d, const char *table, const char *name,
                           struct sl_err *err)
 {
-    char stored[PG_NAME_MAX + 1];
+    char stored[SL_PG_NAME_MAX + 1];
     struct sl_rows r;
-    if (strlen(name) <= PG_NAME_MAX)
+    if (strlen(name) <= SL_PG_NAME_MAX)
         return 0;
-    stored_ident(name, strlen(name), stored);
+    sl_pg_stored_ident(name, strlen(name), stored);
     const char *p[] = {table, stored, name};
     if (pg_exec(d, "INSERT INTO _sluice.names AS n VALUES ($1, $2, $3)"
                    " ON CONFLICT (table_name, stored) DO UPDATE SET name = n.name RETURNING name",
@@ -833,7 +627,7 @@ static int pg_create_table(struct sl_dest *d, const char *table, const struct sl
     for (size_t i = 0; i < s->ncols; i++)
         if (keep_long_name(d, table, s->cols[i].name, err) < 0)
             return -1;
-    char *q = quoted_table(table);
+    char *q = sl_pg_quoted_table(table, 1);
     sl_buf_init(&b);
     create_sql(&b, q, s, pk, npk, NULL);
     /* docs/invariants.md #3: every row carries its batch; BRIN keeps rollback's lookup
@@ -841,7 +635,7 @@ static int pg_create_table(struct sl_dest *d, const char *table, const struct sl
     sl_buf_printf(&b, "; CREATE INDEX ON %s USING brin (\"_sluice_batch\")", q);
     sl_free(q);
     int rc = b.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                   : run(d, b.data, err, "could not create table");
+                   : sl_pg_run(&d->pg, b.data, err, "could not create table");
     if (rc < 0)
         sl_err_prefix(err, "table \"%s\"", table);
     sl_buf_free(&b);
@@ -854,27 +648,27 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
     struct sl_buf b;
     if (keep_long_name(d, table, c->name, err) < 0)
         return -1;
-    char *q = quoted_table(table);
+    char *q = sl_pg_quoted_table(table, 1);
     sl_buf_init(&b);
     int rc = lock_live(d, q, "adding the column", err);
     sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN ", q);
-    quote_ident(&b, c->name, strlen(c->name));
-    sl_buf_printf(&b, " %s", type_to_pg(c->type));
+    sl_pg_quote_stored(&b, c->name, strlen(c->name));
+    sl_buf_printf(&b, " %s", sl_pg_type_name(c->type));
     sl_free(q);
     if (rc == 0)
-        rc = run(d, b.data, err, "could not add column");
+        rc = sl_pg_run(&d->pg, b.data, err, "could not add column");
     /* the history table gains the column too, so replaced rows keep fitting */
     char *hist = hist_quoted(table), *exists = NULL;
     if (rc == 0 && !hist)
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
     if (rc == 0)
-        rc = one_value(d, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", hist, &exists, err);
+        rc = sl_pg_value(&d->pg, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", hist, &exists, err);
     if (rc == 0 && exists) {
         sl_buf_reset(&b);
         sl_buf_printf(&b, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS ", hist);
-        quote_ident(&b, c->name, strlen(c->name));
-        sl_buf_printf(&b, " %s", type_to_pg(c->type));
-        rc = run(d, b.data, err, "could not add column to the history table");
+        sl_pg_quote_stored(&b, c->name, strlen(c->name));
+        sl_buf_printf(&b, " %s", sl_pg_type_name(c->type));
+        rc = sl_pg_run(&d->pg, b.data, err, "could not add column to the history table");
     }
     sl_free(exists);
     sl_free(hist);
@@ -886,14 +680,14 @@ static int pg_add_column(struct sl_dest *d, const char *table, const struct sl_c
 
 static int pg_stored_name(const char *name, int is_table, char *out, size_t cap)
 {
-    char a[PG_NAME_MAX + 1], b[PG_NAME_MAX + 1];
+    char a[SL_PG_NAME_MAX + 1], b[SL_PG_NAME_MAX + 1];
     const char *dot = is_table ? strchr(name, '.') : NULL;
     if (dot && dot != name && dot[1]) {
-        stored_ident(name, (size_t)(dot - name), a);
-        stored_ident(dot + 1, strlen(dot + 1), b);
+        sl_pg_stored_ident(name, (size_t)(dot - name), a);
+        sl_pg_stored_ident(dot + 1, strlen(dot + 1), b);
         snprintf(out, cap, "%s.%s", a, b);
     } else {
-        stored_ident(name, strlen(name), a);
+        sl_pg_stored_ident(name, strlen(name), a);
         snprintf(out, cap, "%s", a);
     }
     return strcmp(out, name) != 0;
@@ -915,7 +709,7 @@ static const char KEYS_SQL[] =
 static int pg_fit_table(struct sl_dest *d, const char *table, const char *const *pk,
                         size_t npk, int *adopted, struct sl_err *err)
 {
-    char *q = quoted_table(table), *has = NULL;
+    char *q = sl_pg_quoted_table(table, 1), *has = NULL;
     const char *p[] = {q};
     struct sl_rows keys;
     int rc;
@@ -923,7 +717,7 @@ static int pg_fit_table(struct sl_dest *d, const char *table, const char *const 
     *adopted = 0;
     if (!q)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    rc = one_value(d, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
+    rc = sl_pg_value(&d->pg, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1)"
                       " AND attname = '_sluice_batch' AND NOT attisdropped", q, &has, err);
     if (rc == 0 && !has) {
         /* nullable: the rows already there belong to no batch */
@@ -934,7 +728,7 @@ static int pg_fit_table(struct sl_dest *d, const char *table, const char *const 
         rc = b.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
                    : lock_live(d, q, "adopting the table", err);
         if (rc == 0)
-            rc = run(d, b.data, err, "could not add column \"_sluice_batch\"");
+            rc = sl_pg_run(&d->pg, b.data, err, "could not add column \"_sluice_batch\"");
         if (rc < 0)
             sl_err_prefix(err, "table \"%s\"", table);
         sl_buf_free(&b);
@@ -1001,16 +795,10 @@ static int insert_new(struct sl_dest *d, struct sl_load_result *r, struct sl_err
         sl_buf_free(&sql);
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     }
-    PGresult *res = PQexec(d->conn, sql.data);
+    int rc = sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
+                             "could not insert staged events");
     sl_buf_free(&sql);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(d, res, err, "could not insert staged events");
-        PQclear(res);
-        return -1;
-    }
-    r->rows_written = cmd_tuples(res);
-    PQclear(res);
-    return 0;
+    return rc;
 }
 
 /* ---- binary COPY ----
@@ -1206,11 +994,11 @@ static int binary_fits(struct sl_dest *d, const char *table_q, const struct sl_s
         return 0;
     int ok = 1;
     for (size_t i = 0; i < s->ncols && ok; i++) {
-        const char *want = type_to_pg(s->cols[i].type);
+        const char *want = sl_pg_type_name(s->cols[i].type);
         ok = 0;
         for (size_t r = 0; r < cols.nrows; r++) {
             const char *name = sl_rows_get(&cols, r, 0), *type = sl_rows_get(&cols, r, 1);
-            if (!name || !type || !stored_as(name, s->cols[i].name))
+            if (!name || !type || !sl_pg_stored_as(name, s->cols[i].name))
                 continue;
             ok = strcmp(type, want) == 0 ||
                  (s->cols[i].type == SL_T_TIMESTAMPTZ &&
@@ -1234,7 +1022,7 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
     load_reset(d);
     d->ld = *ld;
     snprintf(d->batch_txt, sizeof d->batch_txt, "%lld", (long long)ld->batch_id);
-    d->target_q = quoted_table(ld->table);
+    d->target_q = sl_pg_quoted_table(ld->table, 1);
     sl_buf_init(&sql);
 
     if (ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT) {
@@ -1248,20 +1036,20 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
         /* unlogged and created in this transaction: no WAL for staged rows */
         sl_buf_printf(&sql, "CREATE UNLOGGED TABLE %s (", d->stage_q);
         for (size_t i = 0; i < ld->schema->ncols; i++) {
-            quote_ident(&sql, ld->schema->cols[i].name, strlen(ld->schema->cols[i].name));
-            sl_buf_printf(&sql, " %s, ", type_to_pg(ld->schema->cols[i].type));
+            sl_pg_quote_stored(&sql, ld->schema->cols[i].name, strlen(ld->schema->cols[i].name));
+            sl_buf_printf(&sql, " %s, ", sl_pg_type_name(ld->schema->cols[i].type));
         }
         sl_buf_puts(&sql, "\"_sluice_batch\" bigint, \"_sluice_ord\" bigint)");
-        if (run(d, sql.data, err, "could not create staging table") < 0)
+        if (sl_pg_run(&d->pg, sql.data, err, "could not create staging table") < 0)
             goto fail;
         sl_buf_reset(&sql);
         copy_into = d->stage_q;
     } else if (ld->mode == SL_LOAD_SNAPSHOT) {
         d->new_name = snapshot_new_name(ld->table, ld->batch_id);
-        d->stage_q = quoted_table(d->new_name);
+        d->stage_q = sl_pg_quoted_table(d->new_name, 1);
         sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s; ", d->stage_q);
         create_sql(&sql, d->stage_q, ld->target, ld->pk, ld->npk, NULL);
-        if (run(d, sql.data, err, "could not create the snapshot's new table") < 0)
+        if (sl_pg_run(&d->pg, sql.data, err, "could not create the snapshot's new table") < 0)
             goto fail;
         sl_buf_reset(&sql);
         copy_into = d->stage_q;
@@ -1274,15 +1062,15 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
         d->pk_list = sl_buf_steal(&pk);
         sl_buf_printf(&sql, "CREATE TEMP TABLE %s (", d->stage_q ? d->stage_q : "");
         for (size_t i = 0; i < ld->schema->ncols; i++) {
-            quote_ident(&sql, ld->schema->cols[i].name, strlen(ld->schema->cols[i].name));
-            sl_buf_printf(&sql, " %s, ", type_to_pg(ld->schema->cols[i].type));
+            sl_pg_quote_stored(&sql, ld->schema->cols[i].name, strlen(ld->schema->cols[i].name));
+            sl_buf_printf(&sql, " %s, ", sl_pg_type_name(ld->schema->cols[i].type));
         }
         sl_buf_puts(&sql, "\"_sluice_batch\" bigint) ON COMMIT DROP");
         if (!d->stage_q || !d->pk_list || sql.oom) {
             sl_err_set(err, SL_E_NOMEM, "out of memory");
             goto fail;
         }
-        if (run(d, sql.data, err, "could not create staging table") < 0)
+        if (sl_pg_run(&d->pg, sql.data, err, "could not create staging table") < 0)
             goto fail;
         sl_buf_reset(&sql);
         copy_into = d->stage_q;
@@ -1302,9 +1090,9 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto fail;
     }
-    PGresult *res = PQexec(d->conn, sql.data);
+    PGresult *res = PQexec(d->pg.conn, sql.data);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
-        pg_fail(d, res, err, "could not start COPY");
+        sl_pg_fail(&d->pg, res, err, "could not start COPY");
         PQclear(res);
         goto fail;
     }
@@ -1329,8 +1117,8 @@ static int flush_copy(struct sl_dest *d, struct sl_err *err)
 {
     if (d->copybuf.len == 0)
         return 0;
-    if (PQputCopyData(d->conn, d->copybuf.data, (int)d->copybuf.len) != 1)
-        return pg_fail(d, NULL, err, "could not send COPY data");
+    if (PQputCopyData(d->pg.conn, d->copybuf.data, (int)d->copybuf.len) != 1)
+        return sl_pg_fail(&d->pg, NULL, err, "could not send COPY data");
     sl_buf_reset(&d->copybuf);
     return 0;
 }
@@ -1414,12 +1202,6 @@ static int pg_load_row(struct sl_dest *d, const struct sl_cell *cells, struct sl
     return 0;
 }
 
-static int64_t cmd_tuples(PGresult *res)
-{
-    const char *t = PQcmdTuples(res);
-    return (t && *t) ? strtoll(t, NULL, 10) : 0;
-}
-
 /* Make the history table exist with every column of the target (one the
  * target gained outside add_column is added here as well). */
 static int hist_prepare(struct sl_dest *d, const char *hist, struct sl_err *err)
@@ -1444,21 +1226,51 @@ static int hist_prepare(struct sl_dest *d, const char *hist, struct sl_err *err)
         for (size_t i = 0; i < t->ncols; i++) {
             int found = 0;
             for (size_t k = 0; k < cols.nrows && !found; k++)
-                found = stored_as(sl_rows_get(&cols, k, 0), t->cols[i].name);
+                found = sl_pg_stored_as(sl_rows_get(&cols, k, 0), t->cols[i].name);
             if (found)
                 continue;
             sl_buf_printf(&sql, "%sALTER TABLE %s ADD COLUMN ", sql.len ? "; " : "", hist);
-            quote_ident(&sql, t->cols[i].name, strlen(t->cols[i].name));
-            sl_buf_printf(&sql, " %s", type_to_pg(t->cols[i].type));
+            sl_pg_quote_stored(&sql, t->cols[i].name, strlen(t->cols[i].name));
+            sl_buf_printf(&sql, " %s", sl_pg_type_name(t->cols[i].type));
         }
     }
     sl_rows_free(&cols);
     if (sql.oom)
         rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
     else if (sql.len)
-        rc = run(d, sql.data, err, "could not prepare the history table");
+        rc = sl_pg_run(&d->pg, sql.data, err, "could not prepare the history table");
     sl_buf_free(&sql);
     return rc;
+}
+
+/* INSERT INTO <hist> (...) SELECT <each column of the target row t>,
+ * $1 (the batch) FROM <target> t WHERE : the rows a merge replaces, kept. */
+static void hist_insert(struct sl_buf *sql, const struct sl_dest *d, const char *hist)
+{
+    sl_buf_printf(sql, "INSERT INTO %s (", hist);
+    col_list(sql, d->ld.target, NULL);
+    sl_buf_puts(sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
+    col_list(sql, d->ld.target, "t.");
+    sl_buf_printf(sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE ", d->target_q);
+}
+
+/* ON CONFLICT's SET: every column but the key's, and the batch, from the
+ * batch's row. */
+static void set_excluded(struct sl_buf *sql, const struct sl_load *ld)
+{
+    for (size_t i = 0; i < ld->schema->ncols; i++) {
+        const char *c = ld->schema->cols[i].name;
+        int is_pk = 0;
+        for (size_t k = 0; k < ld->npk; k++)
+            is_pk |= strcmp(ld->pk[k], c) == 0;
+        if (is_pk)
+            continue;
+        sl_pg_quote_stored(sql, c, strlen(c));
+        sl_buf_puts(sql, " = EXCLUDED.");
+        sl_pg_quote_stored(sql, c, strlen(c));
+        sl_buf_puts(sql, ", ");
+    }
+    sl_buf_puts(sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\"");
 }
 
 /* Invariant 3: before the merge, copy exactly the rows it will overwrite
@@ -1481,7 +1293,7 @@ static int hist_capture(struct sl_dest *d, struct sl_err *err)
     sl_buf_init(&sql);
     sl_buf_printf(&sql, "SELECT 1 FROM %s LIMIT 1", d->target_q);
     rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                 : one_value(d, sql.data, NULL, &any, err);
+                 : sl_pg_value(&d->pg, sql.data, NULL, &any, err);
     sl_buf_free(&sql);
     if (rc < 0 || !any) {
         sl_free(hist);
@@ -1493,23 +1305,19 @@ static int hist_capture(struct sl_dest *d, struct sl_err *err)
         return -1;
     }
     sl_buf_init(&sql);
-    sl_buf_printf(&sql, "INSERT INTO %s (", hist);
-    col_list(&sql, ld->target, NULL);
-    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
-    col_list(&sql, ld->target, "t.");
-    sl_buf_printf(&sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE EXISTS (SELECT 1 FROM %s s"
-                  " WHERE ", d->target_q, d->stage_q);
+    hist_insert(&sql, d, hist);
+    sl_buf_printf(&sql, "EXISTS (SELECT 1 FROM %s s WHERE ", d->stage_q);
     for (size_t k = 0; k < ld->npk; k++) {
         sl_buf_puts(&sql, "s.");
-        quote_ident(&sql, ld->pk[k], strlen(ld->pk[k]));
+        sl_pg_quote_stored(&sql, ld->pk[k], strlen(ld->pk[k]));
         sl_buf_puts(&sql, " = t.");
-        quote_ident(&sql, ld->pk[k], strlen(ld->pk[k]));
+        sl_pg_quote_stored(&sql, ld->pk[k], strlen(ld->pk[k]));
         sl_buf_puts(&sql, " AND ");
     }
     sl_buf_puts(&sql, "s.");
-    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_puts(&sql, " > t.");
-    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_putc(&sql, ')');
     const char *p[] = {d->batch_txt};
     rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
@@ -1539,29 +1347,13 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     sl_buf_puts(&sql, ") ");
     col_list(&sql, ld->schema, NULL);
     sl_buf_printf(&sql, ", \"_sluice_batch\" FROM %s ORDER BY %s, ", d->stage_q, d->pk_list);
-    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_printf(&sql, " DESC, \"_sluice_ord\" ON CONFLICT (%s) DO UPDATE SET ", d->pk_list);
-    int first = 1;
-    for (size_t i = 0; i < ld->schema->ncols; i++) {
-        const char *c = ld->schema->cols[i].name;
-        int is_pk = 0;
-        for (size_t k = 0; k < ld->npk; k++)
-            is_pk |= strcmp(ld->pk[k], c) == 0;
-        if (is_pk)
-            continue;
-        if (!first)
-            sl_buf_puts(&sql, ", ");
-        first = 0;
-        quote_ident(&sql, c, strlen(c));
-        sl_buf_puts(&sql, " = EXCLUDED.");
-        quote_ident(&sql, c, strlen(c));
-    }
-    if (!first)
-        sl_buf_puts(&sql, ", ");
-    sl_buf_puts(&sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\" WHERE t.");
-    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    set_excluded(&sql, ld);
+    sl_buf_puts(&sql, " WHERE t.");
+    sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_puts(&sql, " < EXCLUDED.");
-    quote_ident(&sql, ld->version_key, strlen(ld->version_key));
+    sl_pg_quote_stored(&sql, ld->version_key, strlen(ld->version_key));
     sl_buf_printf(&sql, "; DROP TABLE %s", d->stage_q);
     if (sql.oom) {
         sl_buf_free(&sql);
@@ -1571,16 +1363,10 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     /* two statements: send separately to read the INSERT's row count */
     char *drop = strstr(sql.data, "; DROP TABLE ");
     *drop = '\0';
-    PGresult *res = PQexec(d->conn, sql.data);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(d, res, err, "could not merge staged rows");
-        PQclear(res);
-        sl_buf_free(&sql);
-        return -1;
-    }
-    r->rows_written = cmd_tuples(res);
-    PQclear(res);
-    int rc = run(d, drop + 2, err, "could not drop staging table");
+    int rc = sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
+                             "could not merge staged rows");
+    if (rc == 0)
+        rc = sl_pg_run(&d->pg, drop + 2, err, "could not drop staging table");
     sl_buf_free(&sql);
     return rc;
 }
@@ -1602,11 +1388,8 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     sl_buf_init(&sql);
     if (hist_prepare(d, hist, err) < 0)
         goto done;
-    sl_buf_printf(&sql, "INSERT INTO %s (", hist);
-    col_list(&sql, ld->target, NULL);
-    sl_buf_puts(&sql, ", \"_sluice_batch\", \"_sluice_replaced_by\") SELECT ");
-    col_list(&sql, ld->target, "t.");
-    sl_buf_printf(&sql, ", t.\"_sluice_batch\", $1::bigint FROM %s t WHERE (", d->target_q);
+    hist_insert(&sql, d, hist);
+    sl_buf_putc(&sql, '(');
     name_list(&sql, ld->pk, ld->npk, "t.");
     sl_buf_printf(&sql, ") IN (SELECT %s FROM %s)", d->pk_list, d->stage_q);
     if (sql.oom) {
@@ -1625,35 +1408,18 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     col_list(&sql, ld->schema, NULL);
     sl_buf_printf(&sql, ", \"_sluice_batch\" FROM %s ORDER BY %s, \"_sluice_ord\" DESC"
                   " ON CONFLICT (%s) DO UPDATE SET ", d->stage_q, d->pk_list, d->pk_list);
-    for (size_t i = 0; i < ld->schema->ncols; i++) {
-        const char *c = ld->schema->cols[i].name;
-        int is_pk = 0;
-        for (size_t k = 0; k < ld->npk; k++)
-            is_pk |= strcmp(ld->pk[k], c) == 0;
-        if (is_pk)
-            continue;
-        quote_ident(&sql, c, strlen(c));
-        sl_buf_puts(&sql, " = EXCLUDED.");
-        quote_ident(&sql, c, strlen(c));
-        sl_buf_puts(&sql, ", ");
-    }
-    sl_buf_puts(&sql, "\"_sluice_batch\" = EXCLUDED.\"_sluice_batch\"");
+    set_excluded(&sql, ld);
     if (sql.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
-    PGresult *res = PQexec(d->conn, sql.data);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(d, res, err, "could not merge staged rows");
-        PQclear(res);
+    if (sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
+                        "could not merge staged rows") < 0)
         goto done;
-    }
-    r->rows_written = cmd_tuples(res);
-    PQclear(res);
     sl_buf_reset(&sql);
     sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
     rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                 : run(d, sql.data, err, "could not drop staging table");
+                 : sl_pg_run(&d->pg, sql.data, err, "could not drop staging table");
 done:
     sl_buf_free(&sql);
     sl_free(hist);
@@ -1695,7 +1461,7 @@ static int prune_kept(struct sl_dest *d, const char *table, struct sl_err *err)
         sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "");
         const char *pb[] = {sl_rows_get(&r, i, 0)};
         rc = (!q || sql.oom) ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                             : run(d, sql.data, err, "could not drop an old kept table");
+                             : sl_pg_run(&d->pg, sql.data, err, "could not drop an old kept table");
         if (rc == 0)
             rc = pg_exec(d, "DELETE FROM _sluice.kept WHERE batch_id = $1", 1, pb, NULL, err);
         sl_buf_free(&sql);
@@ -1717,13 +1483,13 @@ static int keep_replaced(struct sl_dest *d, struct sl_err *err)
     char *nsp = NULL, *views = NULL, kept[48];
     int rc = -1;
 
-    if (one_value(d, SCHEMA_OF_SQL, d->target_q, &nsp, err) < 0)
+    if (sl_pg_value(&d->pg, SCHEMA_OF_SQL, d->target_q, &nsp, err) < 0)
         return -1;
     if (!nsp)
         return 0;   /* no live table: nothing to keep */
     if (lock_live(d, d->target_q, "the snapshot swap", err) < 0)
         goto done0;
-    if (one_value(d, DEPENDENT_VIEWS_SQL, d->target_q, &views, err) < 0)
+    if (sl_pg_value(&d->pg, DEPENDENT_VIEWS_SQL, d->target_q, &views, err) < 0)
         goto done0;
     if (views) {
         sl_err_set(err, SL_E_DEST,
@@ -1742,12 +1508,12 @@ static int keep_replaced(struct sl_dest *d, struct sl_err *err)
             char to[64];
             snprintf(to, sizeof to, "prev_%lld_pkey", (long long)b);
             sl_buf_printf(&sql, "ALTER TABLE %s RENAME CONSTRAINT ", d->target_q);
-            quote_ident(&sql, con, strlen(con));
+            sl_pg_quote_stored(&sql, con, strlen(con));
             sl_buf_puts(&sql, " TO ");
-            quote_ident(&sql, to, strlen(to));
+            sl_pg_quote_stored(&sql, to, strlen(to));
         } else if (con) {
             sl_buf_printf(&sql, "ALTER TABLE %s DROP CONSTRAINT ", d->target_q);
-            quote_ident(&sql, con, strlen(con));
+            sl_pg_quote_stored(&sql, con, strlen(con));
         } else {
             sl_buf_printf(&sql, "DROP INDEX %s", idx);   /* regclass text: quoted */
         }
@@ -1757,18 +1523,18 @@ static int keep_replaced(struct sl_dest *d, struct sl_err *err)
     /* renamed in place first, so no name in _sluice can collide */
     snprintf(kept, sizeof kept, "_sluice_prev_%lld", (long long)b);
     sl_buf_printf(&sql, "ALTER TABLE %s RENAME TO ", d->target_q);
-    quote_ident(&sql, kept, strlen(kept));
+    sl_pg_quote_stored(&sql, kept, strlen(kept));
     sl_buf_puts(&sql, "; ALTER TABLE ");
-    quote_ident(&sql, nsp, strlen(nsp));
+    sl_pg_quote_stored(&sql, nsp, strlen(nsp));
     sl_buf_putc(&sql, '.');
-    quote_ident(&sql, kept, strlen(kept));
+    sl_pg_quote_stored(&sql, kept, strlen(kept));
     sl_buf_puts(&sql, " SET SCHEMA _sluice; ALTER TABLE _sluice.");
-    quote_ident(&sql, kept, strlen(kept));
+    sl_pg_quote_stored(&sql, kept, strlen(kept));
     snprintf(kept, sizeof kept, "prev_%lld", (long long)b);
     sl_buf_puts(&sql, " RENAME TO ");
-    quote_ident(&sql, kept, strlen(kept));
+    sl_pg_quote_stored(&sql, kept, strlen(kept));
     rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                 : run(d, sql.data, err, "could not keep the replaced table");
+                 : sl_pg_run(&d->pg, sql.data, err, "could not keep the replaced table");
     sl_buf_free(&sql);
     if (rc == 0) {
         const char *pk[] = {d->batch_txt, d->ld.table, kept};
@@ -1793,20 +1559,20 @@ static int swap_snapshot(struct sl_dest *d, struct sl_err *err)
         return -1;
     sl_buf_init(&sql);
     sl_buf_printf(&sql, "ALTER TABLE %s RENAME TO ", d->stage_q);
-    quote_ident(&sql, bare, strlen(bare));
+    sl_pg_quote_stored(&sql, bare, strlen(bare));
     if (d->ld.npk) {
         /* keep the primary key's name stable across swaps */
         char from[128], to[128];
         snprintf(from, sizeof from, "%s_pkey", newbare);
         snprintf(to, sizeof to, "%s_pkey", bare);
         sl_buf_printf(&sql, "; ALTER TABLE %s RENAME CONSTRAINT ", d->target_q);
-        quote_ident(&sql, from, strlen(from));
+        sl_pg_quote_stored(&sql, from, strlen(from));
         sl_buf_puts(&sql, " TO ");
-        quote_ident(&sql, to, strlen(to));
+        sl_pg_quote_stored(&sql, to, strlen(to));
     }
     sl_buf_printf(&sql, "; CREATE INDEX ON %s USING brin (\"_sluice_batch\")", d->target_q);
     int rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                     : run(d, sql.data, err, "could not swap in the new snapshot");
+                     : sl_pg_run(&d->pg, sql.data, err, "could not swap in the new snapshot");
     sl_buf_free(&sql);
     return rc;
 }
@@ -1819,20 +1585,20 @@ static int pg_load_end(struct sl_dest *d, struct sl_load_result *r, struct sl_er
         put_be16(&d->copybuf, 0xFFFF);     /* the file trailer */
     if (flush_copy(d, err) < 0)
         goto fail;
-    if (PQputCopyEnd(d->conn, NULL) != 1) {
-        pg_fail(d, NULL, err, "could not end COPY");
+    if (PQputCopyEnd(d->pg.conn, NULL) != 1) {
+        sl_pg_fail(&d->pg, NULL, err, "could not end COPY");
         goto fail;
     }
-    PGresult *res = PQgetResult(d->conn);
+    PGresult *res = PQgetResult(d->pg.conn);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        pg_fail(d, res, err, "COPY failed");
+        sl_pg_fail(&d->pg, res, err, "COPY failed");
         PQclear(res);
-        while ((res = PQgetResult(d->conn)))
+        while ((res = PQgetResult(d->pg.conn)))
             PQclear(res);
         goto fail;
     }
     PQclear(res);
-    while ((res = PQgetResult(d->conn)))
+    while ((res = PQgetResult(d->pg.conn)))
         PQclear(res);
     d->loading = 0;
     r->rows_in = d->rows_in;
@@ -1862,13 +1628,13 @@ fail:
 
 static void pg_quote_ident_op(struct sl_buf *b, const char *name)
 {
-    quote_ident(b, name, strlen(name));
+    sl_pg_quote_stored(b, name, strlen(name));
 }
 
 static char *pg_table_sql(struct sl_dest *d, const char *table)
 {
     (void)d;
-    return quoted_table(table);
+    return sl_pg_quoted_table(table, 1);
 }
 
 static char *pg_own_table_sql(struct sl_dest *d, const char *name)
@@ -1884,7 +1650,8 @@ static int pg_hist_table(struct sl_dest *d, const char *table, char **quoted,
     *quoted = hist_quoted(table);
     if (!*quoted)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
-    if (one_value(d, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", *quoted, &exists, err) < 0)
+    if (sl_pg_value(&d->pg, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", *quoted, &exists,
+                    err) < 0)
         return -1;
     sl_free(exists);
     return exists ? 1 : 0;
@@ -1934,12 +1701,12 @@ static int pg_restore_prev(struct sl_dest *d, const char *table, int64_t batch,
     if (!name)
         return 0;
     kept_q = own_quoted(name);
-    target_q = quoted_table(table);
+    target_q = sl_pg_quoted_table(table, 1);
     if (!kept_q || !target_q) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
-    if (one_value(d, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", kept_q, &exists, err) < 0)
+    if (sl_pg_value(&d->pg, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", kept_q, &exists, err) < 0)
         goto done;
     if (!exists) {
         rc = forget_kept(d, batch, err) < 0 ? -1 : 0;
@@ -1947,13 +1714,13 @@ static int pg_restore_prev(struct sl_dest *d, const char *table, int64_t batch,
     }
     /* back where the live table is; else where the name says, else the
      * schema new tables go to */
-    if (one_value(d, SCHEMA_OF_SQL, target_q, &nsp, err) < 0)
+    if (sl_pg_value(&d->pg, SCHEMA_OF_SQL, target_q, &nsp, err) < 0)
         goto done;
     if (nsp && lock_live(d, target_q, "putting the kept table back", err) < 0)
         goto done;
     if (!nsp && bare != table)
         nsp = sl_strndup(table, (size_t)(bare - table - 1));
-    else if (!nsp && one_value(d, "SELECT current_schema()", NULL, &nsp, err) < 0)
+    else if (!nsp && sl_pg_value(&d->pg, "SELECT current_schema()", NULL, &nsp, err) < 0)
         goto done;
     if (!nsp) {
         sl_err_set(err, SL_E_DEST, "no schema to put table \"%s\" back in", table);
@@ -1961,47 +1728,47 @@ static int pg_restore_prev(struct sl_dest *d, const char *table, int64_t batch,
     }
     snprintf(back, sizeof back, "_sluice_back_%lld", (long long)batch);
     sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s; ALTER TABLE %s RENAME TO ", target_q, kept_q);
-    quote_ident(&sql, back, strlen(back));
+    sl_pg_quote_stored(&sql, back, strlen(back));
     sl_buf_puts(&sql, "; ALTER TABLE _sluice.");
-    quote_ident(&sql, back, strlen(back));
+    sl_pg_quote_stored(&sql, back, strlen(back));
     sl_buf_puts(&sql, " SET SCHEMA ");
-    quote_ident(&sql, nsp, strlen(nsp));
+    sl_pg_quote_stored(&sql, nsp, strlen(nsp));
     sl_buf_puts(&sql, "; ALTER TABLE ");
-    quote_ident(&sql, nsp, strlen(nsp));
+    sl_pg_quote_stored(&sql, nsp, strlen(nsp));
     sl_buf_putc(&sql, '.');
-    quote_ident(&sql, back, strlen(back));
+    sl_pg_quote_stored(&sql, back, strlen(back));
     sl_buf_puts(&sql, " RENAME TO ");
-    quote_ident(&sql, bare, strlen(bare));
-    if (sql.oom || run(d, sql.data, err, "could not put the kept table back") < 0) {
+    sl_pg_quote_stored(&sql, bare, strlen(bare));
+    if (sql.oom || sl_pg_run(&d->pg, sql.data, err, "could not put the kept table back") < 0) {
         if (sql.oom)
             sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
     sl_buf_reset(&sql);
-    quote_ident(&sql, nsp, strlen(nsp));
+    sl_pg_quote_stored(&sql, nsp, strlen(nsp));
     sl_buf_putc(&sql, '.');
-    quote_ident(&sql, bare, strlen(bare));
+    sl_pg_quote_stored(&sql, bare, strlen(bare));
     live_q = sl_buf_steal(&sql);
     if (!live_q) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
         goto done;
     }
-    if (one_value(d, "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1)"
+    if (sl_pg_value(&d->pg, "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass($1)"
                      " AND contype = 'p'", live_q, &pkey, err) < 0)
         goto done;
     /* the primary key's name as a swap gives it, the batch index back */
     snprintf(to, sizeof to, "%s_pkey", bare);
     if (pkey && strcmp(pkey, to) != 0) {
         sl_buf_printf(&sql, "ALTER TABLE %s RENAME CONSTRAINT ", live_q);
-        quote_ident(&sql, pkey, strlen(pkey));
+        sl_pg_quote_stored(&sql, pkey, strlen(pkey));
         sl_buf_puts(&sql, " TO ");
-        quote_ident(&sql, to, strlen(to));
+        sl_pg_quote_stored(&sql, to, strlen(to));
         sl_buf_puts(&sql, "; ");
     }
     sl_buf_printf(&sql, "CREATE INDEX ON %s USING brin (\"_sluice_batch\")", live_q);
     if (sql.oom)
         sl_err_set(err, SL_E_NOMEM, "out of memory");
-    else if (run(d, sql.data, err, "could not index the table put back") == 0 &&
+    else if (sl_pg_run(&d->pg, sql.data, err, "could not index the table put back") == 0 &&
              forget_kept(d, batch, err) == 0)
         rc = 1;
 done:
@@ -2031,7 +1798,7 @@ static int pg_drop_prev(struct sl_dest *d, const char *table, int64_t batch,
     sl_buf_init(&sql);
     sl_buf_printf(&sql, "DROP TABLE IF EXISTS %s", q ? q : "");
     int rc = (!q || sql.oom) ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                             : run(d, sql.data, err, "could not drop a kept table");
+                             : sl_pg_run(&d->pg, sql.data, err, "could not drop a kept table");
     if (rc == 0)
         rc = forget_kept(d, batch, err);
     sl_buf_free(&sql);
@@ -2043,7 +1810,7 @@ static int pg_drop_prev(struct sl_dest *d, const char *table, int64_t batch,
 static int pg_copy_out(struct sl_dest *d, const char *table, const char *name, int64_t *rows,
                        struct sl_err *err)
 {
-    char *from = quoted_table(table), *to = own_quoted(name);
+    char *from = sl_pg_quoted_table(table, 1), *to = own_quoted(name);
     struct sl_buf sql;
     int rc = -1;
 
@@ -2054,16 +1821,9 @@ static int pg_copy_out(struct sl_dest *d, const char *table, const char *name, i
     sl_buf_printf(&sql, "CREATE TABLE %s AS SELECT * FROM %s", to ? to : "", from ? from : "");
     if (!from || !to || sql.oom) {
         sl_err_set(err, SL_E_NOMEM, "out of memory");
-    } else {
-        PGresult *res = PQexec(d->conn, sql.data);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-            pg_fail(d, res, err, "could not copy the table");
-            sl_err_prefix(err, "table \"%s\"", table);
-        } else {
-            *rows = cmd_tuples(res);
-            rc = 0;
-        }
-        PQclear(res);
+    } else if ((rc = sl_pg_run_count(&d->pg, sql.data, rows, err,
+                                     "could not copy the table")) < 0) {
+        sl_err_prefix(err, "table \"%s\"", table);
     }
     sl_buf_free(&sql);
     sl_free(from);
@@ -2093,7 +1853,7 @@ static int pg_delete_keys(struct sl_dest *d, const char *table, const char *cons
     memset(&d->ld, 0, sizeof d->ld);
     d->ld.table = table;
     d->ld.target = &target;
-    d->target_q = quoted_table(table);
+    d->target_q = sl_pg_quoted_table(table, 1);
     snprintf(d->batch_txt, sizeof d->batch_txt, "%lld", (long long)batch);
     hist = hist_quoted(table);
     p = sl_calloc(nkey + 1, sizeof *p);
@@ -2108,7 +1868,7 @@ static int pg_delete_keys(struct sl_dest *d, const char *table, const char *cons
     for (size_t k = 0; k < nkey; k++) {
         if (k)
             sl_buf_puts(&sql, " AND ");
-        quote_ident(&sql, key[k], strlen(key[k]));
+        sl_pg_quote_stored(&sql, key[k], strlen(key[k]));
         sl_buf_printf(&sql, " = $%zu", k + 1);
     }
     sl_buf_printf(&sql, " RETURNING *) INSERT INTO %s (", hist);
@@ -2142,8 +1902,39 @@ done:
     return rc;
 }
 
+/* ---- the dialect ---- */
+
+/* The dead letter table. DDL only when missing: CREATE INDEX would wait for
+ * every open batch transaction that wrote to the table. The dedupe index is
+ * the newest part: when it is there, all is. The advisory lock serializes
+ * daemons starting together on one database. An event set aside once stays
+ * once, however often its request is retried: by its id, else by a hash of
+ * its bytes (the table of an earlier release gets the column). */
+static const struct sl_ddl_step DEAD_LETTER_STEPS[] = {
+    {"SELECT pg_advisory_xact_lock(7310592026)", NULL},
+    {"CREATE TABLE IF NOT EXISTS _sluice.dead_letter ("
+     " id bigserial PRIMARY KEY, pipeline text NOT NULL, table_name text NOT NULL,"
+     " event_id text, error text NOT NULL, payload text NOT NULL,"
+     " received_at timestamptz NOT NULL, batch_id bigint,"
+     " replayed_at timestamptz, replayed_by bigint, dedupe text)", NULL},
+    {"CREATE INDEX IF NOT EXISTS dead_letter_pending_idx ON _sluice.dead_letter"
+     " (pipeline, id) WHERE replayed_at IS NULL", NULL},
+    {"ALTER TABLE _sluice.dead_letter ADD COLUMN IF NOT EXISTS dedupe text", NULL},
+    {"CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_dedupe_idx ON _sluice.dead_letter"
+     " (pipeline, table_name, dedupe)", NULL},
+    {NULL, NULL},
+};
+
+static const struct sl_dest_dialect pg_dialect = {
+    .max_writers = 0,
+    .dead_letter = {"SELECT to_regclass('_sluice.dead_letter_dedupe_idx') IS NOT NULL", 1,
+                    DEAD_LETTER_STEPS},
+    .sql = &sl_pg_dialect,
+};
+
 const struct sl_dest_ops sl_dest_postgres = {
     .kind = "postgres",
+    .dialect = &pg_dialect,
     .connect = pg_connect,
     .close = pg_close,
     .meta_table = pg_meta_table,

@@ -45,7 +45,8 @@
  * An upsert load (incremental updater, reconcile's repair) is the same
  * ON CONFLICT DO UPDATE without the version test: the batch's row replaces
  * the stored one. Reconcile's row checksums are computed here by
- * sluice_rowhash() and summed by sluice_sum64() (see engine/reconcile.c).
+ * sluice_rowhash() and summed by sluice_sum64(), as the dialect (the end of
+ * this file, model/dialect.h) tells reconcile to ask for them.
  *
  * For rollback (docs/invariants.md #3), in the batch's transaction: a versioned or upsert load
  * puts a TEMP trigger on the table for the duration of the load, which copies
@@ -507,12 +508,12 @@ static void numeric_cmp_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 }
 
 /* ---- reconcile: row checksums computed in the database ----
- * sluice_rowhash(types, v1, ..., vn) is one row's checksum as engine/reconcile.c
- * computes it on a PostgreSQL source: each value as text in one agreed form
- * per type (types: one letter a column, see reconcile.c), the texts as a
- * PostgreSQL row literal ROW(...)::text would print them, MD5, the first 8
- * bytes big-endian as a signed 64-bit integer. sluice_sum64(h) adds such
- * checksums modulo 2^64. Both deterministic. */
+ * sluice_rowhash(types, v1, ..., vn) is one row's agreed checksum
+ * (model/dialect.h), as PostgreSQL computes it (pg/dialect.c): each value
+ * as text in one agreed form per type (types: one letter a column,
+ * type_letter), the texts as a PostgreSQL row literal ROW(...)::text would
+ * print them, MD5, the first 8 bytes big-endian as a signed 64-bit integer.
+ * sluice_sum64(h) adds such checksums modulo 2^64. Both deterministic. */
 
 struct md5 {
     uint32_t s[4];
@@ -644,7 +645,7 @@ static void rec_value(struct md5 *m, const char *s, size_t n)
     md5_update(m, "\"", 1);
 }
 
-/* The agreed text of one stored value (see reconcile.c); 0 = NULL. */
+/* The agreed text of one stored value (model/dialect.h); 0 = NULL. */
 static int agreed_text(char type, sqlite3_value *v, char *buf, size_t cap, const char **out,
                        size_t *n)
 {
@@ -754,6 +755,105 @@ static void sum64_final(sqlite3_context *ctx)
     uint64_t *acc = sqlite3_aggregate_context(ctx, 0);
     sqlite3_result_int64(ctx, acc ? (sqlite3_int64)*acc : 0);
 }
+
+/* ---- the SQL dialect (model/dialect.h) ----
+ * Values are compared as stored: keys need no cast, booleans are 1 / 0,
+ * and numeric (stored as text) compares through sluice_numeric_cmp. */
+
+static char type_letter(enum sl_type t)
+{
+    switch (t) {
+    case SL_T_BOOL: return 'b';
+    case SL_T_BIGINT: return 'i';
+    case SL_T_NUMERIC: return 'n';
+    case SL_T_DOUBLE: return 'd';
+    case SL_T_DATE: return 'D';
+    case SL_T_TIMESTAMPTZ: return 't';
+    case SL_T_JSON: return 'j';
+    default: return 's';
+    }
+}
+
+static void sq_row_hash(struct sl_buf *b, const enum sl_type *types, char *const *vals,
+                        size_t n)
+{
+    sl_buf_puts(b, "sluice_rowhash('");
+    for (size_t i = 0; i < n; i++)
+        sl_buf_putc(b, type_letter(types[i]));
+    sl_buf_putc(b, '\'');
+    for (size_t i = 0; i < n; i++)
+        sl_buf_printf(b, ", %s", vals[i]);
+    sl_buf_putc(b, ')');
+}
+
+static void sq_as_stored(struct sl_buf *b, enum sl_type t, const char *v)
+{
+    (void)t;
+    sl_buf_puts(b, v);
+}
+
+static void sq_param(struct sl_buf *b, int n, enum sl_type t)
+{
+    (void)t;
+    sl_buf_printf(b, "$%d", n);
+}
+
+static const char *sq_param_value(enum sl_type t, const char *v)
+{
+    if (t == SL_T_BOOL && v)
+        return strcmp(v, "true") == 0 ? "1" : "0";
+    return v;
+}
+
+static const char *sq_key_value(enum sl_type t, const char *v)
+{
+    if (t == SL_T_BOOL && v)
+        return strcmp(v, "0") == 0 ? "false" : "true";
+    return v;
+}
+
+/* One key column compared with parameter $n. */
+static void sq_key_cmp(struct sl_buf *b, enum sl_type t, const char *ord, const char *op, int n)
+{
+    if (t == SL_T_NUMERIC)
+        sl_buf_printf(b, "sluice_numeric_cmp(%s, $%d) %s 0", ord, n, op);
+    else
+        sl_buf_printf(b, "%s %s $%d", ord, op, n);
+}
+
+/* Row values with sluice_numeric_cmp spelled out: lexicographic,
+ * (a op' x OR (a = x AND (b op y))) with op' the strict form of op. */
+static void sq_key_cond(struct sl_buf *b, const enum sl_type *types, char *const *ord,
+                        size_t nkey, const char *op, int first)
+{
+    char strict[2] = {op[0], 0};
+    for (size_t k = 0; k < nkey; k++) {
+        sl_buf_putc(b, '(');
+        sq_key_cmp(b, types[k], ord[k], k + 1 == nkey ? op : strict, first + (int)k);
+        if (k + 1 < nkey) {
+            sl_buf_puts(b, " OR (");
+            sq_key_cmp(b, types[k], ord[k], "=", first + (int)k);
+            sl_buf_puts(b, " AND ");
+        }
+    }
+    for (size_t k = 0; k < nkey; k++)
+        sl_buf_puts(b, k + 1 < nkey ? "))" : ")");
+}
+
+static const struct sl_dialect sq_sql = {
+    .true_sql = "1",
+    .sum = "sluice_sum64",
+    .cast = NULL,
+    .row_hash = sq_row_hash,
+    .typed_row_hash = NULL,
+    .key_text = sq_as_stored,
+    .key_order = sq_as_stored,
+    .param = sq_param,
+    .param_value = sq_param_value,
+    .key_value = sq_key_value,
+    .key_cond = sq_key_cond,
+    .json_keys = NULL,
+};
 
 /* ---- connect / close ---- */
 
@@ -2543,8 +2643,33 @@ done:
     return ret;
 }
 
+/* The dead letter table; ALTER TABLE has no IF NOT EXISTS here, so the
+ * dedupe column (newer than the table) is added only when missing. */
+static const struct sl_ddl_step DEAD_LETTER_STEPS[] = {
+    {"CREATE TABLE IF NOT EXISTS \"_sluice_dead_letter\" ("
+     " id INTEGER PRIMARY KEY AUTOINCREMENT, pipeline TEXT NOT NULL, table_name TEXT NOT NULL,"
+     " event_id TEXT, error TEXT NOT NULL, payload TEXT NOT NULL,"
+     " received_at TEXT NOT NULL, batch_id INTEGER,"
+     " replayed_at TEXT, replayed_by INTEGER, dedupe TEXT)", NULL},
+    {"CREATE INDEX IF NOT EXISTS \"_sluice_dead_letter_pending_idx\" ON"
+     " \"_sluice_dead_letter\" (pipeline, id) WHERE replayed_at IS NULL", NULL},
+    {"ALTER TABLE \"_sluice_dead_letter\" ADD COLUMN dedupe TEXT",
+     "SELECT count(*) FROM pragma_table_info('_sluice_dead_letter') WHERE name = 'dedupe'"},
+    {"CREATE UNIQUE INDEX IF NOT EXISTS \"_sluice_dead_letter_dedupe_idx\" ON"
+     " \"_sluice_dead_letter\" (pipeline, table_name, dedupe)", NULL},
+    {NULL, NULL},
+};
+
+/* SQLite has one writer: a pipeline's tables load one after another. */
+static const struct sl_dest_dialect sq_dialect = {
+    .max_writers = 1,
+    .dead_letter = {NULL, 0, DEAD_LETTER_STEPS},
+    .sql = &sq_sql,
+};
+
 const struct sl_dest_ops sl_dest_sqlite = {
     .kind = "sqlite",
+    .dialect = &sq_dialect,
     .connect = sq_connect,
     .close = sq_close,
     .meta_table = sq_meta_table,

@@ -1,10 +1,12 @@
 /* engine/deadletter.c: the dead letter table (see deadletter.h). The SQL runs
- * unchanged on PostgreSQL and SQLite except the table's DDL; timestamps are
- * passed as canonical UTC text, like the ledger's. */
+ * unchanged on every warehouse; the table's DDL is the destination's to say
+ * (its dialect's dead_letter). Timestamps are passed as canonical UTC text,
+ * like the ledger's. */
 #include "engine/deadletter.h"
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <xxhash.h>
@@ -12,90 +14,44 @@
 #include "base/mem.h"
 #include "base/value.h"
 
-/* The dedupe index is the newest part: when it is there, all is. */
-static const char PG_EXISTS[] = "SELECT to_regclass('_sluice.dead_letter_dedupe_idx') IS NOT NULL";
-static const char PG_LOCK[] = "SELECT pg_advisory_xact_lock(7310592026)";
-static const char PG_DDL[] =
-    "CREATE TABLE IF NOT EXISTS _sluice.dead_letter ("
-    " id bigserial PRIMARY KEY, pipeline text NOT NULL, table_name text NOT NULL,"
-    " event_id text, error text NOT NULL, payload text NOT NULL,"
-    " received_at timestamptz NOT NULL, batch_id bigint,"
-    " replayed_at timestamptz, replayed_by bigint, dedupe text)";
-static const char PG_INDEX[] =
-    "CREATE INDEX IF NOT EXISTS dead_letter_pending_idx ON _sluice.dead_letter"
-    " (pipeline, id) WHERE replayed_at IS NULL";
-/* an event set aside once stays once, however often its request is retried:
- * by its id, else by a hash of its bytes (the table of an earlier release
- * gets the column) */
-static const char PG_DEDUPE_COL[] =
-    "ALTER TABLE _sluice.dead_letter ADD COLUMN IF NOT EXISTS dedupe text";
-static const char PG_DEDUPE_IDX[] =
-    "CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_dedupe_idx ON _sluice.dead_letter"
-    " (pipeline, table_name, dedupe)";
-
-static const char LITE_DDL[] =
-    "CREATE TABLE IF NOT EXISTS \"_sluice_dead_letter\" ("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, pipeline TEXT NOT NULL, table_name TEXT NOT NULL,"
-    " event_id TEXT, error TEXT NOT NULL, payload TEXT NOT NULL,"
-    " received_at TEXT NOT NULL, batch_id INTEGER,"
-    " replayed_at TEXT, replayed_by INTEGER, dedupe TEXT)";
-static const char LITE_INDEX[] =
-    "CREATE INDEX IF NOT EXISTS \"_sluice_dead_letter_pending_idx\" ON"
-    " \"_sluice_dead_letter\" (pipeline, id) WHERE replayed_at IS NULL";
-static const char LITE_HAS_DEDUPE[] =
-    "SELECT count(*) FROM pragma_table_info('_sluice_dead_letter') WHERE name = 'dedupe'";
-static const char LITE_DEDUPE_COL[] =
-    "ALTER TABLE \"_sluice_dead_letter\" ADD COLUMN dedupe TEXT";
-static const char LITE_DEDUPE_IDX[] =
-    "CREATE UNIQUE INDEX IF NOT EXISTS \"_sluice_dead_letter_dedupe_idx\" ON"
-    " \"_sluice_dead_letter\" (pipeline, table_name, dedupe)";
-
-static int is_pg(const struct sl_dest_ops *ops)
+/* *yes = 1 when the first cell `sql` answers is true: "t" or a number
+ * other than 0. */
+static int answers_true(const struct sl_dest_ops *ops, struct sl_dest *d, const char *sql,
+                        int *yes, struct sl_err *err)
 {
-    return strcmp(ops->kind, "postgres") == 0;
+    struct sl_rows r;
+    if (ops->exec(d, sql, 0, NULL, &r, err) < 0)
+        return -1;
+    const char *v = r.nrows && r.ncols ? sl_rows_get(&r, 0, 0) : NULL;
+    *yes = v && (v[0] == 't' || strtoll(v, NULL, 10) != 0);
+    sl_rows_free(&r);
+    return 0;
 }
 
 int sl_deadletter_ensure(const struct sl_dest_ops *ops, struct sl_dest *d, struct sl_err *err)
 {
-    if (is_pg(ops)) {
-        /* DDL only when missing: CREATE INDEX would wait for every open batch
-         * transaction that wrote to the table */
-        struct sl_rows r;
-        if (ops->exec(d, PG_EXISTS, 0, NULL, &r, err) < 0)
-            return -1;
-        int there = r.nrows && sl_rows_get(&r, 0, 0) && sl_rows_get(&r, 0, 0)[0] == 't';
-        sl_rows_free(&r);
-        if (there)
-            return 0;
-        if (ops->begin(d, err) < 0)
-            return -1;
-        /* serialize daemons starting together on one database */
-        if (ops->exec(d, PG_LOCK, 0, NULL, NULL, err) < 0 ||
-            ops->exec(d, PG_DDL, 0, NULL, NULL, err) < 0 ||
-            ops->exec(d, PG_INDEX, 0, NULL, NULL, err) < 0 ||
-            ops->exec(d, PG_DEDUPE_COL, 0, NULL, NULL, err) < 0 ||
-            ops->exec(d, PG_DEDUPE_IDX, 0, NULL, NULL, err) < 0 || ops->commit(d, err) < 0) {
-            ops->rollback(d);
-            sl_err_prefix(err, "could not create the dead letter table");
-            return -1;
-        }
+    const struct sl_ddl *ddl = &ops->dialect->dead_letter;
+    int skip = 0;
+
+    if (ddl->unless && answers_true(ops, d, ddl->unless, &skip, err) < 0)
+        return -1;
+    if (skip)
         return 0;
-    }
-    struct sl_rows r;
-    if (ops->exec(d, LITE_DDL, 0, NULL, NULL, err) < 0 ||
-        ops->exec(d, LITE_INDEX, 0, NULL, NULL, err) < 0 ||
-        ops->exec(d, LITE_HAS_DEDUPE, 0, NULL, &r, err) < 0) {
-        sl_err_prefix(err, "could not create the dead letter table");
+    if (ddl->transaction && ops->begin(d, err) < 0)
         return -1;
+    const struct sl_ddl_step *st;
+    for (st = ddl->steps; st->sql; st++) {
+        skip = 0;
+        if ((st->unless && answers_true(ops, d, st->unless, &skip, err) < 0) ||
+            (!skip && ops->exec(d, st->sql, 0, NULL, NULL, err) < 0))
+            break;
     }
-    int has = r.nrows && sl_rows_get(&r, 0, 0) && strcmp(sl_rows_get(&r, 0, 0), "0") != 0;
-    sl_rows_free(&r);
-    if ((!has && ops->exec(d, LITE_DEDUPE_COL, 0, NULL, NULL, err) < 0) ||
-        ops->exec(d, LITE_DEDUPE_IDX, 0, NULL, NULL, err) < 0) {
-        sl_err_prefix(err, "could not create the dead letter table");
-        return -1;
-    }
-    return 0;
+    if (!st->sql && (!ddl->transaction || ops->commit(d, err) == 0))
+        return 0;
+    if (ddl->transaction)
+        ops->rollback(d);
+    sl_err_prefix(err, "could not create the dead letter table");
+    return -1;
 }
 
 /* SQL with the table's name in place of {dl}. */

@@ -2077,7 +2077,7 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 
     if (n > (int)p->ntables)
         n = (int)p->ntables;
-    if (n < 1 || (kind && strcmp(kind->kind, "sqlite") == 0))
+    if ((n = sl_dest_writers(kind, n)) < 1)
         n = 1;
     w.keep_going = n > 1;
     struct worker *wk = sl_calloc((size_t)n, sizeof *wk);

@@ -9,18 +9,13 @@
  * split again until they hold at most LEAF rows, whose keys and checksums are
  * listed and compared. The two sides run each query at the same time.
  *
- * Row checksums must agree for equal rows:
- *   - PostgreSQL on both sides: PostgreSQL's own typed hash functions
- *     (hashint8extended, hash_numeric_extended, timestamp_hash_extended ...)
- *     of each value read as the type the warehouse stores it as, one seed per
- *     column, xor-ed; cheap enough to run over millions of rows;
- *   - SQLite warehouse: every value as text in one agreed form per type (the
- *     forms PostgreSQL prints in a UTC session, doubles as their IEEE bits),
- *     the texts as ROW(...)::text prints them, MD5's first 8 bytes; SQLite
- *     computes the same with sluice_rowhash() (destinations/sqlite.c).
- * Sums are taken modulo 2^64. Keys travel as canonical texts (base/value.h)
- * and are compared, on each side, as the warehouse's types (text in byte
- * order: COLLATE "C" in PostgreSQL, SQLite's BINARY).
+ * Each side's SQL is its database's dialect (model/dialect.h), given by the
+ * source (sl_source_sql.dialect) and the destination (its dialect's sql):
+ * the row checksum both agree on, or a cheaper one when both have the same
+ * (PostgreSQL's typed hashes on both sides), the sum, key texts, key order
+ * and placeholders. Sums are taken modulo 2^64. Keys travel as canonical
+ * texts (base/value.h) and are compared, on each side, as the warehouse's
+ * types (text in byte order).
  *
  * An incremental table is compared as far as its cursor: source rows at or
  * below the stored cursor; a warehouse row whose key the source has beyond
@@ -54,7 +49,7 @@
 
 struct side {
     const char *what;       /* "source", "warehouse" */
-    int pg;                 /* SQL dialect: PostgreSQL, else SQLite */
+    const struct sl_dialect *d;     /* its SQL */
     const struct sl_source_ops *sops;
     struct sl_source *src;
     const struct sl_dest_ops *dops;
@@ -215,112 +210,18 @@ static uint64_t mod64(const char *s)
     return neg ? (uint64_t)0 - v : v;
 }
 
-static const char *pg_type(enum sl_type t)
-{
-    switch (t) {
-    case SL_T_BOOL: return "boolean";
-    case SL_T_BIGINT: return "bigint";
-    case SL_T_NUMERIC: return "numeric";
-    case SL_T_DOUBLE: return "double precision";
-    case SL_T_DATE: return "date";
-    case SL_T_TIMESTAMPTZ: return "timestamptz";
-    case SL_T_JSON: return "jsonb";
-    default: return "text";
-    }
-}
-
-static char type_letter(enum sl_type t)
-{
-    switch (t) {
-    case SL_T_BOOL: return 'b';
-    case SL_T_BIGINT: return 'i';
-    case SL_T_NUMERIC: return 'n';
-    case SL_T_DOUBLE: return 'd';
-    case SL_T_DATE: return 'D';
-    case SL_T_TIMESTAMPTZ: return 't';
-    case SL_T_JSON: return 'j';
-    default: return 's';
-    }
-}
-
 /* ---- building each side's SQL ---- */
-
-/* Typed checksum of one value (PostgreSQL on both sides), chained: the
- * previous columns' checksum is the seed. A NULL hashes as a sentinel value
- * of the type (text "\x01", the lowest bigint, -infinity ...), which keeps
- * the chain to one function call a column. */
-static void pg_typed_hash(struct sl_buf *b, enum sl_type t, const char *v, const char *prev)
-{
-    switch (t) {
-    case SL_T_BIGINT:
-        sl_buf_printf(b, "hashint8extended(coalesce((%s)::int8, '-9223372036854775808'), %s)",
-                      v, prev);
-        break;
-    case SL_T_NUMERIC:
-        sl_buf_printf(b, "hash_numeric_extended(coalesce((%s)::numeric,"
-                      " '-0.000000000000000000000000000000012345678901'), %s)", v, prev);
-        break;
-    case SL_T_DOUBLE:
-        sl_buf_printf(b, "hashfloat8extended(coalesce((%s)::float8, '-1.2345678901234567e-300'),"
-                      " %s)", v, prev);
-        break;
-    case SL_T_BOOL:
-        sl_buf_printf(b, "hashint8extended(coalesce((%s)::bool::int4, 2), %s)", v, prev);
-        break;
-    case SL_T_DATE:
-        sl_buf_printf(b, "hashint8extended(coalesce((%s)::date - date '2000-01-01',"
-                      " -2147483648), %s)", v, prev);
-        break;
-    case SL_T_TIMESTAMPTZ:
-        sl_buf_printf(b, "timestamp_hash_extended(coalesce((%s)::timestamptz, '-infinity')"
-                      " AT TIME ZONE 'UTC', %s)", v, prev);
-        break;
-    case SL_T_JSON:
-        sl_buf_printf(b, "jsonb_hash_extended(coalesce((%s)::jsonb, '\"\\u0001\"'), %s)", v,
-                      prev);
-        break;
-    default:
-        sl_buf_printf(b, "hashtextextended(coalesce((%s)::text, E'\\x01') COLLATE \"C\", %s)", v,
-                      prev);
-        break;
-    }
-}
-
-/* The agreed text of one value (SQLite warehouse), as PostgreSQL SQL. */
-static void pg_agreed_text(struct sl_buf *b, enum sl_type t, const char *v)
-{
-    switch (t) {
-    case SL_T_DOUBLE:
-        sl_buf_printf(b, "CASE WHEN (%s)::float8 = 0 THEN '0000000000000000'"
-                      " WHEN (%s)::float8 = 'NaN'::float8 THEN '7ff8000000000000'"
-                      " ELSE encode(float8send((%s)::float8), 'hex') END", v, v, v);
-        break;
-    case SL_T_TEXT:
-        sl_buf_printf(b, "(%s)::text", v);
-        break;
-    default:
-        sl_buf_printf(b, "(%s)::%s::text", v, pg_type(t));
-        break;
-    }
-}
-
-/* The canonical text of a key value, as PostgreSQL SQL. */
-static void pg_key_text(struct sl_buf *b, enum sl_type t, const char *v)
-{
-    if (t == SL_T_TIMESTAMPTZ)
-        sl_buf_printf(b, "to_char((%s)::timestamptz AT TIME ZONE 'UTC',"
-                      " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')", v);
-    else
-        sl_buf_printf(b, "(%s)::%s::text", v, pg_type(t));
-}
 
 static char *steal(struct sl_buf *b)
 {
     return b->oom ? (sl_buf_free(b), NULL) : sl_buf_steal(b);
 }
 
+/* The checksum (`typed`: the cheaper one both sides share), key texts and
+ * key order of side s. */
 static int build_side(struct rc *c, struct side *s, int typed)
 {
+    const struct sl_dialect *d = s->d;
     struct sl_buf b;
 
     s->hash = NULL;
@@ -329,33 +230,7 @@ static int build_side(struct rc *c, struct side *s, int typed)
     if (!s->key || !s->ord)
         return -1;
     sl_buf_init(&b);
-    if (s->pg && typed) {
-        sl_buf_puts(&b, "1");
-        for (size_t i = 0; i < c->ncols; i++) {
-            struct sl_buf nb;
-            sl_buf_init(&nb);
-            pg_typed_hash(&nb, c->types[i], s->val[i], b.data ? b.data : "1");
-            sl_buf_free(&b);
-            b = nb;
-        }
-    } else if (s->pg) {
-        sl_buf_puts(&b, "('x' || substr(md5(ROW(");
-        for (size_t i = 0; i < c->ncols; i++) {
-            if (i)
-                sl_buf_puts(&b, ", ");
-            pg_agreed_text(&b, c->types[i], s->val[i]);
-        }
-        /* ROW of one value is still a row: (x) */
-        sl_buf_puts(&b, ")::text), 1, 16))::bit(64)::int8");
-    } else {
-        sl_buf_puts(&b, "sluice_rowhash('");
-        for (size_t i = 0; i < c->ncols; i++)
-            sl_buf_putc(&b, type_letter(c->types[i]));
-        sl_buf_putc(&b, '\'');
-        for (size_t i = 0; i < c->ncols; i++)
-            sl_buf_printf(&b, ", %s", s->val[i]);
-        sl_buf_putc(&b, ')');
-    }
+    (typed ? d->typed_row_hash : d->row_hash)(&b, c->types, s->val, c->ncols);
     if (!(s->hash = steal(&b)))
         return -1;
     for (size_t k = 0; k < c->nkey; k++) {
@@ -363,18 +238,11 @@ static int build_side(struct rc *c, struct side *s, int typed)
         while (strcmp(c->names[i], c->kcols[k]) != 0)
             i++;
         sl_buf_init(&b);
-        if (s->pg)
-            pg_key_text(&b, c->ktypes[k], s->val[i]);
-        else
-            sl_buf_puts(&b, s->val[i]);
+        d->key_text(&b, c->ktypes[k], s->val[i]);
         if (!(s->key[k] = steal(&b)))
             return -1;
         sl_buf_init(&b);
-        if (s->pg)
-            sl_buf_printf(&b, "(%s)::%s%s", s->val[i], pg_type(c->ktypes[k]),
-                          c->ktypes[k] == SL_T_TEXT ? " COLLATE \"C\"" : "");
-        else
-            sl_buf_puts(&b, s->val[i]);
+        d->key_order(&b, c->ktypes[k], s->val[i]);
         if (!(s->ord[k] = steal(&b)))
             return -1;
     }
@@ -423,72 +291,17 @@ static int params_add(struct params *p, const char *v)
     return p->n;
 }
 
-/* A key value as a parameter placeholder of side s; SQLite keeps booleans
- * as 1 / 0. */
-static void key_param(struct sl_buf *b, struct side *s, struct params *p, enum sl_type t,
-                      const char *v)
-{
-    if (!s->pg && t == SL_T_BOOL && v) {
-        v = strcmp(v, "true") == 0 ? "1" : "0";
-    }
-    int n = params_add(p, v);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (s->pg)
-        sl_buf_printf(b, "$%d::%s%s", n, pg_type(t), t == SL_T_TEXT ? " COLLATE \"C\"" : "");
-    else
-        sl_buf_printf(b, "$%d", n);
-}
-
-/* SQLite: one column compared with parameter $n. */
-static void lite_cmp(struct sl_buf *b, struct rc *c, struct side *s, size_t k, const char *op,
-                     int n)
-{
-    if (c->ktypes[k] == SL_T_NUMERIC)
-        sl_buf_printf(b, "sluice_numeric_cmp(%s, $%d) %s 0", s->ord[k], n, op);
-    else
-        sl_buf_printf(b, "%s %s $%d", s->ord[k], op, n);
-}
-
-/* key `op` (">=" or "<") the key `v`. */
+/* key `op` (">=" or "<") the key `v`, its values bound as side s binds them. */
 static void key_cond(struct sl_buf *b, struct rc *c, struct side *s, struct params *p,
                      char *const *v, const char *op)
 {
-    if (s->pg) {
-        sl_buf_putc(b, '(');
-        for (size_t k = 0; k < c->nkey; k++)
-            sl_buf_printf(b, "%s%s", k ? ", " : "", s->ord[k]);
-        sl_buf_printf(b, ") %s (", op);
-        for (size_t k = 0; k < c->nkey; k++) {
-            if (k)
-                sl_buf_puts(b, ", ");
-            key_param(b, s, p, c->ktypes[k], v[k]);
-        }
-        sl_buf_putc(b, ')');
-        return;
-    }
-    /* row values with sluice_numeric_cmp spelled out: lexicographic */
     int first = p->n + 1;
     for (size_t k = 0; k < c->nkey; k++) {
-        struct sl_buf dummy;
-        sl_buf_init(&dummy);
-        key_param(&dummy, s, p, c->ktypes[k], v[k]);
-        sl_buf_free(&dummy);
+        const char *x = s->d->param_value ? s->d->param_value(c->ktypes[k], v[k]) : v[k];
+        if (params_add(p, x) < 0)
+            b->oom = 1;
     }
-    char strict[2] = {op[0], 0};
-    for (size_t k = 0; k < c->nkey; k++) {
-        sl_buf_putc(b, '(');
-        lite_cmp(b, c, s, k, k + 1 == c->nkey ? op : strict, first + (int)k);
-        if (k + 1 < c->nkey) {
-            sl_buf_puts(b, " OR (");
-            lite_cmp(b, c, s, k, "=", first + (int)k);
-            sl_buf_puts(b, " AND ");
-        }
-    }
-    for (size_t k = 0; k < c->nkey; k++)
-        sl_buf_puts(b, k + 1 < c->nkey ? "))" : ")");
+    s->d->key_cond(b, c->ktypes, s->ord, c->nkey, op, first);
 }
 
 /* WHERE of a range [lo, hi) on side s (NULL = open). */
@@ -511,7 +324,7 @@ static void range_where(struct sl_buf *b, struct rc *c, struct side *s, struct p
         any = 1;
     }
     if (!any)
-        sl_buf_puts(b, s->pg ? "true" : "1");
+        sl_buf_puts(b, s->d->true_sql);
 }
 
 /* ---- running a query on both sides at once ---- */
@@ -558,6 +371,19 @@ static int run_both(struct job j[2], struct sl_err *err)
     return 0;
 }
 
+/* One checksum query: sql[i] on side i, both at once; j[i].out gets the
+ * rows. */
+static int query_both(struct rc *c, struct sl_buf sql[2], struct params p[2], struct job j[2],
+                      struct sl_err *err)
+{
+    for (int i = 0; i < 2; i++)
+        j[i] = (struct job){&c->sd[i], sql[i].data, &p[i], {0}, {0}, 0};
+    if (sql[0].oom || sql[1].oom)
+        return nomem(err);
+    c->queries++;
+    return run_both(j, err);
+}
+
 /* ---- the comparison ---- */
 
 struct bucket {
@@ -577,7 +403,7 @@ static int summary(struct rc *c, char *const *lo, char *const *hi, char ***bound
     memset(p, 0, sizeof p);
     for (int i = 0; i < 2; i++) {
         struct side *s = &c->sd[i];
-        const char *sum = s->pg ? "sum" : "sluice_sum64";
+        const char *sum = s->d->sum;
         sl_buf_init(&sql[i]);
         if (nb == 0) {
             sl_buf_printf(&sql[i], "SELECT 0, count(*), %s(%s) FROM %s WHERE ", sum, s->hash,
@@ -596,14 +422,8 @@ static int summary(struct rc *c, char *const *lo, char *const *hi, char ***bound
             range_where(&sql[i], c, s, &p[i], lo, hi);
             sl_buf_puts(&sql[i], ") q GROUP BY b");
         }
-        j[i] = (struct job){s, sql[i].data, &p[i], {0}, {0}, 0};
     }
-    if (sql[0].oom || sql[1].oom) {
-        nomem(err);
-        goto done;
-    }
-    c->queries++;
-    if (run_both(j, err) < 0)
+    if (query_both(c, sql, p, j, err) < 0)
         goto done;
     for (int i = 0; i < 2; i++) {
         memset(out[i], 0, (nb + 1) * sizeof *out[i]);
@@ -634,8 +454,8 @@ static char **row_key(struct rc *c, struct side *s, const struct sl_rows *r, siz
     char **v = sl_calloc(c->nkey, sizeof *v);
     for (size_t k = 0; v && k < c->nkey; k++) {
         const char *x = sl_rows_get(r, row, from + k);
-        if (!s->pg && c->ktypes[k] == SL_T_BOOL && x)
-            x = strcmp(x, "0") == 0 ? "false" : "true";
+        if (s->d->key_value)
+            x = s->d->key_value(c->ktypes[k], x);
         if (!(v[k] = sl_strdup(x ? x : ""))) {
             free_key(v, c->nkey);
             return NULL;
@@ -671,8 +491,9 @@ static int quantiles(struct rc *c, int which, char *const *lo, char *const *hi, 
     sl_buf_printf(&sql, ") AS rn FROM %s WHERE ", s->from);
     range_where(&sql, c, s, &p, lo, hi);
     int sn = params_add(&p, step);
-    sl_buf_printf(&sql, ") q WHERE rn > 1 AND (rn - 1) %% $%d%s = 0 ORDER BY rn", sn,
-                  s->pg ? "::bigint" : "");
+    sl_buf_puts(&sql, ") q WHERE rn > 1 AND (rn - 1) % ");
+    s->d->param(&sql, sn, SL_T_BIGINT);
+    sl_buf_puts(&sql, " = 0 ORDER BY rn");
     if (sql.oom || sn < 0) {
         nomem(err);
         goto done;
@@ -755,14 +576,8 @@ static int leaf(struct rc *c, char *const *lo, char *const *hi, struct sl_err *e
             sl_buf_printf(&sql[i], "%s, ", s->key[k]);
         sl_buf_printf(&sql[i], "%s FROM %s WHERE ", s->hash, s->from);
         range_where(&sql[i], c, s, &p[i], lo, hi);
-        j[i] = (struct job){s, sql[i].data, &p[i], {0}, {0}, 0};
     }
-    if (sql[0].oom || sql[1].oom) {
-        nomem(err);
-        goto done;
-    }
-    c->queries++;
-    if (run_both(j, err) < 0)
+    if (query_both(c, sql, p, j, err) < 0)
         goto done;
     for (int i = 0; i < 2; i++) {
         for (size_t r = 0; r < j[i].out.nrows; r++) {
@@ -940,6 +755,8 @@ static int drop_pending(struct rc *c, struct kvec *ex, struct sl_err *err)
     struct kvec keep = {0};
     size_t at = 0;
 
+    if (!s->d->json_keys)
+        return sl_err_set(err, SL_E_INTERNAL, "the source's dialect cannot list keys");
     while (at < ex->n) {
         size_t n = ex->n - at > 500 ? 500 : ex->n - at;
         json_t *a = json_array();
@@ -959,10 +776,9 @@ static int drop_pending(struct rc *c, struct kvec *ex, struct sl_err *err)
         sl_buf_printf(&sql, " FROM %s WHERE (%s) IS NOT TRUE AND (", s->from, s->where);
         for (size_t k = 0; k < c->nkey; k++)
             sl_buf_printf(&sql, "%s%s", k ? ", " : "", s->key[k]);
-        sl_buf_puts(&sql, ") IN (SELECT ");
-        for (size_t k = 0; k < c->nkey; k++)
-            sl_buf_printf(&sql, "%se->>%zu", k ? ", " : "", k);
-        sl_buf_puts(&sql, " FROM json_array_elements($1::json) e)");
+        sl_buf_puts(&sql, ") IN (");
+        s->d->json_keys(&sql, c->nkey, 1);
+        sl_buf_putc(&sql, ')');
         struct params p = {0};
         struct job j;
         if (!txt || sql.oom || params_add(&p, txt) < 0) {
@@ -1139,246 +955,327 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                       const struct sl_table_cfg *t, const struct sl_reconcile_opts *o,
-                       struct sl_reconcile_result *out, struct sl_err *err)
-{
-    const struct sl_source_ops *sops = p->source_ops;
-    struct rc r;
-    struct sl_source_sql q;
-    struct sl_schema ds = {0};
-    struct sl_source *src = NULL;
-    const struct sl_dest_ops *dops = NULL;
-    struct sl_dest *dst = NULL;
-    struct sl_log_ctx log = {p->name, t->name, 0};
-    char *cursor = NULL;
-    int leased = 0;
-    double t0 = now_s();
-    int rc = -1;
+/* ---- one table's comparison, step by step ---- */
 
-    memset(out, 0, sizeof *out);
-    memset(&r, 0, sizeof r);
-    memset(&q, 0, sizeof q);
-    out->pipeline = p->name;
-    out->table = t->name;
-    if (!sops->sql || !sops->exec)
-        return sl_err_set(err, SL_E_CONFIG,
-                          "pipeline \"%s\": a %s source has no table to compare with; reconcile"
-                          " compares tables replicated from a database", p->name, sops->kind);
+/* What a comparison holds open. */
+struct run {
+    const struct sl_config *c;
+    const struct sl_pipeline_cfg *p;
+    const struct sl_table_cfg *t;
+    const struct sl_source_ops *sops;
+    struct sl_source *src;
+    const struct sl_dest_ops *dops;
+    struct sl_dest *dst;
+    int leased;
+    char *cursor;               /* where the replication stands */
+    struct sl_source_sql q;     /* the source's table as SQL */
+    struct sl_schema ds;        /* the warehouse table's columns */
+    char *dfrom;                /* the warehouse table, quoted */
+    struct rc r;
+};
+
+/* How many differing keys are listed, and counted at most. */
+static void set_limits(struct rc *r)
+{
     const char *mk = getenv("SLUICE_RECONCILE_MAX_KEYS");
-    r.max_keys = mk && strtoul(mk, NULL, 10) > 0 ? strtoul(mk, NULL, 10) : DEFAULT_MAX_KEYS;
-    r.count_cap = r.max_keys * 10 > COUNT_CAP ? r.max_keys * 10 : COUNT_CAP;
+    r->max_keys = mk && strtoul(mk, NULL, 10) > 0 ? strtoul(mk, NULL, 10) : DEFAULT_MAX_KEYS;
+    r->count_cap = r->max_keys * 10 > COUNT_CAP ? r->max_keys * 10 : COUNT_CAP;
     const char *mc = getenv("SLUICE_RECONCILE_MAX_COUNTED");
     if (mc && strtoul(mc, NULL, 10) > 0)
-        r.count_cap = strtoul(mc, NULL, 10);
+        r->count_cap = strtoul(mc, NULL, 10);
+}
 
-    if (sl_dest_open(p->dest_conn->url, p->dest_conn->password, c->dir, &dops, &dst, err) < 0 ||
-        dops->ensure_meta(dst, err) < 0)
-        goto done;
-    /* the table's lease, as a run takes it: no load (a snapshot swap above
-     * all) changes the table between the comparison's queries */
-    if (dops->lease_try) {
-        double waited = 0;
-        int got;
-        while ((got = dops->lease_try(dst, t->name, err)) == 0 && waited < p->lock_wait &&
-               !sl_stopping()) {
-            struct timespec ts = {0, 100 * 1000000L};
-            nanosleep(&ts, NULL);
-            waited += 0.1;
-        }
-        if (got < 0)
-            goto done;
-        if (got == 0) {
-            sl_err_retry(err, SL_E_DEST, "table \"%s\" is being loaded by another run (waited"
-                         " %g s, lock_wait): compared next time", t->name, p->lock_wait);
-            goto done;
-        }
-        leased = 1;
+/* The table's lease, as a run takes it: no load (a snapshot swap above
+ * all) changes the table between the comparison's queries. */
+static int take_lease(struct run *x, struct sl_err *err)
+{
+    double waited = 0;
+    int got;
+
+    if (!x->dops->lease_try)
+        return 0;
+    while ((got = x->dops->lease_try(x->dst, x->t->name, err)) == 0 &&
+           waited < x->p->lock_wait && !sl_stopping()) {
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+        waited += 0.1;
     }
-    int exists = dops->describe(dst, t->name, &ds, err);
+    if (got < 0)
+        return -1;
+    if (got == 0)
+        return sl_err_retry(err, SL_E_DEST, "table \"%s\" is being loaded by another run (waited"
+                            " %g s, lock_wait): compared next time", x->t->name, x->p->lock_wait);
+    x->leased = 1;
+    return 0;
+}
+
+/* The warehouse connected, the table leased and its columns read. */
+static int open_warehouse(struct run *x, struct sl_err *err)
+{
+    const struct sl_connection_cfg *dc = x->p->dest_conn;
+    if (sl_dest_open(dc->url, dc->password, x->c->dir, &x->dops, &x->dst, err) < 0 ||
+        x->dops->ensure_meta(x->dst, err) < 0 || take_lease(x, err) < 0)
+        return -1;
+    int exists = x->dops->describe(x->dst, x->t->name, &x->ds, err);
     if (exists < 0)
-        goto done;
-    if (!exists) {
-        sl_err_set(err, SL_E_INPUT, "table \"%s\" has not been loaded yet: run pipeline \"%s\""
-                   " first", t->name, p->name);
-        goto done;
-    }
-    if (sops->open(&src, c, p, t, err) < 0)
-        goto done;
-    if (sops->resume) {
-        struct sl_ledger led = {dops, dst};
-        if (sl_ledger_get_cursor(&led, p->name, t->name, &cursor, err) < 0 ||
-            sops->resume(src, cursor, err) < 0)
-            goto done;
-    }
-    if (sops->sql(src, &q, err) < 0)
-        goto done;
+        return -1;
+    if (!exists)
+        return sl_err_set(err, SL_E_INPUT, "table \"%s\" has not been loaded yet: run pipeline"
+                          " \"%s\" first", x->t->name, x->p->name);
+    return 0;
+}
 
-    /* the key: the table's primary key, else the source table's */
-    const struct sl_strlist *pk = t->primary_key.n ? &t->primary_key : &q.pk;
-    if (pk->n == 0) {
-        sl_err_set(err, SL_E_CONFIG, "table \"%s\" has no primary key (in the config or in"
-                   " source table %s): reconcile compares rows by key", t->name,
-                   t->source_table);
-        goto done;
+/* The source opened where the replication stands, its table as SQL. */
+static int open_source(struct run *x, struct sl_err *err)
+{
+    if (x->sops->open(&x->src, x->c, x->p, x->t, err) < 0)
+        return -1;
+    if (x->sops->resume) {
+        struct sl_ledger led = {x->dops, x->dst};
+        if (sl_ledger_get_cursor(&led, x->p->name, x->t->name, &x->cursor, err) < 0 ||
+            x->sops->resume(x->src, x->cursor, err) < 0)
+            return -1;
     }
-    /* the columns both sides have, as the warehouse types them */
-    r.names = sl_calloc(ds.ncols, sizeof *r.names);
-    r.types = sl_calloc(ds.ncols, sizeof *r.types);
-    r.sd[0].val = sl_calloc(ds.ncols, sizeof(char *));
-    r.sd[1].val = sl_calloc(ds.ncols, sizeof(char *));
-    r.nkey = pk->n;
-    r.kcols = sl_calloc(pk->n, sizeof *r.kcols);
-    r.ktypes = sl_calloc(pk->n, sizeof *r.ktypes);
-    if (!r.names || !r.types || !r.sd[0].val || !r.sd[1].val || !r.kcols || !r.ktypes) {
-        nomem(err);
-        goto done;
-    }
-    for (size_t i = 0; i < ds.ncols; i++) {
-        const struct sl_column *dc = &ds.cols[i];
-        long si = sl_schema_find(&q.cols, dc->name);
+    return x->sops->sql(x->src, &x->q, err);
+}
+
+/* The columns both sides have, as the warehouse types them: on each side
+ * the SQL that reads one (the source's cast to the warehouse type where
+ * the two differ). */
+static int shared_columns(struct run *x, struct sl_err *err)
+{
+    struct rc *r = &x->r;
+    const struct sl_schema *ds = &x->ds;
+
+    r->names = sl_calloc(ds->ncols, sizeof *r->names);
+    r->types = sl_calloc(ds->ncols, sizeof *r->types);
+    r->sd[0].val = sl_calloc(ds->ncols, sizeof(char *));
+    r->sd[1].val = sl_calloc(ds->ncols, sizeof(char *));
+    if (!r->names || !r->types || !r->sd[0].val || !r->sd[1].val)
+        return nomem(err);
+    for (size_t i = 0; i < ds->ncols; i++) {
+        const struct sl_column *dc = &ds->cols[i];
+        long si = sl_schema_find(&x->q.cols, dc->name);
         if (si < 0 || strncmp(dc->name, "_sluice_", 8) == 0)
             continue;
         struct sl_buf b;
-        size_t n = r.ncols;
-        r.names[n] = dc->name;
-        r.types[n] = dc->type;
+        size_t n = r->ncols++;
+        r->names[n] = dc->name;
+        r->types[n] = dc->type;
         sl_buf_init(&b);
-        if (q.cols.cols[si].type == dc->type)
-            sl_buf_puts(&b, q.exprs[si]);
+        if (x->q.cols.cols[si].type == dc->type || !x->q.dialect->cast)
+            sl_buf_puts(&b, x->q.exprs[si]);
         else
-            sl_buf_printf(&b, "(%s)::%s", q.exprs[si], pg_type(dc->type));
-        r.sd[0].val[n] = steal(&b);
+            x->q.dialect->cast(&b, x->q.exprs[si], dc->type);
+        r->sd[0].val[n] = steal(&b);
         sl_buf_init(&b);
-        dops->quote_ident(&b, dc->name);
-        r.sd[1].val[n] = steal(&b);
-        if (!r.sd[0].val[n] || !r.sd[1].val[n]) {
-            r.ncols++;
-            nomem(err);
-            goto done;
-        }
-        r.ncols++;
+        x->dops->quote_ident(&b, dc->name);
+        r->sd[1].val[n] = steal(&b);
+        if (!r->sd[0].val[n] || !r->sd[1].val[n])
+            return nomem(err);
     }
+    return 0;
+}
+
+/* The key: the table's primary key, else the source table's; each of its
+ * columns on both sides. */
+static int key_columns(struct run *x, struct sl_reconcile_result *out, struct sl_err *err)
+{
+    struct rc *r = &x->r;
+    const struct sl_strlist *pk = x->t->primary_key.n ? &x->t->primary_key : &x->q.pk;
+
+    if (pk->n == 0)
+        return sl_err_set(err, SL_E_CONFIG, "table \"%s\" has no primary key (in the config or"
+                          " in source table %s): reconcile compares rows by key", x->t->name,
+                          x->t->source_table);
+    r->nkey = pk->n;
+    r->kcols = sl_calloc(pk->n, sizeof *r->kcols);
+    r->ktypes = sl_calloc(pk->n, sizeof *r->ktypes);
+    if (!r->kcols || !r->ktypes)
+        return nomem(err);
     for (size_t k = 0; k < pk->n; k++) {
         size_t i = 0;
-        while (i < r.ncols && strcmp(r.names[i], pk->items[k]) != 0)
+        while (i < r->ncols && strcmp(r->names[i], pk->items[k]) != 0)
             i++;
-        if (i == r.ncols) {
-            sl_err_set(err, SL_E_CONFIG, "table \"%s\": key column \"%s\" is not in both the"
-                       " source and the warehouse", t->name, pk->items[k]);
-            goto done;
-        }
-        r.kcols[k] = r.names[i];
-        r.ktypes[k] = r.types[i];
+        if (i == r->ncols)
+            return sl_err_set(err, SL_E_CONFIG, "table \"%s\": key column \"%s\" is not in both"
+                              " the source and the warehouse", x->t->name, pk->items[k]);
+        r->kcols[k] = r->names[i];
+        r->ktypes[k] = r->types[i];
     }
-    out->nkey = r.nkey;
-    out->keycols = sl_calloc(r.nkey, sizeof *out->keycols);
-    for (size_t k = 0; out->keycols && k < r.nkey; k++)
-        out->keycols[k] = sl_strdup(r.kcols[k]);
+    out->nkey = r->nkey;
+    out->keycols = sl_calloc(r->nkey, sizeof *out->keycols);
+    for (size_t k = 0; out->keycols && k < r->nkey; k++)
+        out->keycols[k] = sl_strdup(r->kcols[k]);
+    return 0;
+}
 
-    char *dfrom = dops->table_sql(dst, t->name);
-    r.sd[0] = (struct side){"source", strcmp(q.dialect, "postgres") == 0, sops, src, NULL, NULL,
-                            q.from, q.where, r.sd[0].val, NULL, NULL, NULL};
-    r.sd[1] = (struct side){"warehouse", strcmp(dops->kind, "postgres") == 0, NULL, NULL, dops,
-                            dst, dfrom, NULL, r.sd[1].val, NULL, NULL, NULL};
-    int typed = r.sd[0].pg && r.sd[1].pg;
-    if (!dfrom || build_side(&r, &r.sd[0], typed) < 0 || build_side(&r, &r.sd[1], typed) < 0) {
-        sl_free(dfrom);
-        r.sd[1].from = NULL;
-        nomem(err);
-        goto done;
-    }
+/* Each side's table, rows and SQL, in its own dialect. */
+static int make_sides(struct run *x, struct sl_err *err)
+{
+    struct side *s = &x->r.sd[0], *w = &x->r.sd[1];
 
-    /* counts and checksums of the whole table first */
+    x->dfrom = x->dops->table_sql(x->dst, x->t->name);
+    s->what = "source";
+    s->d = x->q.dialect;
+    s->sops = x->sops;
+    s->src = x->src;
+    s->from = x->q.from;
+    s->where = x->q.where;
+    w->what = "warehouse";
+    w->d = x->dops->dialect->sql;
+    w->dops = x->dops;
+    w->dst = x->dst;
+    w->from = x->dfrom;
+    int typed = s->d->typed_row_hash && s->d->typed_row_hash == w->d->typed_row_hash;
+    if (!x->dfrom || build_side(&x->r, s, typed) < 0 || build_side(&x->r, w, typed) < 0)
+        return nomem(err);
+    return 0;
+}
+
+/* Counts and checksums of the whole table first; where they differ, key
+ * ranges down to the keys; the keys found go to `out`. */
+static int compare_table(struct run *x, struct sl_reconcile_result *out, struct sl_err *err)
+{
+    struct rc *r = &x->r;
     struct bucket top[2][1];
     struct bucket *tp[2] = {top[0], top[1]};
-    if (summary(&r, NULL, NULL, NULL, 0, tp, err) < 0)
-        goto done_from;
+    struct sl_log_ctx log = {x->p->name, x->t->name, 0};
+
+    if (summary(r, NULL, NULL, NULL, 0, tp, err) < 0)
+        return -1;
     out->source_rows = top[0][0].rows;
     out->warehouse_rows = top[1][0].rows;
     if (top[0][0].rows != top[1][0].rows || top[0][0].sum != top[1][0].sum) {
         sl_log(SL_LOG_INFO, &log, "checksums differ (source %" PRId64 " rows, warehouse %" PRId64
                " rows): comparing key ranges", top[0][0].rows, top[1][0].rows);
-        if (compare(&r, NULL, NULL, top[0][0].rows, top[1][0].rows, 0, err) < 0 ||
-            pair_up(&r) < 0)
-            goto done_from;
+        if (compare(r, NULL, NULL, top[0][0].rows, top[1][0].rows, 0, err) < 0)
+            return -1;
+        if (pair_up(r) < 0)
+            return nomem(err);
     }
-    out->pending = r.pending;
-    out->queries = r.queries;
-    out->truncated = r.truncated;
-    out->at_least = r.capped;
-    move_keys(&out->missing, &r.missing);
-    move_keys(&out->extra, &r.extra);
-    move_keys(&out->different, &r.different);
-    if (!out->missing.keys || !out->extra.keys || !out->different.keys) {
-        nomem(err);
-        goto done_from;
-    }
-    rc = 0;
-done_from:
-    sl_free((char *)r.sd[1].from);
-done:
-    side_free(&r.sd[0], r.ncols, r.nkey);
-    side_free(&r.sd[1], r.ncols, r.nkey);
-    kvec_free(&r.missing, r.nkey);
-    kvec_free(&r.extra, r.nkey);
-    kvec_free(&r.different, r.nkey);
-    sl_free(r.names);
-    sl_free(r.types);
-    sl_free(r.kcols);
-    sl_free(r.ktypes);
-    sl_source_sql_free(&q);
-    if (src)
-        sops->close(src);
-    sl_schema_free(&ds);
-    if (leased)
-        dops->lease_release(dst, t->name);
-    if (dst)
-        dops->close(dst);
-    sl_free(cursor);
+    out->pending = r->pending;
+    out->queries = r->queries;
+    out->truncated = r->truncated;
+    out->at_least = r->capped;
+    move_keys(&out->missing, &r->missing);
+    move_keys(&out->extra, &r->extra);
+    move_keys(&out->different, &r->different);
+    if (!out->missing.keys || !out->extra.keys || !out->different.keys)
+        return nomem(err);
+    return 0;
+}
+
+static void run_close(struct run *x)
+{
+    struct rc *r = &x->r;
+    sl_free(x->dfrom);
+    side_free(&r->sd[0], r->ncols, r->nkey);
+    side_free(&r->sd[1], r->ncols, r->nkey);
+    kvec_free(&r->missing, r->nkey);
+    kvec_free(&r->extra, r->nkey);
+    kvec_free(&r->different, r->nkey);
+    sl_free(r->names);
+    sl_free(r->types);
+    sl_free(r->kcols);
+    sl_free(r->ktypes);
+    sl_source_sql_free(&x->q);
+    if (x->src)
+        x->sops->close(x->src);
+    sl_schema_free(&x->ds);
+    if (x->leased)
+        x->dops->lease_release(x->dst, x->t->name);
+    if (x->dst)
+        x->dops->close(x->dst);
+    sl_free(x->cursor);
+}
+
+/* Re-sync the keys found as one batch of their own: missing and different
+ * ones loaded again from the source, extra ones deleted. */
+static int repair(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                  const struct sl_table_cfg *t, struct sl_reconcile_result *out,
+                  struct sl_err *err)
+{
+    size_t nup = 0, ndel = 0;
+    const char **up = flat(&out->missing, &out->different, out->nkey, &nup);
+    const char **del = flat(&out->extra, NULL, out->nkey, &ndel);
+    int rc = !up || !del ? nomem(err)
+                         : sl_pipeline_repair(c, p, t, (const char *const *)out->keycols,
+                                              out->nkey, up, nup, del, ndel, &out->repair_batch,
+                                              err);
+    sl_free(up);
+    sl_free(del);
+    if (rc < 0 && up && del)
+        sl_err_prefix(err, "reconcile table \"%s\": repair", t->name);
+    return rc;
+}
+
+/* The "drift" alert, with the first keys found. */
+static void alert_drift(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                        const struct sl_table_cfg *t, const struct sl_reconcile_result *out)
+{
+    struct sl_log_ctx log = {p->name, t->name, 0};
+    char summary[512], unl[96] = "";
+    size_t unlisted = sl_reconcile_unlisted(out);
+    if (unlisted)
+        snprintf(unl, sizeof unl, " (%zu of them past the key limit, not listed%s)",
+                 unlisted, out->repair_batch ? " nor repaired" : "");
+    snprintf(summary, sizeof summary,
+             "table \"%s\" drifted from its source: %zu missing, %zu extra, %zu different"
+             " row(s)%s%s", t->name, out->missing.total, out->extra.total,
+             out->different.total, unl,
+             out->repair_batch ? "; re-synced by a repair batch" : "");
+    char *details = result_json(out, 20);
+    struct sl_alert a = {"drift", 0, p->name, t->name, out->repair_batch, summary, details};
+    struct sl_err aerr;
+    sl_err_clear(&aerr);
+    if (sl_report_alert(c, &a, &aerr) < 0)
+        sl_log(SL_LOG_WARN, &log, "alert not delivered: %s", aerr.msg);
+    sl_free(details);
+}
+
+int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t, const struct sl_reconcile_opts *o,
+                       struct sl_reconcile_result *out, struct sl_err *err)
+{
+    struct run x;
+    double t0 = now_s();
+
+    memset(out, 0, sizeof *out);
+    out->pipeline = p->name;
+    out->table = t->name;
+    if (!p->source_ops->sql || !p->source_ops->exec)
+        return sl_err_set(err, SL_E_CONFIG,
+                          "pipeline \"%s\": a %s source has no table to compare with; reconcile"
+                          " compares tables replicated from a database", p->name,
+                          p->source_ops->kind);
+    memset(&x, 0, sizeof x);
+    x.c = c;
+    x.p = p;
+    x.t = t;
+    x.sops = p->source_ops;
+    set_limits(&x.r);
+    int rc = open_warehouse(&x, err);
+    if (rc == 0)
+        rc = open_source(&x, err);
+    if (rc == 0)
+        rc = shared_columns(&x, err);
+    if (rc == 0)
+        rc = key_columns(&x, out, err);
+    if (rc == 0)
+        rc = make_sides(&x, err);
+    if (rc == 0)
+        rc = compare_table(&x, out, err);
+    run_close(&x);
     if (rc < 0) {
         sl_err_prefix(err, "reconcile table \"%s\"", t->name);
         return -1;
     }
-
     size_t drift = sl_reconcile_drift(out);
-    if (drift && o && o->repair) {
-        size_t nup = 0, ndel = 0;
-        const char **up = flat(&out->missing, &out->different, out->nkey, &nup);
-        const char **del = flat(&out->extra, NULL, out->nkey, &ndel);
-        if (!up || !del) {
-            sl_free(up);
-            sl_free(del);
-            return nomem(err);
-        }
-        rc = sl_pipeline_repair(c, p, t, (const char *const *)out->keycols, out->nkey, up, nup,
-                                del, ndel, &out->repair_batch, err);
-        sl_free(up);
-        sl_free(del);
-        if (rc < 0) {
-            sl_err_prefix(err, "reconcile table \"%s\": repair", t->name);
-            return -1;
-        }
-    }
+    if (drift && o && o->repair && repair(c, p, t, out, err) < 0)
+        return -1;
     out->seconds = now_s() - t0;
-    if (drift && (!o || o->alert)) {
-        char summary[512], unl[96] = "";
-        size_t unlisted = sl_reconcile_unlisted(out);
-        if (unlisted)
-            snprintf(unl, sizeof unl, " (%zu of them past the key limit, not listed%s)",
-                     unlisted, out->repair_batch ? " nor repaired" : "");
-        snprintf(summary, sizeof summary,
-                 "table \"%s\" drifted from its source: %zu missing, %zu extra, %zu different"
-                 " row(s)%s%s", t->name, out->missing.total, out->extra.total,
-                 out->different.total, unl,
-                 out->repair_batch ? "; re-synced by a repair batch" : "");
-        char *details = result_json(out, 20);
-        struct sl_alert a = {"drift", 0, p->name, t->name, out->repair_batch, summary, details};
-        struct sl_err aerr;
-        sl_err_clear(&aerr);
-        if (sl_report_alert(c, &a, &aerr) < 0)
-            sl_log(SL_LOG_WARN, &log, "alert not delivered: %s", aerr.msg);
-        sl_free(details);
-    }
+    if (drift && (!o || o->alert))
+        alert_drift(c, p, t, out);
     return 0;
 }

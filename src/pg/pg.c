@@ -1,4 +1,4 @@
-/* pg/pg.c: see pgerr.h. */
+/* pg/pg.c: what a libpq failure means (see pg.h). */
 #include "pg/pg.h"
 
 #include <stdio.h>

@@ -46,9 +46,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/mem.h"
-#include "pg/pg.h"
 #include "base/log.h"
+#include "base/mem.h"
+#include "pg/dialect.h"
+#include "pg/pg.h"
+#include "pg/quote.h"
+#include "pg/types.h"
 
 struct pg_cfg {
     char *connection;
@@ -105,7 +108,8 @@ struct sl_source {
     const struct sl_pipeline_cfg *p;
     const struct sl_table_cfg *t;
     const struct sl_connection_cfg *conn;
-    PGconn *pg;
+    struct sl_pg pg;
+    char *where;            /* said before its failures: source "crm", table t */
     char *table_q;          /* the source table, quoted */
     struct col *cols;
     size_t ncols;
@@ -123,63 +127,17 @@ struct sl_source {
     struct sl_log_ctx log;
 };
 
-/* ---- errors ---- */
-
-/* Fill err from a failed result (or the connection when res is NULL). */
-static int src_fail(struct sl_source *s, const PGresult *res, struct sl_err *err,
-                    const char *what)
-{
-    const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    char clean[1024];
-
-    sl_pg_message(s->pg, res, clean, sizeof clean);
-    if (sl_pg_failure_transient(s->pg, res))
-        sl_err_retry(err, SL_E_SOURCE, "source \"%s\", table %s: %s: %s", s->cfg->connection,
-                     s->t->source_table, what, clean);
-    else
-        sl_err_set(err, SL_E_SOURCE, "source \"%s\", table %s: %s: %s", s->cfg->connection,
-                   s->t->source_table, what, clean);
-    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", st ? st : "");
-    return -1;
-}
-
 static int nomem(struct sl_err *err)
 {
     return sl_err_set(err, SL_E_NOMEM, "out of memory");
 }
 
-/* ---- identifiers (docs/invariants.md #5) ---- */
+/* ---- identifiers (docs/invariants.md #5: pg/quote.h quotes them all) ---- */
 
-static void quote_ident(struct sl_buf *b, const char *s, size_t n)
-{
-    sl_buf_putc(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            sl_buf_putc(b, '"');
-        sl_buf_putc(b, s[i]);
-    }
-    sl_buf_putc(b, '"');
-}
-
+/* A name as the source's catalog has it. */
 static void quote_name(struct sl_buf *b, const char *s)
 {
-    quote_ident(b, s, strlen(s));
-}
-
-/* "schema.table" -> "schema"."table" */
-static char *quote_table(const char *name)
-{
-    struct sl_buf b;
-    const char *dot = strchr(name, '.');
-    sl_buf_init(&b);
-    if (dot && dot != name && dot[1]) {
-        quote_ident(&b, name, (size_t)(dot - name));
-        sl_buf_putc(&b, '.');
-        quote_name(&b, dot + 1);
-    } else {
-        quote_name(&b, name);
-    }
-    return b.oom ? (sl_buf_free(&b), NULL) : sl_buf_steal(&b);
+    sl_pg_quote_ident(b, s, strlen(s));
 }
 
 static void free_strv(char **v, size_t n)
@@ -209,65 +167,22 @@ static const char SESSION_SQL[] =
     " SET extra_float_digits = 1; SET client_encoding = 'UTF8';"
     " SET intervalstyle = 'postgres'; SET bytea_output = 'hex'";
 
-static int exec_params(struct sl_source *s, const char *sql, int n, const char *const *p,
-                       PGresult **out, struct sl_err *err, const char *what)
-{
-    PGresult *res = PQexecParams(s->pg, sql, n, NULL, p, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        src_fail(s, res, err, what);
-        PQclear(res);
-        return -1;
-    }
-    if (out)
-        *out = res;
-    else
-        PQclear(res);
-    return 0;
-}
-
 static int session_setup(struct sl_source *s, struct sl_err *err)
 {
-    PGresult *res = PQexec(s->pg, SESSION_SQL);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        src_fail(s, res, err, "could not set up the session");
-        PQclear(res);
+    if (sl_pg_run(&s->pg, SESSION_SQL, err, "could not set up the session") < 0)
         return -1;
-    }
-    PQclear(res);
     const char *p[] = {s->cfg->timezone ? s->cfg->timezone : "UTC"};
-    return exec_params(s, "SELECT set_config('sluice.tz', $1, false)", 1, p, NULL, err,
+    return sl_pg_query(&s->pg, "SELECT set_config('sluice.tz', $1, false)", 1, p, NULL, err,
                        "could not set up the session");
 }
 
 static int connect_once(struct sl_source *s, struct sl_err *err)
 {
-    const char *keys[5] = {"dbname", "application_name"};
-    const char *vals[5] = {s->conn->url, "sluice source"};
-    int nk = 2;
-    if (s->conn->password) {
-        keys[nk] = "password";
-        vals[nk++] = s->conn->password;
-    }
-    if (s->connect_timeout) {
-        keys[nk] = "connect_timeout";
-        vals[nk++] = s->connect_timeout;
-    }
-    keys[nk] = vals[nk] = NULL;
-    if (s->pg)
-        PQfinish(s->pg);
-    s->pg = PQconnectdbParams(keys, vals, 1);
-    if (!s->pg || PQstatus(s->pg) != CONNECTION_OK) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", s->pg ? PQerrorMessage(s->pg) : "out of memory");
-        for (size_t n = strlen(msg); n && msg[n - 1] == '\n'; n--)
-            msg[n - 1] = '\0';
-        PQfinish(s->pg);
-        s->pg = NULL;
+    char msg[1024];
+    if (sl_pg_connect(&s->pg, s->conn->url, s->conn->password, "sluice source",
+                      s->connect_timeout, msg, sizeof msg) < 0)
         return sl_err_retry(err, SL_E_SOURCE, "source \"%s\": could not connect: %s",
                             s->cfg->connection, msg);
-    }
-    PQsetNoticeProcessor(s->pg, NULL, NULL);
     return session_setup(s, err);
 }
 
@@ -275,15 +190,16 @@ static int connect_once(struct sl_source *s, struct sl_err *err)
  * restart) or left inside an abandoned COPY. */
 static int ensure_ready(struct sl_source *s, struct sl_err *err)
 {
-    if (!s->pg || PQstatus(s->pg) != CONNECTION_OK)
+    if (!s->pg.conn || PQstatus(s->pg.conn) != CONNECTION_OK)
         return connect_once(s, err);
-    PGTransactionStatusType ts = PQtransactionStatus(s->pg);
+    PGTransactionStatusType ts = PQtransactionStatus(s->pg.conn);
     if (ts == PQTRANS_ACTIVE)
         return connect_once(s, err);    /* a COPY was abandoned midway */
     if (ts != PQTRANS_IDLE) {
-        PGresult *r = PQexec(s->pg, "ROLLBACK");
+        PGresult *r = PQexec(s->pg.conn, "ROLLBACK");
         PQclear(r);
-        if (PQstatus(s->pg) != CONNECTION_OK || PQtransactionStatus(s->pg) != PQTRANS_IDLE)
+        if (PQstatus(s->pg.conn) != CONNECTION_OK ||
+            PQtransactionStatus(s->pg.conn) != PQTRANS_IDLE)
             return connect_once(s, err);
     }
     return 0;
@@ -458,7 +374,7 @@ static int cursor_unique(struct sl_source *s, struct sl_err *err)
         return nomem(err);
     const char *p[] = {s->table_q, json};
     PGresult *res;
-    int rc = exec_params(s, UNIQUE_SQL, 2, p, &res, err,
+    int rc = sl_pg_query(&s->pg, UNIQUE_SQL, 2, p, &res, err,
                          "could not read the table's unique indexes");
     sl_free(json);
     if (rc < 0)
@@ -483,7 +399,7 @@ static int describe(struct sl_source *s, struct sl_err *err)
     const char *p[] = {s->table_q};
     PGresult *res;
 
-    if (exec_params(s, EXISTS_SQL, 1, p, &res, err, "could not look up the table") < 0)
+    if (sl_pg_query(&s->pg, EXISTS_SQL, 1, p, &res, err, "could not look up the table") < 0)
         return -1;
     int exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     int readable = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
@@ -497,7 +413,7 @@ static int describe(struct sl_source *s, struct sl_err *err)
                           "source \"%s\": the role has no SELECT on table %s; GRANT SELECT"
                           " ON %s TO the replication role", s->cfg->connection,
                           s->t->source_table, s->table_q);
-    if (exec_params(s, COLUMNS_SQL, 1, p, &res, err, "could not read the table's columns") < 0)
+    if (sl_pg_query(&s->pg, COLUMNS_SQL, 1, p, &res, err, "could not read the table's columns") < 0)
         return -1;
     free_cols(s);
     int n = PQntuples(res);
@@ -534,7 +450,7 @@ static int describe(struct sl_source *s, struct sl_err *err)
         return sl_err_set(err, SL_E_SOURCE, "source \"%s\": table %s has no columns",
                           s->cfg->connection, s->t->source_table);
 
-    if (exec_params(s, PK_SQL, 1, p, &res, err, "could not read the table's primary key") < 0)
+    if (sl_pg_query(&s->pg, PK_SQL, 1, p, &res, err, "could not read the table's primary key") < 0)
         return -1;
     for (int i = 0; i < PQntuples(res); i++) {
         char **items = sl_realloc(s->pk.items, (s->pk.n + 1) * sizeof *items);
@@ -606,8 +522,15 @@ static struct sl_source *source_new(const struct sl_config *c, const struct sl_p
         sl_free(s);
         return NULL;
     }
-    s->table_q = quote_table(t->source_table ? t->source_table : t->name);
-    if (!s->table_q) {
+    struct sl_buf where;
+    sl_buf_init(&where);
+    sl_buf_printf(&where, "source \"%s\", table %s", s->cfg->connection, t->source_table);
+    s->where = where.oom ? (sl_buf_free(&where), NULL) : sl_buf_steal(&where);
+    s->pg = (struct sl_pg){NULL, SL_E_SOURCE, s->where};
+    s->table_q = sl_pg_quoted_table(t->source_table ? t->source_table : t->name, 0);
+    if (!s->table_q || !s->where) {
+        sl_free(s->table_q);
+        sl_free(s->where);
         sl_free(s);
         nomem(err);
         return NULL;
@@ -635,7 +558,7 @@ static void pg_close(struct sl_source *s)
 {
     if (!s)
         return;
-    PQfinish(s->pg);
+    sl_pg_close(&s->pg);
     free_cols(s);
     sl_free(s->cur);
     for (size_t i = 0; i < s->pk.n; i++)
@@ -645,6 +568,7 @@ static void pg_close(struct sl_source *s)
     sl_free(s->hi);
     sl_free(s->unique_index);
     sl_free(s->table_q);
+    sl_free(s->where);
     sl_free(s);
 }
 
@@ -804,7 +728,7 @@ static int set_params(struct sl_source *s, const struct qparams *q, struct sl_er
         sl_buf_printf(&sql, "%sset_config('sluice.p%d', $%d, false)", i ? ", " : "", i + 1,
                       i + 1);
     int rc = sql.oom ? nomem(err)
-                     : exec_params(s, sql.data, q->n, q->v, NULL, err,
+                     : sl_pg_query(&s->pg, sql.data, q->n, q->v, NULL, err,
                                    "could not set the query's parameters");
     sl_buf_free(&sql);
     return rc;
@@ -842,20 +766,6 @@ static void value_expr(struct sl_buf *b, const struct col *c)
         sl_buf_puts(b, "::text");
 }
 
-static const char *pg_type_of(enum sl_type t)
-{
-    switch (t) {
-    case SL_T_BOOL: return "boolean";
-    case SL_T_BIGINT: return "bigint";
-    case SL_T_NUMERIC: return "numeric";
-    case SL_T_DOUBLE: return "double precision";
-    case SL_T_DATE: return "date";
-    case SL_T_TIMESTAMPTZ: return "timestamptz";
-    case SL_T_JSON: return "jsonb";
-    default: return "text";
-    }
-}
-
 /* WHERE clause of a batch (without "WHERE"); empty when none. */
 static void batch_where(struct sl_buf *w, struct sl_source *s, struct pg_batch *pb,
                         struct qparams *q)
@@ -871,7 +781,7 @@ static void batch_where(struct sl_buf *w, struct sl_source *s, struct pg_batch *
         sl_buf_puts(w, ") IN (SELECT ");
         for (size_t k = 0; k < pb->nkeycols; k++)
             sl_buf_printf(w, "%s(e->>%zu)::%s", k ? ", " : "", k,
-                          pg_type_of(s->cols[pb->keycols[k]].type));
+                          sl_pg_type_name(s->cols[pb->keycols[k]].type));
         sl_buf_puts(w, " FROM json_array_elements(");
         param_ref(w, q, pb->keys, "json");
         sl_buf_puts(w, ") e)");
@@ -1085,7 +995,7 @@ static int compute_hi(struct sl_source *s, struct sl_err *err)
         return 0;
     if (sql.oom)
         return nomem(err);
-    int rc = exec_params(s, sql.data, 3, p, &res, err, "could not read the source's clock");
+    int rc = sl_pg_query(&s->pg, sql.data, 3, p, &res, err, "could not read the source's clock");
     sl_buf_free(&sql);
     if (rc < 0)
         return -1;
@@ -1108,7 +1018,7 @@ static int probe(struct sl_source *s, struct pg_batch *pb, int *any, struct sl_e
                   w.len ? " WHERE " : "", w.len ? w.data : "");
     int rc = (sql.oom || w.oom) ? nomem(err) : set_params(s, &q, err);
     if (rc == 0)
-        rc = exec_params(s, sql.data, 0, NULL, &res, err, "could not look for new rows");
+        rc = sl_pg_query(&s->pg, sql.data, 0, NULL, &res, err, "could not look for new rows");
     if (rc == 0) {
         *any = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
         PQclear(res);
@@ -1200,12 +1110,10 @@ static void rd_close(struct sl_reader *r)
 {
     if (!r)
         return;
-    if (!r->finished && r->s->pg && PQtransactionStatus(r->s->pg) == PQTRANS_ACTIVE) {
+    if (!r->finished && r->s->pg.conn && PQtransactionStatus(r->s->pg.conn) == PQTRANS_ACTIVE)
         /* abandoned midway (a gate, a bad value): the connection is dropped
          * rather than drained; the next pass reconnects */
-        PQfinish(r->s->pg);
-        r->s->pg = NULL;
-    }
+        sl_pg_close(&r->s->pg);
     if (r->line)
         PQfreemem(r->line);
     for (size_t i = 0; r->conv && i < r->s->ncols; i++)
@@ -1343,21 +1251,14 @@ static int convert(struct sl_reader *r, size_t i, struct sl_field *f, struct sl_
 static int rd_finish(struct sl_reader *r, struct sl_err *err)
 {
     struct sl_source *s = r->s;
-    PGresult *res = PQgetResult(s->pg);
+    PGresult *res = PQgetResult(s->pg.conn);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
-        src_fail(s, res, err, "could not read rows");
+        sl_pg_fail(&s->pg, res, err, "could not read rows");
     PQclear(res);
-    while ((res = PQgetResult(s->pg)))
+    while ((res = PQgetResult(s->pg.conn)))
         PQclear(res);
-    if (!ok)
-        return -1;
-    res = PQexec(s->pg, "COMMIT");
-    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        src_fail(s, res, err, "could not end the read transaction");
-    PQclear(res);
-    if (!ok)
+    if (!ok || sl_pg_run(&s->pg, "COMMIT", err, "could not end the read transaction") < 0)
         return -1;
     r->finished = 1;
     r->pb->rows = r->row;
@@ -1386,11 +1287,11 @@ static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *er
 
     if (r->finished)
         return 0;
-    int n = PQgetCopyData(s->pg, &line, 0);
+    int n = PQgetCopyData(s->pg.conn, &line, 0);
     if (n == -1)
         return rd_finish(r, err) < 0 ? -1 : 0;
     if (n < 0) {
-        src_fail(s, NULL, err, "lost the connection while reading rows");
+        sl_pg_fail(&s->pg, NULL, err, "lost the connection while reading rows");
         return -1;
     }
     if (r->line)
@@ -1466,10 +1367,10 @@ static int fingerprint(struct sl_source *s, struct pg_batch *pb, struct sl_err *
         sl_buf_free(&sql);
         return nomem(err);
     }
-    PGresult *res = PQexec(s->pg, sql.data);
+    PGresult *res = PQexec(s->pg.conn, sql.data);
     sl_buf_free(&sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        src_fail(s, res, err, "could not read the table's fingerprint");
+        sl_pg_fail(&s->pg, res, err, "could not read the table's fingerprint");
         PQclear(res);
         return -1;
     }
@@ -1485,13 +1386,9 @@ static int fingerprint(struct sl_source *s, struct pg_batch *pb, struct sl_err *
  * and the COPY see the same rows. */
 static int begin_whole(struct sl_source *s, struct pg_batch *pb, struct sl_err *err)
 {
-    PGresult *res = PQexec(s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        src_fail(s, res, err, "could not begin the read transaction");
-        PQclear(res);
+    if (sl_pg_run(&s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
+                  "could not begin the read transaction") < 0)
         return -1;
-    }
-    PQclear(res);
     return fingerprint(s, pb, err);
 }
 
@@ -1507,8 +1404,8 @@ static int start_copy(struct sl_source *s, struct pg_batch *pb, struct sl_err *e
         return nomem(err);
     }
     PGresult *res;
-    if (pb->in_snapshot && s->pg && PQstatus(s->pg) == CONNECTION_OK &&
-        PQtransactionStatus(s->pg) == PQTRANS_INTRANS) {
+    if (pb->in_snapshot && s->pg.conn && PQstatus(s->pg.conn) == CONNECTION_OK &&
+        PQtransactionStatus(s->pg.conn) == PQTRANS_INTRANS) {
         /* the transaction pg_next took the fingerprint in */
     } else if (ensure_ready(s, err) < 0) {
         goto done;
@@ -1516,21 +1413,16 @@ static int start_copy(struct sl_source *s, struct pg_batch *pb, struct sl_err *e
         /* a retry: a new read, and its own fingerprint */
         if (begin_whole(s, pb, err) < 0)
             goto done;
-    } else {
-        res = PQexec(s->pg, "BEGIN READ ONLY");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            src_fail(s, res, err, "could not begin the read transaction");
-            PQclear(res);
-            goto done;
-        }
-        PQclear(res);
+    } else if (sl_pg_run(&s->pg, "BEGIN READ ONLY", err,
+                         "could not begin the read transaction") < 0) {
+        goto done;
     }
     pb->in_snapshot = 0;
     if (set_params(s, &q, err) < 0)
         goto done;
-    res = PQexec(s->pg, sql.data);
+    res = PQexec(s->pg.conn, sql.data);
     if (PQresultStatus(res) != PGRES_COPY_OUT) {
-        src_fail(s, res, err, "could not start reading rows");
+        sl_pg_fail(&s->pg, res, err, "could not start reading rows");
         PQclear(res);
         goto done;
     }
@@ -1721,7 +1613,7 @@ static int pg_sql(struct sl_source *s, struct sl_source_sql *out, struct sl_err 
 {
     struct sl_buf b;
     memset(out, 0, sizeof *out);
-    out->dialect = "postgres";
+    out->dialect = &sl_pg_dialect;
     out->from = sl_strdup(s->table_q);
     out->exprs = sl_calloc(s->ncols, sizeof *out->exprs);
     if (!out->from || !out->exprs)
@@ -1774,36 +1666,9 @@ oom:
 static int pg_exec(struct sl_source *s, const char *sql, int nparams, const char *const *params,
                    struct sl_rows *out, struct sl_err *err)
 {
-    PGresult *res;
     if (ensure_ready(s, err) < 0)
         return -1;
-    if (exec_params(s, sql, nparams, params, &res, err, "query failed") < 0)
-        return -1;
-    if (out) {
-        memset(out, 0, sizeof *out);
-        size_t nr = (size_t)PQntuples(res), nc = (size_t)PQnfields(res);
-        out->names = sl_calloc(nc ? nc : 1, sizeof(char *));
-        out->cells = sl_calloc((nr * nc) > 0 ? nr * nc : 1, sizeof(char *));
-        if (!out->names || !out->cells) {
-            sl_rows_free(out);
-            PQclear(res);
-            return nomem(err);
-        }
-        out->ncols = nc;
-        out->nrows = nr;
-        for (size_t j = 0; j < nc; j++)
-            out->names[j] = sl_strdup(PQfname(res, (int)j));
-        for (size_t i = 0; i < nr; i++)
-            for (size_t j = 0; j < nc; j++)
-                if (!PQgetisnull(res, (int)i, (int)j) &&
-                    !(out->cells[i * nc + j] = sl_strdup(PQgetvalue(res, (int)i, (int)j)))) {
-                    sl_rows_free(out);
-                    PQclear(res);
-                    return nomem(err);
-                }
-    }
-    PQclear(res);
-    return 0;
+    return sl_pg_exec(&s->pg, sql, nparams, params, out, err, "query failed");
 }
 
 static int pg_keys_batch(struct sl_source *s, const char *const *key, size_t nkey,

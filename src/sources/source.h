@@ -15,6 +15,7 @@
 #include "formats/format.h"
 #include "model/batch.h"
 #include "model/config.h"
+#include "model/dialect.h"
 #include "model/schema.h"
 
 struct sl_source;
@@ -68,7 +69,7 @@ struct sl_source_block {
  * each column read as the type it loads as, e.g. a naive timestamp at the
  * source's time zone. Free with sl_source_sql_free. */
 struct sl_source_sql {
-    const char *dialect;    /* "postgres" */
+    const struct sl_dialect *dialect;   /* the source database's SQL (model/dialect.h) */
     char *from;             /* the table, quoted for FROM */
     char *where;            /* rows replicated so far (incremental: at or below the
                              * stored cursor); NULL = every row */
