@@ -460,8 +460,13 @@ static ssize_t read_zstd(struct sl_stream *s, char *buf, size_t cap, struct sl_e
              * a frame that says 73 bytes end after none), so that is checked
              * here: whatever the read sizes, a short frame is an error */
             unsigned long long want = s->zsize;
-            if (want != ZSTD_CONTENTSIZE_UNKNOWN && want != ZSTD_CONTENTSIZE_ERROR &&
-                want != s->zout)
+            if (want == ZSTD_CONTENTSIZE_ERROR)
+                /* ended before its header read as one (a reserved bit set:
+                 * libzstd let that pass with some read sizes) */
+                return sl_err_set(err, SL_E_INPUT, "%s: corrupt zstd data near byte %llu:"
+                                  " the frame header is not valid", s->name,
+                                  (unsigned long long)s->raw);
+            if (want != ZSTD_CONTENTSIZE_UNKNOWN && want != s->zout)
                 return sl_err_set(err, SL_E_INPUT, "%s: corrupt zstd data near byte %llu:"
                                   " the frame declares %llu bytes and holds %llu", s->name,
                                   (unsigned long long)s->raw, want, s->zout);

@@ -533,6 +533,18 @@ static void zstd_legacy_frame_after_a_good_one_is_an_error(void **state)
         expect_mem_error(data, sizeof data, chunk, "corrupt zstd data");
 }
 
+/* Found by fuzz_stream: a frame header with a reserved bit set was taken
+ * for an empty frame with some read sizes. */
+static void zstd_frame_header_with_a_reserved_bit_is_an_error(void **state)
+{
+    (void)state;
+    static const unsigned char data[] = {0x28, 0xb5, 0x2f, 0xfd, 0xff, 0xff, 0xff, 0x41, 0x00,
+                                         0x00, 0x00, 0x59, 0x00, 0x3f, 0x25, 0xb5, 0x2f, 0xfd,
+                                         0x00, 0xfd, 0x09, 0x49};
+    for (size_t chunk = 0; chunk <= 16; chunk++)
+        expect_mem_error(data, sizeof data, chunk, "corrupt zstd data");
+}
+
 static void raw_bytes_count_compressed_input_as_it_is_used(void **state)
 {
     (void)state;
@@ -614,6 +626,7 @@ int main(void)
         cmocka_unit_test(zstd_frames_at_every_chunk_size),
         cmocka_unit_test(zstd_frame_shorter_than_it_declares_is_an_error),
         cmocka_unit_test(zstd_legacy_frame_after_a_good_one_is_an_error),
+        cmocka_unit_test(zstd_frame_header_with_a_reserved_bit_is_an_error),
         cmocka_unit_test(zstd_large_file),
         cmocka_unit_test(zstd_truncated_anywhere_is_an_error),
         cmocka_unit_test(zstd_corrupt_and_trailing_garbage_are_errors),
