@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/value.h"
+
 struct jerr {
     size_t *off;
     char *why;
@@ -134,16 +136,6 @@ static int fail_unexpected(const struct jerr *e, const char *s, size_t n, size_t
 
 /* ---- strings ---- */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Four hex digits at s[0..4) -> 0..0xFFFF, or -1. The caller made sure the
  * four bytes exist. */
@@ -151,7 +143,7 @@ static long hex4(const char *s)
 {
     long v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval((unsigned char)s[k]);
+        int h = sl_hex_digit((unsigned char)s[k]);
         if (h < 0)
             return -1;
         v = v << 4 | h;
@@ -186,7 +178,7 @@ static long escape_at(const char *s, size_t n, size_t i, uint32_t *cp, const str
     for (size_t k = 2; k < 6; k++) {
         if (i + k >= n)
             return 0;
-        if (hexval((unsigned char)s[i + k]) < 0)
+        if (sl_hex_digit((unsigned char)s[i + k]) < 0)
             return fail(e, i, "invalid escape \\u%.*s, expected 4 hex digits",
                         (int)(k - 2), s + i + 2);
     }

@@ -5,22 +5,13 @@
 #include <string.h>
 
 #include "base/mem.h"
+#include "base/value.h"
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static char **secrets;
 static size_t *secret_len;
 static size_t nsecrets, capsecrets;
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static int lower(int c)
 {
@@ -41,8 +32,8 @@ static size_t password_key(const char *s, size_t n, size_t i)
     for (const char *w = word; *w; w++) {
         if (j < n && lower((unsigned char)s[j]) == *w) {
             j++;
-        } else if (j + 2 < n && s[j] == '%' && hexval(s[j + 1]) >= 0 && hexval(s[j + 2]) >= 0 &&
-                   lower(hexval(s[j + 1]) * 16 + hexval(s[j + 2])) == *w) {
+        } else if (j + 2 < n && s[j] == '%' && sl_hex_digit(s[j + 1]) >= 0 && sl_hex_digit(s[j + 2]) >= 0 &&
+                   lower(sl_hex_digit(s[j + 1]) * 16 + sl_hex_digit(s[j + 2])) == *w) {
             j += 3;
         } else {
             return 0;
@@ -221,8 +212,8 @@ int sl_redact_add_conninfo(const char *conninfo)
             if (quoted && conninfo[k] == '\\' && k + 1 < end) {
                 plain[len++] = conninfo[++k];
             } else if (!quoted && conninfo[k] == '%' && k + 2 < end &&
-                       hexval(conninfo[k + 1]) >= 0 && hexval(conninfo[k + 2]) >= 0) {
-                plain[len++] = (char)(hexval(conninfo[k + 1]) * 16 + hexval(conninfo[k + 2]));
+                       sl_hex_digit(conninfo[k + 1]) >= 0 && sl_hex_digit(conninfo[k + 2]) >= 0) {
+                plain[len++] = (char)(sl_hex_digit(conninfo[k + 1]) * 16 + sl_hex_digit(conninfo[k + 2]));
                 k += 2;
             } else {
                 plain[len++] = conninfo[k];

@@ -118,4 +118,16 @@ int sl_tz_valid(const char *zone);
  * seconds in *out, 0 ok, -1 when malformed. */
 int sl_duration_parse(const char *s, double *out);
 
+/* The value of hex digit c (either case), or -1. */
+static inline int sl_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif

@@ -398,4 +398,21 @@ static inline char *fx_state(struct fx *f, int64_t id)
             fail_msg("expected \"%s\" in \"%s\"", n_, h_ ? h_ : "(null)");            \
     } while (0)
 
+/* cmocka's setup and teardown for a test file whose tests all start from
+ * config text `cfg`: each test gets a scratch folder of its own, removed
+ * after it even when it fails. */
+#define FX_SETUP_TEARDOWN(cfg) \
+    static int setup(void **state) \
+    { \
+        struct fx *f = fx_new(); \
+        fx_config(f, cfg); \
+        *state = f; \
+        return 0; \
+    } \
+    static int teardown(void **state) \
+    { \
+        fx_free(*state); \
+        return 0; \
+    }
+
 #endif

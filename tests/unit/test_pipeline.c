@@ -38,21 +38,7 @@ static const char CONFIG[] =
     "        version_key: v\n"
     "        gates: { unique_key: quarantine }\n";
 
-/* Each test gets a scratch folder of its own, removed after it even when
- * it fails. */
-static int setup(void **state)
-{
-    struct fx *f = fx_new();
-    fx_config(f, CONFIG);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_free(*state);
-    return 0;
-}
+FX_SETUP_TEARDOWN(CONFIG)
 
 static void assert_stats_text(const struct sl_run_stats *st, const char *want)
 {

@@ -39,21 +39,7 @@ static const char CONFIG[] =
 
 static const char *const ORDERS_PK[] = {"id"};
 
-/* Each test gets a scratch folder of its own, removed after it even when
- * it fails. */
-static int setup(void **state)
-{
-    struct fx *f = fx_new();
-    fx_config(f, CONFIG);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_free(*state);
-    return 0;
-}
+FX_SETUP_TEARDOWN(CONFIG)
 
 /* Drop `csv` for pipeline `pipeline` and run it: one committed batch. */
 static int64_t load(struct fx *f, const char *pipeline, const char *name, const char *csv)
