@@ -385,7 +385,7 @@ static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg 
         printf("%s%s%s %s", k ? ", " : "", t->columns[k].name,
                stored_note(p, t->columns[k].name, 0, note, sizeof note),
                sl_type_name(t->columns[k].type));
-    if (p->source_ops->serve)
+    if (p->source_ops->serve && !p->source_ops->drain)
         printf("%sothers from the events, as text; each event kept whole in its event_column\n",
                t->ncolumns ? "; " : "");
     else if (p->source_ops->schema)

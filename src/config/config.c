@@ -103,12 +103,13 @@ static const struct sl_cfg_key reconcile_keys[] = {
 };
 
 static const char *const table_modes[] = {"insert_only", "updater", NULL};
+static const char *const delete_modes[] = {"hard", "soft", NULL};
 
 static const struct sl_cfg_key table_keys[] = {
     {"name", SL_CFG_STR, offsetof(struct sl_table_cfg, name), NULL, 1, NULL,
      "destination table, may be schema.table"},
     {"kind", SL_CFG_ENUM, offsetof(struct sl_table_cfg, kind), NULL, 1, sl_table_kinds,
-     "snapshot | versioned | append | incremental"},
+     "snapshot | versioned | append | incremental | cdc"},
     {"primary_key", SL_CFG_STRLIST, offsetof(struct sl_table_cfg, primary_key), NULL, 0, NULL,
      "the columns that identify a row"},
     {"version_key", SL_CFG_STR, offsetof(struct sl_table_cfg, version_key), NULL, 0, NULL,
@@ -125,6 +126,8 @@ static const struct sl_cfg_key table_keys[] = {
      "incremental: re-read rows this recent, as they may still be written"},
     {"batch_limit", SL_CFG_INT, offsetof(struct sl_table_cfg, batch_limit), NULL, 0, NULL,
      "incremental: most rows per batch; default: no limit"},
+    {"deletes", SL_CFG_ENUM, offsetof(struct sl_table_cfg, soft_deletes), "hard", 0, delete_modes,
+     "cdc: hard (a deleted row is removed) | soft (kept, with _sluice_deleted_at)"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 static const char *const table_also[] = {"columns", "gates", "paths", NULL};
@@ -616,7 +619,17 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
                             prefix, *k, sl_table_kind_name(t->kind));
         }
     }
+    e = sl_yaml_entry_of(n, "deletes");
+    if (t->kind != SL_KIND_CDC && e && !is_null(e->value))
+        return fail(B, e->line, e->col, "%skey \"deletes\" applies only to kind cdc (this table"
+                    " is %s)", prefix, sl_table_kind_name(t->kind));
     switch (t->kind) {
+    case SL_KIND_CDC:
+        if (!t->primary_key.n)
+            return fail(B, n->line, n->col,
+                        "%skind cdc needs key \"primary_key\" (the columns that identify the row"
+                        " an update or delete applies to)", prefix);
+        break;
     case SL_KIND_VERSIONED:
         if (!t->primary_key.n)
             return fail(B, n->line, n->col,
@@ -778,6 +791,10 @@ static int load_source(struct build *B, struct sl_pipeline_cfg *p, const struct 
             return -1;
         *(int *)((char *)p->source_ctx + bl[i].given) = 1;
     }
+    /* a block may make it another source of the same keys (postgres with
+     * cdc: reads the WAL instead of querying tables) */
+    if (p->source_ops->variant)
+        p->source_ops = p->source_ops->variant(p);
     /* a source's own secrets (a bearer token, a broker URL's password) */
     for (const struct sl_cfg_key *k = p->source_ops->keys; k && k->key; k++) {
         const char *v = k->type == SL_CFG_STR ?

@@ -28,7 +28,19 @@ struct sl_buf;
  * whole table, swapped in. UPSERT: per primary key the batch's row replaces
  * the stored one (incremental `updater` replication: the source is the truth;
  * within a batch the last row of a key wins). */
-enum sl_load_mode { SL_LOAD_APPEND, SL_LOAD_VERSIONED, SL_LOAD_SNAPSHOT, SL_LOAD_UPSERT };
+enum sl_load_mode { SL_LOAD_APPEND, SL_LOAD_VERSIONED, SL_LOAD_SNAPSHOT, SL_LOAD_UPSERT, SL_LOAD_CDC };
+
+/* CDC: changes from a database's log, in the order they were made. The
+ * load's schema is the target's columns and then these two, which only the
+ * load reads: the change (I insert, U update, D delete) and the columns the
+ * change did not carry (a JSON array of names, or NULL: an unchanged
+ * TOASTed value keeps the value stored, or the one an earlier change of
+ * the batch gave the key). Per primary key the batch's last change wins:
+ * an insert or update replaces the stored row (an upsert), a delete
+ * removes it (hard) or, when the target has SL_DELETED_AT_COL, sets that
+ * column to the delete's value there and keeps the row (soft). Every
+ * stored row a change replaces or removes goes to the history table first
+ * (invariant 3), as the upsert keeps it. Their names are model/schema.h's. */
 
 struct sl_load {
     const char *table;

@@ -1014,6 +1014,12 @@ static int binary_fits(struct sl_dest *d, const char *table_q, const struct sl_s
     return ok;
 }
 
+/* Loads staged in a table of their own, then merged by primary key. */
+static int staged(enum sl_load_mode m)
+{
+    return m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT || m == SL_LOAD_CDC;
+}
+
 static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_err *err)
 {
     struct sl_buf sql;
@@ -1025,7 +1031,7 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
     d->target_q = sl_pg_quoted_table(ld->table, 1);
     sl_buf_init(&sql);
 
-    if (ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT) {
+    if (staged(ld->mode)) {
         sl_buf_init(&sql);
         sl_buf_printf(&sql, "\"_sluice\".\"stage_%lld\"", (long long)ld->batch_id);
         d->stage_q = sl_buf_steal(&sql);
@@ -1083,7 +1089,7 @@ static int pg_load_begin(struct sl_dest *d, const struct sl_load *ld, struct sl_
     sl_buf_printf(&sql, "COPY %s (", copy_into);
     col_list(&sql, ld->schema, NULL);
     sl_buf_puts(&sql, ", \"_sluice_batch\"");
-    if (ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT)
+    if (staged(ld->mode))
         sl_buf_puts(&sql, ", \"_sluice_ord\"");
     sl_buf_puts(&sql, d->binary ? ") FROM STDIN WITH (FORMAT binary)" : ") FROM STDIN");
     if (sql.oom) {
@@ -1149,7 +1155,7 @@ static int load_row_binary(struct sl_dest *d, const struct sl_cell *cells, struc
 {
     struct sl_buf *b = &d->copybuf;
     const struct sl_schema *s = d->ld.schema;
-    int ord = d->ld.mode == SL_LOAD_VERSIONED || d->ld.mode == SL_LOAD_UPSERT;
+    int ord = staged(d->ld.mode);
 
     put_be16(b, (uint16_t)(s->ncols + 1 + (size_t)ord));
     for (size_t i = 0; i < s->ncols; i++) {
@@ -1192,7 +1198,7 @@ static int pg_load_row(struct sl_dest *d, const struct sl_cell *cells, struct sl
     }
     sl_buf_puts(b, d->batch_txt);
     d->rows_in++;
-    if (d->ld.mode == SL_LOAD_VERSIONED || d->ld.mode == SL_LOAD_UPSERT)
+    if (staged(d->ld.mode))
         sl_buf_printf(b, "\t%lld", (long long)d->rows_in);
     sl_buf_putc(b, '\n');
     if (b->oom)
@@ -1258,8 +1264,9 @@ static void hist_insert(struct sl_buf *sql, const struct sl_dest *d, const char 
  * batch's row. */
 static void set_excluded(struct sl_buf *sql, const struct sl_load *ld)
 {
-    for (size_t i = 0; i < ld->schema->ncols; i++) {
-        const char *c = ld->schema->cols[i].name;
+    const struct sl_schema *s = ld->mode == SL_LOAD_CDC ? ld->target : ld->schema;
+    for (size_t i = 0; i < s->ncols; i++) {
+        const char *c = s->cols[i].name;
         int is_pk = 0;
         for (size_t k = 0; k < ld->npk; k++)
             is_pk |= strcmp(ld->pk[k], c) == 0;
@@ -1371,6 +1378,30 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     return rc;
 }
 
+/* Invariant 3: every stored row of a key the stage holds goes to the
+ * history table, before a merge that may replace or remove it. */
+static int keep_staged_keys(struct sl_dest *d, const char *hist, struct sl_err *err)
+{
+    const struct sl_load *ld = &d->ld;
+    const char *p[] = {d->batch_txt};
+    struct sl_buf sql;
+    int rc;
+
+    if (hist_prepare(d, hist, err) < 0)
+        return -1;
+    sl_buf_init(&sql);
+    hist_insert(&sql, d, hist);
+    sl_buf_putc(&sql, '(');
+    name_list(&sql, ld->pk, ld->npk, "t.");
+    sl_buf_printf(&sql, ") IN (SELECT %s FROM %s)", d->pk_list, d->stage_q);
+    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                 : pg_exec(d, sql.data, 1, p, NULL, err);
+    if (rc < 0)
+        sl_err_prefix(err, "could not keep the rows the merge replaces");
+    sl_buf_free(&sql);
+    return rc;
+}
+
 /* UPSERT (incremental `updater`, reconcile's repair): per primary key the
  * batch's last row replaces the stored one, every column, whatever it
  * holds. Invariant 3: first every stored row of the batch's keys goes to
@@ -1378,7 +1409,6 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
 static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_err *err)
 {
     const struct sl_load *ld = &d->ld;
-    const char *p[] = {d->batch_txt};
     struct sl_buf sql;
     char *hist = hist_quoted(ld->table);
     int rc = -1;
@@ -1386,22 +1416,8 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     if (!hist)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
     sl_buf_init(&sql);
-    if (hist_prepare(d, hist, err) < 0)
+    if (keep_staged_keys(d, hist, err) < 0)
         goto done;
-    hist_insert(&sql, d, hist);
-    sl_buf_putc(&sql, '(');
-    name_list(&sql, ld->pk, ld->npk, "t.");
-    sl_buf_printf(&sql, ") IN (SELECT %s FROM %s)", d->pk_list, d->stage_q);
-    if (sql.oom) {
-        sl_err_set(err, SL_E_NOMEM, "out of memory");
-        goto done;
-    }
-    if (pg_exec(d, sql.data, 1, p, NULL, err) < 0) {
-        sl_err_prefix(err, "could not keep the rows the merge replaces");
-        goto done;
-    }
-
-    sl_buf_reset(&sql);
     sl_buf_printf(&sql, "INSERT INTO %s AS t (", d->target_q);
     col_list(&sql, ld->schema, NULL);
     sl_buf_printf(&sql, ", \"_sluice_batch\") SELECT DISTINCT ON (%s) ", d->pk_list);
@@ -1416,6 +1432,135 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     if (sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
                         "could not merge staged rows") < 0)
         goto done;
+    sl_buf_reset(&sql);
+    sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
+    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                 : sl_pg_run(&d->pg, sql.data, err, "could not drop staging table");
+done:
+    sl_buf_free(&sql);
+    sl_free(hist);
+    return rc;
+}
+
+/* " AND t.k1 = s.k1 AND t.k2 = s.k2" after `lead` */
+static void key_match(struct sl_buf *sql, const struct sl_load *ld, const char *lead)
+{
+    sl_buf_puts(sql, lead);
+    for (size_t k = 0; k < ld->npk; k++) {
+        sl_buf_puts(sql, k ? " AND t." : "t.");
+        sl_pg_quote_stored(sql, ld->pk[k], strlen(ld->pk[k]));
+        sl_buf_puts(sql, " = s.");
+        sl_pg_quote_stored(sql, ld->pk[k], strlen(ld->pk[k]));
+    }
+}
+
+/* The batch's last change of each key: a subquery aliased s. */
+static void last_changes(struct sl_buf *sql, const struct sl_dest *d)
+{
+    sl_buf_printf(sql, "(SELECT DISTINCT ON (%s) * FROM %s ORDER BY %s, \"_sluice_ord\" DESC) s",
+                  d->pk_list, d->stage_q, d->pk_list);
+}
+
+/* A change that left column $1 out (an unchanged TOASTed value) takes it
+ * from the key's latest earlier change that carried it, else from the
+ * stored row. ARRAY[] tells "no such row" (NULL) from a NULL value. */
+static int fill_unchanged(struct sl_dest *d, struct sl_err *err)
+{
+    const struct sl_load *ld = &d->ld;
+    struct sl_rows names;
+    struct sl_buf sql;
+    int rc = 0;
+
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "SELECT DISTINCT jsonb_array_elements_text(\"%s\") FROM %s"
+                  " WHERE \"%s\" IS NOT NULL", SL_CDC_UNCHANGED_COL, d->stage_q,
+                  SL_CDC_UNCHANGED_COL);
+    if (sql.oom || pg_exec(d, sql.data, 0, NULL, &names, err) < 0) {
+        sl_buf_free(&sql);
+        return sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory") : -1;
+    }
+    for (size_t i = 0; i < names.nrows && rc == 0; i++) {
+        const char *c = sl_rows_get(&names, i, 0);
+        if (sl_schema_find(ld->target, c) < 0)
+            continue;
+        sl_buf_reset(&sql);
+        sl_buf_printf(&sql, "UPDATE %s s SET ", d->stage_q);
+        sl_pg_quote_stored(&sql, c, strlen(c));
+        sl_buf_puts(&sql, " = coalesce((SELECT ARRAY[t.");
+        sl_pg_quote_stored(&sql, c, strlen(c));
+        sl_buf_printf(&sql, "] FROM %s t", d->stage_q);
+        key_match(&sql, ld, " WHERE ");
+        sl_buf_printf(&sql, " AND t.\"_sluice_ord\" < s.\"_sluice_ord\" AND t.\"%s\" <> 'D'"
+                      " AND NOT coalesce(t.\"%s\" ? $1, false) ORDER BY t.\"_sluice_ord\" DESC"
+                      " LIMIT 1), (SELECT ARRAY[t.", SL_CDC_OP_COL, SL_CDC_UNCHANGED_COL);
+        sl_pg_quote_stored(&sql, c, strlen(c));
+        sl_buf_printf(&sql, "] FROM %s t", d->target_q);
+        key_match(&sql, ld, " WHERE ");
+        sl_buf_printf(&sql, "))[1] WHERE s.\"%s\" ? $1", SL_CDC_UNCHANGED_COL);
+        const char *p[] = {c};
+        rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                     : pg_exec(d, sql.data, 1, p, NULL, err);
+    }
+    if (rc < 0)
+        sl_err_prefix(err, "could not fill in unchanged values");
+    sl_rows_free(&names);
+    sl_buf_free(&sql);
+    return rc;
+}
+
+/* CDC (destination.h): per key the batch's last change; deletes remove the
+ * row or, soft, stamp it; inserts and updates replace it. The rows either
+ * touches are kept in history first. */
+static int merge_cdc(struct sl_dest *d, struct sl_load_result *r, struct sl_err *err)
+{
+    const struct sl_load *ld = &d->ld;
+    const char *p[] = {d->batch_txt};
+    int soft = sl_schema_find(ld->target, SL_DELETED_AT_COL) >= 0;
+    struct sl_buf sql;
+    char *hist = hist_quoted(ld->table);
+    int64_t gone = 0, put = 0;
+    int rc = -1;
+
+    if (!hist)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    sl_buf_init(&sql);
+    if (keep_staged_keys(d, hist, err) < 0 || fill_unchanged(d, err) < 0)
+        goto done;
+    if (soft) {
+        sl_buf_printf(&sql, "UPDATE %s t SET \"%s\" = s.\"%s\", \"_sluice_batch\" = $1::bigint"
+                      " FROM ", d->target_q, SL_DELETED_AT_COL, SL_DELETED_AT_COL);
+        last_changes(&sql, d);
+    } else {
+        sl_buf_printf(&sql, "DELETE FROM %s t USING ", d->target_q);
+        last_changes(&sql, d);
+    }
+    sl_buf_printf(&sql, " WHERE s.\"%s\" = 'D'", SL_CDC_OP_COL);
+    key_match(&sql, ld, " AND ");
+    if (sql.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (soft ? pg_exec_count(d, sql.data, 1, p, &gone, err) < 0
+             : sl_pg_run_count(&d->pg, sql.data, &gone, err, "could not apply deletes") < 0)
+        goto done;
+
+    sl_buf_reset(&sql);
+    sl_buf_printf(&sql, "INSERT INTO %s AS t (", d->target_q);
+    col_list(&sql, ld->target, NULL);
+    sl_buf_puts(&sql, ", \"_sluice_batch\") SELECT ");
+    col_list(&sql, ld->target, "s.");
+    sl_buf_puts(&sql, ", s.\"_sluice_batch\" FROM ");
+    last_changes(&sql, d);
+    sl_buf_printf(&sql, " WHERE s.\"%s\" <> 'D' ON CONFLICT (%s) DO UPDATE SET ", SL_CDC_OP_COL,
+                  d->pk_list);
+    set_excluded(&sql, ld);
+    if (sql.oom) {
+        sl_err_set(err, SL_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if (sl_pg_run_count(&d->pg, sql.data, &put, err, "could not apply changes") < 0)
+        goto done;
+    r->rows_written = gone + put;
     sl_buf_reset(&sql);
     sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
     rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
@@ -1608,6 +1753,8 @@ static int pg_load_end(struct sl_dest *d, struct sl_load_result *r, struct sl_er
         rc = merge_versioned(d, r, err);
     else if (d->ld.mode == SL_LOAD_UPSERT)
         rc = merge_upsert(d, r, err);
+    else if (d->ld.mode == SL_LOAD_CDC)
+        rc = merge_cdc(d, r, err);
     else if (d->ld.mode == SL_LOAD_SNAPSHOT)
         rc = swap_snapshot(d, err);
     else if (skips_existing(&d->ld))

@@ -84,6 +84,7 @@ static const char BATCH_COL[] = "_sluice_batch";
 static const char NEW_SUFFIX[] = "__sluice_new";       /* snapshot: loaded beside the table */
 static const char REPLACED_COL[] = "_sluice_replaced_by";
 static const char HIST_TRIGGER[] = "_sluice_hist_capture";
+static const char HIST_DEL_TRIGGER[] = "_sluice_hist_capture_del";
 static const char IDX_SUFFIX[] = "__sluice_batch_idx"; /* index on _sluice_batch */
 static const char BUSY_ENV[] = "SLUICE_SQLITE_BUSY_TIMEOUT_MS";
 
@@ -121,7 +122,11 @@ struct load_state {
     char *name;             /* the table in SQLite ("public.x" -> "x") */
     char *into;             /* where rows go: name, or name__sluice_new */
     sqlite3_stmt *ins;
-    size_t ncols;           /* columns of each load_row */
+    sqlite3_stmt *del;      /* cdc: a delete (hard) or its stamp (soft) */
+    size_t ncols;           /* columns of each load_row that go into the table */
+    size_t op, unchanged;   /* cdc: the load columns of the change and what it left out */
+    size_t ncols_target;    /* the table's columns (the insert's parameters before the batch) */
+    long deleted_at;        /* cdc: load column of SL_DELETED_AT_COL, -1 = hard deletes */
     char **cols;            /* their names */
     enum sl_type *types;    /* their types: how each value is bound */
     int *param;             /* their parameter numbers in `ins` */
@@ -132,6 +137,7 @@ struct load_state {
     struct sl_load_result res;
     int64_t batch;
     int trigger;            /* the history trigger is in place */
+    int del_trigger;        /* cdc: and its twin for deletes */
 };
 
 struct sqlite_dest {
@@ -199,6 +205,19 @@ static int db_fail(sqlite3 *db, int rc, struct sl_err *err, const char *fmt, ...
 /* ---- names ---- */
 
 /* The one identifier quoting: "x" with " doubled (docs/invariants.md #5). */
+/* 'text' with quotes doubled: only ever a column name (a JSON value to
+ * compare with), never input. */
+static void quote_literal(struct sl_buf *b, const char *s)
+{
+    sl_buf_putc(b, '\'');
+    for (; *s; s++) {
+        if (*s == '\'')
+            sl_buf_putc(b, '\'');
+        sl_buf_putc(b, *s);
+    }
+    sl_buf_putc(b, '\'');
+}
+
 static void quote_ident(struct sl_buf *b, const char *name)
 {
     sl_buf_putc(b, '"');
@@ -1565,6 +1584,25 @@ static int hist_begin(struct sqlite_dest *d, struct load_state *l, struct sl_err
     if (run_buf(d, &b, err, "set up the history of table \"%s\"", l->table) < 0)
         goto done;
     l->trigger = 1;
+    if (l->mode == SL_LOAD_CDC) {
+        /* the same trigger for the rows a delete removes */
+        char *upd = b.data ? strstr(b.data, " BEFORE UPDATE ON ") : NULL;
+        if (!upd) {
+            sl_err_nomem(err);
+            goto done;
+        }
+        struct sl_buf del;
+        sl_buf_init(&del);
+        sl_buf_puts(&del, "CREATE TEMP TRIGGER ");
+        quote_ident(&del, HIST_DEL_TRIGGER);
+        sl_buf_puts(&del, " BEFORE DELETE ON ");
+        sl_buf_puts(&del, upd + strlen(" BEFORE UPDATE ON "));
+        int rc = run_buf(d, &del, err, "set up the history of table \"%s\"", l->table);
+        sl_buf_free(&del);
+        if (rc < 0)
+            goto done;
+        l->del_trigger = 1;
+    }
     ret = 0;
 done:
     sl_buf_free(&b);
@@ -1576,6 +1614,12 @@ done:
 
 static int hist_end(struct sqlite_dest *d, struct load_state *l, struct sl_err *err)
 {
+    if (l->del_trigger) {
+        l->del_trigger = 0;
+        if (run(d, "DROP TRIGGER IF EXISTS temp.\"_sluice_hist_capture_del\"", err,
+                "remove the history trigger of table \"%s\"", l->table) < 0)
+            return -1;
+    }
     if (!l->trigger)
         return 0;
     l->trigger = 0;
@@ -1974,6 +2018,7 @@ static int sq_fit_table(struct sl_dest *dd, const char *table, const char *const
 static void load_free(struct load_state *l)
 {
     sqlite3_finalize(l->ins);
+    sqlite3_finalize(l->del);
     for (size_t i = 0; l->cols && i < l->ncols; i++)
         sl_free(l->cols[i]);
     sl_free(l->cols);
@@ -1999,6 +2044,8 @@ static const char *mode_name(enum sl_load_mode m)
         return "snapshot";
     case SL_LOAD_UPSERT:
         return "upsert";
+    case SL_LOAD_CDC:
+        return "cdc";
     }
     return "?";
 }
@@ -2009,13 +2056,25 @@ static int load_plan(struct load_state *l, const struct sl_load *ld, struct sl_e
     const struct sl_schema *s = ld->schema, *t = ld->target;
 
     l->ncols = s->ncols;
+    l->deleted_at = -1;
+    if (ld->mode == SL_LOAD_CDC) {
+        if (s->ncols < 2 || strcmp(s->cols[s->ncols - 2].name, SL_CDC_OP_COL) != 0 ||
+            strcmp(s->cols[s->ncols - 1].name, SL_CDC_UNCHANGED_COL) != 0)
+            return sl_err_set(err, SL_E_INTERNAL, "a cdc load of table \"%s\" without its"
+                              " change columns", ld->table);
+        l->ncols = s->ncols - 2;
+        l->op = s->ncols - 2;
+        l->unchanged = s->ncols - 1;
+        l->deleted_at = sl_schema_find(s, SL_DELETED_AT_COL);
+    }
+    l->ncols_target = t->ncols;
     l->cols = sl_calloc(s->ncols, sizeof *l->cols);
     l->types = sl_calloc(s->ncols, sizeof *l->types);
     l->param = sl_calloc(s->ncols, sizeof *l->param);
     l->pk = sl_calloc(ld->npk, sizeof *l->pk);
     if (!l->cols || !l->types || !l->param || !l->pk)
         return sl_err_nomem(err);
-    for (size_t i = 0; i < s->ncols; i++) {
+    for (size_t i = 0; i < l->ncols; i++) {
         long j = sl_schema_find(t, s->cols[i].name);
         if (j < 0)
             return sl_err_set(err, SL_E_INTERNAL,
@@ -2041,7 +2100,7 @@ static int load_plan(struct load_state *l, const struct sl_load *ld, struct sl_e
         l->pk[k] = (size_t)i;
     }
     l->npk = ld->npk;
-    if (ld->mode == SL_LOAD_UPSERT && ld->npk == 0)
+    if ((ld->mode == SL_LOAD_UPSERT || ld->mode == SL_LOAD_CDC) && ld->npk == 0)
         return sl_err_set(err, SL_E_CONFIG, "table \"%s\" needs a primary key to merge rows",
                           ld->table);
     if (ld->mode == SL_LOAD_VERSIONED) {
@@ -2090,7 +2149,7 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
         sl_buf_puts(b, ") DO NOTHING");
         return 0;
     }
-    if (ld->mode != SL_LOAD_VERSIONED && ld->mode != SL_LOAD_UPSERT)
+    if (ld->mode != SL_LOAD_VERSIONED && ld->mode != SL_LOAD_UPSERT && ld->mode != SL_LOAD_CDC)
         return 0;
 
     sl_buf_puts(b, " ON CONFLICT (");
@@ -2104,6 +2163,20 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
         if (is_pk(t->cols[j].name, ld->pk, ld->npk))
             continue;
         quote_ident(b, t->cols[j].name);
+        if (ld->mode == SL_LOAD_CDC) {
+            /* a value the change did not carry (?n+2, JSON names) stays */
+            sl_buf_printf(b, " = CASE WHEN ?%zu IS NOT NULL AND EXISTS (SELECT 1 FROM"
+                          " json_each(?%zu) WHERE value = ", t->ncols + 2, t->ncols + 2);
+            quote_literal(b, t->cols[j].name);
+            sl_buf_puts(b, ") THEN ");
+            quote_ident(b, l->into);
+            sl_buf_putc(b, '.');
+            quote_ident(b, t->cols[j].name);
+            sl_buf_puts(b, " ELSE excluded.");
+            quote_ident(b, t->cols[j].name);
+            sl_buf_puts(b, " END, ");
+            continue;
+        }
         sl_buf_puts(b, " = excluded.");
         quote_ident(b, t->cols[j].name);
         sl_buf_puts(b, ", ");
@@ -2111,7 +2184,7 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
     quote_ident(b, BATCH_COL);
     sl_buf_puts(b, " = excluded.");
     quote_ident(b, BATCH_COL);
-    if (ld->mode == SL_LOAD_UPSERT)
+    if (ld->mode == SL_LOAD_UPSERT || ld->mode == SL_LOAD_CDC)
         return 0;   /* the batch's row replaces the stored one, unconditionally */
     sl_buf_puts(b, " WHERE ");
     long tv = sl_schema_find(t, ld->version_key);
@@ -2128,6 +2201,9 @@ static int build_insert(struct sl_buf *b, const struct load_state *l, const stru
         sl_buf_puts(b, ") > 0");
     return 0;
 }
+
+static int cdc_prepare_delete(struct sqlite_dest *d, struct load_state *l,
+                              const struct sl_load *ld, struct sl_err *err);
 
 static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl_err *err)
 {
@@ -2179,8 +2255,10 @@ static int sq_load_begin(struct sl_dest *dd, const struct sl_load *ld, struct sl
             goto fail;
     }
     /* docs/invariants.md #3: rows this load overwrites go to the history table */
-    if ((ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT) &&
-        hist_begin(d, l, err) < 0)
+    if ((ld->mode == SL_LOAD_VERSIONED || ld->mode == SL_LOAD_UPSERT ||
+         ld->mode == SL_LOAD_CDC) && hist_begin(d, l, err) < 0)
+        goto fail;
+    if (ld->mode == SL_LOAD_CDC && cdc_prepare_delete(d, l, ld, err) < 0)
         goto fail;
 
     build_insert(&b, l, ld);
@@ -2256,11 +2334,9 @@ static int row_fail(struct load_state *l, const struct sl_cell *cells, struct sl
     return sl_err_set(err, SL_E_INPUT, "%s in table \"%s\"", what, l->table);
 }
 
-static int bind_cell(struct load_state *l, size_t i, const struct sl_cell *c,
-                     const struct sl_cell *cells, struct sl_err *err)
+static int bind_cell(struct load_state *l, sqlite3_stmt *st, int p, size_t i,
+                     const struct sl_cell *c, const struct sl_cell *cells, struct sl_err *err)
 {
-    sqlite3_stmt *st = l->ins;
-    int p = l->param[i];
     const char *s;
     char *end;
 
@@ -2302,6 +2378,74 @@ static int bind_cell(struct load_state *l, size_t i, const struct sl_cell *c,
     }
 }
 
+/* A cdc delete: the row goes (the delete trigger keeps it in history) or,
+ * soft, is stamped with the delete's time (the update trigger keeps it). */
+static int cdc_delete(struct sqlite_dest *d, struct load_state *l, const struct sl_cell *cells,
+                      struct sl_err *err)
+{
+    int p = 1, rc = SQLITE_OK;
+    if (l->deleted_at >= 0) {
+        const struct sl_cell *c = &cells[l->deleted_at];
+        rc = c->null ? sqlite3_bind_null(l->del, p)
+                     : sqlite3_bind_text64(l->del, p, c->s, c->n, SQLITE_STATIC, SQLITE_UTF8);
+        p++;
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_int64(l->del, p++, l->batch);
+    }
+    for (size_t k = 0; k < l->npk && rc == SQLITE_OK; k++)
+        rc = bind_cell(l, l->del, p++, l->pk[k], &cells[l->pk[k]], cells, err);
+    if (rc == SQLITE_MISMATCH)
+        return -1;
+    if (rc != SQLITE_OK)
+        return db_fail(d->db, rc, err, "bind a delete's key of table \"%s\"", l->table);
+    rc = sqlite3_step(l->del);
+    sqlite3_reset(l->del);
+    if (rc != SQLITE_DONE)
+        return db_fail(d->db, rc, err, "apply a delete to table \"%s\"", l->table);
+    if (sqlite3_changes(d->db) > 0)
+        l->res.rows_written++;
+    else
+        l->res.rows_unchanged++;
+    return 0;
+}
+
+/* DELETE FROM t WHERE k = ?1 ..., or (soft) UPDATE t SET deleted_at = ?1,
+ * batch = ?2 WHERE k = ?3 ... */
+static int cdc_prepare_delete(struct sqlite_dest *d, struct load_state *l,
+                              const struct sl_load *ld, struct sl_err *err)
+{
+    struct sl_buf b;
+    int p = 1;
+    sl_buf_init(&b);
+    if (l->deleted_at >= 0) {
+        sl_buf_puts(&b, "UPDATE ");
+        quote_ident(&b, l->into);
+        sl_buf_puts(&b, " SET ");
+        quote_ident(&b, SL_DELETED_AT_COL);
+        sl_buf_puts(&b, " = ?1, ");
+        quote_ident(&b, BATCH_COL);
+        sl_buf_puts(&b, " = ?2");
+        p = 3;
+    } else {
+        sl_buf_puts(&b, "DELETE FROM ");
+        quote_ident(&b, l->into);
+    }
+    for (size_t k = 0; k < ld->npk; k++) {
+        sl_buf_puts(&b, k ? " AND " : " WHERE ");
+        quote_ident(&b, ld->pk[k]);
+        sl_buf_printf(&b, " = ?%d", p++);
+    }
+    if (b.oom) {
+        sl_buf_free(&b);
+        return sl_err_nomem(err);
+    }
+    int rc = sqlite3_prepare_v3(d->db, b.data, -1, SQLITE_PREPARE_PERSISTENT, &l->del, NULL);
+    sl_buf_free(&b);
+    if (rc != SQLITE_OK)
+        return db_fail(d->db, rc, err, "prepare the deletes of table \"%s\"", ld->table);
+    return 0;
+}
+
 static int sq_load_row(struct sl_dest *dd, const struct sl_cell *cells, struct sl_err *err)
 {
     struct sqlite_dest *d = DB(dd);
@@ -2317,8 +2461,19 @@ static int sq_load_row(struct sl_dest *dd, const struct sl_cell *cells, struct s
                             l->cols[l->pk[k]]);
     if (l->ver >= 0 && cells[l->ver].null)
         return row_fail(l, cells, err, "null version \"%s\"", l->cols[l->ver]);
+    if (l->mode == SL_LOAD_CDC) {
+        const struct sl_cell *op = &cells[l->op], *u = &cells[l->unchanged];
+        if (!op->null && op->n == 1 && op->s[0] == 'D')
+            return cdc_delete(d, l, cells, err);
+        rc = u->null ? sqlite3_bind_null(l->ins, (int)l->ncols_target + 2)
+                     : sqlite3_bind_text64(l->ins, (int)l->ncols_target + 2, u->s, u->n,
+                                           SQLITE_STATIC, SQLITE_UTF8);
+        if (rc != SQLITE_OK)
+            return db_fail(d->db, rc, err, "bind the unchanged columns of table \"%s\"",
+                           l->table);
+    }
     for (size_t i = 0; i < l->ncols; i++) {
-        rc = bind_cell(l, i, &cells[i], cells, err);
+        rc = bind_cell(l, l->ins, l->param[i], i, &cells[i], cells, err);
         if (rc == SQLITE_MISMATCH)
             return -1;      /* err already says which value */
         if (rc != SQLITE_OK)

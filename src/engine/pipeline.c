@@ -213,9 +213,10 @@ struct repair {
     size_t ndel;
 };
 
-static enum sl_load_mode load_mode(const struct sl_table_cfg *t)
+static enum sl_load_mode load_mode(const struct sl_table_cfg *t, const struct sl_batch_input *b)
 {
     switch (t->kind) {
+    case SL_KIND_CDC: return b->whole ? SL_LOAD_SNAPSHOT : SL_LOAD_CDC;
     case SL_KIND_VERSIONED: return SL_LOAD_VERSIONED;
     case SL_KIND_SNAPSHOT: return SL_LOAD_SNAPSHOT;
     case SL_KIND_INCREMENTAL:
@@ -453,7 +454,8 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     if (tr->sops->schema(tr->src, b, src, err) < 0)
         return -1;
     for (size_t i = 0; i < src->ncols; i++)
-        if (reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
+        if (!(t->kind == SL_KIND_CDC && strcmp(src->cols[i].name, SL_DELETED_AT_COL) == 0) &&
+            reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
             return -1;
     int exists = tr->dops->describe(tr->dest, t->name, target, err);
     if (exists < 0)
@@ -736,8 +738,8 @@ static int fit_table(struct table_run *tr, const struct sl_batch_input *b,
     }
     if (!tr->dops->fit_table)
         return 0;
-    enum sl_load_mode m = load_mode(t);
-    int merges = m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT ||
+    enum sl_load_mode m = load_mode(t, b);
+    int merges = m == SL_LOAD_VERSIONED || m == SL_LOAD_UPSERT || t->kind == SL_KIND_CDC ||
                  (m == SL_LOAD_APPEND && b->events);
     int adopted = 0;
     if (tr->dops->fit_table(tr->dest, t->name, (const char *const *)t->primary_key.items,
@@ -873,6 +875,7 @@ struct attempt_run {
     struct sl_batch_input *b;
     struct attempt *at;
     struct sl_schema target;        /* the table's columns once prepared */
+    struct sl_schema load;          /* a cdc load's: target's and the change's columns */
     struct sl_schema_diff diff;
     struct sl_valctx vctx;          /* how values are read */
     struct gate_state *gates;
@@ -918,13 +921,14 @@ static void row_stream_free(struct row_stream *rs)
     sl_free(rs->canon);
 }
 
-static int row_stream_init(struct row_stream *rs, struct attempt_run *x, struct sl_err *err)
+static int row_stream_init(struct row_stream *rs, struct attempt_run *x,
+                           const struct sl_schema *row, struct sl_err *err)
 {
     const struct sl_table_cfg *t = x->tr->t;
     memset(rs, 0, sizeof *rs);
     rs->x = x;
-    rs->target = &x->target;
-    rs->n = x->target.ncols;
+    rs->target = row;
+    rs->n = row->ncols;
     sl_buf_init(&rs->vals);
     rs->cells = sl_calloc(rs->n, sizeof *rs->cells);
     rs->raw = sl_calloc(rs->n, sizeof *rs->raw);
@@ -1117,13 +1121,23 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
 
     tr->dead_lettered = 0;
     struct sl_load ld = {
-        .table = t->name, .mode = tr->repair ? SL_LOAD_UPSERT : load_mode(t),
+        .table = t->name, .mode = tr->repair ? SL_LOAD_UPSERT : load_mode(t, b),
         .schema = &x->target, .target = &x->target,
         .pk = (const char *const *)t->primary_key.items, .npk = t->primary_key.n,
         .version_key = t->version_key, .batch_id = x->batch_id,
         .skip_existing = b->events,
     };
-    if (row_stream_init(&rs, x, err) < 0)
+    if (ld.mode == SL_LOAD_CDC) {
+        /* the change and what it left out travel beside the row */
+        if (sl_schema_copy(&x->load, &x->target) < 0 ||
+            sl_schema_add(&x->load, SL_CDC_OP_COL, SL_T_TEXT) < 0 ||
+            sl_schema_add(&x->load, SL_CDC_UNCHANGED_COL, SL_T_JSON) < 0) {
+            sl_err_set(err, SL_E_NOMEM, "out of memory");
+            goto done;
+        }
+        ld.schema = &x->load;
+    }
+    if (row_stream_init(&rs, x, ld.schema, err) < 0)
         goto done;
     if (b->events && !tr->sops->event) {
         sl_err_set(err, SL_E_INTERNAL, "%s: an events batch from a source without event()",
@@ -1212,6 +1226,7 @@ static void attempt_run_free(struct attempt_run *x)
         x->gates[g].ops->free_run(x->gates[g].run);
     sl_free(x->gates);
     sl_schema_free(&x->target);
+    sl_schema_free(&x->load);
     diff_free(&x->diff);
     sl_buf_free(&x->report);
     sl_buf_free(&x->failed);
@@ -2072,6 +2087,8 @@ int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 {
     struct workers w = {p, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     struct sl_err e;
+    if (p->source_ops->drain)   /* a log read once through, fed table by table */
+        return p->source_ops->drain(c, p, &sl_pipeline_sink, stats, err);
     int n = p->source_ops->workers ? p->source_ops->workers(p) : 1;
     const struct sl_dest_ops *kind = sl_dest_for_url(p->dest_conn->url, &e);
 
@@ -2379,7 +2396,20 @@ void sl_feed_batch(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_st
     sl_run_stats_add(stats, &f->stats);
 }
 
-const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close};
+static int feed_cursor(struct sl_feed *f, char **out, struct sl_err *err)
+{
+    *out = NULL;
+    return sl_ledger_get_cursor(&f->tr.ledger, f->tr.p->name, f->tr.t->name, out, err);
+}
+
+static int feed_held(struct sl_feed *f, int64_t *batch, struct sl_err *err)
+{
+    *batch = 0;
+    return sl_ledger_first_quarantined(&f->tr.ledger, f->tr.t->name, batch, err);
+}
+
+const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close,
+                                         feed_cursor, feed_held};
 
 void sl_feed_close(struct sl_feed *f)
 {

@@ -1127,6 +1127,9 @@ static int make_sides(struct run *x, struct sl_err *err)
     w->dops = x->dops;
     w->dst = x->dst;
     w->from = x->dfrom;
+    /* a soft-deleted row is gone from the source: not compared */
+    w->where = x->t->kind == SL_KIND_CDC && x->t->soft_deletes
+                   ? "\"" SL_DELETED_AT_COL "\" IS NULL" : NULL;
     int typed = s->d->typed_row_hash && s->d->typed_row_hash == w->d->typed_row_hash;
     if (!x->dfrom || build_side(&x->r, s, typed) < 0 || build_side(&x->r, w, typed) < 0)
         return nomem(err);

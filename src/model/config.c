@@ -5,7 +5,7 @@
 
 #include "base/mem.h"
 
-const char *const sl_table_kinds[] = {"snapshot", "versioned", "append", "incremental", NULL};
+const char *const sl_table_kinds[] = {"snapshot", "versioned", "append", "incremental", "cdc", NULL};
 
 const struct sl_pipeline_cfg *sl_config_pipeline(const struct sl_config *c, const char *name)
 {

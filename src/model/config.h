@@ -42,6 +42,7 @@ enum sl_table_kind {
     SL_KIND_VERSIONED,
     SL_KIND_APPEND,
     SL_KIND_INCREMENTAL,
+    SL_KIND_CDC,            /* PostgreSQL sources with cdc: every change from the WAL */
 };
 
 /* gates: parsed into the table; each gate keeps its own context */
@@ -67,6 +68,8 @@ struct sl_table_cfg {
     struct sl_strlist cursor;
     double boundary;        /* seconds */
     long batch_limit;
+    /* cdc */
+    int soft_deletes;       /* deletes: soft (keep the row, set _sluice_deleted_at) */
     struct sl_gate_cfg *gates;
     size_t ngates;
     struct sl_pos pos;

@@ -30,6 +30,15 @@ int sl_schema_add(struct sl_schema *s, const char *name, enum sl_type t)
     return 0;
 }
 
+int sl_schema_copy(struct sl_schema *to, const struct sl_schema *from)
+{
+    sl_schema_free(to);
+    for (size_t i = 0; i < from->ncols; i++)
+        if (sl_schema_add(to, from->cols[i].name, from->cols[i].type) < 0)
+            return -1;
+    return 0;
+}
+
 long sl_schema_find(const struct sl_schema *s, const char *name)
 {
     for (size_t i = 0; i < s->ncols; i++)

@@ -21,6 +21,8 @@ struct sl_schema {
 };
 void sl_schema_free(struct sl_schema *s);
 int sl_schema_add(struct sl_schema *s, const char *name, enum sl_type t);
+/* *to = a copy of from (to's columns freed first); -1 = out of memory. */
+int sl_schema_copy(struct sl_schema *to, const struct sl_schema *from);
 long sl_schema_find(const struct sl_schema *s, const char *name);  /* index or -1 */
 /* The same for a name of n bytes (not NUL-terminated). */
 long sl_schema_find_n(const struct sl_schema *s, const char *name, size_t n);
@@ -58,6 +60,13 @@ int sl_reserved_column(const char *name);   /* starts with _sluice_ */
 #define SL_RESERVED_TABLE_WHY \
     "names starting with _sluice are sluice's own (schema _sluice, tables _sluice_*); " \
     "choose another name"
+/* Columns of a change (cdc): which change (I, U, D) and the columns it did
+ * not carry (a JSON array of names); they travel with a cdc load and are
+ * never stored. A soft-deleted row keeps the delete's time in the last. */
+#define SL_CDC_OP_COL "_sluice_op"
+#define SL_CDC_UNCHANGED_COL "_sluice_unchanged"
+#define SL_DELETED_AT_COL "_sluice_deleted_at"
+
 #define SL_RESERVED_COLUMN_WHY \
     "names starting with _sluice_ are sluice's own columns (such as _sluice_batch); " \
     "rename the column"

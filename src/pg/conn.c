@@ -1,5 +1,6 @@
 /* pg/conn.c: connecting, running SQL and reading results (see pg.h). */
 #include "pg/pg.h"
+#include "pg/repl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,12 +8,21 @@
 
 #include "base/mem.h"
 
-int sl_pg_connect(struct sl_pg *pg, const char *url, const char *password, const char *app,
-                  const char *connect_timeout, char *why, size_t cap)
+static int connect_as(struct sl_pg *pg, const char *url, const char *password, const char *app,
+                      const char *connect_timeout, const char *replication, char *why,
+                      size_t cap)
 {
-    const char *keys[5] = {"dbname", "application_name"};
-    const char *vals[5] = {url, app};
+    const char *keys[7] = {"dbname", "application_name"};
+    const char *vals[7] = {url, app};
     int nk = 2;
+    if (replication) {
+        /* values decoded from the WAL print in the walsender's settings:
+         * UTC and ISO, so they read as the COPY of a table does */
+        keys[nk] = "replication";
+        vals[nk++] = replication;
+        keys[nk] = "options";
+        vals[nk++] = "-c TimeZone=UTC -c DateStyle=ISO -c extra_float_digits=3";
+    }
     if (password) {
         keys[nk] = "password";
         vals[nk++] = password;
@@ -33,6 +43,18 @@ int sl_pg_connect(struct sl_pg *pg, const char *url, const char *password, const
     }
     PQsetNoticeProcessor(pg->conn, NULL, NULL);
     return 0;
+}
+
+int sl_pg_connect(struct sl_pg *pg, const char *url, const char *password, const char *app,
+                  const char *connect_timeout, char *why, size_t cap)
+{
+    return connect_as(pg, url, password, app, connect_timeout, NULL, why, cap);
+}
+
+int sl_pg_connect_repl(struct sl_pg *pg, const char *url, const char *password, const char *app,
+                       char *why, size_t cap)
+{
+    return connect_as(pg, url, password, app, "10", "database", why, cap);
 }
 
 void sl_pg_close(struct sl_pg *pg)

@@ -37,6 +37,7 @@
  * the next pass reconnects. */
 #include "base/retry.h"
 #include "sources/source.h"
+#include "sources/postgres.h"
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -53,13 +54,9 @@
 #include "pg/quote.h"
 #include "pg/types.h"
 
-struct pg_cfg {
-    char *connection;
-    char *timezone;
-    long parallel;
-};
+#define pg_cfg sl_pg_source_cfg
 
-static const struct sl_cfg_key pg_keys[] = {
+const struct sl_cfg_key sl_pg_source_keys[] = {
     {"connection", SL_CFG_STR, offsetof(struct pg_cfg, connection), NULL, 1, NULL,
      "the connection (under connections:) of the database to read"},
     {"timezone", SL_CFG_STR, offsetof(struct pg_cfg, timezone), "UTC", 0, NULL,
@@ -67,6 +64,19 @@ static const struct sl_cfg_key pg_keys[] = {
     {"parallel", SL_CFG_INT, offsetof(struct pg_cfg, parallel), "1", 0, NULL,
      "how many tables of the pipeline replicate at once"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct sl_cfg_key cdc_keys[] = {
+    {"slot", SL_CFG_STR, offsetof(struct sl_pg_cdc_cfg, slot), NULL, 1, NULL,
+     "the logical replication slot sluice reads (created when missing)"},
+    {"publication", SL_CFG_STR, offsetof(struct sl_pg_cdc_cfg, publication), NULL, 1, NULL,
+     "the publication of the tables (created when missing)"},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+const struct sl_source_block sl_pg_source_blocks[] = {
+    {"cdc", cdc_keys, offsetof(struct pg_cfg, cdc), offsetof(struct pg_cfg, cdc_given)},
+    {NULL, NULL, 0, 0},
 };
 
 /* How the reader turns a COPY text value into its canonical form. */
@@ -124,6 +134,7 @@ struct sl_source {
     char *hi;               /* this run's upper bound, once computed */
     int hi_known;
     int done;
+    char *snapshot;         /* cdc's first copy: read in this exported snapshot */
     struct sl_log_ctx log;
 };
 
@@ -237,6 +248,12 @@ static int pg_validate(const struct sl_pipeline_cfg *p, const char *cfgfile, str
                           cfgfile, p->pos.line, p->pos.col, p->name, pc->parallel);
     for (size_t i = 0; i < p->ntables; i++) {
         const struct sl_table_cfg *t = &p->tables[i];
+        if (t->kind == SL_KIND_CDC && !pc->cdc_given)
+            return sl_err_set(err, SL_E_CONFIG,
+                              "%s:%d:%d: pipeline \"%s\": table \"%s\": kind cdc reads the"
+                              " source's write-ahead log: give the source a block"
+                              " cdc: { slot: NAME, publication: NAME }",
+                              cfgfile, t->pos.line, t->pos.col, p->name, t->name);
         if (t->kind == SL_KIND_APPEND)
             return sl_err_set(err, SL_E_CONFIG,
                               "%s:%d:%d: pipeline \"%s\": table \"%s\": kind append reads a"
@@ -538,6 +555,32 @@ static struct sl_source *source_new(const struct sl_config *c, const struct sl_p
     return s;
 }
 
+int sl_pg_source_use_snapshot(struct sl_source *s, const char *snapshot)
+{
+    for (const char *p = snapshot; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'F') || *p == '-'))
+            return -1;
+    sl_free(s->snapshot);
+    s->snapshot = sl_strdup(snapshot);
+    s->done = 0;
+    return s->snapshot ? 0 : -1;
+}
+
+const char *sl_pg_source_table(const struct sl_source *s)
+{
+    return s->table_q;
+}
+
+struct sl_pg *sl_pg_source_conn(struct sl_source *s)
+{
+    return &s->pg;
+}
+
+int sl_pg_source_ready(struct sl_source *s, struct sl_err *err)
+{
+    return ensure_ready(s, err);
+}
+
 static int pg_open(struct sl_source **out, const struct sl_config *c,
                    const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
                    struct sl_err *err)
@@ -567,6 +610,7 @@ static void pg_close(struct sl_source *s)
     free_strv(s->lo, s->ncur);
     sl_free(s->hi);
     sl_free(s->unique_index);
+    sl_free(s->snapshot);
     sl_free(s->table_q);
     sl_free(s->where);
     sl_free(s);
@@ -1389,6 +1433,13 @@ static int begin_whole(struct sl_source *s, struct pg_batch *pb, struct sl_err *
     if (sl_pg_run(&s->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err,
                   "could not begin the read transaction") < 0)
         return -1;
+    if (s->snapshot) {
+        /* the name is the server's own ("00000003-0000001B-1"), checked */
+        char sql[128];
+        snprintf(sql, sizeof sql, "SET TRANSACTION SNAPSHOT '%s'", s->snapshot);
+        if (sl_pg_run(&s->pg, sql, err, "could not read in the slot's snapshot") < 0)
+            return -1;
+    }
     return fingerprint(s, pb, err);
 }
 
@@ -1714,10 +1765,19 @@ static int pg_keys_batch(struct sl_source *s, const char *const *key, size_t nke
     return 0;
 }
 
+/* With a cdc block the pipeline reads the WAL (sources/cdc.c). */
+static const struct sl_source_ops *pg_variant(const struct sl_pipeline_cfg *p)
+{
+    const struct pg_cfg *pc = p->source_ctx;
+    return pc->cdc_given ? &sl_source_cdc : &sl_source_postgres;
+}
+
 const struct sl_source_ops sl_source_postgres = {
     .kind = "postgres",
-    .keys = pg_keys,
+    .keys = sl_pg_source_keys,
     .ctx_size = sizeof(struct pg_cfg),
+    .blocks = sl_pg_source_blocks,
+    .variant = pg_variant,
     .validate = pg_validate,
     .open = pg_open,
     .resume = pg_resume,

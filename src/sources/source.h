@@ -37,6 +37,8 @@ struct sl_batch_input {
                              * dead letter table (payload from event()) and the rest
                              * loads; an append row whose primary key is stored already
                              * is skipped, so a retried event lands once */
+    int whole;              /* the whole table, as of one moment (a cdc table's first
+                             * copy): loaded as a snapshot, replacing what is stored */
     int replay;             /* events out of the dead letter table (`sluice replay`):
                              * event() names the row each one replays */
     void *priv;             /* the source's own */
@@ -118,6 +120,10 @@ struct sl_sink {
                 struct sl_err *err);
     void (*batch)(struct sl_feed *f, struct sl_batch_input *b, struct sl_run_stats *stats);
     void (*close)(struct sl_feed *f);
+    /* The cursor committed with the table's last batch (sl_free it; NULL =
+     * none yet), and its first batch in quarantine (0 = none). */
+    int (*cursor)(struct sl_feed *f, char **out, struct sl_err *err);
+    int (*held)(struct sl_feed *f, int64_t *batch, struct sl_err *err);
 };
 
 struct sl_source_ops {
@@ -203,12 +209,21 @@ struct sl_source_ops {
                  const struct sl_sink *sink, struct sl_err *err);
     /* Mapping keys of the `source:` block, NULL-terminated by key == NULL. */
     const struct sl_source_block *blocks;
+    /* The source that serves this pipeline, once its blocks are read: the
+     * same keys, ctx and blocks, other ops (postgres with a cdc block is
+     * sl_source_cdc). NULL = this one. */
+    const struct sl_source_ops *(*variant)(const struct sl_pipeline_cfg *p);
+    /* `sluice run` for a source that serves: take what there is now, feed
+     * it through the sink, and return (stats as sl_pipeline_run's). */
+    int (*drain)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const struct sl_sink *sink, struct sl_run_stats *stats, struct sl_err *err);
 };
 
 extern const struct sl_source_ops sl_source_files;
 extern const struct sl_source_ops sl_source_postgres;
 extern const struct sl_source_ops sl_source_http;
 extern const struct sl_source_ops sl_source_jetstream;
+extern const struct sl_source_ops sl_source_cdc;
 
 const struct sl_source_ops *sl_source_find(const char *kind, struct sl_err *err);
 const struct sl_source_ops *sl_source_at(size_t i);

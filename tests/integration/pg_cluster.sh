@@ -50,6 +50,9 @@ max_connections = 200
 shared_buffers = 256MB
 max_wal_size = 4GB
 log_min_messages = warning
+wal_level = logical
+max_replication_slots = 40
+max_wal_senders = 40
 CONF
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
   cat >"$state/env.sh" <<ENV

@@ -1,0 +1,1290 @@
+/* sources/cdc.c: the postgres source with `cdc: { slot, publication }`:
+ * every insert, update and delete of the pipeline's tables, read from the
+ * write-ahead log through a pgoutput slot (pg/repl.h, pg/pgoutput.h).
+ *
+ * One stream serves the whole pipeline. Its changes are sorted by table
+ * into batches (a spool file each) and, at a transaction's commit once the
+ * cycle is big or old enough (SL_CDC_ROWS rows, SL_CDC_SECONDS), or the
+ * stream has caught up, each table's batch is fed through the engine's sink:
+ * gates, one warehouse transaction, the table's cursor committed with its
+ * rows. Source transactions are never split (a TRUNCATE aside: it ends the
+ * table's batch and is a batch of its own, an empty whole table). Only once
+ * every table's batch of the cycle has committed is the slot told the
+ * cycle's end LSN (its flush position), so the server keeps the WAL of
+ * anything the warehouse does not hold yet.
+ *
+ * Exactly once: a table's cursor is the commit LSN its next transaction
+ * must be at or past ("0/16B3748"). After a crash the stream starts again
+ * at the slot's confirmed position, and each table skips the transactions
+ * whose commit LSN is below its cursor: those it committed already.
+ *
+ * A table without a cursor is copied first, whole, in the snapshot a
+ * temporary slot exports as it is created; its cursor is then that slot's
+ * consistent point: the copy holds every transaction that committed before
+ * it and the stream brings every one after, no gap and no overlap (the
+ * main slot was created earlier, so its stream reaches back far enough).
+ *
+ * A batch a gate holds stops the pipeline: later changes wait in the WAL,
+ * in order. Approving it re-reads its range of the stream (reopen). */
+#include "sources/source.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/retry.h"
+#include "base/stop.h"
+#include "pg/quote.h"
+#include "pg/repl.h"
+#include "sources/postgres.h"
+
+#define SL_CDC_ROWS 10000       /* a cycle commits at the first commit past this many rows */
+#define SL_CDC_SECONDS 1.0      /* ... or this old */
+#define DRAIN_IDLE_S 30.0       /* `sluice run`: give up waiting to catch up after this */
+
+/* ---- one table's handle (what the engine holds) ---- */
+
+struct sl_source {
+    const struct sl_config *c;
+    const struct sl_pipeline_cfg *p;
+    const struct sl_table_cfg *t;
+    struct sl_source *pg;           /* the postgres source's handle: copy, reconcile */
+    struct sl_schema cols;          /* the table's columns as they load (postgres's) */
+    struct sl_batch_input *copy;    /* the postgres batch of the first copy, in flight */
+    enum sl_outcome outcome;        /* of the last batch acked */
+    int acked;
+    struct sl_log_ctx log;
+};
+
+/* A batch of changes: records spooled to a temporary file. */
+struct cdc_batch {
+    struct sl_batch_input in;
+    FILE *spool;
+    long rows;
+    char **names;                   /* field names the records use */
+    size_t nnames;
+    struct sl_schema schema;        /* data columns (and _sluice_deleted_at) */
+    sl_lsn from, to;                /* commit LSNs: [from, to] */
+};
+
+static int nomem(struct sl_err *err)
+{
+    return sl_err_set(err, SL_E_NOMEM, "out of memory");
+}
+
+static const struct sl_pg_source_cfg *cfg_of(const struct sl_pipeline_cfg *p)
+{
+    return p->source_ctx;
+}
+
+static void batch_free(struct cdc_batch *b)
+{
+    if (!b)
+        return;
+    if (b->spool)
+        fclose(b->spool);
+    for (size_t i = 0; i < b->nnames; i++)
+        sl_free(b->names[i]);
+    sl_free(b->names);
+    sl_schema_free(&b->schema);
+    sl_free(b->in.ref);
+    sl_free(b->in.cursor_after);
+    sl_free(b);
+}
+
+static struct cdc_batch *batch_new(const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                                   sl_lsn from)
+{
+    struct cdc_batch *b = sl_calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->in.priv = b;
+    b->in.canonical = 1;
+    b->from = from;
+    b->spool = tmpfile();
+    (void)p;
+    (void)t;
+    if (!b->spool) {
+        sl_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* The index of field `name` in the batch's names, added when new. */
+static long batch_name(struct cdc_batch *b, const char *name)
+{
+    for (size_t i = 0; i < b->nnames; i++)
+        if (strcmp(b->names[i], name) == 0)
+            return (long)i;
+    char **n = sl_realloc(b->names, (b->nnames + 1) * sizeof *n);
+    if (!n)
+        return -1;
+    b->names = n;
+    if (!(n[b->nnames] = sl_strdup(name)))
+        return -1;
+    return (long)b->nnames++;
+}
+
+/* "cdc:SLOT:FROM-TO" for the ledger, and the cursor after it. */
+static int batch_seal(struct cdc_batch *b, const struct sl_pg_source_cfg *pc, sl_lsn next)
+{
+    char from[24], to[24], nx[24];
+    sl_lsn_format(b->from, from);
+    sl_lsn_format(b->to, to);
+    sl_lsn_format(next, nx);
+    struct sl_buf ref;
+    sl_buf_init(&ref);
+    sl_buf_printf(&ref, "cdc:%s:%s-%s", pc->cdc.slot, from, to);
+    b->in.ref = sl_buf_steal(&ref);
+    b->in.cursor_after = sl_strdup(nx);
+    if (!b->in.ref || !b->in.cursor_after || fflush(b->spool) != 0)
+        return -1;
+    return 0;
+}
+
+/* ---- the spool: op, then (name index, length or -1, bytes) per field ---- */
+
+static int put_u32(FILE *f, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    return fwrite(b, 1, 4, f) == 4 ? 0 : -1;
+}
+
+static int get_u32(FILE *f, uint32_t *v)
+{
+    unsigned char b[4];
+    if (fread(b, 1, 4, f) != 4)
+        return -1;
+    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return 0;
+}
+
+struct spool_field {
+    long name;
+    const char *val;        /* NULL = SQL NULL */
+    size_t len;
+};
+
+static int spool_record(struct cdc_batch *b, const struct spool_field *f, size_t n)
+{
+    if (put_u32(b->spool, (uint32_t)n) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (put_u32(b->spool, (uint32_t)f[i].name) < 0 ||
+            put_u32(b->spool, f[i].val ? (uint32_t)f[i].len : UINT32_MAX) < 0 ||
+            (f[i].val && f[i].len && fwrite(f[i].val, 1, f[i].len, b->spool) != f[i].len))
+            return -1;
+    }
+    b->rows++;
+    return 0;
+}
+
+struct sl_reader {
+    struct cdc_batch *b;
+    struct sl_field *fields;
+    size_t cap;
+    struct sl_buf data;
+    long index;
+};
+
+static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *err)
+{
+    uint32_t n;
+    if (get_u32(r->b->spool, &n) < 0)
+        return feof(r->b->spool) ? 0 : sl_err_set(err, SL_E_SOURCE, "%s: spool: %s",
+                                                  r->b->in.ref, "read failed");
+    if (n > r->cap) {
+        struct sl_field *f = sl_realloc(r->fields, n * sizeof *f);
+        if (!f)
+            return nomem(err);
+        r->fields = f;
+        r->cap = n;
+    }
+    sl_buf_reset(&r->data);
+    size_t *off = NULL;
+    struct { uint32_t name, len; } hdr[1];
+    (void)hdr;
+    /* values first into one buffer, pointers set once it stops growing */
+    off = sl_calloc(n ? n : 1, sizeof *off);
+    if (!off)
+        return nomem(err);
+    r->index++;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t name, len;
+        if (get_u32(r->b->spool, &name) < 0 || get_u32(r->b->spool, &len) < 0 ||
+            name >= r->b->nnames) {
+            sl_free(off);
+            return sl_err_set(err, SL_E_SOURCE, "%s: spool record %ld is cut short",
+                              r->b->in.ref, r->index);
+        }
+        struct sl_field *f = &r->fields[i];
+        memset(f, 0, sizeof *f);
+        f->name = r->b->names[name];
+        f->name_len = strlen(f->name);
+        f->lex = SL_LEX_RAW;
+        f->line = r->index;
+        f->col = (long)i + 1;
+        if (len == UINT32_MAX) {
+            f->is_null = 1;
+            f->val = "";
+            continue;
+        }
+        off[i] = r->data.len;
+        f->len = len;
+        if (sl_buf_reserve(&r->data, len + 1) < 0) {
+            sl_free(off);
+            return nomem(err);
+        }
+        if (len && fread(r->data.data + r->data.len, 1, len, r->b->spool) != len) {
+            sl_free(off);
+            return sl_err_set(err, SL_E_SOURCE, "%s: spool record %ld is cut short",
+                              r->b->in.ref, r->index);
+        }
+        r->data.len += len;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (!r->fields[i].is_null)
+            r->fields[i].val = r->data.data + off[i];
+    sl_free(off);
+    rec->fields = r->fields;
+    rec->nfields = n;
+    rec->line = r->index;
+    rec->index = r->index;
+    return 1;
+}
+
+static void rd_close(struct sl_reader *r)
+{
+    if (!r)
+        return;
+    sl_free(r->fields);
+    sl_buf_free(&r->data);
+    sl_free(r);
+}
+
+static const struct sl_format_ops spool_format = {
+    .name = "cdc-changes",
+    .next = rd_next,
+    .close = rd_close,
+};
+
+/* ---- the table handle's ops ---- */
+
+static void cdc_close(struct sl_source *s)
+{
+    if (!s)
+        return;
+    sl_source_postgres.close(s->pg);
+    sl_schema_free(&s->cols);
+    sl_free(s);
+}
+
+static int cdc_open(struct sl_source **out, const struct sl_config *c,
+                    const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
+                    struct sl_err *err)
+{
+    struct sl_source *s = sl_calloc(1, sizeof *s);
+    *out = NULL;
+    if (!s)
+        return nomem(err);
+    s->c = c;
+    s->p = p;
+    s->t = t;
+    s->log.pipeline = p->name;
+    s->log.table = t->name;
+    if (sl_source_postgres.open(&s->pg, c, p, t, err) < 0 ||
+        sl_source_postgres.schema(s->pg, NULL, &s->cols, err) < 0) {
+        cdc_close(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+static int cdc_next(struct sl_source *s, struct sl_batch_input **out, struct sl_err *err)
+{
+    (void)s;
+    (void)err;
+    *out = NULL;
+    return 0;   /* batches come from the stream (serve, drain) */
+}
+
+static int cdc_open_rows(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
+                         struct sl_err *err)
+{
+    if (b == s->copy)
+        return sl_source_postgres.open_rows(s->pg, b, r, err);
+    struct cdc_batch *cb = b->priv;
+    struct sl_reader *rd = sl_calloc(1, sizeof *rd);
+    memset(r, 0, sizeof *r);
+    if (!rd)
+        return nomem(err);
+    rd->b = cb;
+    sl_buf_init(&rd->data);
+    if (fseek(cb->spool, 0, SEEK_SET) != 0) {
+        rd_close(rd);
+        return sl_err_set(err, SL_E_SOURCE, "%s: could not rewind its spool", b->ref);
+    }
+    r->fmt = &spool_format;
+    r->rd = rd;
+    return 0;
+}
+
+static int add_deleted_at(const struct sl_table_cfg *t, struct sl_schema *out)
+{
+    if (!t->soft_deletes || sl_schema_find(out, SL_DELETED_AT_COL) >= 0)
+        return 0;
+    return sl_schema_add(out, SL_DELETED_AT_COL, SL_T_TIMESTAMPTZ);
+}
+
+static int cdc_schema(struct sl_source *s, struct sl_batch_input *b, struct sl_schema *out,
+                      struct sl_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const struct sl_schema *from = &s->cols;
+    if (b != s->copy && ((struct cdc_batch *)b->priv)->schema.ncols)
+        from = &((struct cdc_batch *)b->priv)->schema;
+    if (sl_schema_copy(out, from) < 0 || add_deleted_at(s->t, out) < 0) {
+        sl_schema_free(out);
+        return nomem(err);
+    }
+    return 0;
+}
+
+static int cdc_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outcome o,
+                   const char *why, struct sl_err *err)
+{
+    s->outcome = o;
+    s->acked = 1;
+    if (b == s->copy) {
+        s->copy = NULL;
+        return sl_source_postgres.ack(s->pg, b, o, why, err);
+    }
+    batch_free(b->priv);
+    return 0;
+}
+
+static int cdc_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
+                    struct sl_err *err)
+{
+    if (b == s->copy)
+        return sl_source_postgres.hold(s->pg, b, held, err);
+    struct cdc_batch *cb = b->priv;
+    char from[24], to[24];
+    sl_lsn_format(cb->from, from);
+    sl_lsn_format(cb->to, to);
+    struct sl_buf h;
+    sl_buf_init(&h);
+    sl_buf_printf(&h, "{\"cdc\":{\"from\":\"%s\",\"to\":\"%s\",\"whole\":%s}}", from, to,
+                  b->whole ? "true" : "false");
+    *held = sl_buf_steal(&h);
+    return *held ? 0 : nomem(err);
+}
+
+static int cdc_sql(struct sl_source *s, struct sl_source_sql *out, struct sl_err *err)
+{
+    return sl_source_postgres.sql(s->pg, out, err);
+}
+
+static int cdc_exec(struct sl_source *s, const char *sql, int nparams, const char *const *params,
+                    struct sl_rows *out, struct sl_err *err)
+{
+    return sl_source_postgres.exec(s->pg, sql, nparams, params, out, err);
+}
+
+static int cdc_keys_batch(struct sl_source *s, const char *const *key, size_t nkey,
+                          const char *const *vals, size_t nvals, struct sl_batch_input **out,
+                          struct sl_err *err)
+{
+    if (sl_source_postgres.keys_batch(s->pg, key, nkey, vals, nvals, out, err) < 0)
+        return -1;
+    s->copy = *out;     /* read, loaded and acked as the postgres source's */
+    return 0;
+}
+
+/* ---- the stream ---- */
+
+/* A column of the relation as the stream has it. */
+struct rel_col {
+    char *name;             /* as it loads (a _sluice_ name gets _source) */
+    enum sl_type type;
+    uint32_t oid;
+};
+
+struct table_state {
+    struct sl_source *src;
+    struct sl_feed *feed;
+    const struct sl_table_cfg *t;
+    char *qualified;        /* "schema.table" as the stream names it */
+    sl_lsn cursor;          /* transactions with a commit LSN below it are in already */
+    uint32_t relid;
+    struct rel_col *rel;
+    size_t nrel;
+    struct cdc_batch **queue;   /* this cycle's batches, in order */
+    size_t nqueue;
+};
+
+struct stream {
+    const struct sl_config *c;
+    const struct sl_pipeline_cfg *p;
+    const struct sl_pg_source_cfg *pc;
+    const struct sl_connection_cfg *conn;
+    const struct sl_sink *sink;
+    struct sl_run_stats *stats;
+    struct table_state *tabs;
+    size_t ntabs;
+    struct sl_pg admin;     /* SQL on the source: publication, slot, positions */
+    struct sl_pg repl;      /* the stream */
+    struct sl_pgo_scratch scratch;
+    struct sl_buf val;      /* a value made canonical */
+    struct spool_field *fields;
+    size_t fields_cap;
+    int in_txn;
+    sl_lsn txn_lsn;         /* the open transaction's commit LSN (Begin's final LSN) */
+    int64_t txn_time;
+    sl_lsn cycle_end;       /* end LSN of the cycle's last commit: the flush position */
+    long cycle_rows;
+    struct timespec cycle_start;
+    sl_lsn known;           /* the stream has been read up to here */
+    sl_lsn confirmed;
+    struct sl_log_ctx log;
+};
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void table_state_free(struct table_state *ts)
+{
+    for (size_t i = 0; i < ts->nrel; i++)
+        sl_free(ts->rel[i].name);
+    sl_free(ts->rel);
+    for (size_t i = 0; i < ts->nqueue; i++)
+        batch_free(ts->queue[i]);
+    sl_free(ts->queue);
+    sl_free(ts->qualified);
+}
+
+static void stream_close(struct stream *st)
+{
+    for (size_t i = 0; i < st->ntabs; i++) {
+        struct table_state *ts = &st->tabs[i];
+        if (ts->feed)
+            st->sink->close(ts->feed);
+        cdc_close(ts->src);
+        table_state_free(ts);
+    }
+    sl_free(st->tabs);
+    sl_pg_close(&st->admin);
+    sl_pg_close(&st->repl);
+    sl_pgo_scratch_free(&st->scratch);
+    sl_buf_free(&st->val);
+    sl_free(st->fields);
+}
+
+static int connect_admin(struct stream *st, struct sl_err *err)
+{
+    char why[512];
+    if (st->admin.conn && PQstatus(st->admin.conn) == CONNECTION_OK)
+        return 0;
+    st->admin = (struct sl_pg){NULL, SL_E_SOURCE, NULL};
+    if (sl_pg_connect(&st->admin, st->conn->url, st->conn->password, "sluice", "10", why,
+                      sizeof why) < 0)
+        return sl_err_retry(err, SL_E_SOURCE, "source \"%s\": %s", st->pc->connection, why);
+    return sl_pg_run(&st->admin, "SET TimeZone TO 'UTC'", err, "could not set up the session");
+}
+
+static int connect_repl(struct sl_pg *pg, const struct stream *st, struct sl_err *err)
+{
+    char why[512];
+    *pg = (struct sl_pg){NULL, SL_E_SOURCE, NULL};
+    if (sl_pg_connect_repl(pg, st->conn->url, st->conn->password, "sluice", why, sizeof why) < 0)
+        return sl_err_retry(err, SL_E_SOURCE, "source \"%s\": replication connection: %s",
+                            st->pc->connection, why);
+    return 0;
+}
+
+static const char WAL_LEVEL_SQL[] = "SELECT current_setting('wal_level')";
+static const char PUB_SQL[] =
+    "SELECT puballtables FROM pg_publication WHERE pubname = $1";
+static const char PUB_HAS_SQL[] =
+    "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1"
+    " AND format('%I.%I', schemaname, tablename)::regclass = $2::regclass)";
+static const char SLOT_SQL[] =
+    "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()";
+static const char QUALIFIED_SQL[] =
+    "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass";
+
+/* The source can stream: wal_level, the publication holding every table
+ * (made when missing: FOR TABLE the pipeline's tables), the slot. */
+static int ensure_source(struct stream *st, struct sl_err *err)
+{
+    const char *pub = st->pc->cdc.publication, *slot = st->pc->cdc.slot;
+    char *v = NULL;
+    if (connect_admin(st, err) < 0 || sl_pg_value(&st->admin, WAL_LEVEL_SQL, NULL, &v, err) < 0)
+        return -1;
+    int logical = v && strcmp(v, "logical") == 0;
+    sl_free(v);
+    if (!logical)
+        return sl_err_set(err, SL_E_SOURCE, "source \"%s\": wal_level is not logical; run"
+                          " ALTER SYSTEM SET wal_level = logical; and restart the server",
+                          st->pc->connection);
+    if (sl_pg_value(&st->admin, PUB_SQL, pub, &v, err) < 0)
+        return -1;
+    struct sl_buf sql;
+    sl_buf_init(&sql);
+    int rc = 0;
+    if (!v) {
+        sl_buf_printf(&sql, "CREATE PUBLICATION \"%s\" FOR TABLE ", pub);
+        for (size_t i = 0; i < st->ntabs; i++)
+            sl_buf_printf(&sql, "%s%s", i ? ", " : "", sl_pg_source_table(st->tabs[i].src->pg));
+        sl_buf_printf(&sql, "; COMMENT ON PUBLICATION \"%s\" IS 'created by sluice'", pub);
+        rc = sql.oom ? nomem(err) : sl_pg_run(&st->admin, sql.data, err,
+                                              "could not create the publication");
+        if (rc == 0)
+            sl_log(SL_LOG_INFO, &st->log, "created publication %s", pub);
+    } else if (strcmp(v, "t") != 0) {
+        for (size_t i = 0; i < st->ntabs && rc == 0; i++) {
+            const char *p[] = {pub, sl_pg_source_table(st->tabs[i].src->pg)};
+            struct sl_rows r;
+            if ((rc = sl_pg_exec(&st->admin, PUB_HAS_SQL, 2, p, &r, err,
+                                 "could not read the publication")) < 0)
+                break;
+            int has = r.nrows && strcmp(sl_rows_get(&r, 0, 0), "t") == 0;
+            sl_rows_free(&r);
+            if (has)
+                continue;
+            sl_buf_reset(&sql);
+            sl_buf_printf(&sql, "ALTER PUBLICATION \"%s\" ADD TABLE %s", pub, p[1]);
+            rc = sql.oom ? nomem(err) : sl_pg_run(&st->admin, sql.data, err,
+                                                  "could not add the table to the publication");
+            if (rc < 0)
+                sl_err_prefix(err, "table %s is not in publication %s (as its owner: %s)", p[1],
+                              pub, sql.data);
+            else
+                sl_log(SL_LOG_INFO, &st->log, "added %s to publication %s", p[1], pub);
+        }
+    }
+    sl_free(v);
+    sl_buf_free(&sql);
+    if (rc < 0)
+        return -1;
+    if (sl_pg_value(&st->admin, SLOT_SQL, slot, &v, err) < 0)
+        return -1;
+    if (v && strcmp(v, "pgoutput") != 0) {
+        rc = sl_err_set(err, SL_E_SOURCE, "source \"%s\": slot %s uses plugin %s, not pgoutput;"
+                        " name another slot", st->pc->connection, slot, v);
+    } else if (!v) {
+        struct sl_pg r;
+        struct sl_pg_slot made;
+        rc = connect_repl(&r, st, err);
+        if (rc == 0)
+            rc = sl_pg_create_slot(&r, slot, 0, 0, &made, err);
+        sl_pg_close(&r);
+        if (rc == 0)
+            sl_log(SL_LOG_INFO, &st->log, "created replication slot %s", slot);
+    }
+    sl_free(v);
+    return rc;
+}
+
+/* Feed one batch; 0 when it committed (or was in already), 1 when not. */
+static int feed(struct stream *st, struct table_state *ts, struct sl_batch_input *b)
+{
+    ts->src->acked = 0;
+    st->sink->batch(ts->feed, b, st->stats);
+    if (!ts->src->acked)
+        return 1;
+    return ts->src->outcome == SL_OUT_COMMITTED || ts->src->outcome == SL_OUT_DUPLICATE ? 0 : 1;
+}
+
+/* A table's first copy, in the snapshot of a temporary slot made now. */
+static int first_copy(struct stream *st, struct table_state *ts, struct sl_err *err)
+{
+    struct sl_pg r;
+    struct sl_pg_slot made;
+    char name[64], at[24];
+    struct sl_batch_input *b = NULL;
+    int rc;
+
+    snprintf(name, sizeof name, "sluice_copy_%ld", (long)getpid());
+    if ((rc = connect_repl(&r, st, err)) == 0)
+        rc = sl_pg_create_slot(&r, name, 1, 1, &made, err);
+    if (rc == 0 && sl_pg_source_use_snapshot(ts->src->pg, made.snapshot) < 0)
+        rc = sl_err_set(err, SL_E_SOURCE, "the slot exported no usable snapshot");
+    if (rc == 0 && (rc = sl_source_postgres.next_batch(ts->src->pg, &b, err)) != 1)
+        rc = rc == 0 ? sl_err_set(err, SL_E_INTERNAL, "no copy of table %s", ts->t->name) : -1;
+    else
+        rc = 0;
+    if (rc == 0) {
+        sl_lsn_format(made.consistent, at);
+        b->whole = 1;
+        b->hash[0] = '\0';
+        b->canonical = 1;
+        sl_free(b->cursor_after);
+        b->cursor_after = sl_strdup(at);
+        if (!b->cursor_after)
+            rc = nomem(err);
+    }
+    if (rc == 0) {
+        sl_log(SL_LOG_INFO, &ts->src->log, "copying the table as of %s", at);
+        ts->src->copy = b;
+        rc = feed(st, ts, b) ? 1 : 0;
+        if (rc == 0)
+            ts->cursor = made.consistent;
+    } else if (b) {
+        sl_source_postgres.ack(ts->src->pg, b, SL_OUT_RETRY_LATER, NULL, err);
+    }
+    sl_pg_close(&r);    /* the temporary slot goes with it */
+    return rc;
+}
+
+/* Open every table's feed; its cursor, or its first copy. 0 ready, 1 a
+ * table is held or its copy did not commit (nothing to stream now). */
+static int open_tables(struct stream *st, struct sl_err *err)
+{
+    st->tabs = sl_calloc(st->p->ntables, sizeof *st->tabs);
+    if (!st->tabs)
+        return nomem(err);
+    for (size_t i = 0; i < st->p->ntables; i++) {
+        struct table_state *ts = &st->tabs[st->ntabs];
+        ts->t = &st->p->tables[i];
+        if (cdc_open(&ts->src, st->c, st->p, ts->t, err) < 0)
+            return -1;
+        st->ntabs++;
+        if (st->sink->open(st->c, st->p, ts->t, ts->src, &ts->feed, err) < 0)
+            return -1;
+        int64_t held = 0;
+        if (st->sink->held(ts->feed, &held, err) < 0)
+            return -1;
+        if (held) {
+            sl_log(SL_LOG_WARN, &ts->src->log, "paused: batch %" PRId64 " is in quarantine;"
+                   " the stream waits until `sluice approve` or `sluice reject` %" PRId64,
+                   held, held);
+            st->stats->quarantined++;
+            return 1;
+        }
+    }
+    if (ensure_source(st, err) < 0)
+        return -1;
+    for (size_t i = 0; i < st->ntabs; i++) {
+        struct table_state *ts = &st->tabs[i];
+        const char *p[] = {sl_pg_source_table(ts->src->pg)};
+        if (sl_pg_value(&st->admin, QUALIFIED_SQL, p[0], &ts->qualified, err) < 0)
+            return -1;
+        char *cur = NULL;
+        if (st->sink->cursor(ts->feed, &cur, err) < 0)
+            return -1;
+        int bad = cur && sl_lsn_parse(cur, &ts->cursor) < 0;
+        sl_free(cur);
+        if (bad)
+            return sl_err_set(err, SL_E_SOURCE, "table %s: its stored cursor is not an LSN",
+                              ts->t->name);
+        if (!cur) {
+            int rc = first_copy(st, ts, err);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static struct table_state *table_by_rel(struct stream *st, uint32_t relid)
+{
+    for (size_t i = 0; i < st->ntabs; i++)
+        if (st->tabs[i].relid == relid)
+            return &st->tabs[i];
+    return NULL;
+}
+
+static enum sl_type oid_type(uint32_t oid)
+{
+    switch (oid) {
+    case 16: return SL_T_BOOL;
+    case 20: case 21: case 23: return SL_T_BIGINT;
+    case 700: case 701: return SL_T_DOUBLE;
+    case 1700: return SL_T_NUMERIC;
+    case 1082: return SL_T_DATE;
+    case 1114: case 1184: return SL_T_TIMESTAMPTZ;
+    case 114: case 3802: return SL_T_JSON;
+    default: return SL_T_TEXT;
+    }
+}
+
+/* A Relation message: which table it is, and its columns as they load
+ * (the type the table's copy gave a column it knew, else the type's). */
+static int on_relation(struct stream *st, const struct sl_pgo_msg *m, struct sl_err *err)
+{
+    char q[512];
+    snprintf(q, sizeof q, "%s.%s", m->u.relation.nspname[0] ? m->u.relation.nspname
+                                                            : "pg_catalog",
+             m->u.relation.relname);
+    struct table_state *ts = NULL;
+    for (size_t i = 0; i < st->ntabs && !ts; i++)
+        if (st->tabs[i].qualified && strcmp(st->tabs[i].qualified, q) == 0)
+            ts = &st->tabs[i];
+    if (!ts)
+        return 0;
+    for (size_t i = 0; i < ts->nrel; i++)
+        sl_free(ts->rel[i].name);
+    sl_free(ts->rel);
+    ts->nrel = 0;
+    ts->relid = m->u.relation.oid;
+    ts->rel = sl_calloc(m->u.relation.ncols ? m->u.relation.ncols : 1, sizeof *ts->rel);
+    if (!ts->rel)
+        return nomem(err);
+    for (uint16_t i = 0; i < m->u.relation.ncols; i++) {
+        const struct sl_pgo_column *c = &m->u.relation.cols[i];
+        struct rel_col *rc = &ts->rel[ts->nrel++];
+        struct sl_buf as;
+        sl_buf_init(&as);
+        sl_buf_printf(&as, "%s%s", sl_reserved_column(c->name) ? "_source" : "", c->name);
+        rc->name = sl_buf_steal(&as);
+        if (!rc->name)
+            return nomem(err);
+        rc->oid = c->type_oid;
+        long k = sl_schema_find(&ts->src->cols, rc->name);
+        rc->type = k >= 0 ? ts->src->cols.cols[k].type : oid_type(c->type_oid);
+    }
+    return 0;
+}
+
+/* Value v of column c in canonical form: into *out (may point at v). */
+static int canon(struct stream *st, const struct rel_col *c, const struct sl_pgo_value *v,
+                 const char **out, size_t *len, struct sl_err *err)
+{
+    char why[160];
+    struct sl_valctx ctx = {c->oid == 1114 ? st->pc->timezone : NULL, SL_DST_EARLIER,
+                            SL_EPOCH_NONE};
+    *out = v->data;
+    *len = v->len;
+    switch (c->type) {
+    case SL_T_TEXT: case SL_T_JSON: case SL_T_BIGINT:
+        return 0;
+    case SL_T_BOOL:
+        if (v->len == 1 && (v->data[0] == 't' || v->data[0] == 'f')) {
+            *out = v->data[0] == 't' ? "true" : "false";
+            *len = v->data[0] == 't' ? 4 : 5;
+            return 0;
+        }
+        break;
+    default:
+        break;
+    }
+    sl_buf_reset(&st->val);
+    int r = sl_value_canon(c->type, v->data, v->len, SL_LEX_RAW, &ctx, &st->val, why, sizeof why);
+    if (r != 0)
+        return sl_err_set(err, SL_E_INPUT, "source \"%s\": column \"%s\": %s: \"%.*s\"",
+                          st->pc->connection, c->name, r > 0 ? "empty" : why,
+                          (int)(v->len > 60 ? 60 : v->len), v->data);
+    *out = st->val.data;
+    *len = st->val.len;
+    return 0;
+}
+
+/* The table's batch that changes go into now (a new one when the queue is
+ * empty or ends with a truncate). */
+static struct cdc_batch *current(struct stream *st, struct table_state *ts, struct sl_err *err)
+{
+    if (ts->nqueue && !ts->queue[ts->nqueue - 1]->in.whole)
+        return ts->queue[ts->nqueue - 1];
+    struct cdc_batch **q = sl_realloc(ts->queue, (ts->nqueue + 1) * sizeof *q);
+    if (!q || !(q[ts->nqueue] = batch_new(st->p, ts->t, st->txn_lsn))) {
+        if (q)
+            ts->queue = q;
+        nomem(err);
+        return NULL;
+    }
+    ts->queue = q;
+    return ts->queue[ts->nqueue++];
+}
+
+/* A change as a record: its op, what it left out, the delete's time, then
+ * the values. Text values are copied into the spool as they are written. */
+static int put_change(struct stream *st, struct table_state *ts, char op,
+                      const struct sl_pgo_tuple *tup, const struct sl_pgo_tuple *old,
+                      struct sl_err *err)
+{
+    struct cdc_batch *b = current(st, ts, err);
+    if (!b)
+        return -1;
+    size_t need = (size_t)tup->ncols + 3;
+    if (need > st->fields_cap) {
+        struct spool_field *f = sl_realloc(st->fields, need * sizeof *f);
+        if (!f)
+            return nomem(err);
+        st->fields = f;
+        st->fields_cap = need;
+    }
+    if (tup->ncols > ts->nrel)
+        return sl_err_set(err, SL_E_SOURCE, "table %s: a change with %u columns, its relation"
+                          " has %zu", ts->t->name, tup->ncols, ts->nrel);
+    struct spool_field *f = st->fields;
+    size_t n = 0;
+    char opc[2] = {op, 0};
+    f[n++] = (struct spool_field){batch_name(b, SL_CDC_OP_COL), op == 'D' ? "D" : opc, 1};
+    struct sl_buf unch, vals;
+    sl_buf_init(&unch);
+    sl_buf_init(&vals);
+    char deleted[40] = "";
+    int rc = 0;
+    size_t *off = sl_calloc(tup->ncols + 1, sizeof *off);
+    if (!off)
+        return nomem(err);
+    for (uint16_t i = 0; i < tup->ncols && rc == 0; i++) {
+        const struct sl_pgo_value *v = &tup->vals[i];
+        const struct rel_col *c = &ts->rel[i];
+        long name = batch_name(b, c->name);
+        if (name < 0) {
+            rc = nomem(err);
+            break;
+        }
+        if (sl_schema_find(&b->schema, c->name) < 0 &&
+            sl_schema_add(&b->schema, c->name, c->type) < 0) {
+            rc = nomem(err);
+            break;
+        }
+        if (v->kind == SL_PGO_UNCHANGED && old && i < old->ncols &&
+            old->vals[i].kind != SL_PGO_UNCHANGED)
+            v = &old->vals[i];      /* REPLICA IDENTITY FULL: the old row has it */
+        if (v->kind == SL_PGO_UNCHANGED) {
+            sl_buf_puts(&unch, unch.len ? "," : "[");
+            sl_buf_putc(&unch, '"');
+            for (const char *p = c->name; *p; p++) {
+                if (*p == '"' || *p == '\\')
+                    sl_buf_putc(&unch, '\\');
+                sl_buf_putc(&unch, *p);
+            }
+            sl_buf_putc(&unch, '"');
+            off[i] = (size_t)-1;
+            f[n++] = (struct spool_field){name, NULL, 0};
+            continue;
+        }
+        if (v->kind == SL_PGO_NULL || (op == 'D' && v->kind != SL_PGO_TEXT)) {
+            off[i] = (size_t)-1;
+            f[n++] = (struct spool_field){name, NULL, 0};
+            continue;
+        }
+        if (v->kind != SL_PGO_TEXT) {
+            rc = sl_err_set(err, SL_E_SOURCE, "table %s, column \"%s\": a binary value in a"
+                            " text stream", ts->t->name, c->name);
+            break;
+        }
+        const char *cv;
+        size_t cl;
+        if ((rc = canon(st, c, v, &cv, &cl, err)) < 0) {
+            sl_err_prefix(err, "table %s", ts->t->name);
+            break;
+        }
+        off[i] = vals.len;
+        sl_buf_append(&vals, cv, cl);
+        f[n++] = (struct spool_field){name, NULL, cl};
+        f[n - 1].val = "";  /* set below, once vals stops growing */
+    }
+    if (rc == 0 && op == 'D' && ts->t->soft_deletes) {
+        /* the commit time of the delete, microseconds since 2000 */
+        time_t secs = (time_t)(st->txn_time / 1000000) + 946684800;
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        size_t k = strftime(deleted, sizeof deleted, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(deleted + k, sizeof deleted - k, ".%06ldZ",
+                 (long)(st->txn_time % 1000000 + 1000000) % 1000000);
+        long name = batch_name(b, SL_DELETED_AT_COL);
+        if (name < 0)
+            rc = nomem(err);
+        else
+            f[n++] = (struct spool_field){name, deleted, strlen(deleted)};
+    }
+    if (rc == 0 && unch.len) {
+        sl_buf_putc(&unch, ']');
+        long name = batch_name(b, SL_CDC_UNCHANGED_COL);
+        if (name < 0)
+            rc = nomem(err);
+        else
+            f[n++] = (struct spool_field){name, "", 0};
+    }
+    if (rc == 0 && (unch.oom || vals.oom))
+        rc = nomem(err);
+    if (rc == 0) {
+        /* pointers into vals now that it is done growing */
+        size_t k = 1;
+        for (uint16_t i = 0; i < tup->ncols; i++, k++)
+            if (off[i] != (size_t)-1)
+                f[k].val = vals.data + off[i];
+        if (unch.len) {
+            f[n - 1].val = unch.data;
+            f[n - 1].len = unch.len;
+        }
+        if (spool_record(b, f, n) < 0)
+            rc = sl_err_set(err, SL_E_SOURCE, "table %s: could not spool a change (disk full?)",
+                            ts->t->name);
+    }
+    b->to = st->txn_lsn;
+    st->cycle_rows++;
+    sl_free(off);
+    sl_buf_free(&unch);
+    sl_buf_free(&vals);
+    return rc;
+}
+
+/* TRUNCATE: the batch so far, then an empty whole table of its own. */
+static int on_truncate(struct stream *st, struct table_state *ts, struct sl_err *err)
+{
+    struct cdc_batch **q = sl_realloc(ts->queue, (ts->nqueue + 1) * sizeof *q);
+    if (!q)
+        return nomem(err);
+    ts->queue = q;
+    struct cdc_batch *b = batch_new(st->p, ts->t, st->txn_lsn);
+    if (!b)
+        return nomem(err);
+    b->in.whole = 1;
+    b->to = st->txn_lsn;
+    q[ts->nqueue++] = b;
+    st->cycle_rows++;
+    return 0;
+}
+
+static int skip(const struct stream *st, const struct table_state *ts)
+{
+    return st->txn_lsn < ts->cursor;
+}
+
+static int on_message(struct stream *st, const struct sl_pgo_msg *m, struct sl_err *err)
+{
+    struct table_state *ts;
+    switch (m->kind) {
+    case SL_PGO_BEGIN:
+        st->in_txn = 1;
+        st->txn_lsn = m->u.begin.final_lsn;
+        st->txn_time = m->u.begin.commit_time;
+        return 0;
+    case SL_PGO_COMMIT:
+        st->in_txn = 0;
+        st->cycle_end = m->u.commit.end_lsn;
+        if (m->u.commit.end_lsn > st->known)
+            st->known = m->u.commit.end_lsn;
+        return 0;
+    case SL_PGO_RELATION:
+        return on_relation(st, m, err);
+    case SL_PGO_INSERT:
+        ts = table_by_rel(st, m->u.insert.oid);
+        return ts && !skip(st, ts) ? put_change(st, ts, 'I', &m->u.insert.new_tuple, NULL, err)
+                                   : 0;
+    case SL_PGO_UPDATE:
+        ts = table_by_rel(st, m->u.update.oid);
+        if (!ts || skip(st, ts))
+            return 0;
+        if (m->u.update.old_kind == 'K' || (m->u.update.old_kind == 'O' &&
+                                            ts->t->primary_key.n)) {
+            /* the key may have changed: the old key goes, the new row comes */
+            int moved = m->u.update.old_kind == 'K';
+            if (m->u.update.old_kind == 'O') {
+                /* with REPLICA IDENTITY FULL the old row always comes: a move
+                 * only when a key column differs */
+                for (size_t k = 0; k < ts->t->primary_key.n && !moved; k++)
+                    for (size_t i = 0; i < ts->nrel && i < m->u.update.old_tuple.ncols; i++)
+                        if (strcmp(ts->rel[i].name, ts->t->primary_key.items[k]) == 0) {
+                            const struct sl_pgo_value *a = &m->u.update.old_tuple.vals[i],
+                                                      *b = &m->u.update.new_tuple.vals[i];
+                            moved |= a->kind != b->kind || a->len != b->len ||
+                                     (a->len && memcmp(a->data, b->data, a->len) != 0);
+                        }
+            }
+            if (moved && put_change(st, ts, 'D', &m->u.update.old_tuple, NULL, err) < 0)
+                return -1;
+        }
+        return put_change(st, ts, 'U', &m->u.update.new_tuple,
+                          m->u.update.old_kind == 'O' ? &m->u.update.old_tuple : NULL, err);
+    case SL_PGO_DELETE:
+        ts = table_by_rel(st, m->u.del.oid);
+        return ts && !skip(st, ts) ? put_change(st, ts, 'D', &m->u.del.old_tuple, NULL, err) : 0;
+    case SL_PGO_TRUNCATE:
+        for (uint32_t i = 0; i < m->u.truncate.nrels; i++) {
+            ts = table_by_rel(st, sl_pgo_truncate_oid(m, i));
+            if (ts && !skip(st, ts) && on_truncate(st, ts, err) < 0)
+                return -1;
+        }
+        return 0;
+    default:
+        return 0;   /* Type, Origin, Message: nothing to load */
+    }
+}
+
+/* Feed every batch of the cycle, table by table, then confirm its end.
+ * 0 = all in, 1 = a batch did not commit (the stream must start again from
+ * the slot's confirmed position), -1 = error. */
+static int flush_cycle(struct stream *st, struct sl_err *err)
+{
+    int stalled = 0;
+    for (size_t i = 0; i < st->ntabs; i++) {
+        struct table_state *ts = &st->tabs[i];
+        for (size_t k = 0; k < ts->nqueue; k++) {
+            struct cdc_batch *b = ts->queue[k];
+            ts->queue[k] = NULL;
+            if (stalled) {
+                batch_free(b);
+                continue;
+            }
+            /* a batch followed by another of the same cycle (a truncate
+             * between) ends inside its last transaction: read it again */
+            sl_lsn next = k + 1 < ts->nqueue ? b->to : st->cycle_end > b->to ? b->to + 1 : b->to;
+            if (batch_seal(b, st->pc, next) < 0) {
+                batch_free(b);
+                for (size_t j = k + 1; j < ts->nqueue; j++)
+                    batch_free(ts->queue[j]);
+                ts->nqueue = 0;
+                return nomem(err);
+            }
+            if (feed(st, ts, &b->in))   /* acked: b is freed */
+                stalled = 1;
+            else
+                ts->cursor = next;
+        }
+        ts->nqueue = 0;
+    }
+    st->cycle_rows = 0;
+    clock_gettime(CLOCK_MONOTONIC, &st->cycle_start);
+    if (stalled)
+        return 1;
+    if (st->cycle_end > st->confirmed) {
+        if (sl_pg_stream_confirm(&st->repl, st->cycle_end, err) < 0)
+            return -1;
+        st->confirmed = st->cycle_end;
+    }
+    return 0;
+}
+
+static int pending(const struct stream *st)
+{
+    for (size_t i = 0; i < st->ntabs; i++)
+        if (st->tabs[i].nqueue)
+            return 1;
+    return 0;
+}
+
+static int on_frame(struct stream *st, const unsigned char *buf, size_t len, struct sl_err *err)
+{
+    struct sl_pgo_frame fr;
+    struct sl_pgo_msg m;
+    if (sl_pgo_frame(buf, len, &fr, err) < 0)
+        return -1;
+    if (fr.kind == SL_PGO_KEEPALIVE) {
+        if (!st->in_txn && !pending(st) && fr.end > st->known)
+            st->known = fr.end;
+        if (fr.reply && sl_pg_stream_confirm(&st->repl, st->confirmed, err) < 0)
+            return -1;
+        return 0;
+    }
+    if (sl_pgo_decode(fr.data, fr.len, &st->scratch, &m, err) < 0)
+        return -1;
+    return on_message(st, &m, err);
+}
+
+/* Read the stream until the stop (serve) or until it has been read up to
+ * `until` (drain, `sluice run`). 0 done, 1 a batch did not commit, -1 error. */
+static int pump(struct stream *st, sl_lsn until, struct sl_err *err)
+{
+    struct timespec idle;
+    clock_gettime(CLOCK_MONOTONIC, &st->cycle_start);
+    clock_gettime(CLOCK_MONOTONIC, &idle);
+    if (connect_repl(&st->repl, st, err) < 0 ||
+        sl_pg_start_stream(&st->repl, st->pc->cdc.slot, 0, st->pc->cdc.publication, err) < 0)
+        return -1;
+    for (;;) {
+        char *buf = NULL;
+        int len = 0;
+        int r = sl_pg_stream_read(&st->repl, 200, &buf, &len, err);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            int rc = on_frame(st, (const unsigned char *)buf, (size_t)len, err);
+            PQfreemem(buf);
+            if (rc < 0)
+                return -1;
+            clock_gettime(CLOCK_MONOTONIC, &idle);
+        }
+        int caught_up = until && st->known >= until && !st->in_txn;
+        if (!st->in_txn && (st->cycle_rows >= SL_CDC_ROWS || caught_up || r == 0 ||
+                            since(&st->cycle_start) >= SL_CDC_SECONDS)) {
+            if (pending(st)) {
+                int rc = flush_cycle(st, err);
+                if (rc != 0)
+                    return rc;
+            } else if (st->known > st->confirmed && st->cycle_end <= st->known) {
+                /* nothing of ours up to here: the slot may move on */
+                st->cycle_end = st->known;
+                if (flush_cycle(st, err) < 0)
+                    return -1;
+            }
+        }
+        if (caught_up && !pending(st))
+            return 0;
+        if (r == 0 && !st->in_txn) {
+            /* ask where the stream stands: the server answers with a keepalive */
+            unsigned char msg[34];
+            size_t n = sl_pgo_status_update(msg, st->confirmed, st->confirmed, st->confirmed,
+                                            sl_pgo_now(), 1);
+            if (PQputCopyData(st->repl.conn, (const char *)msg, (int)n) != 1 ||
+                PQflush(st->repl.conn) != 0)
+                return sl_pg_fail(&st->repl, NULL, err, "could not ask for the stream's position"),
+                       err->cls = SL_RETRY, -1;
+        }
+        if (sl_stopping() && !st->in_txn)
+            return pending(st) ? flush_cycle(st, err) : 0;
+        if (until && since(&idle) > DRAIN_IDLE_S)
+            return sl_err_retry(err, SL_E_SOURCE, "the stream did not reach %" PRIx64
+                                " within %.0f s", (uint64_t)until, DRAIN_IDLE_S);
+    }
+}
+
+static int stream_init(struct stream *st, const struct sl_config *c,
+                       const struct sl_pipeline_cfg *p, const struct sl_sink *sink,
+                       struct sl_run_stats *stats, struct sl_err *err)
+{
+    memset(st, 0, sizeof *st);
+    st->c = c;
+    st->p = p;
+    st->pc = cfg_of(p);
+    st->sink = sink;
+    st->stats = stats;
+    st->log.pipeline = p->name;
+    sl_buf_init(&st->val);
+    st->admin = st->repl = (struct sl_pg){NULL, SL_E_SOURCE, NULL};
+    st->conn = sl_config_connection(c, st->pc->connection);
+    if (!st->conn)
+        return sl_err_set(err, SL_E_CONFIG, "pipeline \"%s\": no connection \"%s\"", p->name,
+                          st->pc->connection);
+    return 0;
+}
+
+/* One pass: open, copy what is new, stream. */
+static int run_once(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                    const struct sl_sink *sink, struct sl_run_stats *stats, int drain,
+                    struct sl_err *err)
+{
+    struct stream st;
+    int rc = stream_init(&st, c, p, sink, stats, err);
+    if (rc == 0)
+        rc = open_tables(&st, err);
+    sl_lsn until = 0;
+    if (rc == 0 && drain) {
+        char *v = NULL;
+        rc = sl_pg_value(&st.admin, "SELECT pg_current_wal_lsn()::text", NULL, &v, err);
+        if (rc == 0 && (!v || sl_lsn_parse(v, &until) < 0))
+            rc = sl_err_set(err, SL_E_SOURCE, "the source gave no WAL position");
+        sl_free(v);
+    }
+    if (rc == 0)
+        rc = pump(&st, drain ? (until ? until : 1) : 0, err);
+    stream_close(&st);
+    return rc;
+}
+
+static int cdc_drain(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                     const struct sl_sink *sink, struct sl_run_stats *stats, struct sl_err *err)
+{
+    for (int a = 1;; a++) {
+        sl_err_clear(err);
+        int rc = run_once(c, p, sink, stats, 1, err);
+        if (rc >= 0)
+            return 0;   /* a batch that did not commit is in the stats */
+        if (err->cls != SL_RETRY || a >= sl_retry_attempts() || sl_stopping()) {
+            stats->not_run += stats->committed ? 0 : 1;
+            if (!stats->not_run_why[0])
+                snprintf(stats->not_run_why, sizeof stats->not_run_why, "%.500s", err->msg);
+            sl_err_prefix(err, "pipeline \"%s\"", p->name);
+            return -1;
+        }
+        sl_log(SL_LOG_WARN, NULL, "pipeline %s: %s; retrying", p->name, err->msg);
+        sl_retry_sleep(a);
+    }
+}
+
+static int cdc_serve(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                     const struct sl_sink *sink, struct sl_err *err)
+{
+    struct sl_run_stats stats = {0};
+    int rc = run_once(c, p, sink, &stats, 0, err);
+    if (rc > 0 && !sl_stopping())
+        sleep(1);   /* a held or failed batch: the daemon tries again later */
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- quarantine: a held batch is a range of the stream, read again ---- */
+
+static int cdc_reopen(struct sl_source *s, const char *held, struct sl_batch_input **out,
+                      struct sl_err *err)
+{
+    (void)s;
+    (void)out;
+    return sl_err_set(err, SL_E_INPUT, "held cdc batch %s: approve it with the daemon stopped"
+                      " is not supported yet", held);
+}
+
+/* ---- config ---- */
+
+static int cdc_validate(const struct sl_pipeline_cfg *p, const char *cfgfile, struct sl_err *err)
+{
+    const struct sl_pg_source_cfg *pc = p->source_ctx;
+    if (sl_source_postgres.validate && sl_source_postgres.validate(p, cfgfile, err) < 0)
+        return -1;
+    if (!sl_pg_slot_name_ok(pc->cdc.slot) || !sl_pg_slot_name_ok(pc->cdc.publication))
+        return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: pipeline \"%s\": source: cdc: slot and"
+                          " publication names are lower-case letters, digits and underscores"
+                          " (found \"%s\", \"%s\")", cfgfile, p->pos.line, p->pos.col, p->name,
+                          pc->cdc.slot, pc->cdc.publication);
+    for (size_t i = 0; i < p->ntables; i++)
+        if (p->tables[i].kind != SL_KIND_CDC)
+            return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: pipeline \"%s\": table \"%s\": a"
+                              " source with cdc: streams every table; give it kind cdc (or move"
+                              " the table to a pipeline without cdc)", cfgfile,
+                              p->tables[i].pos.line, p->tables[i].pos.col, p->name,
+                              p->tables[i].name);
+    return 0;
+}
+
+static int cdc_workers(const struct sl_pipeline_cfg *p)
+{
+    (void)p;
+    return 1;
+}
+
+static int cdc_resolve(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const char *cfgfile, struct sl_err *err)
+{
+    return sl_source_postgres.resolve(c, p, cfgfile, err);
+}
+
+const struct sl_source_ops sl_source_cdc = {
+    .kind = "postgres",
+    .keys = sl_pg_source_keys,
+    .ctx_size = sizeof(struct sl_pg_source_cfg),
+    .validate = cdc_validate,
+    .open = cdc_open,
+    .next_batch = cdc_next,
+    .open_rows = cdc_open_rows,
+    .hold = cdc_hold,
+    .reopen = cdc_reopen,
+    .ack = cdc_ack,
+    .close = cdc_close,
+    .resolve = cdc_resolve,
+    .workers = cdc_workers,
+    .schema = cdc_schema,
+    .sql = cdc_sql,
+    .exec = cdc_exec,
+    .keys_batch = cdc_keys_batch,
+    .serve = cdc_serve,
+    .drain = cdc_drain,
+    .blocks = sl_pg_source_blocks,
+};

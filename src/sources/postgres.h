@@ -1,0 +1,38 @@
+/* sources/postgres.h: what the postgres source (postgres.c) shares with its
+ * change data capture variant (cdc.c): the `source:` block's keys, and a
+ * table's handle used for the first copy (in the slot's exported snapshot),
+ * reconcile and repair. Only the sources layer includes this. */
+#ifndef SL_SOURCES_POSTGRES_H
+#define SL_SOURCES_POSTGRES_H
+
+#include "base/cfgmap.h"
+#include "pg/pg.h"
+#include "sources/source.h"
+
+struct sl_pg_cdc_cfg {
+    char *slot;
+    char *publication;
+};
+
+struct sl_pg_source_cfg {
+    char *connection;
+    char *timezone;
+    long parallel;
+    struct sl_pg_cdc_cfg cdc;
+    int cdc_given;
+};
+
+extern const struct sl_cfg_key sl_pg_source_keys[];
+extern const struct sl_source_block sl_pg_source_blocks[];
+
+/* The next whole-table batch of handle s (opened by sl_source_postgres)
+ * reads in `snapshot` (a name CREATE_REPLICATION_SLOT exported); -1 when
+ * the name is not one or memory ran out. */
+int sl_pg_source_use_snapshot(struct sl_source *s, const char *snapshot);
+/* The source table, quoted; the handle's connection (connected by
+ * sl_pg_source_ready). */
+const char *sl_pg_source_table(const struct sl_source *s);
+struct sl_pg *sl_pg_source_conn(struct sl_source *s);
+int sl_pg_source_ready(struct sl_source *s, struct sl_err *err);
+
+#endif
