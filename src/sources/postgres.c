@@ -799,6 +799,15 @@ static void value_expr(struct sl_buf *b, const struct col *c)
         sl_buf_puts(b, " AT TIME ZONE current_setting('sluice.tz'))");
         return;
     }
+    if (strcmp(c->typname, "bpchar") == 0) {
+        /* char(n) as COPY and the WAL print it, padded: ::text would trim */
+        sl_buf_puts(b, "CASE WHEN ");
+        quote_name(b, c->name);
+        sl_buf_puts(b, " IS NOT NULL THEN concat(");
+        quote_name(b, c->name);
+        sl_buf_puts(b, ") END");
+        return;
+    }
     quote_name(b, c->name);
     if (strcmp(c->typname, "json") == 0)
         sl_buf_puts(b, "::jsonb");
