@@ -181,8 +181,9 @@ static int done(struct rd *r)
 {
     if (r->pos == r->len)
         return 0;
-    return sl_err_set(r->err, SL_E_SOURCE, "pgoutput: %zu unexpected bytes after the %s"
-                      " at byte %zu", r->len - r->pos, r->what, r->pos);
+    return sl_err_set(r->err, SL_E_SOURCE, "pgoutput: trailing data after the %s at byte"
+                      " %zu (%zu of %zu bytes unused)", r->what, r->pos, r->len - r->pos,
+                      r->len);
 }
 
 /* ---- frames ---- */
@@ -250,18 +251,36 @@ int64_t sl_pgo_now(void)
 
 /* ---- scratch ---- */
 
-static int grow(void **p, size_t *cap, size_t want, size_t size, struct sl_err *err)
+/* The capacity to grow to for want entries: doubling, at least 16. */
+static size_t grown(size_t cap, size_t want)
 {
-    if (want <= *cap)
+    size_t n = cap ? cap * 2 : 16;
+    return n < want ? want : n;
+}
+
+static int grow_cols(struct sl_pgo_scratch *s, size_t want, struct sl_err *err)
+{
+    if (want <= s->ncols_cap)
         return 0;
-    size_t n = *cap ? *cap * 2 : 16;
-    if (n < want)
-        n = want;
-    void *q = sl_realloc(*p, n * size);
-    if (!q)
+    size_t n = grown(s->ncols_cap, want);
+    struct sl_pgo_column *c = sl_realloc(s->cols, n * sizeof *c);
+    if (!c)
         return sl_err_nomem(err);
-    *p = q;
-    *cap = n;
+    s->cols = c;
+    s->ncols_cap = n;
+    return 0;
+}
+
+static int grow_vals(struct sl_pgo_scratch *s, size_t want, struct sl_err *err)
+{
+    if (want <= s->nvals_cap)
+        return 0;
+    size_t n = grown(s->nvals_cap, want);
+    struct sl_pgo_value *v = sl_realloc(s->vals, n * sizeof *v);
+    if (!v)
+        return sl_err_nomem(err);
+    s->vals = v;
+    s->nvals_cap = n;
     return 0;
 }
 
@@ -281,7 +300,7 @@ static int tuple(struct rd *r, struct sl_pgo_scratch *s, size_t base, uint16_t *
     size_t at = r->pos;
     uint16_t n;
     if (get_u16(r, &n) < 0 || fits(r, at, n, VALUE_MIN, "columns") < 0 ||
-        grow((void **)&s->vals, &s->nvals_cap, base + n, sizeof *s->vals, r->err) < 0)
+        grow_vals(s, base + n, r->err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         struct sl_pgo_value *v = &s->vals[base + i];
@@ -343,7 +362,7 @@ static int relation_msg(struct rd *r, struct sl_pgo_scratch *s, struct sl_pgo_ms
                           " 0x%02x at byte %zu", r->what, ident, at);
     at = r->pos;
     if (get_u16(r, &n) < 0 || fits(r, at, n, COLUMN_MIN, "columns") < 0 ||
-        grow((void **)&s->cols, &s->ncols_cap, n, sizeof *s->cols, r->err) < 0)
+        grow_cols(s, n, r->err) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         struct sl_pgo_column *c = &s->cols[i];

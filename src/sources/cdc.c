@@ -1223,13 +1223,118 @@ static int cdc_serve(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 
 /* ---- quarantine: a held batch is a range of the stream, read again ---- */
 
+/* The held batch's range of the stream, collected again for table s alone:
+ * the transactions with a commit LSN in [from, to]. Nothing is confirmed:
+ * the slot keeps its position until the pipeline streams again. */
+static int collect_range(struct stream *st, sl_lsn to, struct sl_err *err)
+{
+    struct timespec idle;
+    clock_gettime(CLOCK_MONOTONIC, &idle);
+    if (connect_repl(&st->repl, st, err) < 0 ||
+        sl_pg_start_stream(&st->repl, st->pc->cdc.slot, 0, st->pc->cdc.publication, err) < 0)
+        return -1;
+    for (;;) {
+        char *buf = NULL;
+        int len = 0;
+        int r = sl_pg_stream_read(&st->repl, 200, &buf, &len, err);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            struct sl_pgo_frame fr;
+            struct sl_pgo_msg m;
+            int rc = sl_pgo_frame((const unsigned char *)buf, (size_t)len, &fr, err);
+            if (rc == 0 && fr.kind == SL_PGO_XLOGDATA) {
+                rc = sl_pgo_decode(fr.data, fr.len, &st->scratch, &m, err);
+                if (rc == 0 && m.kind == SL_PGO_BEGIN && m.u.begin.final_lsn > to) {
+                    PQfreemem(buf);
+                    return 0;   /* past the range */
+                }
+                if (rc == 0)
+                    rc = on_message(st, &m, err);
+                if (rc == 0 && m.kind == SL_PGO_COMMIT && m.u.commit.commit_lsn >= to) {
+                    PQfreemem(buf);
+                    return 0;
+                }
+            } else if (rc == 0 && fr.end > to && !st->in_txn) {
+                PQfreemem(buf);
+                return 0;       /* a keepalive past it: nothing more of the range */
+            }
+            PQfreemem(buf);
+            if (rc < 0)
+                return -1;
+            clock_gettime(CLOCK_MONOTONIC, &idle);
+        } else if (!st->in_txn) {
+            unsigned char msg[34];
+            size_t n = sl_pgo_status_update(msg, 0, 0, 0, sl_pgo_now(), 1);
+            if (PQputCopyData(st->repl.conn, (const char *)msg, (int)n) != 1 ||
+                PQflush(st->repl.conn) != 0)
+                return sl_pg_fail(&st->repl, NULL, err, "could not ask for the stream's position"),
+                       err->cls = SL_RETRY, -1;
+        }
+        if (since(&idle) > DRAIN_IDLE_S)
+            return sl_err_retry(err, SL_E_SOURCE, "the slot did not bring the held range back"
+                                " within %.0f s (is a daemon streaming it?)", DRAIN_IDLE_S);
+    }
+}
+
 static int cdc_reopen(struct sl_source *s, const char *held, struct sl_batch_input **out,
                       struct sl_err *err)
 {
-    (void)s;
-    (void)out;
-    return sl_err_set(err, SL_E_INPUT, "held cdc batch %s: approve it with the daemon stopped"
-                      " is not supported yet", held);
+    char from_txt[24] = "", to_txt[24] = "";
+    sl_lsn from, to;
+    int whole = strstr(held, "\"whole\":true") != NULL;
+    const char *f = strstr(held, "\"from\":\""), *t = strstr(held, "\"to\":\"");
+    if (!f || !t || sscanf(f + 8, "%23[0-9A-F/]", from_txt) != 1 ||
+        sscanf(t + 6, "%23[0-9A-F/]", to_txt) != 1 || sl_lsn_parse(from_txt, &from) < 0 ||
+        sl_lsn_parse(to_txt, &to) < 0)
+        return sl_err_set(err, SL_E_INPUT, "held batch \"%s\" is not a cdc batch", held);
+    struct cdc_batch *b = NULL;
+    const struct sl_pg_source_cfg *pc = cfg_of(s->p);
+    if (whole) {
+        /* a truncate: the table empty again */
+        if (!(b = batch_new(s->p, s->t, from)))
+            return nomem(err);
+        b->in.whole = 1;
+    } else {
+        struct stream st;
+        struct table_state *ts;
+        int rc = stream_init(&st, s->c, s->p, NULL, NULL, err);
+        if (rc == 0 && !(st.tabs = sl_calloc(1, sizeof *st.tabs)))
+            rc = nomem(err);
+        if (rc == 0) {
+            ts = &st.tabs[0];
+            st.ntabs = 1;
+            ts->src = s;
+            ts->t = s->t;
+            ts->cursor = from;
+            const char *q = sl_pg_source_table(s->pg);
+            rc = connect_admin(&st, err);
+            if (rc == 0)
+                rc = sl_pg_value(&st.admin, QUALIFIED_SQL, q, &ts->qualified, err);
+            if (rc == 0)
+                rc = collect_range(&st, to, err);
+            if (rc == 0 && ts->nqueue) {
+                b = ts->queue[0];
+                for (size_t k = 1; k < ts->nqueue; k++)
+                    batch_free(ts->queue[k]);
+                ts->nqueue = 0;
+            }
+            ts->src = NULL;     /* the engine's */
+        }
+        stream_close(&st);
+        if (rc < 0)
+            return -1;
+        if (!b && !(b = batch_new(s->p, s->t, from)))
+            return nomem(err);
+    }
+    b->from = from;
+    b->to = to;
+    if (batch_seal(b, pc, whole ? to : to + 1) < 0) {
+        batch_free(b);
+        return nomem(err);
+    }
+    *out = &b->in;
+    return 0;
 }
 
 /* ---- config ---- */

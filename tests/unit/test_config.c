@@ -304,7 +304,7 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                  "        primary_keys: [id]\n",
                  "sluice.yaml:10:9: unknown key \"primary_keys\" in table \"orders\" (expected "
                  "one of: name, kind, primary_key, version_key, pattern, source_table, mode, "
-                 "cursor, boundary, batch_limit, columns, gates, paths); did you mean \"primary_key\"?");
+                 "cursor, boundary, batch_limit, deletes, columns, gates, paths); did you mean \"primary_key\"?");
     expect_error_ends("connections:\n"
                       "  warehouse: { url: \"sqlite://warehouse.db\" }\n"
                       "pipelines:\n"
@@ -399,12 +399,12 @@ static void wrong_types_say_what_was_expected(void **state)
     expect_error(HEAD
                  "        kind: snapshots\n",
                  "sluice.yaml:9:15: pipeline \"orders_drops\": table \"orders\": key \"kind\": "
-                 "expected one of snapshot, versioned, append, incremental, found "
+                 "expected one of snapshot, versioned, append, incremental, cdc, found "
                  "\"snapshots\"; did you mean \"snapshot\"?");
     expect_error(HEAD
                  "        kind: { a: 1 }\n",
                  "sluice.yaml:9:15: pipeline \"orders_drops\": table \"orders\": key \"kind\": "
-                 "expected one of snapshot, versioned, append, incremental, found a mapping");
+                 "expected one of snapshot, versioned, append, incremental, cdc, found a mapping");
     expect_error(HEAD
                  "        kind: append\n"
                  "        primary_key: { id: 1 }\n",
