@@ -23,7 +23,9 @@
 
 typedef uint64_t sl_lsn;
 
-/* "16/B374D848" <-> LSN. sl_lsn_parse: 0 ok, -1 not an LSN. */
+/* "16/B374D848" <-> LSN. sl_lsn_parse: 0 ok, -1 not an LSN (each half 1 to
+ * 8 hex digits, either case, as pg_lsn reads them; nothing else around them).
+ * sl_lsn_format writes upper case, as PostgreSQL prints them. */
 int sl_lsn_parse(const char *s, sl_lsn *out);
 void sl_lsn_format(sl_lsn l, char out[24]);
 
@@ -42,7 +44,8 @@ struct sl_pgo_frame {
 };
 
 /* Decode one frame of len bytes: 0, or -1 with err (SL_E_SOURCE) naming the
- * offset. An unknown frame kind is an error. */
+ * offset. An unknown frame kind, and a keepalive with bytes after it, are
+ * errors; an XLogData payload is not looked at (sl_pgo_decode does). */
 int sl_pgo_frame(const unsigned char *buf, size_t len, struct sl_pgo_frame *out,
                  struct sl_err *err);
 
@@ -78,14 +81,15 @@ enum sl_pgo_val {
     SL_PGO_BINARY = 'b',        /* binary form (only with the binary option) */
 };
 
+/* data/len: NULL/0 for 'n' and 'u' */
 struct sl_pgo_value {
     enum sl_pgo_val kind;
     const char *data;
     size_t len;
 };
 
-/* A tuple: ncols values. The decoder writes them into the caller's array
- * (cap entries); more columns than cap is an error. */
+/* A tuple: ncols values, in the caller's scratch (struct sl_pgo_scratch,
+ * grown as needed), pointing into the decoded buffer. */
 struct sl_pgo_tuple {
     uint16_t ncols;
     struct sl_pgo_value *vals;
@@ -110,7 +114,7 @@ struct sl_pgo_msg {
             const char *relname;
             char replident;             /* 'd' default, 'n' nothing, 'f' full, 'i' index */
             uint16_t ncols;
-            struct sl_pgo_column *cols; /* written into the caller's array */
+            struct sl_pgo_column *cols; /* in the caller's scratch */
         } relation;
         struct { uint32_t oid; const char *nspname; const char *name; } type;
         struct {
@@ -134,7 +138,8 @@ struct sl_pgo_msg {
             const unsigned char *oids;  /* nrels big-endian uint32s: sl_pgo_truncate_oid */
         } truncate;
         struct {
-            uint8_t flags;              /* 1 = transactional */
+            uint8_t flags;              /* 1 = transactional (sent only with the
+                                           messages option) */
             sl_lsn lsn;
             const char *prefix;
             const char *content;
@@ -154,12 +159,16 @@ struct sl_pgo_scratch {
 void sl_pgo_scratch_free(struct sl_pgo_scratch *s);
 
 /* Decode one pgoutput message (an XLogData payload). 0, or -1 with err
- * (SL_E_SOURCE, "pgoutput: ... at byte N") for malformed input, SL_E_NOMEM
- * when scratch cannot grow. Pointers in *out point into buf and scratch. */
+ * (SL_E_SOURCE, "pgoutput: ... at byte N") for malformed input (short; an
+ * unknown kind, tag or replica identity; bytes left after the message),
+ * SL_E_NOMEM when scratch cannot grow (scratch stays valid). Pointers in
+ * *out point into buf and scratch: the next decode with the same scratch
+ * overwrites its columns and values, so a caller that keeps a Relation
+ * copies it. Column flags other than 1 are ignored. */
 int sl_pgo_decode(const unsigned char *buf, size_t len, struct sl_pgo_scratch *scratch,
                   struct sl_pgo_msg *out, struct sl_err *err);
 
-/* Relation i (0-based) of a Truncate message. */
+/* Relation i (0-based, i < nrels) of a Truncate message. */
 uint32_t sl_pgo_truncate_oid(const struct sl_pgo_msg *m, uint32_t i);
 
 #endif

@@ -9,6 +9,21 @@ here=$(cd "$(dirname "$0")" && pwd)
 td="$here/../data"
 mkdir -p "$build/findings"
 status=0
+
+# Hex fixtures (one input a line, '#' comments) as a directory of seed files.
+hex_seeds() {
+  local out=$2
+  rm -rf "$out" && mkdir -p "$out"
+  python3 - "$1" "$out" <<'PY'
+import pathlib, sys
+src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for f in sorted(src.glob("*.hex")):
+    lines = [l.strip() for l in f.read_text().splitlines()]
+    for i, l in enumerate(x for x in lines if x and not x.startswith("#")):
+        (out / f"{f.stem}-{i:02d}").write_bytes(bytes.fromhex(l))
+PY
+}
+
 for f in "$build"/fuzz_*; do
   [ -x "$f" ] || continue
   name=$(basename "$f")
@@ -17,6 +32,7 @@ for f in "$build"/fuzz_*; do
   case "$name" in
     fuzz_csv) seeds="$td/csv-spectrum/csvs" ;;
     fuzz_json|fuzz_jsonl|fuzz_events) seeds="$td/json-test-suite" ;;
+    fuzz_pgoutput) seeds="$build/seeds/$name"; hex_seeds "$td/pgoutput" "$seeds" ;;
     *) seeds="" ;;
   esac
   echo "fuzz: $name for ${secs}s"
