@@ -157,6 +157,14 @@ YAML
   { echo "id,payload"; seq 1 300000 | awk '{printf "%d,row %d\n", $1, $1}'; } >"$W/in/growbad/big.csv"
   "$SLUICE_BIN" run "$W/s.yaml" growbad >"$T_DIR/growbad.out" 2>"$T_DIR/growbad.err" &
   sl=$!
+  # the first bad row goes in once sluice has the file open: one appended
+  # before it looked would be part of the drop as it found it (failed/ is
+  # right then), which a loaded machine makes likely
+  for _ in $(seq 1 1000); do
+    ls -l "/proc/$sl/fd" 2>/dev/null | grep -q 'growbad/big.csv' && break
+    kill -0 $sl 2>/dev/null || break
+    sleep 0.01
+  done
   exec 4>>"$W/in/growbad/big.csv"
   while kill -0 $sl 2>/dev/null; do echo "1,a second row of key 1, appended while loading" >&4; sleep 0.01; done
   exec 4>&-
