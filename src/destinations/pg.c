@@ -1378,6 +1378,18 @@ static int merge_versioned(struct sl_dest *d, struct sl_load_result *r, struct s
     return rc;
 }
 
+/* The staging table, once merged. */
+static int drop_stage(struct sl_dest *d, struct sl_err *err)
+{
+    struct sl_buf sql;
+    sl_buf_init(&sql);
+    sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
+    int rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
+                     : sl_pg_run(&d->pg, sql.data, err, "could not drop staging table");
+    sl_buf_free(&sql);
+    return rc;
+}
+
 /* Invariant 3: every stored row of a key the stage holds goes to the
  * history table, before a merge that may replace or remove it. */
 static int keep_staged_keys(struct sl_dest *d, const char *hist, struct sl_err *err)
@@ -1432,10 +1444,7 @@ static int merge_upsert(struct sl_dest *d, struct sl_load_result *r, struct sl_e
     if (sl_pg_run_count(&d->pg, sql.data, &r->rows_written, err,
                         "could not merge staged rows") < 0)
         goto done;
-    sl_buf_reset(&sql);
-    sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
-    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                 : sl_pg_run(&d->pg, sql.data, err, "could not drop staging table");
+    rc = drop_stage(d, err);
 done:
     sl_buf_free(&sql);
     sl_free(hist);
@@ -1561,10 +1570,7 @@ static int merge_cdc(struct sl_dest *d, struct sl_load_result *r, struct sl_err 
     if (sl_pg_run_count(&d->pg, sql.data, &put, err, "could not apply changes") < 0)
         goto done;
     r->rows_written = gone + put;
-    sl_buf_reset(&sql);
-    sl_buf_printf(&sql, "DROP TABLE %s", d->stage_q);
-    rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
-                 : sl_pg_run(&d->pg, sql.data, err, "could not drop staging table");
+    rc = drop_stage(d, err);
 done:
     sl_buf_free(&sql);
     sl_free(hist);

@@ -106,10 +106,10 @@ int sl_pg_stream_read(struct sl_pg *pg, int timeout_ms, char **buf, int *len,
     }
 }
 
-int sl_pg_stream_confirm(struct sl_pg *pg, sl_lsn flushed, struct sl_err *err)
+int sl_pg_stream_confirm(struct sl_pg *pg, sl_lsn flushed, int reply, struct sl_err *err)
 {
     unsigned char msg[34];
-    size_t n = sl_pgo_status_update(msg, flushed, flushed, flushed, sl_pgo_now(), 0);
+    size_t n = sl_pgo_status_update(msg, flushed, flushed, flushed, sl_pgo_now(), reply);
     if (PQputCopyData(pg->conn, (const char *)msg, (int)n) != 1 || PQflush(pg->conn) != 0) {
         sl_pg_fail(pg, NULL, err, "could not confirm the stream's position");
         err->cls = SL_RETRY;

@@ -33,8 +33,10 @@ int sl_pg_stream_read(struct sl_pg *pg, int timeout_ms, char **buf, int *len,
                       struct sl_err *err);
 
 /* Tell the server everything up to `flushed` is safe (written, flushed and
- * applied alike): the slot may let that WAL go. */
-int sl_pg_stream_confirm(struct sl_pg *pg, sl_lsn flushed, struct sl_err *err);
+ * applied alike): the slot may let that WAL go (0, or a position below the
+ * slot's, moves nothing). `reply`: ask it to answer at once with a
+ * keepalive saying where its stream stands. */
+int sl_pg_stream_confirm(struct sl_pg *pg, sl_lsn flushed, int reply, struct sl_err *err);
 
 /* 1 when `name` is a valid slot (and here publication) name: lower-case
  * letters, digits and underscores, 1 to 63 of them. */

@@ -29,6 +29,7 @@
 #include "sources/source.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,8 +98,7 @@ static void batch_free(struct cdc_batch *b)
     sl_free(b);
 }
 
-static struct cdc_batch *batch_new(const struct sl_pipeline_cfg *p, const struct sl_table_cfg *t,
-                                   sl_lsn from)
+static struct cdc_batch *batch_new(sl_lsn from)
 {
     struct cdc_batch *b = sl_calloc(1, sizeof *b);
     if (!b)
@@ -107,8 +107,6 @@ static struct cdc_batch *batch_new(const struct sl_pipeline_cfg *p, const struct
     b->in.canonical = 1;
     b->from = from;
     b->spool = tmpfile();
-    (void)p;
-    (void)t;
     if (!b->spool) {
         sl_free(b);
         return NULL;
@@ -166,93 +164,82 @@ static int get_u32(FILE *f, uint32_t *v)
     return 0;
 }
 
-struct spool_field {
-    long name;
-    const char *val;        /* NULL = SQL NULL */
-    size_t len;
-};
-
-static int spool_record(struct cdc_batch *b, const struct spool_field *f, size_t n)
+/* A record of n fields follows. */
+static int spool_begin(struct cdc_batch *b, uint32_t n)
 {
-    if (put_u32(b->spool, (uint32_t)n) < 0)
+    return put_u32(b->spool, n);
+}
+
+/* One field: its name (a batch_name index; < 0 = out of memory: -2), its
+ * value (NULL = SQL NULL). -1 = the spool could not be written. */
+static int spool_field(struct cdc_batch *b, long name, const char *val, size_t len)
+{
+    if (name < 0)
+        return -2;
+    if (put_u32(b->spool, (uint32_t)name) < 0 ||
+        put_u32(b->spool, val ? (uint32_t)len : UINT32_MAX) < 0 ||
+        (val && len && fwrite(val, 1, len, b->spool) != len))
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (put_u32(b->spool, (uint32_t)f[i].name) < 0 ||
-            put_u32(b->spool, f[i].val ? (uint32_t)f[i].len : UINT32_MAX) < 0 ||
-            (f[i].val && f[i].len && fwrite(f[i].val, 1, f[i].len, b->spool) != f[i].len))
-            return -1;
-    }
-    b->rows++;
     return 0;
 }
 
 struct sl_reader {
     struct cdc_batch *b;
     struct sl_field *fields;
+    size_t *off;            /* per field: its value's offset in data */
     size_t cap;
     struct sl_buf data;
     long index;
 };
 
+static int cut_short(struct sl_reader *r, struct sl_err *err)
+{
+    return sl_err_set(err, SL_E_SOURCE, "%s: spool record %ld is cut short", r->b->in.ref,
+                      r->index);
+}
+
 static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *err)
 {
     uint32_t n;
     if (get_u32(r->b->spool, &n) < 0)
-        return feof(r->b->spool) ? 0 : sl_err_set(err, SL_E_SOURCE, "%s: spool: %s",
-                                                  r->b->in.ref, "read failed");
+        return feof(r->b->spool) ? 0 : sl_err_set(err, SL_E_SOURCE, "%s: spool: read failed",
+                                                  r->b->in.ref);
     if (n > r->cap) {
         struct sl_field *f = sl_realloc(r->fields, n * sizeof *f);
-        if (!f)
+        if (f)
+            r->fields = f;
+        size_t *o = f ? sl_realloc(r->off, n * sizeof *o) : NULL;
+        if (!o)
             return nomem(err);
-        r->fields = f;
+        r->off = o;
         r->cap = n;
     }
     sl_buf_reset(&r->data);
-    size_t *off = NULL;
-    struct { uint32_t name, len; } hdr[1];
-    (void)hdr;
-    /* values first into one buffer, pointers set once it stops growing */
-    off = sl_calloc(n ? n : 1, sizeof *off);
-    if (!off)
-        return nomem(err);
     r->index++;
+    /* values into one buffer; pointers set once it has stopped growing */
     for (uint32_t i = 0; i < n; i++) {
         uint32_t name, len;
         if (get_u32(r->b->spool, &name) < 0 || get_u32(r->b->spool, &len) < 0 ||
-            name >= r->b->nnames) {
-            sl_free(off);
-            return sl_err_set(err, SL_E_SOURCE, "%s: spool record %ld is cut short",
-                              r->b->in.ref, r->index);
-        }
+            name >= r->b->nnames)
+            return cut_short(r, err);
         struct sl_field *f = &r->fields[i];
-        memset(f, 0, sizeof *f);
-        f->name = r->b->names[name];
-        f->name_len = strlen(f->name);
-        f->lex = SL_LEX_RAW;
-        f->line = r->index;
-        f->col = (long)i + 1;
+        *f = (struct sl_field){r->b->names[name], strlen(r->b->names[name]), "", 0, 0,
+                               SL_LEX_RAW, r->index, (long)i + 1};
         if (len == UINT32_MAX) {
             f->is_null = 1;
-            f->val = "";
             continue;
         }
-        off[i] = r->data.len;
+        r->off[i] = r->data.len;
         f->len = len;
-        if (sl_buf_reserve(&r->data, len + 1) < 0) {
-            sl_free(off);
+        if (sl_buf_reserve(&r->data, len + 1) < 0)
             return nomem(err);
-        }
-        if (len && fread(r->data.data + r->data.len, 1, len, r->b->spool) != len) {
-            sl_free(off);
-            return sl_err_set(err, SL_E_SOURCE, "%s: spool record %ld is cut short",
-                              r->b->in.ref, r->index);
-        }
+        if (len && fread(r->data.data + r->data.len, 1, len, r->b->spool) != len)
+            return cut_short(r, err);
         r->data.len += len;
     }
     for (uint32_t i = 0; i < n; i++)
         if (!r->fields[i].is_null)
-            r->fields[i].val = r->data.data + off[i];
-    sl_free(off);
+            r->fields[i].val = r->data.data + r->off[i];
     rec->fields = r->fields;
     rec->nfields = n;
     rec->line = r->index;
@@ -265,6 +252,7 @@ static void rd_close(struct sl_reader *r)
     if (!r)
         return;
     sl_free(r->fields);
+    sl_free(r->off);
     sl_buf_free(&r->data);
     sl_free(r);
 }
@@ -380,11 +368,12 @@ static int cdc_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
     char from[24], to[24];
     sl_lsn_format(cb->from, from);
     sl_lsn_format(cb->to, to);
-    struct sl_buf h;
-    sl_buf_init(&h);
-    sl_buf_printf(&h, "{\"cdc\":{\"from\":\"%s\",\"to\":\"%s\",\"whole\":%s}}", from, to,
-                  b->whole ? "true" : "false");
-    *held = sl_buf_steal(&h);
+    json_t *o = json_pack("{s:{s:s,s:s,s:b}}", "cdc", "from", from, "to", to, "whole",
+                          b->whole);
+    char *txt = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    *held = txt ? sl_strdup(txt) : NULL;
+    free(txt);
     return *held ? 0 : nomem(err);
 }
 
@@ -444,8 +433,7 @@ struct stream {
     struct sl_pg repl;      /* the stream */
     struct sl_pgo_scratch scratch;
     struct sl_buf val;      /* a value made canonical */
-    struct spool_field *fields;
-    size_t fields_cap;
+    struct sl_buf unch;     /* a change's unchanged columns, as JSON */
     int in_txn;
     sl_lsn txn_lsn;         /* the open transaction's commit LSN (Begin's final LSN) */
     int64_t txn_time;
@@ -489,7 +477,7 @@ static void stream_close(struct stream *st)
     sl_pg_close(&st->repl);
     sl_pgo_scratch_free(&st->scratch);
     sl_buf_free(&st->val);
-    sl_free(st->fields);
+    sl_buf_free(&st->unch);
 }
 
 static int connect_admin(struct stream *st, struct sl_err *err)
@@ -769,19 +757,8 @@ static int canon(struct stream *st, const struct rel_col *c, const struct sl_pgo
                             SL_EPOCH_NONE};
     *out = v->data;
     *len = v->len;
-    switch (c->type) {
-    case SL_T_TEXT: case SL_T_JSON: case SL_T_BIGINT:
-        return 0;
-    case SL_T_BOOL:
-        if (v->len == 1 && (v->data[0] == 't' || v->data[0] == 'f')) {
-            *out = v->data[0] == 't' ? "true" : "false";
-            *len = v->data[0] == 't' ? 4 : 5;
-            return 0;
-        }
-        break;
-    default:
-        break;
-    }
+    if (c->type == SL_T_TEXT || c->type == SL_T_JSON || c->type == SL_T_BIGINT)
+        return 0;   /* PostgreSQL prints these canonical already */
     sl_buf_reset(&st->val);
     int r = sl_value_canon(c->type, v->data, v->len, SL_LEX_RAW, &ctx, &st->val, why, sizeof why);
     if (r != 0)
@@ -800,7 +777,7 @@ static struct cdc_batch *current(struct stream *st, struct table_state *ts, stru
     if (ts->nqueue && !ts->queue[ts->nqueue - 1]->in.whole)
         return ts->queue[ts->nqueue - 1];
     struct cdc_batch **q = sl_realloc(ts->queue, (ts->nqueue + 1) * sizeof *q);
-    if (!q || !(q[ts->nqueue] = batch_new(st->p, ts->t, st->txn_lsn))) {
+    if (!q || !(q[ts->nqueue] = batch_new(st->txn_lsn))) {
         if (q)
             ts->queue = q;
         nomem(err);
@@ -810,8 +787,42 @@ static struct cdc_batch *current(struct stream *st, struct table_state *ts, stru
     return ts->queue[ts->nqueue++];
 }
 
-/* A change as a record: its op, what it left out, the delete's time, then
- * the values. Text values are copied into the spool as they are written. */
+/* The names of the columns a change left out (unchanged TOASTed values
+ * its old row does not have either), as a JSON array into out; "" = none. */
+static void unchanged_names(const struct table_state *ts, const struct sl_pgo_tuple *tup,
+                            const struct sl_pgo_tuple *old, struct sl_buf *out)
+{
+    sl_buf_reset(out);
+    for (uint16_t i = 0; i < tup->ncols; i++) {
+        if (tup->vals[i].kind != SL_PGO_UNCHANGED ||
+            (old && i < old->ncols && old->vals[i].kind != SL_PGO_UNCHANGED))
+            continue;
+        sl_buf_puts(out, out->len ? ",\"" : "[\"");
+        for (const char *p = ts->rel[i].name; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sl_buf_putc(out, '\\');
+            sl_buf_putc(out, *p);
+        }
+        sl_buf_putc(out, '"');
+    }
+    if (out->len)
+        sl_buf_putc(out, ']');
+}
+
+/* The commit time of the open transaction (microseconds since 2000) as a
+ * canonical timestamp. */
+static void commit_time(const struct stream *st, char out[40])
+{
+    time_t secs = (time_t)(st->txn_time / 1000000) + 946684800;
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t k = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + k, 40 - k, ".%06ldZ", (long)(st->txn_time % 1000000 + 1000000) % 1000000);
+}
+
+/* A change as a record: its op, what it left out, a soft delete's time,
+ * then every column's value, canonical, each written to the spool as it
+ * is made. */
 static int put_change(struct stream *st, struct table_state *ts, char op,
                       const struct sl_pgo_tuple *tup, const struct sl_pgo_tuple *old,
                       struct sl_err *err)
@@ -819,123 +830,57 @@ static int put_change(struct stream *st, struct table_state *ts, char op,
     struct cdc_batch *b = current(st, ts, err);
     if (!b)
         return -1;
-    size_t need = (size_t)tup->ncols + 3;
-    if (need > st->fields_cap) {
-        struct spool_field *f = sl_realloc(st->fields, need * sizeof *f);
-        if (!f)
-            return nomem(err);
-        st->fields = f;
-        st->fields_cap = need;
-    }
     if (tup->ncols > ts->nrel)
         return sl_err_set(err, SL_E_SOURCE, "table %s: a change with %u columns, its relation"
                           " has %zu", ts->t->name, tup->ncols, ts->nrel);
-    struct spool_field *f = st->fields;
-    size_t n = 0;
-    char opc[2] = {op, 0};
-    f[n++] = (struct spool_field){batch_name(b, SL_CDC_OP_COL), op == 'D' ? "D" : opc, 1};
-    struct sl_buf unch, vals;
-    sl_buf_init(&unch);
-    sl_buf_init(&vals);
-    char deleted[40] = "";
-    int rc = 0;
-    size_t *off = sl_calloc(tup->ncols + 1, sizeof *off);
-    if (!off)
+    char opc[2] = {op, 0}, deleted[40] = "";
+    int soft = op == 'D' && ts->t->soft_deletes;
+    unchanged_names(ts, tup, old, &st->unch);
+    if (soft)
+        commit_time(st, deleted);
+    if (st->unch.oom)
         return nomem(err);
+    uint32_t n = 1u + tup->ncols + (soft ? 1u : 0u) + (st->unch.len ? 1u : 0u);
+    int rc = spool_begin(b, n);
+    rc = rc < 0 ? rc : spool_field(b, batch_name(b, SL_CDC_OP_COL), opc, 1);
+    if (rc == 0 && st->unch.len)
+        rc = spool_field(b, batch_name(b, SL_CDC_UNCHANGED_COL), st->unch.data, st->unch.len);
+    if (rc == 0 && soft)
+        rc = spool_field(b, batch_name(b, SL_DELETED_AT_COL), deleted, strlen(deleted));
     for (uint16_t i = 0; i < tup->ncols && rc == 0; i++) {
         const struct sl_pgo_value *v = &tup->vals[i];
         const struct rel_col *c = &ts->rel[i];
-        long name = batch_name(b, c->name);
-        if (name < 0) {
-            rc = nomem(err);
-            break;
-        }
         if (sl_schema_find(&b->schema, c->name) < 0 &&
-            sl_schema_add(&b->schema, c->name, c->type) < 0) {
-            rc = nomem(err);
-            break;
-        }
-        if (v->kind == SL_PGO_UNCHANGED && old && i < old->ncols &&
-            old->vals[i].kind != SL_PGO_UNCHANGED)
+            sl_schema_add(&b->schema, c->name, c->type) < 0)
+            return nomem(err);
+        if (v->kind == SL_PGO_UNCHANGED && old && i < old->ncols)
             v = &old->vals[i];      /* REPLICA IDENTITY FULL: the old row has it */
-        if (v->kind == SL_PGO_UNCHANGED) {
-            sl_buf_puts(&unch, unch.len ? "," : "[");
-            sl_buf_putc(&unch, '"');
-            for (const char *p = c->name; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                    sl_buf_putc(&unch, '\\');
-                sl_buf_putc(&unch, *p);
-            }
-            sl_buf_putc(&unch, '"');
-            off[i] = (size_t)-1;
-            f[n++] = (struct spool_field){name, NULL, 0};
+        long name = batch_name(b, c->name);
+        if (v->kind == SL_PGO_NULL || v->kind == SL_PGO_UNCHANGED) {
+            /* (a delete's key-only old row has NULL in the other columns) */
+            rc = spool_field(b, name, NULL, 0);
             continue;
         }
-        if (v->kind == SL_PGO_NULL || (op == 'D' && v->kind != SL_PGO_TEXT)) {
-            off[i] = (size_t)-1;
-            f[n++] = (struct spool_field){name, NULL, 0};
-            continue;
-        }
-        if (v->kind != SL_PGO_TEXT) {
-            rc = sl_err_set(err, SL_E_SOURCE, "table %s, column \"%s\": a binary value in a"
-                            " text stream", ts->t->name, c->name);
-            break;
-        }
+        if (v->kind != SL_PGO_TEXT)
+            return sl_err_set(err, SL_E_SOURCE, "table %s, column \"%s\": a binary value in a"
+                              " text stream", ts->t->name, c->name);
         const char *cv;
         size_t cl;
-        if ((rc = canon(st, c, v, &cv, &cl, err)) < 0) {
+        if (canon(st, c, v, &cv, &cl, err) < 0) {
             sl_err_prefix(err, "table %s", ts->t->name);
-            break;
+            return -1;
         }
-        off[i] = vals.len;
-        sl_buf_append(&vals, cv, cl);
-        f[n++] = (struct spool_field){name, NULL, cl};
-        f[n - 1].val = "";  /* set below, once vals stops growing */
+        rc = spool_field(b, name, cv, cl);
     }
-    if (rc == 0 && op == 'D' && ts->t->soft_deletes) {
-        /* the commit time of the delete, microseconds since 2000 */
-        time_t secs = (time_t)(st->txn_time / 1000000) + 946684800;
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        size_t k = strftime(deleted, sizeof deleted, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(deleted + k, sizeof deleted - k, ".%06ldZ",
-                 (long)(st->txn_time % 1000000 + 1000000) % 1000000);
-        long name = batch_name(b, SL_DELETED_AT_COL);
-        if (name < 0)
-            rc = nomem(err);
-        else
-            f[n++] = (struct spool_field){name, deleted, strlen(deleted)};
-    }
-    if (rc == 0 && unch.len) {
-        sl_buf_putc(&unch, ']');
-        long name = batch_name(b, SL_CDC_UNCHANGED_COL);
-        if (name < 0)
-            rc = nomem(err);
-        else
-            f[n++] = (struct spool_field){name, "", 0};
-    }
-    if (rc == 0 && (unch.oom || vals.oom))
-        rc = nomem(err);
-    if (rc == 0) {
-        /* pointers into vals now that it is done growing */
-        size_t k = 1;
-        for (uint16_t i = 0; i < tup->ncols; i++, k++)
-            if (off[i] != (size_t)-1)
-                f[k].val = vals.data + off[i];
-        if (unch.len) {
-            f[n - 1].val = unch.data;
-            f[n - 1].len = unch.len;
-        }
-        if (spool_record(b, f, n) < 0)
-            rc = sl_err_set(err, SL_E_SOURCE, "table %s: could not spool a change (disk full?)",
-                            ts->t->name);
-    }
+    if (rc == -2)
+        return nomem(err);
+    if (rc < 0)
+        return sl_err_set(err, SL_E_SOURCE, "table %s: could not spool a change (disk full?)",
+                          ts->t->name);
+    b->rows++;
     b->to = st->txn_lsn;
     st->cycle_rows++;
-    sl_free(off);
-    sl_buf_free(&unch);
-    sl_buf_free(&vals);
-    return rc;
+    return 0;
 }
 
 /* TRUNCATE: the batch so far, then an empty whole table of its own. */
@@ -945,13 +890,32 @@ static int on_truncate(struct stream *st, struct table_state *ts, struct sl_err 
     if (!q)
         return nomem(err);
     ts->queue = q;
-    struct cdc_batch *b = batch_new(st->p, ts->t, st->txn_lsn);
+    struct cdc_batch *b = batch_new(st->txn_lsn);
     if (!b)
         return nomem(err);
     b->in.whole = 1;
     b->to = st->txn_lsn;
     q[ts->nqueue++] = b;
     st->cycle_rows++;
+    return 0;
+}
+
+/* An update that changes the primary key: an old key tuple ('K') comes
+ * only then; a whole old row ('O', REPLICA IDENTITY FULL) comes always,
+ * and then a key column differs. */
+static int key_moved(const struct table_state *ts, const struct sl_pgo_msg *m)
+{
+    const struct sl_pgo_tuple *o = &m->u.update.old_tuple, *n = &m->u.update.new_tuple;
+    if (m->u.update.old_kind != 'O')
+        return m->u.update.old_kind == 'K';
+    for (size_t k = 0; k < ts->t->primary_key.n; k++)
+        for (uint16_t i = 0; i < ts->nrel && i < o->ncols && i < n->ncols; i++) {
+            const struct sl_pgo_value *a = &o->vals[i], *b = &n->vals[i];
+            if (strcmp(ts->rel[i].name, ts->t->primary_key.items[k]) == 0 &&
+                (a->kind != b->kind || a->len != b->len ||
+                 (a->len && memcmp(a->data, b->data, a->len) != 0)))
+                return 1;
+        }
     return 0;
 }
 
@@ -985,25 +949,8 @@ static int on_message(struct stream *st, const struct sl_pgo_msg *m, struct sl_e
         ts = table_by_rel(st, m->u.update.oid);
         if (!ts || skip(st, ts))
             return 0;
-        if (m->u.update.old_kind == 'K' || (m->u.update.old_kind == 'O' &&
-                                            ts->t->primary_key.n)) {
-            /* the key may have changed: the old key goes, the new row comes */
-            int moved = m->u.update.old_kind == 'K';
-            if (m->u.update.old_kind == 'O') {
-                /* with REPLICA IDENTITY FULL the old row always comes: a move
-                 * only when a key column differs */
-                for (size_t k = 0; k < ts->t->primary_key.n && !moved; k++)
-                    for (size_t i = 0; i < ts->nrel && i < m->u.update.old_tuple.ncols; i++)
-                        if (strcmp(ts->rel[i].name, ts->t->primary_key.items[k]) == 0) {
-                            const struct sl_pgo_value *a = &m->u.update.old_tuple.vals[i],
-                                                      *b = &m->u.update.new_tuple.vals[i];
-                            moved |= a->kind != b->kind || a->len != b->len ||
-                                     (a->len && memcmp(a->data, b->data, a->len) != 0);
-                        }
-            }
-            if (moved && put_change(st, ts, 'D', &m->u.update.old_tuple, NULL, err) < 0)
-                return -1;
-        }
+        if (key_moved(ts, m) && put_change(st, ts, 'D', &m->u.update.old_tuple, NULL, err) < 0)
+            return -1;  /* the old key goes, the new row comes */
         return put_change(st, ts, 'U', &m->u.update.new_tuple,
                           m->u.update.old_kind == 'O' ? &m->u.update.old_tuple : NULL, err);
     case SL_PGO_DELETE:
@@ -1019,6 +966,17 @@ static int on_message(struct stream *st, const struct sl_pgo_msg *m, struct sl_e
     default:
         return 0;   /* Type, Origin, Message: nothing to load */
     }
+}
+
+/* The slot may let go of the WAL up to `at`: the warehouse holds it. */
+static int confirm(struct stream *st, sl_lsn at, struct sl_err *err)
+{
+    if (at <= st->confirmed)
+        return 0;
+    if (sl_pg_stream_confirm(&st->repl, at, 0, err) < 0)
+        return -1;
+    st->confirmed = at;
+    return 0;
 }
 
 /* Feed every batch of the cycle, table by table, then confirm its end.
@@ -1055,14 +1013,7 @@ static int flush_cycle(struct stream *st, struct sl_err *err)
     }
     st->cycle_rows = 0;
     clock_gettime(CLOCK_MONOTONIC, &st->cycle_start);
-    if (stalled)
-        return 1;
-    if (st->cycle_end > st->confirmed) {
-        if (sl_pg_stream_confirm(&st->repl, st->cycle_end, err) < 0)
-            return -1;
-        st->confirmed = st->cycle_end;
-    }
-    return 0;
+    return stalled ? 1 : confirm(st, st->cycle_end, err);
 }
 
 static int pending(const struct stream *st)
@@ -1082,13 +1033,21 @@ static int on_frame(struct stream *st, const unsigned char *buf, size_t len, str
     if (fr.kind == SL_PGO_KEEPALIVE) {
         if (!st->in_txn && !pending(st) && fr.end > st->known)
             st->known = fr.end;
-        if (fr.reply && sl_pg_stream_confirm(&st->repl, st->confirmed, err) < 0)
+        if (fr.reply && sl_pg_stream_confirm(&st->repl, st->confirmed, 0, err) < 0)
             return -1;
         return 0;
     }
     if (sl_pgo_decode(fr.data, fr.len, &st->scratch, &m, err) < 0)
         return -1;
     return on_message(st, &m, err);
+}
+
+/* The slot's stream, from where it has confirmed. */
+static int open_stream(struct stream *st, struct sl_err *err)
+{
+    if (connect_repl(&st->repl, st, err) < 0)
+        return -1;
+    return sl_pg_start_stream(&st->repl, st->pc->cdc.slot, 0, st->pc->cdc.publication, err);
 }
 
 /* Read the stream until the stop (serve) or until it has been read up to
@@ -1098,8 +1057,7 @@ static int pump(struct stream *st, sl_lsn until, struct sl_err *err)
     struct timespec idle;
     clock_gettime(CLOCK_MONOTONIC, &st->cycle_start);
     clock_gettime(CLOCK_MONOTONIC, &idle);
-    if (connect_repl(&st->repl, st, err) < 0 ||
-        sl_pg_start_stream(&st->repl, st->pc->cdc.slot, 0, st->pc->cdc.publication, err) < 0)
+    if (open_stream(st, err) < 0)
         return -1;
     for (;;) {
         char *buf = NULL;
@@ -1121,24 +1079,16 @@ static int pump(struct stream *st, sl_lsn until, struct sl_err *err)
                 int rc = flush_cycle(st, err);
                 if (rc != 0)
                     return rc;
-            } else if (st->known > st->confirmed && st->cycle_end <= st->known) {
-                /* nothing of ours up to here: the slot may move on */
-                st->cycle_end = st->known;
-                if (flush_cycle(st, err) < 0)
-                    return -1;
+            } else if (confirm(st, st->known, err) < 0) {
+                return -1;  /* nothing of ours up to here: the slot may move on */
             }
         }
         if (caught_up && !pending(st))
             return 0;
         if (r == 0 && !st->in_txn) {
             /* ask where the stream stands: the server answers with a keepalive */
-            unsigned char msg[34];
-            size_t n = sl_pgo_status_update(msg, st->confirmed, st->confirmed, st->confirmed,
-                                            sl_pgo_now(), 1);
-            if (PQputCopyData(st->repl.conn, (const char *)msg, (int)n) != 1 ||
-                PQflush(st->repl.conn) != 0)
-                return sl_pg_fail(&st->repl, NULL, err, "could not ask for the stream's position"),
-                       err->cls = SL_RETRY, -1;
+            if (sl_pg_stream_confirm(&st->repl, st->confirmed, 1, err) < 0)
+                return -1;
         }
         if (sl_stopping() && !st->in_txn)
             return pending(st) ? flush_cycle(st, err) : 0;
@@ -1160,6 +1110,7 @@ static int stream_init(struct stream *st, const struct sl_config *c,
     st->stats = stats;
     st->log.pipeline = p->name;
     sl_buf_init(&st->val);
+    sl_buf_init(&st->unch);
     st->admin = st->repl = (struct sl_pg){NULL, SL_E_SOURCE, NULL};
     st->conn = sl_config_connection(c, st->pc->connection);
     if (!st->conn)
@@ -1230,8 +1181,7 @@ static int collect_range(struct stream *st, sl_lsn to, struct sl_err *err)
 {
     struct timespec idle;
     clock_gettime(CLOCK_MONOTONIC, &idle);
-    if (connect_repl(&st->repl, st, err) < 0 ||
-        sl_pg_start_stream(&st->repl, st->pc->cdc.slot, 0, st->pc->cdc.publication, err) < 0)
+    if (open_stream(st, err) < 0)
         return -1;
     for (;;) {
         char *buf = NULL;
@@ -1263,13 +1213,8 @@ static int collect_range(struct stream *st, sl_lsn to, struct sl_err *err)
             if (rc < 0)
                 return -1;
             clock_gettime(CLOCK_MONOTONIC, &idle);
-        } else if (!st->in_txn) {
-            unsigned char msg[34];
-            size_t n = sl_pgo_status_update(msg, 0, 0, 0, sl_pgo_now(), 1);
-            if (PQputCopyData(st->repl.conn, (const char *)msg, (int)n) != 1 ||
-                PQflush(st->repl.conn) != 0)
-                return sl_pg_fail(&st->repl, NULL, err, "could not ask for the stream's position"),
-                       err->cls = SL_RETRY, -1;
+        } else if (!st->in_txn && sl_pg_stream_confirm(&st->repl, 0, 1, err) < 0) {
+            return -1;  /* 0: asks where the stream stands, confirms nothing */
         }
         if (since(&idle) > DRAIN_IDLE_S)
             return sl_err_retry(err, SL_E_SOURCE, "the slot did not bring the held range back"
@@ -1280,19 +1225,32 @@ static int collect_range(struct stream *st, sl_lsn to, struct sl_err *err)
 static int cdc_reopen(struct sl_source *s, const char *held, struct sl_batch_input **out,
                       struct sl_err *err)
 {
-    char from_txt[24] = "", to_txt[24] = "";
+    json_t *o = json_loads(held, 0, NULL), *r = json_object_get(o, "cdc");
+    if (o && !r) {
+        /* a first copy the gates held: read again whole (its cursor is
+         * unknown now, so the next run copies the table once more) */
+        json_decref(o);
+        if (sl_source_postgres.reopen(s->pg, held, out, err) < 0)
+            return -1;
+        (*out)->whole = 1;
+        (*out)->hash[0] = '\0';
+        (*out)->canonical = 1;
+        s->copy = *out;
+        return 0;
+    }
     sl_lsn from, to;
-    int whole = strstr(held, "\"whole\":true") != NULL;
-    const char *f = strstr(held, "\"from\":\""), *t = strstr(held, "\"to\":\"");
-    if (!f || !t || sscanf(f + 8, "%23[0-9A-F/]", from_txt) != 1 ||
-        sscanf(t + 6, "%23[0-9A-F/]", to_txt) != 1 || sl_lsn_parse(from_txt, &from) < 0 ||
-        sl_lsn_parse(to_txt, &to) < 0)
+    const char *ft = json_string_value(json_object_get(r, "from"));
+    const char *tt = json_string_value(json_object_get(r, "to"));
+    int whole = json_is_true(json_object_get(r, "whole"));
+    int bad = !ft || !tt || sl_lsn_parse(ft, &from) < 0 || sl_lsn_parse(tt, &to) < 0;
+    json_decref(o);
+    if (bad)
         return sl_err_set(err, SL_E_INPUT, "held batch \"%s\" is not a cdc batch", held);
     struct cdc_batch *b = NULL;
     const struct sl_pg_source_cfg *pc = cfg_of(s->p);
     if (whole) {
         /* a truncate: the table empty again */
-        if (!(b = batch_new(s->p, s->t, from)))
+        if (!(b = batch_new(from)))
             return nomem(err);
         b->in.whole = 1;
     } else {
@@ -1324,7 +1282,7 @@ static int cdc_reopen(struct sl_source *s, const char *held, struct sl_batch_inp
         stream_close(&st);
         if (rc < 0)
             return -1;
-        if (!b && !(b = batch_new(s->p, s->t, from)))
+        if (!b && !(b = batch_new(from)))
             return nomem(err);
     }
     b->from = from;
