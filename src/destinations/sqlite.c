@@ -1490,6 +1490,43 @@ static int rows_has(const struct sl_rows *r, const char *col)
     return 0;
 }
 
+/* A temporary trigger `name` that keeps, BEFORE each `event` (UPDATE,
+ * DELETE) on the table, the row as it was in the history table, unless
+ * this load wrote it. The batch id is sluice's own integer, never input. */
+static int hist_trigger(struct sqlite_dest *d, const struct load_state *l, const char *name,
+                        const char *event, const char *hist, const struct sl_rows *tc,
+                        struct sl_err *err)
+{
+    struct sl_buf b;
+    sl_buf_init(&b);
+    sl_buf_puts(&b, "CREATE TEMP TRIGGER ");
+    quote_ident(&b, name);
+    sl_buf_printf(&b, " BEFORE %s ON main.", event);
+    quote_ident(&b, l->name);
+    sl_buf_puts(&b, " WHEN OLD.");
+    quote_ident(&b, BATCH_COL);
+    /* IS NOT: a row an adopted table had before sluice has no batch (NULL),
+     * and is kept like any other */
+    sl_buf_printf(&b, " IS NOT %lld BEGIN INSERT INTO ", (long long)l->batch);
+    quote_ident(&b, hist);
+    sl_buf_puts(&b, " (");
+    for (size_t i = 0; i < tc->nrows; i++) {
+        quote_ident(&b, sl_rows_get(tc, i, 0));
+        sl_buf_puts(&b, ", ");
+    }
+    quote_ident(&b, REPLACED_COL);
+    sl_buf_puts(&b, ") VALUES (");
+    for (size_t i = 0; i < tc->nrows; i++) {
+        sl_buf_puts(&b, "OLD.");
+        quote_ident(&b, sl_rows_get(tc, i, 0));
+        sl_buf_puts(&b, ", ");
+    }
+    sl_buf_printf(&b, "%lld); END", (long long)l->batch);
+    int rc = run_buf(d, &b, err, "set up the history of table \"%s\"", l->table);
+    sl_buf_free(&b);
+    return rc;
+}
+
 /* Make the history table of table `name` exist with all of its columns,
  * then put the capture trigger on the table for this load. The batch id is
  * written into the trigger's SQL: it is sluice's own integer, never input. */
@@ -1557,52 +1594,13 @@ static int hist_begin(struct sqlite_dest *d, struct load_state *l, struct sl_err
         }
     }
 
-    sl_buf_reset(&b);
-    sl_buf_puts(&b, "CREATE TEMP TRIGGER ");
-    quote_ident(&b, HIST_TRIGGER);
-    sl_buf_puts(&b, " BEFORE UPDATE ON main.");
-    quote_ident(&b, l->name);
-    sl_buf_puts(&b, " WHEN OLD.");
-    quote_ident(&b, BATCH_COL);
-    /* IS NOT: a row an adopted table had before sluice has no batch (NULL),
-     * and is kept like any other */
-    sl_buf_printf(&b, " IS NOT %lld BEGIN INSERT INTO ", (long long)l->batch);
-    quote_ident(&b, hist);
-    sl_buf_puts(&b, " (");
-    for (size_t i = 0; i < tc.nrows; i++) {
-        quote_ident(&b, sl_rows_get(&tc, i, 0));
-        sl_buf_puts(&b, ", ");
-    }
-    quote_ident(&b, REPLACED_COL);
-    sl_buf_puts(&b, ") VALUES (");
-    for (size_t i = 0; i < tc.nrows; i++) {
-        sl_buf_puts(&b, "OLD.");
-        quote_ident(&b, sl_rows_get(&tc, i, 0));
-        sl_buf_puts(&b, ", ");
-    }
-    sl_buf_printf(&b, "%lld); END", (long long)l->batch);
-    if (run_buf(d, &b, err, "set up the history of table \"%s\"", l->table) < 0)
+    if (hist_trigger(d, l, HIST_TRIGGER, "UPDATE", hist, &tc, err) < 0)
         goto done;
     l->trigger = 1;
-    if (l->mode == SL_LOAD_CDC) {
-        /* the same trigger for the rows a delete removes */
-        char *upd = b.data ? strstr(b.data, " BEFORE UPDATE ON ") : NULL;
-        if (!upd) {
-            sl_err_nomem(err);
-            goto done;
-        }
-        struct sl_buf del;
-        sl_buf_init(&del);
-        sl_buf_puts(&del, "CREATE TEMP TRIGGER ");
-        quote_ident(&del, HIST_DEL_TRIGGER);
-        sl_buf_puts(&del, " BEFORE DELETE ON ");
-        sl_buf_puts(&del, upd + strlen(" BEFORE UPDATE ON "));
-        int rc = run_buf(d, &del, err, "set up the history of table \"%s\"", l->table);
-        sl_buf_free(&del);
-        if (rc < 0)
-            goto done;
-        l->del_trigger = 1;
-    }
+    /* cdc: the same for the rows a delete removes */
+    if (l->mode == SL_LOAD_CDC && hist_trigger(d, l, HIST_DEL_TRIGGER, "DELETE", hist, &tc, err) < 0)
+        goto done;
+    l->del_trigger = l->mode == SL_LOAD_CDC;
     ret = 0;
 done:
     sl_buf_free(&b);
