@@ -1495,7 +1495,7 @@ static int fill_unchanged(struct sl_dest *d, struct sl_err *err)
         sl_buf_reset(&sql);
         sl_buf_printf(&sql, "UPDATE %s s SET ", d->stage_q);
         sl_pg_quote_stored(&sql, c, strlen(c));
-        sl_buf_puts(&sql, " = coalesce((SELECT ARRAY[t.");
+        sl_buf_puts(&sql, " = (coalesce((SELECT ARRAY[t.");
         sl_pg_quote_stored(&sql, c, strlen(c));
         sl_buf_printf(&sql, "] FROM %s t", d->stage_q);
         key_match(&sql, ld, " WHERE ");
@@ -1505,7 +1505,7 @@ static int fill_unchanged(struct sl_dest *d, struct sl_err *err)
         sl_pg_quote_stored(&sql, c, strlen(c));
         sl_buf_printf(&sql, "] FROM %s t", d->target_q);
         key_match(&sql, ld, " WHERE ");
-        sl_buf_printf(&sql, "))[1] WHERE s.\"%s\" ? $1", SL_CDC_UNCHANGED_COL);
+        sl_buf_printf(&sql, ")))[1] WHERE s.\"%s\" ? $1", SL_CDC_UNCHANGED_COL);
         const char *p[] = {c};
         rc = sql.oom ? sl_err_set(err, SL_E_NOMEM, "out of memory")
                      : pg_exec(d, sql.data, 1, p, NULL, err);

@@ -216,7 +216,7 @@ struct repair {
 static enum sl_load_mode load_mode(const struct sl_table_cfg *t, const struct sl_batch_input *b)
 {
     switch (t->kind) {
-    case SL_KIND_CDC: return b->whole ? SL_LOAD_SNAPSHOT : SL_LOAD_CDC;
+    case SL_KIND_CDC: return b->whole ? SL_LOAD_SNAPSHOT : b->upsert ? SL_LOAD_UPSERT : SL_LOAD_CDC;
     case SL_KIND_VERSIONED: return SL_LOAD_VERSIONED;
     case SL_KIND_SNAPSHOT: return SL_LOAD_SNAPSHOT;
     case SL_KIND_INCREMENTAL:
@@ -2408,8 +2408,14 @@ static int feed_held(struct sl_feed *f, int64_t *batch, struct sl_err *err)
     return sl_ledger_first_quarantined(&f->tr.ledger, f->tr.t->name, batch, err);
 }
 
+static int feed_columns(struct sl_feed *f, struct sl_schema *out, struct sl_err *err)
+{
+    memset(out, 0, sizeof *out);
+    return f->tr.dops->describe(f->tr.dest, f->tr.t->name, out, err);
+}
+
 const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close,
-                                         feed_cursor, feed_held};
+                                         feed_cursor, feed_held, feed_columns};
 
 void sl_feed_close(struct sl_feed *f)
 {

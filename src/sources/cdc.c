@@ -189,6 +189,7 @@ struct sl_reader {
     size_t *off;            /* per field: its value's offset in data */
     size_t cap;
     struct sl_buf data;
+    struct sl_buf unch;     /* the unchanged list, widened by add_unspoken */
     long index;
 };
 
@@ -196,6 +197,73 @@ static int cut_short(struct sl_reader *r, struct sl_err *err)
 {
     return sl_err_set(err, SL_E_SOURCE, "%s: spool record %ld is cut short", r->b->in.ref,
                       r->index);
+}
+
+static int is_named(const struct sl_field *f, const char *name)
+{
+    return f->name_len == strlen(name) && memcmp(f->name, name, f->name_len) == 0;
+}
+
+/* Columns of the batch a change does not speak of (its relation had no such
+ * column then, or has it no more) go on its unchanged list: the stored
+ * value stays, as for an unchanged TOASTed value. -1 = out of memory. */
+static int add_unspoken(struct sl_reader *r, uint32_t *n)
+{
+    const struct sl_schema *s = &r->b->schema;
+    size_t want = s->ncols, have = 0;
+    int unch = -1;
+    if (sl_schema_find(s, SL_DELETED_AT_COL) >= 0)
+        want--;
+    for (uint32_t i = 0; i < *n; i++) {
+        const struct sl_field *f = &r->fields[i];
+        if (is_named(f, SL_CDC_UNCHANGED_COL))
+            unch = (int)i;
+        else if (!is_named(f, SL_CDC_OP_COL) && !is_named(f, SL_DELETED_AT_COL))
+            have++;
+    }
+    if (have >= want || (*n && r->fields[0].len == 1 && r->fields[0].val[0] == 'D'))
+        return 0;
+    sl_buf_reset(&r->unch);
+    if (unch >= 0 && r->fields[unch].len > 1)    /* its own list, "]" cut off */
+        sl_buf_append(&r->unch, r->fields[unch].val, r->fields[unch].len - 1);
+    for (size_t c = 0; c < s->ncols; c++) {
+        const char *name = s->cols[c].name;
+        int seen = strcmp(name, SL_DELETED_AT_COL) == 0;
+        for (uint32_t i = 0; i < *n && !seen; i++)
+            seen = is_named(&r->fields[i], name);
+        if (seen)
+            continue;
+        sl_buf_puts(&r->unch, r->unch.len ? ",\"" : "[\"");
+        for (const char *p = name; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sl_buf_putc(&r->unch, '\\');
+            sl_buf_putc(&r->unch, *p);
+        }
+        sl_buf_putc(&r->unch, '"');
+    }
+    sl_buf_putc(&r->unch, ']');
+    if (r->unch.oom)
+        return -1;
+    if (unch < 0) {
+        if (*n >= r->cap) {
+            struct sl_field *f = sl_realloc(r->fields, (*n + 1) * sizeof *f);
+            if (!f)
+                return -1;
+            r->fields = f;
+            size_t *o = sl_realloc(r->off, (*n + 1) * sizeof *o);
+            if (!o)
+                return -1;
+            r->off = o;
+            r->cap = *n + 1;
+        }
+        unch = (int)(*n)++;
+        r->fields[unch] = (struct sl_field){SL_CDC_UNCHANGED_COL, strlen(SL_CDC_UNCHANGED_COL),
+                                            "", 0, 0, SL_LEX_RAW, r->index, (long)unch + 1};
+    }
+    r->fields[unch].val = r->unch.data;
+    r->fields[unch].len = r->unch.len;
+    r->fields[unch].is_null = 0;
+    return 0;
 }
 
 static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *err)
@@ -240,6 +308,8 @@ static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *er
     for (uint32_t i = 0; i < n; i++)
         if (!r->fields[i].is_null)
             r->fields[i].val = r->data.data + r->off[i];
+    if (add_unspoken(r, &n) < 0)
+        return nomem(err);
     rec->fields = r->fields;
     rec->nfields = n;
     rec->line = r->index;
@@ -254,6 +324,7 @@ static void rd_close(struct sl_reader *r)
     sl_free(r->fields);
     sl_free(r->off);
     sl_buf_free(&r->data);
+    sl_buf_free(&r->unch);
     sl_free(r);
 }
 
@@ -316,6 +387,7 @@ static int cdc_open_rows(struct sl_source *s, struct sl_batch_input *b, struct s
         return nomem(err);
     rd->b = cb;
     sl_buf_init(&rd->data);
+    sl_buf_init(&rd->unch);
     if (fseek(cb->spool, 0, SEEK_SET) != 0) {
         rd_close(rd);
         return sl_err_set(err, SL_E_SOURCE, "%s: could not rewind its spool", b->ref);
@@ -362,6 +434,11 @@ static int cdc_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outcom
 static int cdc_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
                     struct sl_err *err)
 {
+    if (b == s->copy && b->upsert) {
+        /* a backfill: read whole again on release, merged by key */
+        *held = sl_strdup("{\"cdc\":{\"backfill\":true}}");
+        return *held ? 0 : nomem(err);
+    }
     if (b == s->copy)
         return sl_source_postgres.hold(s->pg, b, held, err);
     struct cdc_batch *cb = b->priv;
@@ -403,6 +480,7 @@ static int cdc_keys_batch(struct sl_source *s, const char *const *key, size_t nk
 /* A column of the relation as the stream has it. */
 struct rel_col {
     char *name;             /* as it loads (a _sluice_ name gets _source) */
+    const char *orig;       /* as the source names it (inside name) */
     enum sl_type type;
     uint32_t oid;
 };
@@ -412,12 +490,17 @@ struct table_state {
     struct sl_feed *feed;
     const struct sl_table_cfg *t;
     char *qualified;        /* "schema.table" as the stream names it */
+    char *quoted;           /* the same, quoted for SQL */
     sl_lsn cursor;          /* transactions with a commit LSN below it are in already */
     uint32_t relid;
     struct rel_col *rel;
     size_t nrel;
     struct cdc_batch **queue;   /* this cycle's batches, in order */
     size_t nqueue;
+    struct sl_schema wh;    /* the warehouse table's columns (none before its copy) */
+    char *backfill;         /* a column new in the stream whose rows hold values no
+                             * change carried (a default): why the table is read
+                             * again before its next batch; NULL = no need */
 };
 
 struct stream {
@@ -434,6 +517,9 @@ struct stream {
     struct sl_pgo_scratch scratch;
     struct sl_buf val;      /* a value made canonical */
     struct sl_buf unch;     /* a change's unchanged columns, as JSON */
+    struct sl_rows moved;   /* a moved row's unchanged values, read from the source */
+    struct sl_pgo_value *movedv;    /* its tuple, those values filled in */
+    size_t nmovedv;
     int in_txn;
     sl_lsn txn_lsn;         /* the open transaction's commit LSN (Begin's final LSN) */
     int64_t txn_time;
@@ -461,6 +547,9 @@ static void table_state_free(struct table_state *ts)
         batch_free(ts->queue[i]);
     sl_free(ts->queue);
     sl_free(ts->qualified);
+    sl_free(ts->quoted);
+    sl_schema_free(&ts->wh);
+    sl_free(ts->backfill);
 }
 
 static void stream_close(struct stream *st)
@@ -478,6 +567,8 @@ static void stream_close(struct stream *st)
     sl_pgo_scratch_free(&st->scratch);
     sl_buf_free(&st->val);
     sl_buf_free(&st->unch);
+    sl_rows_free(&st->moved);
+    sl_free(st->movedv);
 }
 
 static int connect_admin(struct stream *st, struct sl_err *err)
@@ -597,6 +688,84 @@ static int feed(struct stream *st, struct table_state *ts, struct sl_batch_input
     return ts->src->outcome == SL_OUT_COMMITTED || ts->src->outcome == SL_OUT_DUPLICATE ? 0 : 1;
 }
 
+/* The table as the warehouse has it now. */
+static int read_wh_columns(struct stream *st, struct table_state *ts, struct sl_err *err)
+{
+    sl_schema_free(&ts->wh);
+    return st->sink->columns(ts->feed, &ts->wh, err) < 0 ? -1 : 0;
+}
+
+/* A copy read to be merged by key: no cursor of its own (the stream goes
+ * on from where it is, its changes landing on rows at least as new). */
+static void backfill_batch(struct sl_batch_input *b)
+{
+    b->whole = 0;
+    b->upsert = 1;
+    b->hash[0] = '\0';
+    b->canonical = 1;
+    sl_free(b->cursor_after);
+    b->cursor_after = NULL;
+}
+
+/* The source table's column `col` (relation oid `rel`) exists still and
+ * some row holds a value in it: then rows the stream never sent a change
+ * for have one (a default, a rewrite), and the table must be read again. */
+static const char COLUMN_NOW_SQL[] =
+    "SELECT format('SELECT EXISTS (SELECT 1 FROM ONLY %s WHERE %I IS NOT NULL)',"
+    " a.attrelid::regclass, a.attname) FROM pg_attribute a"
+    " WHERE a.attrelid = ($1::json->>0)::oid AND a.attname = $1::json->>1"
+    " AND a.attnum > 0 AND NOT a.attisdropped";
+
+static int column_has_values(struct stream *st, uint32_t rel, const char *col, int *yes,
+                             struct sl_err *err)
+{
+    *yes = 0;
+    char num[16];
+    snprintf(num, sizeof num, "%u", rel);
+    json_t *a = json_pack("[s,s]", num, col);
+    char *param = a ? json_dumps(a, JSON_COMPACT) : NULL, *probe = NULL, *v = NULL;
+    json_decref(a);
+    if (!param)
+        return nomem(err);
+    int rc = connect_admin(st, err);
+    if (rc == 0)
+        rc = sl_pg_value(&st->admin, COLUMN_NOW_SQL, param, &probe, err);
+    if (rc == 0 && probe)
+        rc = sl_pg_value(&st->admin, probe, NULL, &v, err);
+    *yes = v && strcmp(v, "t") == 0;
+    free(param);
+    sl_free(probe);
+    sl_free(v);
+    return rc;
+}
+
+/* Read the table again and merge it by key, before its changes of this
+ * cycle: the batch that brings the new column through the gates. */
+static int backfill(struct stream *st, struct table_state *ts, struct sl_err *err)
+{
+    struct sl_batch_input *b = NULL;
+    sl_log(SL_LOG_INFO, &ts->src->log, "reading the table again: %s", ts->backfill);
+    /* a fresh read of the source table, with the columns it has now */
+    struct sl_source *s = ts->src;
+    sl_source_postgres.close(s->pg);
+    s->pg = NULL;
+    sl_schema_free(&s->cols);
+    if (sl_source_postgres.open(&s->pg, st->c, st->p, ts->t, err) < 0 ||
+        sl_source_postgres.schema(s->pg, NULL, &s->cols, err) < 0)
+        return -1;
+    int got = sl_source_postgres.next_batch(ts->src->pg, &b, err);
+    if (got != 1)
+        return got == 0 ? sl_err_set(err, SL_E_INTERNAL, "no copy of table %s", ts->t->name)
+                        : -1;
+    backfill_batch(b);
+    ts->src->copy = b;
+    if (feed(st, ts, b))
+        return 1;
+    sl_free(ts->backfill);
+    ts->backfill = NULL;
+    return read_wh_columns(st, ts, err);
+}
+
 /* A table's first copy, in the snapshot of a temporary slot made now. */
 static int first_copy(struct stream *st, struct table_state *ts, struct sl_err *err)
 {
@@ -687,6 +856,8 @@ static int open_tables(struct stream *st, struct sl_err *err)
             if (rc != 0)
                 return rc;
         }
+        if (read_wh_columns(st, ts, err) < 0)
+            return -1;
     }
     return 0;
 }
@@ -732,6 +903,14 @@ static int on_relation(struct stream *st, const struct sl_pgo_msg *m, struct sl_
     sl_free(ts->rel);
     ts->nrel = 0;
     ts->relid = m->u.relation.oid;
+    struct sl_buf qn;
+    sl_buf_init(&qn);
+    sl_pg_quote_ident(&qn, m->u.relation.nspname, strlen(m->u.relation.nspname));
+    sl_buf_putc(&qn, '.');
+    sl_pg_quote_ident(&qn, m->u.relation.relname, strlen(m->u.relation.relname));
+    sl_free(ts->quoted);
+    if (!(ts->quoted = sl_buf_steal(&qn)))
+        return nomem(err);
     ts->rel = sl_calloc(m->u.relation.ncols ? m->u.relation.ncols : 1, sizeof *ts->rel);
     if (!ts->rel)
         return nomem(err);
@@ -740,13 +919,28 @@ static int on_relation(struct stream *st, const struct sl_pgo_msg *m, struct sl_
         struct rel_col *rc = &ts->rel[ts->nrel++];
         struct sl_buf as;
         sl_buf_init(&as);
-        sl_buf_printf(&as, "%s%s", sl_reserved_column(c->name) ? "_source" : "", c->name);
+        int prefixed = sl_reserved_column(c->name);
+        sl_buf_printf(&as, "%s%s", prefixed ? "_source" : "", c->name);
         rc->name = sl_buf_steal(&as);
         if (!rc->name)
             return nomem(err);
+        rc->orig = rc->name + (prefixed ? strlen("_source") : 0);
         rc->oid = c->type_oid;
         long k = sl_schema_find(&ts->src->cols, rc->name);
         rc->type = k >= 0 ? ts->src->cols.cols[k].type : oid_type(c->type_oid);
+        if (!ts->wh.ncols || ts->backfill || sl_schema_find(&ts->wh, rc->name) >= 0)
+            continue;
+        int values;
+        if (column_has_values(st, m->u.relation.oid, c->name, &values, err) < 0)
+            return -1;
+        if (values) {
+            struct sl_buf why;
+            sl_buf_init(&why);
+            sl_buf_printf(&why, "column \"%s\" is new, and rows no change was streamed for"
+                          " hold values in it", c->name);
+            if (!(ts->backfill = sl_buf_steal(&why)))
+                return nomem(err);
+        }
     }
     return 0;
 }
@@ -821,6 +1015,85 @@ static void commit_time(const struct stream *st, char out[40])
     gmtime_r(&secs, &tm);
     size_t k = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
     snprintf(out + k, 40 - k, ".%06ldZ", (long)(st->txn_time % 1000000 + 1000000) % 1000000);
+}
+
+/* An update that moved the key and left TOASTed values out (REPLICA IDENTITY
+ * DEFAULT: the old row has only the key): the stored row is under the old
+ * key, so the values are read from the source's row under the new one, as
+ * it is now. A row changed since gets those changes later in the stream
+ * (so the values converge); one deleted since keeps NULL until its delete
+ * comes. *out = tup, or st->movedv's tuple with the values filled in. */
+static int fill_moved(struct stream *st, struct table_state *ts, const struct sl_pgo_tuple *tup,
+                      struct sl_pgo_tuple *out, struct sl_err *err)
+{
+    *out = *tup;
+    struct sl_buf sql;
+    size_t nparam = 0;
+    const char *params[32];
+    sl_buf_init(&sql);
+    sl_buf_puts(&sql, "SELECT ");
+    int any = 0;
+    for (uint16_t i = 0; i < tup->ncols; i++)
+        if (tup->vals[i].kind == SL_PGO_UNCHANGED) {
+            if (any++)
+                sl_buf_puts(&sql, ", ");
+            sl_pg_quote_ident(&sql, ts->rel[i].orig, strlen(ts->rel[i].orig));
+            sl_buf_puts(&sql, "::text");
+        }
+    if (!any) {
+        sl_buf_free(&sql);
+        return 0;
+    }
+    sl_buf_printf(&sql, " FROM ONLY %s WHERE ", ts->quoted);
+    for (size_t k = 0; k < ts->t->primary_key.n; k++)
+        for (uint16_t i = 0; i < tup->ncols; i++) {
+            if (strcmp(ts->rel[i].name, ts->t->primary_key.items[k]) != 0)
+                continue;
+            if (nparam == sizeof params / sizeof params[0] || tup->vals[i].kind != SL_PGO_TEXT) {
+                sl_buf_free(&sql);
+                return sl_err_set(err, SL_E_SOURCE, "table %s: a moved key without its values",
+                                  ts->t->name);
+            }
+            /* the value as text, NUL-terminated for libpq */
+            params[nparam] = sl_strndup(tup->vals[i].data, tup->vals[i].len);
+            if (!params[nparam]) {
+                sl_buf_free(&sql);
+                return nomem(err);
+            }
+            if (nparam)
+                sl_buf_puts(&sql, " AND ");
+            sl_pg_quote_ident(&sql, ts->rel[i].orig, strlen(ts->rel[i].orig));
+            sl_buf_printf(&sql, " = $%zu", ++nparam);
+        }
+    sl_rows_free(&st->moved);
+    int rc = sql.oom ? nomem(err) : connect_admin(st, err);
+    if (rc == 0)
+        rc = sl_pg_exec(&st->admin, sql.data, (int)nparam, params, &st->moved, err,
+                        "could not read a moved row's unchanged values");
+    for (size_t k = 0; k < nparam; k++)
+        sl_free((char *)params[k]);
+    sl_buf_free(&sql);
+    if (rc < 0)
+        return -1;
+    if (st->nmovedv < tup->ncols) {
+        struct sl_pgo_value *v = sl_realloc(st->movedv, tup->ncols * sizeof *v);
+        if (!v)
+            return nomem(err);
+        st->movedv = v;
+        st->nmovedv = tup->ncols;
+    }
+    size_t col = 0;
+    for (uint16_t i = 0; i < tup->ncols; i++) {
+        st->movedv[i] = tup->vals[i];
+        if (tup->vals[i].kind != SL_PGO_UNCHANGED)
+            continue;
+        const char *v = st->moved.nrows ? sl_rows_get(&st->moved, 0, col) : NULL;
+        col++;
+        st->movedv[i] = v ? (struct sl_pgo_value){SL_PGO_TEXT, v, strlen(v)}
+                          : (struct sl_pgo_value){SL_PGO_NULL, NULL, 0};
+    }
+    out->vals = st->movedv;
+    return 0;
 }
 
 /* A change as a record: its op, what it left out, a soft delete's time,
@@ -952,8 +1225,16 @@ static int on_message(struct stream *st, const struct sl_pgo_msg *m, struct sl_e
         ts = table_by_rel(st, m->u.update.oid);
         if (!ts || skip(st, ts))
             return 0;
-        if (key_moved(ts, m) && put_change(st, ts, 'D', &m->u.update.old_tuple, NULL, err) < 0)
-            return -1;  /* the old key goes, the new row comes */
+        if (key_moved(ts, m)) {
+            /* the old key goes, the new row comes */
+            struct sl_pgo_tuple nt = m->u.update.new_tuple;
+            if (put_change(st, ts, 'D', &m->u.update.old_tuple, NULL, err) < 0 ||
+                (m->u.update.old_kind == 'K' && fill_moved(st, ts, &m->u.update.new_tuple,
+                                                           &nt, err) < 0))
+                return -1;
+            return put_change(st, ts, 'U', &nt,
+                              m->u.update.old_kind == 'O' ? &m->u.update.old_tuple : NULL, err);
+        }
         return put_change(st, ts, 'U', &m->u.update.new_tuple,
                           m->u.update.old_kind == 'O' ? &m->u.update.old_tuple : NULL, err);
     case SL_PGO_DELETE:
@@ -990,6 +1271,12 @@ static int flush_cycle(struct stream *st, struct sl_err *err)
     int stalled = 0;
     for (size_t i = 0; i < st->ntabs; i++) {
         struct table_state *ts = &st->tabs[i];
+        if (!stalled && ts->backfill) {
+            int r = backfill(st, ts, err);
+            if (r < 0)
+                return -1;
+            stalled = r;
+        }
         for (size_t k = 0; k < ts->nqueue; k++) {
             struct cdc_batch *b = ts->queue[k];
             ts->queue[k] = NULL;
@@ -1022,7 +1309,7 @@ static int flush_cycle(struct stream *st, struct sl_err *err)
 static int pending(const struct stream *st)
 {
     for (size_t i = 0; i < st->ntabs; i++)
-        if (st->tabs[i].nqueue)
+        if (st->tabs[i].nqueue || st->tabs[i].backfill)
             return 1;
     return 0;
 }
@@ -1238,6 +1525,14 @@ static int cdc_reopen(struct sl_source *s, const char *held, struct sl_batch_inp
         (*out)->whole = 1;
         (*out)->hash[0] = '\0';
         (*out)->canonical = 1;
+        s->copy = *out;
+        return 0;
+    }
+    if (json_is_true(json_object_get(r, "backfill"))) {
+        json_decref(o);
+        if (sl_source_postgres.reopen(s->pg, "{\"whole\":true}", out, err) < 0)
+            return -1;
+        backfill_batch(*out);
         s->copy = *out;
         return 0;
     }

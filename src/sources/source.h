@@ -39,6 +39,8 @@ struct sl_batch_input {
                              * is skipped, so a retried event lands once */
     int whole;              /* the whole table, as of one moment (a cdc table's first
                              * copy): loaded as a snapshot, replacing what is stored */
+    int upsert;             /* rows of the source merged by primary key, nothing
+                             * deleted (a cdc table's backfill of a new column) */
     int replay;             /* events out of the dead letter table (`sluice replay`):
                              * event() names the row each one replays */
     void *priv;             /* the source's own */
@@ -124,6 +126,8 @@ struct sl_sink {
      * none yet), and its first batch in quarantine (0 = none). */
     int (*cursor)(struct sl_feed *f, char **out, struct sl_err *err);
     int (*held)(struct sl_feed *f, int64_t *batch, struct sl_err *err);
+    /* The warehouse table's columns: 1 = *out holds them, 0 = no table yet. */
+    int (*columns)(struct sl_feed *f, struct sl_schema *out, struct sl_err *err);
 };
 
 struct sl_source_ops {
