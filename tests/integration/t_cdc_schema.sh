@@ -11,6 +11,8 @@
 #                reconcile --repair then brings it level with the source
 #   reject       a held batch rejected: the stream goes on past it, its
 #                changes do not come again
+#   added_later  a table added to a pipeline's config later is copied in a
+#                snapshot of its own, added to the publication, then streamed
 #   long_txn     a transaction opened first and committed last, read by cdc
 #                and by an incremental pipeline with a 1 s boundary side by
 #                side: cdc has its row, incremental passed it by for good
@@ -167,6 +169,23 @@ check "reject: the stream goes on past it" "0|1" \
 run to_pg
 check "reject: its changes do not come again" "0|" \
   "$(dst "SELECT (SELECT count(*) FROM g WHERE id = 11) || '|' || coalesce((SELECT string_agg(id::text, ',') FROM _sluice.batches WHERE table_name = 'g' AND state = 'quarantined'), '')")"
+
+# ---- added_later ----
+src "CREATE TABLE late (id int PRIMARY KEY, v text)"
+src "INSERT INTO late SELECT g, 'v' || g FROM generate_series(1, 500) g"
+run to_pg
+src "UPDATE late SET v = 'before it was added' WHERE id <= 10"
+sed -i "s|      - { name: r, kind: cdc, primary_key: \[id\], deletes: hard }|&\n      - { name: late, kind: cdc, primary_key: [id] }|" "$W/cdc.yaml"
+run to_pg
+check "added_later: copied whole" "500|10" \
+  "$(dst "SELECT count(*) || '|' || count(*) FILTER (WHERE v = 'before it was added') FROM late")"
+check "added_later: in the publication now" 1 \
+  "$(src "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'sl_s_$TAG' AND tablename = 'late'")"
+src "DELETE FROM late WHERE id > 400"
+src "UPDATE late SET v = 'streamed' WHERE id = 1"
+run to_pg
+check "added_later: then streamed" "400|streamed" "$(dst "SELECT count(*) || '|' || (SELECT v FROM late WHERE id = 1) FROM late")"
+in_sync added_later late t r
 
 # ---- long_txn ----
 run inc l_cdc
