@@ -218,6 +218,20 @@ static struct block source_sub(const struct sl_pipeline_cfg *p, const struct sl_
     return (struct block){title, bl->keys, given ? base + bl->offset : NULL, 0, NULL, NULL, NULL};
 }
 
+/* What the source says of table t; with --offline the source is not
+ * looked at, and the line says so. */
+static void table_plan(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t, int offline, struct sl_table_plan *tp)
+{
+    tp->cursor_unique = -1;
+    tp->line[0] = '\0';
+    if (!offline)
+        p->source_ops->plan(c, p, t, tp);
+    else if (t->kind == SL_KIND_INCREMENTAL)
+        snprintf(tp->line, sizeof tp->line, "cursor: whether it is unique is not looked at"
+                 " (--offline)");
+}
+
 /* ---- plan as JSON ---- */
 
 static json_t *gates_json(const struct sl_table_cfg *t, int verbose)
@@ -259,7 +273,7 @@ static json_t *probe_json(const struct sl_probe *pr)
 
 /* probes: per pipeline, what its source said (NULL: not looked at) */
 static json_t *plan_json(const struct sl_config *c, const struct sl_probe *const *probes,
-                         int verbose)
+                         int verbose, int offline)
 {
     json_t *root = json_object(), *conns = json_array(), *pipes = json_array(),
            *alerts = json_array();
@@ -318,7 +332,7 @@ static json_t *plan_json(const struct sl_config *c, const struct sl_probe *const
             json_object_set_new(tj, "gate_settings", gates_json(t, verbose));
             if (p->source_ops->plan && t->kind == SL_KIND_INCREMENTAL) {
                 struct sl_table_plan tp;
-                p->source_ops->plan(c, p, t, &tp);
+                table_plan(c, p, t, offline, &tp);
                 json_object_set_new(tj, "cursor_unique", tp.cursor_unique < 0
                                                              ? json_null()
                                                              : json_boolean(tp.cursor_unique));
@@ -388,7 +402,7 @@ static const char *stored_note(const struct sl_pipeline_cfg *p, const char *name
 }
 
 static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        const struct sl_table_cfg *t, int verbose)
+                        const struct sl_table_cfg *t, int verbose, int offline)
 {
     char note[640];
     printf("  table %s%s: %s", t->name, stored_note(p, t->name, 1, note, sizeof note),
@@ -427,7 +441,7 @@ static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg 
     }
     if (p->source_ops->plan) {
         struct sl_table_plan tp;
-        p->source_ops->plan(c, p, t, &tp);
+        table_plan(c, p, t, offline, &tp);
         if (tp.line[0])
             printf("    %s\n", tp.line);
     }
@@ -514,7 +528,7 @@ static void print_plan(const struct sl_config *c, const struct sl_probe *const *
             print_block("  ", &sub, verbose, 0);
         }
         for (size_t j = 0; j < p->ntables; j++)
-            print_table(c, p, &p->tables[j], verbose);
+            print_table(c, p, &p->tables[j], verbose, offline);
         print_probe(p, probes[i], offline);
     }
 }
@@ -571,7 +585,7 @@ int sl_cmd_check(int argc, char **argv)
     if (!o.offline)
         bad = probe_sources(c, probes, at);
     if (o.json) {
-        json_t *j = plan_json(c, at, o.verbose);
+        json_t *j = plan_json(c, at, o.verbose, o.offline);
         json_object_set_new(j, "offline", json_boolean(o.offline));
         char *s = json_dumps(j, JSON_INDENT(2));
         printf("%s\n", s ? s : "{}");

@@ -625,10 +625,11 @@ static int first_copy(struct stream *st, struct table_state *ts, struct sl_err *
         rc = sl_pg_create_slot(&r, name, 1, 1, &made, err);
     if (rc == 0 && sl_pg_source_use_snapshot(ts->src->pg, made.snapshot) < 0)
         rc = sl_err_set(err, SL_E_SOURCE, "the slot exported no usable snapshot");
-    if (rc == 0 && (rc = sl_source_postgres.next_batch(ts->src->pg, &b, err)) != 1)
-        rc = rc == 0 ? sl_err_set(err, SL_E_INTERNAL, "no copy of table %s", ts->t->name) : -1;
-    else
-        rc = 0;
+    if (rc == 0) {
+        int got = sl_source_postgres.next_batch(ts->src->pg, &b, err);
+        rc = got == 1 ? 0 : got == 0 ? sl_err_set(err, SL_E_INTERNAL, "no copy of table %s",
+                                                  ts->t->name) : -1;
+    }
     if (rc == 0) {
         sl_lsn_format(made.consistent, at);
         b->whole = 1;
