@@ -208,7 +208,7 @@ static void probe_role(const struct sl_rows *role, const struct sl_connection_cf
     struct sl_err e;
     char why[1024];
     sl_err_clear(&e);
-    if (sl_pg_connect_repl(&r, conn->url, conn->password, "sluice check", timeout, why,
+    if (sl_pg_connect_repl(&r, conn->url, conn->password, "sluice", timeout, why,
                            sizeof why) < 0)
         sl_probe_add(out, "replication_connection", NULL, SL_PROBE_MISSING, NULL,
                      "a replication connection (replication=database) was refused: %s", why);
@@ -536,7 +536,7 @@ int sl_cdc_probe(const struct sl_config *c, const struct sl_pipeline_cfg *p, str
     if (!conn)
         return sl_err_set(err, SL_E_CONFIG, "pipeline \"%s\": no connection \"%s\"", p->name,
                           pc->connection);
-    if (!admin->conn && sl_pg_connect(admin, conn->url, conn->password, "sluice check", timeout,
+    if (!admin->conn && sl_pg_connect(admin, conn->url, conn->password, "sluice", timeout,
                                       why, sizeof why) < 0)
         return sl_err_retry(err, SL_E_SOURCE, "source \"%s\": could not connect: %s",
                             pc->connection, why);

@@ -18,11 +18,15 @@
 #                             DEFAULT) refused; the source itself refuses its
 #                             updates meanwhile; FULL: ok with a warning, and
 #                             its updates and deletes reach the warehouse
+#   identity_nothing          REPLICA IDENTITY NOTHING refused (DEFAULT is the
+#                             fix: the primary key is primary_key); the source
+#                             itself refuses its deletes meanwhile
 #   key_outside_identity      primary_key naming a column outside the replica
 #                             identity: refused
 #   publication_lacks_table   a table not in the publication, which the role
 #                             may not add: ALTER PUBLICATION ... ADD TABLE;
-#                             a column list: refused
+#                             a column list, a row filter, a publication
+#                             of inserts only: refused
 #   owner_makes_publication   a role owning its tables: without CREATE on the
 #                             database refused (GRANT CREATE); with it sluice
 #                             creates the publication, then adds a table the
@@ -30,8 +34,10 @@
 #   slot_refused              a slot of plugin test_decoding, a pgoutput slot
 #                             of another database: refused; dropped: ok
 #   unreachable               a source nothing listens for: a missing connect
-#                             line with libpq's reason, exit 2, at once
-#   offline                   --offline does not look (exit 0, says so)
+#                             line with libpq's reason, exit 2, at once; one
+#                             that never answers: after the 5 s timeout
+#   offline                   --offline does not look (exit 0, says so), at
+#                             an incremental table's cursor either
 #   wal_level_replica         a cluster of the test's own with wal_level
 #                             replica, no slot and no WAL sender, pg_hba.conf
 #                             without a replication line: refused; the fixes
@@ -260,6 +266,24 @@ sluice run "$T_DIR/notes.yaml"
 check "no_primary_key: updates and deletes of a FULL table reach the warehouse" "4|changed|0" \
   "$(lite "$T_DIR/notes.db" "SELECT (SELECT count(*) FROM notes), (SELECT b FROM notes WHERE a = 1), (SELECT count(*) FROM notes WHERE a = 2)")"
 
+# ---- identity_nothing ----
+src "CREATE TABLE public.quiet (id int PRIMARY KEY); INSERT INTO public.quiet VALUES (1);
+     ALTER TABLE public.quiet REPLICA IDENTITY NOTHING; GRANT SELECT ON public.quiet TO $R_OK;
+     CREATE PUBLICATION ck_quiet FOR TABLE public.quiet"
+cfg quiet.yaml "$R_OK" "${SLOT}_quiet" ck_quiet '{ name: quiet, kind: cdc, primary_key: [id] }'
+sluice check "$T_DIR/quiet.yaml"
+check "identity_nothing: exit 2" 2 "$RC"
+has_line "identity_nothing: refused" missing replica_identity "public.quiet has REPLICA IDENTITY NOTHING"
+check "identity_nothing: the fix" "ALTER TABLE public.quiet REPLICA IDENTITY DEFAULT;" "$(fix_of replica_identity public.quiet)"
+set +e
+DEL=$(psql -qXAt -d "$SRC_DB" -c "DELETE FROM public.quiet" 2>&1)
+set -e
+check_contains "identity_nothing: meanwhile the source refuses its deletes" \
+  'cannot delete from table "quiet" because it does not have a replica identity and publishes deletes' "$DEL"
+apply_fixes "$SRC_DB"
+sluice check "$T_DIR/quiet.yaml"
+all_ok "identity_nothing: after the printed fix"
+
 # ---- key_outside_identity ----
 cfg keyout.yaml "$R_OK" "${SLOT}_keyout" sluice_crm '{ name: customers, kind: cdc, primary_key: [id, name] }'
 sluice check "$T_DIR/keyout.yaml"
@@ -296,6 +320,27 @@ sluice check "$T_DIR/cols.yaml"
 all_ok "publication_lacks_table: a column list, after the printed fix"
 check "publication_lacks_table: every column published now" "{id,x,y}" \
   "$(src "SELECT attnames FROM pg_publication_tables WHERE pubname = 'ck_cols'")"
+
+src "CREATE PUBLICATION ck_rows FOR TABLE public.customers WHERE (id > 5)"
+cfg rows.yaml "$R_OK" "${SLOT}_rows" ck_rows "$CUST"
+sluice check "$T_DIR/rows.yaml"
+check "publication_lacks_table: a row filter: exit 2" 2 "$RC"
+has_line "publication_lacks_table: a row filter is refused" missing publication_table \
+  "publication ck_rows publishes only some rows of public.customers (a row filter)"
+apply_fixes "$SRC_DB"
+sluice check "$T_DIR/rows.yaml"
+all_ok "publication_lacks_table: a row filter, after the printed fix"
+src "CREATE PUBLICATION ck_ins FOR TABLE public.customers WITH (publish = 'insert')"
+cfg ins.yaml "$R_OK" "${SLOT}_ins" ck_ins "$CUST"
+sluice check "$T_DIR/ins.yaml"
+check "publication_lacks_table: inserts only: exit 2" 2 "$RC"
+has_line "publication_lacks_table: inserts only is refused" missing publication_publishes \
+  "publication ck_ins does not publish update, delete, truncate"
+check "publication_lacks_table: inserts only: the fix" \
+  "ALTER PUBLICATION ck_ins SET (publish = 'insert, update, delete, truncate');" "$(fix_of publication_publishes ck_ins)"
+apply_fixes "$SRC_DB"
+sluice check "$T_DIR/ins.yaml"
+all_ok "publication_lacks_table: inserts only, after the printed fix"
 
 # ---- owner_makes_publication ----
 src "CREATE ROLE $R_OWN LOGIN REPLICATION;
@@ -360,11 +405,44 @@ check_contains "unreachable: libpq's reason" "Connection refused" "$OUT"
 check "unreachable: answered within the connect timeout" 1 "$(( t1 - t0 <= 6 ? 1 : 0 ))"
 check_contains "unreachable: stderr names the pipeline" 'pipeline "p": the source is not ready' "$ERR"
 
+# a server that takes the connection and never answers: the 5 s timeout
+SILENT_PORT=$(free_port)
+python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$SILENT_PORT" &
+BG="$BG $!"
+for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SILENT_PORT") 2>/dev/null && break; sleep 0.1; done
+URL="postgresql://$R_OK@127.0.0.1:$SILENT_PORT/$SRC_DB" cfg silent.yaml "$R_OK" "${SLOT}_silent" sluice_crm "$CUST"
+t0=$(date +%s)
+sluice check "$T_DIR/silent.yaml"
+t1=$(date +%s)
+check "unreachable: a server that never answers: exit 2" 2 "$RC"
+has_line "unreachable: a server that never answers: libpq's reason" missing connect "timeout expired"
+check "unreachable: a server that never answers: given up after 4 to 8 s (took $(( t1 - t0 )) s)" 1 \
+  "$(( t1 - t0 >= 4 && t1 - t0 <= 8 ? 1 : 0 ))"
+
 # ---- offline ----
 sluice check "$T_DIR/gone.yaml" --offline
 check "offline: exit 0" 0 "$RC"
 check_contains "offline: says it did not look" "  source checks: not looked at (--offline)" "$OUT"
 check "offline: no check line" 0 "$(grep -cE '^    (ok|missing|warning) ' <<<"$OUT" || true)"
+cat >>"$T_DIR/gone.yaml" <<'YAML'
+  - name: inc
+    source: { kind: postgres, connection: src }
+    destination: wh
+    tables:
+      - { name: customers, kind: incremental, mode: updater, primary_key: [id], cursor: [id] }
+YAML
+sluice check "$T_DIR/gone.yaml" --offline
+check "offline: an incremental table's cursor is not looked at either" \
+  "    cursor: whether it is unique is not looked at (--offline)" "$(grep -F '    cursor:' <<<"$OUT")"
 sluice check "$T_DIR/gone.yaml" --offline --json
 check "offline: --json exit 0" 0 "$RC"
 check "offline: --json has no source_checks" "True None" \
