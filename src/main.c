@@ -15,8 +15,8 @@ static const struct {
     const char *synopsis;
     const char *help;
 } commands[] = {
-    {"check", sl_cmd_check, "check CONFIG [--json] [--verbose]",
-     "validate the config and print the plan (--verbose: what each key means)"},
+    {"check", sl_cmd_check, "check CONFIG [--json] [--verbose] [--offline]",
+     "validate the config, look at the sources, print the plan (--offline: the config alone)"},
     {"run", sl_cmd_run, "run CONFIG [PIPELINE...]", "run each pipeline once"},
     {"daemon", sl_cmd_daemon, "daemon CONFIG [--listen HOST:PORT]",
      "run pipelines on their schedules; serve /metrics, /api, the dashboard"},

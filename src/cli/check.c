@@ -1,10 +1,16 @@
-/* cli/check.c: `sluice check CONFIG [--json] [--verbose]`: validate the config
- * and print the plan: every configured value of every block (http, alerts,
- * connections, each pipeline with its schedule, snapshots, reconcile, source,
- * tables and gates), secrets as ***. With --verbose, every key each block
- * takes, one a line, with its value (or "(default)") and its one-line meaning
- * from the key tables the loader reads with (struct sl_cfg_key). --json
- * carries the same. Exit 2 on any error, naming file:line:column. */
+/* cli/check.c: `sluice check CONFIG [--json] [--verbose] [--offline]`:
+ * validate the config and print the plan: every configured value of every
+ * block (http, alerts, connections, each pipeline with its schedule,
+ * snapshots, reconcile, source, tables and gates), secrets as ***. With
+ * --verbose, every key each block takes, one a line, with its value (or
+ * "(default)") and its one-line meaning from the key tables the loader
+ * reads with (struct sl_cfg_key). --json carries the same. Exit 2 on any
+ * error, naming file:line:column.
+ *
+ * A source that can say what it needs of the outside world (its probe op:
+ * a cdc source's role, settings, publication, slot) is looked at too, one
+ * line a thing, and a thing missing is exit 2 as well; --offline leaves
+ * the sources alone. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +22,8 @@
 #include "destinations/destination.h"
 #include "gates/gate.h"
 #include "sources/source.h"
+
+#define PROBE_TIMEOUT "5"   /* seconds for each connection to a source */
 
 /* One block of the config as its key table reads it. */
 struct block {
@@ -210,6 +218,20 @@ static struct block source_sub(const struct sl_pipeline_cfg *p, const struct sl_
     return (struct block){title, bl->keys, given ? base + bl->offset : NULL, 0, NULL, NULL, NULL};
 }
 
+/* What the source says of table t; with --offline the source is not
+ * looked at, and the line says so. */
+static void table_plan(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t, int offline, struct sl_table_plan *tp)
+{
+    tp->cursor_unique = -1;
+    tp->line[0] = '\0';
+    if (!offline)
+        p->source_ops->plan(c, p, t, tp);
+    else if (t->kind == SL_KIND_INCREMENTAL)
+        snprintf(tp->line, sizeof tp->line, "cursor: whether it is unique is not looked at"
+                 " (--offline)");
+}
+
 /* ---- plan as JSON ---- */
 
 static json_t *gates_json(const struct sl_table_cfg *t, int verbose)
@@ -234,7 +256,24 @@ static json_t *gates_json(const struct sl_table_cfg *t, int verbose)
     return o;
 }
 
-static json_t *plan_json(const struct sl_config *c, int verbose)
+static json_t *probe_json(const struct sl_probe *pr)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < pr->n; i++) {
+        const struct sl_probe_item *it = &pr->items[i];
+        json_t *o = json_pack("{s:s,s:b,s:s,s:s}", "check", it->check, "ok",
+                              it->status != SL_PROBE_MISSING, "status",
+                              sl_probe_status_name(it->status), "detail", it->detail);
+        json_object_set_new(o, "fix", it->fix ? json_string(it->fix) : json_null());
+        json_object_set_new(o, "table", it->table ? json_string(it->table) : json_null());
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+/* probes: per pipeline, what its source said (NULL: not looked at) */
+static json_t *plan_json(const struct sl_config *c, const struct sl_probe *const *probes,
+                         int verbose, int offline)
 {
     json_t *root = json_object(), *conns = json_array(), *pipes = json_array(),
            *alerts = json_array();
@@ -293,7 +332,7 @@ static json_t *plan_json(const struct sl_config *c, int verbose)
             json_object_set_new(tj, "gate_settings", gates_json(t, verbose));
             if (p->source_ops->plan && t->kind == SL_KIND_INCREMENTAL) {
                 struct sl_table_plan tp;
-                p->source_ops->plan(c, p, t, &tp);
+                table_plan(c, p, t, offline, &tp);
                 json_object_set_new(tj, "cursor_unique", tp.cursor_unique < 0
                                                              ? json_null()
                                                              : json_boolean(tp.cursor_unique));
@@ -315,6 +354,8 @@ static json_t *plan_json(const struct sl_config *c, int verbose)
         if (rec.ctx || verbose)
             json_object_set_new(pj, "reconcile", block_json(&rec, verbose));
         json_object_set_new(pj, "tables", tables);
+        if (probes[i])
+            json_object_set_new(pj, "source_checks", probe_json(probes[i]));
         json_array_append_new(pipes, pj);
     }
     json_object_set_new(root, "config", json_string(c->path));
@@ -361,7 +402,7 @@ static const char *stored_note(const struct sl_pipeline_cfg *p, const char *name
 }
 
 static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg *p,
-                        const struct sl_table_cfg *t, int verbose)
+                        const struct sl_table_cfg *t, int verbose, int offline)
 {
     char note[640];
     printf("  table %s%s: %s", t->name, stored_note(p, t->name, 1, note, sizeof note),
@@ -400,7 +441,7 @@ static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg 
     }
     if (p->source_ops->plan) {
         struct sl_table_plan tp;
-        p->source_ops->plan(c, p, t, &tp);
+        table_plan(c, p, t, offline, &tp);
         if (tp.line[0])
             printf("    %s\n", tp.line);
     }
@@ -410,7 +451,25 @@ static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg 
         print_gate(&t->gates[k], verbose);
 }
 
-static void print_plan(const struct sl_config *c, int verbose)
+static void print_probe(const struct sl_pipeline_cfg *p, const struct sl_probe *pr, int offline)
+{
+    if (!p->source_ops->probe)
+        return;
+    if (offline || !pr) {
+        printf("  source checks: not looked at (--offline)\n");
+        return;
+    }
+    printf("  source checks:\n");
+    for (size_t i = 0; i < pr->n; i++) {
+        const struct sl_probe_item *it = &pr->items[i];
+        printf("    %-8s %s: %s\n", sl_probe_status_name(it->status), it->check, it->detail);
+        if (it->fix)
+            printf("             fix: %s\n", it->fix);
+    }
+}
+
+static void print_plan(const struct sl_config *c, const struct sl_probe *const *probes,
+                       int verbose, int offline)
 {
     char buf[1024];
     printf("config %s: ok\n", c->path);
@@ -469,29 +528,76 @@ static void print_plan(const struct sl_config *c, int verbose)
             print_block("  ", &sub, verbose, 0);
         }
         for (size_t j = 0; j < p->ntables; j++)
-            print_table(c, p, &p->tables[j], verbose);
+            print_table(c, p, &p->tables[j], verbose, offline);
+        print_probe(p, probes[i], offline);
     }
+}
+
+/* Each pipeline's source looked at, where it can say what it needs; the
+ * pipelines with something missing are told on stderr. Returns how many. */
+static size_t probe_sources(const struct sl_config *c, struct sl_probe *probes,
+                            const struct sl_probe **at)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < c->npipelines; i++) {
+        const struct sl_pipeline_cfg *p = &c->pipelines[i];
+        at[i] = NULL;
+        if (!p->source_ops->probe)
+            continue;
+        struct sl_err err;
+        sl_err_clear(&err);
+        if (p->source_ops->probe(c, p, PROBE_TIMEOUT, &probes[i], &err) < 0) {
+            /* could not look at all: that is the one line */
+            sl_probe_free(&probes[i]);
+            sl_probe_add(&probes[i], "connect", NULL, SL_PROBE_MISSING, NULL, "%s", err.msg);
+        }
+        at[i] = &probes[i];
+        size_t n = sl_probe_missing(&probes[i]);
+        if (n || probes[i].oom) {
+            bad++;
+            fprintf(stderr, "sluice: pipeline \"%s\": the source is not ready: %zu of its checks"
+                    " say missing (the fix, where there is one, is under each)\n", p->name, n);
+        }
+    }
+    return bad;
 }
 
 int sl_cmd_check(int argc, char **argv)
 {
     struct sl_cli_opts o;
-    if (sl_cli_parse(argc, argv, "sluice check CONFIG [--json] [--verbose]", "json,verbose",
-                     &o) < 0)
+    if (sl_cli_parse(argc, argv, "sluice check CONFIG [--json] [--verbose] [--offline]",
+                     "json,verbose,offline", &o) < 0)
         return 2;
     struct sl_config *c = sl_cli_load_config_alerting(o.config);
     sl_free(o.args);
     if (!c)
         return 2;
+    size_t np = c->npipelines ? c->npipelines : 1, bad = 0;
+    struct sl_probe *probes = sl_calloc(np, sizeof *probes);
+    const struct sl_probe **at = sl_calloc(np, sizeof *at);
+    if (!probes || !at) {
+        fprintf(stderr, "sluice: out of memory\n");
+        sl_free(probes);
+        sl_free(at);
+        sl_config_free(c);
+        return 2;
+    }
+    if (!o.offline)
+        bad = probe_sources(c, probes, at);
     if (o.json) {
-        json_t *j = plan_json(c, o.verbose);
+        json_t *j = plan_json(c, at, o.verbose, o.offline);
+        json_object_set_new(j, "offline", json_boolean(o.offline));
         char *s = json_dumps(j, JSON_INDENT(2));
         printf("%s\n", s ? s : "{}");
         free(s);
         json_decref(j);
     } else {
-        print_plan(c, o.verbose);
+        print_plan(c, at, o.verbose, o.offline);
     }
+    for (size_t i = 0; i < np; i++)
+        sl_probe_free(&probes[i]);
+    sl_free(probes);
+    sl_free(at);
     sl_config_free(c);
-    return 0;
+    return bad ? 2 : 0;
 }

@@ -37,6 +37,7 @@ struct sl_cli_opts {
     int cascade;            /* --cascade (rollback) */
     int repair;             /* --repair (reconcile) */
     int verbose;            /* --verbose (check: each key's meaning) */
+    int offline;            /* --offline (check: the config alone, no source looked at) */
     char **args;            /* positional arguments after CONFIG */
     int nargs;
 };

@@ -30,7 +30,7 @@ static const struct { const char *name; size_t offset; int value; } options[] = 
     FLAG("json", json),        FLAG("cascade", cascade),   FLAG("verbose", verbose),
     FLAG("repair", repair),    VALUE("table", table),      VALUE("state", state),
     VALUE("note", note),       VALUE("limit", limit_text), VALUE("listen", listen),
-    VALUE("pipeline", pipeline),
+    VALUE("pipeline", pipeline), FLAG("offline", offline),
 };
 
 int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,

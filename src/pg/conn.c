@@ -52,9 +52,9 @@ int sl_pg_connect(struct sl_pg *pg, const char *url, const char *password, const
 }
 
 int sl_pg_connect_repl(struct sl_pg *pg, const char *url, const char *password, const char *app,
-                       char *why, size_t cap)
+                       const char *connect_timeout, char *why, size_t cap)
 {
-    return connect_as(pg, url, password, app, "10", "database", why, cap);
+    return connect_as(pg, url, password, app, connect_timeout, "database", why, cap);
 }
 
 void sl_pg_close(struct sl_pg *pg)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/mem.h"
@@ -45,6 +46,26 @@ int sl_pg_create_slot(struct sl_pg *pg, const char *name, int temporary, int exp
     PQclear(res);
     if (rc < 0)
         return sl_err_set(err, SL_E_SOURCE, "the server's slot has no consistent point");
+    return 0;
+}
+
+int sl_pg_identify_system(struct sl_pg *pg, struct sl_pg_system *out, struct sl_err *err)
+{
+    memset(out, 0, sizeof *out);
+    PGresult *res = PQexec(pg->conn, "IDENTIFY_SYSTEM");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 || PQnfields(res) < 4) {
+        sl_pg_fail(pg, res, err, "IDENTIFY_SYSTEM failed");
+        PQclear(res);
+        return -1;
+    }
+    snprintf(out->systemid, sizeof out->systemid, "%s", PQgetvalue(res, 0, 0));
+    out->timeline = (int)strtol(PQgetvalue(res, 0, 1), NULL, 10);
+    int rc = sl_lsn_parse(PQgetvalue(res, 0, 2), &out->xlogpos);
+    if (!PQgetisnull(res, 0, 3))
+        snprintf(out->dbname, sizeof out->dbname, "%s", PQgetvalue(res, 0, 3));
+    PQclear(res);
+    if (rc < 0)
+        return sl_err_set(err, SL_E_SOURCE, "IDENTIFY_SYSTEM gave no WAL position");
     return 0;
 }
 

@@ -9,7 +9,17 @@
 
 /* sl_pg_connect with replication=database. */
 int sl_pg_connect_repl(struct sl_pg *pg, const char *url, const char *password, const char *app,
-                       char *why, size_t cap);
+                       const char *connect_timeout, char *why, size_t cap);
+
+/* IDENTIFY_SYSTEM: what the server says of itself on a replication
+ * connection (the database it is for: "" on a physical one). */
+struct sl_pg_system {
+    char systemid[32];
+    int timeline;
+    sl_lsn xlogpos;
+    char dbname[64];
+};
+int sl_pg_identify_system(struct sl_pg *pg, struct sl_pg_system *out, struct sl_err *err);
 
 /* CREATE_REPLICATION_SLOT name [TEMPORARY] LOGICAL pgoutput, exporting a
  * snapshot when `export` (valid while this connection stays idle): the LSN

@@ -587,39 +587,56 @@ static int connect_repl(struct sl_pg *pg, const struct stream *st, struct sl_err
 {
     char why[512];
     *pg = (struct sl_pg){NULL, SL_E_SOURCE, NULL};
-    if (sl_pg_connect_repl(pg, st->conn->url, st->conn->password, "sluice", why, sizeof why) < 0)
+    if (sl_pg_connect_repl(pg, st->conn->url, st->conn->password, "sluice", "10", why,
+                           sizeof why) < 0)
         return sl_err_retry(err, SL_E_SOURCE, "source \"%s\": replication connection: %s",
                             st->pc->connection, why);
     return 0;
 }
 
-static const char WAL_LEVEL_SQL[] = "SELECT current_setting('wal_level')";
 static const char PUB_SQL[] =
     "SELECT puballtables FROM pg_publication WHERE pubname = $1";
+/* Only $2 is cast to regclass: a cast of each row's name may run on any
+ * row of pg_class first (pg_toast's too, which the role may not use). */
 static const char PUB_HAS_SQL[] =
     "SELECT EXISTS (SELECT 1 FROM pg_publication_tables WHERE pubname = $1"
-    " AND format('%I.%I', schemaname, tablename)::regclass = $2::regclass)";
+    " AND (schemaname, tablename) = (SELECT n.nspname, c.relname FROM pg_class c"
+    "      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $2::regclass))";
 static const char SLOT_SQL[] =
-    "SELECT plugin FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()";
+    "SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()";
 static const char QUALIFIED_SQL[] =
     "SELECT n.nspname || '.' || c.relname FROM pg_class c"
     " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass";
 
-/* The source can stream: wal_level, the publication holding every table
- * (made when missing: FOR TABLE the pipeline's tables), the slot. */
+/* The source has what the pipeline needs (cdc_probe.c), as `sluice check`
+ * says it: else the missing lines, with their fixes, are the error. */
+static int ready(struct stream *st, struct sl_err *err)
+{
+    struct sl_probe pr;
+    if (connect_admin(st, err) < 0 || sl_cdc_probe(st->c, st->p, &st->admin, "10", &pr, err) < 0)
+        return -1;
+    for (size_t i = 0; i < pr.n; i++)
+        if (pr.items[i].status == SL_PROBE_WARN)
+            sl_log(SL_LOG_WARN, &st->log, "%s", pr.items[i].detail);
+    int rc = 0;
+    if (sl_probe_missing(&pr)) {
+        char lead[300];
+        snprintf(lead, sizeof lead, "source \"%s\" is not ready (as `sluice check` reports)",
+                 st->pc->connection);
+        rc = sl_probe_fail(&pr, lead, err);
+    }
+    sl_probe_free(&pr);
+    return rc;
+}
+
+/* What the source lacks that sluice may make (ready() said so): the
+ * publication holding every table (FOR TABLE the pipeline's tables), or a
+ * table it lacks; the slot. */
 static int ensure_source(struct stream *st, struct sl_err *err)
 {
     const char *pub = st->pc->cdc.publication, *slot = st->pc->cdc.slot;
     char *v = NULL;
-    if (connect_admin(st, err) < 0 || sl_pg_value(&st->admin, WAL_LEVEL_SQL, NULL, &v, err) < 0)
-        return -1;
-    int logical = v && strcmp(v, "logical") == 0;
-    sl_free(v);
-    if (!logical)
-        return sl_err_set(err, SL_E_SOURCE, "source \"%s\": wal_level is not logical; run"
-                          " ALTER SYSTEM SET wal_level = logical; and restart the server",
-                          st->pc->connection);
-    if (sl_pg_value(&st->admin, PUB_SQL, pub, &v, err) < 0)
+    if (connect_admin(st, err) < 0 || sl_pg_value(&st->admin, PUB_SQL, pub, &v, err) < 0)
         return -1;
     struct sl_buf sql;
     sl_buf_init(&sql);
@@ -661,10 +678,7 @@ static int ensure_source(struct stream *st, struct sl_err *err)
         return -1;
     if (sl_pg_value(&st->admin, SLOT_SQL, slot, &v, err) < 0)
         return -1;
-    if (v && strcmp(v, "pgoutput") != 0) {
-        rc = sl_err_set(err, SL_E_SOURCE, "source \"%s\": slot %s uses plugin %s, not pgoutput;"
-                        " name another slot", st->pc->connection, slot, v);
-    } else if (!v) {
+    if (!v) {
         struct sl_pg r;
         struct sl_pg_slot made;
         rc = connect_repl(&r, st, err);
@@ -1417,6 +1431,8 @@ static int run_once(const struct sl_config *c, const struct sl_pipeline_cfg *p,
     struct stream st;
     int rc = stream_init(&st, c, p, sink, stats, err);
     if (rc == 0)
+        rc = ready(&st, err);
+    if (rc == 0)
         rc = open_tables(&st, err);
     sl_lsn until = 0;
     if (rc == 0 && drain) {
@@ -1621,6 +1637,15 @@ static int cdc_workers(const struct sl_pipeline_cfg *p)
     return 1;
 }
 
+static int cdc_probe(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                     const char *timeout, struct sl_probe *out, struct sl_err *err)
+{
+    struct sl_pg admin = {NULL, SL_E_SOURCE, NULL};
+    int rc = sl_cdc_probe(c, p, &admin, timeout, out, err);
+    sl_pg_close(&admin);
+    return rc;
+}
+
 static int cdc_resolve(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                        const char *cfgfile, struct sl_err *err)
 {
@@ -1647,5 +1672,6 @@ const struct sl_source_ops sl_source_cdc = {
     .keys_batch = cdc_keys_batch,
     .serve = cdc_serve,
     .drain = cdc_drain,
+    .probe = cdc_probe,
     .blocks = sl_pg_source_blocks,
 };

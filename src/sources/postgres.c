@@ -544,7 +544,7 @@ static struct sl_source *source_new(const struct sl_config *c, const struct sl_p
     sl_buf_printf(&where, "source \"%s\", table %s", s->cfg->connection, t->source_table);
     s->where = where.oom ? (sl_buf_free(&where), NULL) : sl_buf_steal(&where);
     s->pg = (struct sl_pg){NULL, SL_E_SOURCE, s->where};
-    s->table_q = sl_pg_quoted_table(t->source_table ? t->source_table : t->name, 0);
+    s->table_q = sl_pg_source_table_of(t);
     if (!s->table_q || !s->where) {
         sl_free(s->table_q);
         sl_free(s->where);
@@ -553,6 +553,11 @@ static struct sl_source *source_new(const struct sl_config *c, const struct sl_p
         return NULL;
     }
     return s;
+}
+
+char *sl_pg_source_table_of(const struct sl_table_cfg *t)
+{
+    return sl_pg_quoted_table(t->source_table ? t->source_table : t->name, 0);
 }
 
 int sl_pg_source_use_snapshot(struct sl_source *s, const char *snapshot)

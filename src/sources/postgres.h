@@ -25,6 +25,11 @@ struct sl_pg_source_cfg {
 extern const struct sl_cfg_key sl_pg_source_keys[];
 extern const struct sl_source_block sl_pg_source_blocks[];
 
+/* The source table of t as the source reads it, quoted ("sales"."orders"
+ * for source_table sales.orders, "customers" for a table without one,
+ * found through the search path); sl_free it, NULL = out of memory. */
+char *sl_pg_source_table_of(const struct sl_table_cfg *t);
+
 /* The next whole-table batch of handle s (opened by sl_source_postgres)
  * reads in `snapshot` (a name CREATE_REPLICATION_SLOT exported); -1 when
  * the name is not one or memory ran out. */
@@ -34,5 +39,12 @@ int sl_pg_source_use_snapshot(struct sl_source *s, const char *snapshot);
 const char *sl_pg_source_table(const struct sl_source *s);
 struct sl_pg *sl_pg_source_conn(struct sl_source *s);
 int sl_pg_source_ready(struct sl_source *s, struct sl_err *err);
+
+/* What cdc pipeline p needs of its source (sources/cdc_probe.c), looked at
+ * through `admin`, a connection to it (made here when not connected,
+ * waiting `timeout` seconds, as is the replication connection it tries):
+ * for `sluice check` (sl_source_cdc.probe) and before the stream starts. */
+int sl_cdc_probe(const struct sl_config *c, const struct sl_pipeline_cfg *p, struct sl_pg *admin,
+                 const char *timeout, struct sl_probe *out, struct sl_err *err);
 
 #endif

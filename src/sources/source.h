@@ -89,6 +89,40 @@ struct sl_table_plan {
     char line[768];         /* one line for people; "" = nothing to say */
 };
 
+/* What a source needs in place before it can serve a pipeline (a role's
+ * privileges, server settings, objects on the source), looked at there:
+ * one line a thing. `sluice check` prints them and fails on any missing;
+ * a source that serves looks the same way before it starts, so both say
+ * the same words. */
+enum sl_probe_status {
+    SL_PROBE_OK,
+    SL_PROBE_WARN,          /* works, but the user should know */
+    SL_PROBE_MISSING,       /* the pipeline cannot run until it is fixed */
+};
+struct sl_probe_item {
+    char *check;            /* what was looked at: "wal_level", "select" */
+    char *table;            /* the config's table it is about, or NULL */
+    enum sl_probe_status status;
+    char *detail;           /* what was found, one line */
+    char *fix;              /* SQL that puts it right, or NULL */
+};
+struct sl_probe {
+    struct sl_probe_item *items;
+    size_t n;
+    int oom;                /* a line could not be kept */
+};
+/* Add a line (detail printf-style); fix and table may be NULL. */
+void sl_probe_add(struct sl_probe *p, const char *check, const char *table,
+                  enum sl_probe_status status, const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* How many lines say missing. */
+size_t sl_probe_missing(const struct sl_probe *p);
+/* The missing lines as one message in err ("<detail> (fix: <sql>); ..."),
+ * after `lead`; returns -1. */
+int sl_probe_fail(const struct sl_probe *p, const char *lead, struct sl_err *err);
+const char *sl_probe_status_name(enum sl_probe_status s);
+void sl_probe_free(struct sl_probe *p);
+
 /* A pass over a batch's records. */
 struct sl_rowsrc {
     const struct sl_format_ops *fmt;
@@ -200,6 +234,12 @@ struct sl_source_ops {
      * and check does not fail on it. */
     void (*plan)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                  const struct sl_table_cfg *t, struct sl_table_plan *out);
+    /* What the pipeline needs of the source, looked at there (struct
+     * sl_probe), waiting `timeout` seconds at most for each connection:
+     * for `sluice check`. -1 when it could not look at all (err says why:
+     * the source is unreachable); missing lines are not an error here. */
+    int (*probe)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                 const char *timeout, struct sl_probe *out, struct sl_err *err);
 
     /* ---- event sources (http, jetstream); NULL for the others ---- */
     /* Record `index` (1-based, as sl_record.index) of an events batch. */

@@ -2,7 +2,11 @@
 # Starts or stops a throwaway PostgreSQL 15 cluster for the integration tests.
 #   pg_cluster.sh start STATE_DIR   initdb + start on a free loopback port,
 #                                   write STATE_DIR/env.sh (PGHOST, PGPORT, ...)
+#   pg_cluster.sh restart STATE_DIR restart it (after ALTER SYSTEM)
 #   pg_cluster.sh stop STATE_DIR    stop it and remove its files
+# A test's own second cluster may differ from the shared one:
+#   SL_PG_EXTRA_CONF  lines appended to postgresql.conf (the later setting wins)
+#   SL_PG_HBA         the whole of pg_hba.conf
 # initdb refuses to run as root, so as root the cluster belongs to an
 # unprivileged user (sluicetest) and lives in a temp dir that user owns.
 set -euo pipefail
@@ -54,6 +58,12 @@ wal_level = logical
 max_replication_slots = 40
 max_wal_senders = 40
 CONF
+  if [ -n "${SL_PG_EXTRA_CONF:-}" ]; then
+    printf '%s\n' "$SL_PG_EXTRA_CONF" >>"$dir/data/postgresql.conf"
+  fi
+  if [ -n "${SL_PG_HBA:-}" ]; then
+    printf '%s\n' "$SL_PG_HBA" >"$dir/data/pg_hba.conf"
+  fi
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
   cat >"$state/env.sh" <<ENV
 export SL_PGDIR=$dir
@@ -67,6 +77,11 @@ export SL_PG_OWNER=$PGUSER_OS
 ENV
   echo "postgres started on 127.0.0.1:$port ($dir)"
   ;;
+restart)
+  # shellcheck disable=SC1091
+  . "$state/env.sh"
+  as_owner "$bindir/pg_ctl" -D "$SL_PGDIR/data" -l "$SL_PGDIR/server.log" -w -t 60 restart >/dev/null
+  ;;
 stop)
   [ -f "$state/env.sh" ] || exit 0
   # shellcheck disable=SC1091
@@ -76,7 +91,7 @@ stop)
   echo "postgres stopped"
   ;;
 *)
-  echo "usage: $0 start|stop STATE_DIR" >&2
+  echo "usage: $0 start|restart|stop STATE_DIR" >&2
   exit 2
   ;;
 esac
