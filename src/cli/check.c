@@ -225,6 +225,7 @@ static void table_plan(const struct sl_config *c, const struct sl_pipeline_cfg *
 {
     tp->cursor_unique = -1;
     tp->line[0] = '\0';
+    tp->cursor_index[0] = tp->index_fix[0] = tp->index_line[0] = '\0';
     if (!offline)
         p->source_ops->plan(c, p, t, tp);
     else if (t->kind == SL_KIND_INCREMENTAL)
@@ -337,6 +338,12 @@ static json_t *plan_json(const struct sl_config *c, const struct sl_probe *const
                                                              ? json_null()
                                                              : json_boolean(tp.cursor_unique));
                 json_object_set_new(tj, "cursor_plan", json_string(tp.line));
+                json_object_set_new(tj, "cursor_index", tp.cursor_index[0]
+                                                            ? json_string(tp.cursor_index)
+                                                            : json_null());
+                json_object_set_new(tj, "cursor_index_fix", tp.index_fix[0]
+                                                                ? json_string(tp.index_fix)
+                                                                : json_null());
             }
             json_array_append_new(tables, tj);
         }
@@ -444,6 +451,8 @@ static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg 
         table_plan(c, p, t, offline, &tp);
         if (tp.line[0])
             printf("    %s\n", tp.line);
+        if (tp.index_line[0])
+            printf("    %s\n", tp.index_line);
     }
     if (!t->ngates)
         printf("    gates: none\n");

@@ -329,6 +329,20 @@ static const char UNIQUE_SQL[] =
     "                AND a.attname IN (SELECT json_array_elements_text($2::json))))"
     " ORDER BY i.indisprimary DESC, c.relname LIMIT 1";
 
+/* A valid btree index whose first key columns are the cursor columns, in
+ * order ($2, a JSON array): it reads the rows past a cursor in cursor order,
+ * without scanning and sorting the table. */
+static const char CURSOR_INDEX_SQL[] =
+    "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+    " JOIN pg_am am ON am.oid = c.relam"
+    " WHERE i.indrelid = to_regclass($1) AND i.indisvalid AND i.indpred IS NULL"
+    "   AND am.amname = 'btree' AND i.indnkeyatts >= json_array_length($2::json)"
+    "   AND NOT EXISTS (SELECT 1 FROM json_array_elements_text($2::json) WITH ORDINALITY"
+    "        k(name, n) WHERE (SELECT a.attname FROM pg_attribute a"
+    "              WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k.n - 1])"
+    "            IS DISTINCT FROM k.name)"
+    " ORDER BY i.indisprimary DESC, i.indnkeyatts, c.relname LIMIT 1";
+
 static void map_type(struct col *c)
 {
     static const struct { const char *pg; enum sl_type t; enum conv cv; } map[] = {
@@ -637,6 +651,49 @@ static void plan_say(struct sl_table_plan *out, const char *fmt, ...)
     out->line[o] = '\0';
 }
 
+/* For `sluice check`: the index that serves the cursor order, or the
+ * CREATE INDEX that would. */
+static int plan_cursor_index(struct sl_source *s, const char *cols, struct sl_table_plan *out,
+                             struct sl_err *err)
+{
+    char **names = sl_calloc(s->ncur ? s->ncur : 1, sizeof *names);
+    for (size_t k = 0; names && k < s->ncur; k++)
+        names[k] = s->cols[s->cur[k]].name;
+    char *json = names ? cursor_json(names, s->ncur) : NULL;
+    sl_free(names);
+    if (!json)
+        return nomem(err);
+    const char *p[] = {s->table_q, json};
+    PGresult *res;
+    int rc = sl_pg_query(&s->pg, CURSOR_INDEX_SQL, 2, p, &res, err,
+                         "could not read the table's indexes");
+    sl_free(json);
+    if (rc < 0)
+        return -1;
+    if (PQntuples(res) > 0) {
+        snprintf(out->cursor_index, sizeof out->cursor_index, "%s", PQgetvalue(res, 0, 0));
+        snprintf(out->index_line, sizeof out->index_line, "cursor order: index %s reads the"
+                 " rows past the cursor in order", out->cursor_index);
+    } else {
+        struct sl_buf fix;
+        sl_buf_init(&fix);
+        sl_buf_printf(&fix, "CREATE INDEX CONCURRENTLY ON %s (", s->table_q);
+        for (size_t k = 0; k < s->ncur; k++) {
+            if (k)
+                sl_buf_puts(&fix, ", ");
+            quote_name(&fix, s->cols[s->cur[k]].name);
+        }
+        sl_buf_puts(&fix, ");");
+        snprintf(out->index_fix, sizeof out->index_fix, "%s", fix.oom ? "" : fix.data);
+        sl_buf_free(&fix);
+        snprintf(out->index_line, sizeof out->index_line, "cursor order: no index of the"
+                 " source leads with the cursor columns (%s), so every batch after the first"
+                 " scans and sorts the whole table on the source; %s", cols, out->index_fix);
+    }
+    PQclear(res);
+    return 0;
+}
+
 /* For `sluice check`: is the cursor unique, and what a batch does about
  * ties. One attempt to connect, waiting 5 seconds at most; a source it
  * cannot reach (or a table it cannot read) is said, not failed. */
@@ -650,6 +707,7 @@ static void pg_plan(const struct sl_config *c, const struct sl_pipeline_cfg *p,
 
     out->cursor_unique = -1;
     out->line[0] = '\0';
+    out->cursor_index[0] = out->index_fix[0] = out->index_line[0] = '\0';
     if (t->kind != SL_KIND_INCREMENTAL)
         return;
     cols[0] = '\0';
@@ -682,6 +740,9 @@ static void pg_plan(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                  " cursor columns): no batch_limit, so no batch is cut; each takes every row"
                  " up to the bound", cols, name);
     }
+    if (out->cursor_unique >= 0 && plan_cursor_index(s, cols, out, &err) < 0)
+        snprintf(out->index_line, sizeof out->index_line, "cursor order: could not look at"
+                 " the indexes (%.400s)", err.msg);
     pg_close(s);
 }
 
@@ -1141,7 +1202,9 @@ static int pg_next(struct sl_source *s, struct sl_batch_input **out, struct sl_e
             s->done = 1;
             return rc < 0 ? -1 : 0;
         }
-        pb->limit = s->t->batch_limit;
+        /* the first sync reads the table once, as a snapshot does: a limit
+         * would make it scan and sort the table once per batch */
+        pb->limit = s->lo ? s->t->batch_limit : 0;
     }
     if (set_ref(s, pb) < 0) {
         free_batch(s, pb);

@@ -87,6 +87,11 @@ void sl_source_sql_free(struct sl_source_sql *q);
 struct sl_table_plan {
     int cursor_unique;      /* incremental: 1 unique, 0 not, -1 not known */
     char line[768];         /* one line for people; "" = nothing to say */
+    /* incremental: the index that reads rows in cursor order ("" = none,
+     * or not known), and when there is none the SQL that makes one */
+    char cursor_index[128];
+    char index_fix[512];
+    char index_line[768];   /* what it means, for people; "" = nothing to say */
 };
 
 /* What a source needs in place before it can serve a pipeline (a role's

@@ -169,13 +169,21 @@ check "some cuts outlasted SLUICE_RETRIES=1 (exit 1, then a re-run)" t "$([ "$ex
 # the same, deterministic: the second batch of the insert_only table (no key
 # to refuse a second copy) commits and its answer is lost; the retry must see
 # in the ledger that it took, and not append its rows again
+# (a first sync reads the table in one batch, whatever batch_limit says: so
+# the first takes the first 100 rows, through a view, and the run cut is a
+# later one, in batches of 700)
 reset
+src "CREATE OR REPLACE VIEW items_head AS SELECT * FROM items WHERE id <= 100"
+sed 's/{ name: f_ins, source_table: items,/{ name: f_ins, source_table: items_head,/' "$W/s.yaml" >"$W/head.yaml"
+sluice run "$W/head.yaml" inc
+check "lost COMMIT answer: the first sync takes the first 100 rows in one batch" "0 100" \
+  "$RC $(wh "SELECT string_agg(rows_in::text, ' ') FROM _sluice.batches WHERE table_name = 'f_ins'")"
 proxy "$WHP_CTL" reset >/dev/null
 proxy "$WHP_CTL" query COMMIT 2 reply >/dev/null
 sluice run "$W/s.yaml" inc
 check "lost COMMIT answer of an incremental batch: the run succeeds" 0 "$RC"
 check_contains "lost COMMIT answer: the retry finds the batch committed" "did commit before its connection was lost; not loading it again" "$ERR"
 check "lost COMMIT answer: insert_only rows are there once" "$want_items" "$(wh "SELECT id, at, v, amount FROM f_ins" | digest)"
-check "lost COMMIT answer: one committed batch per range (6)" 6 \
+check "lost COMMIT answer: one committed batch per range (the first, then $(( (ROWS - 100 + 699) / 700 )))" $(( 1 + (ROWS - 100 + 699) / 700 )) \
   "$(wh "SELECT count(*) FROM _sluice.batches WHERE table_name = 'f_ins' AND state = 'committed'")"
 finish
