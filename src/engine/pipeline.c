@@ -2408,8 +2408,13 @@ static int feed_held(struct sl_feed *f, int64_t *batch, struct sl_err *err)
     return sl_ledger_first_quarantined(&f->tr.ledger, f->tr.t->name, batch, err);
 }
 
+static int feed_forget_cursor(struct sl_feed *f, struct sl_err *err)
+{
+    return sl_ledger_forget_cursor(&f->tr.ledger, f->tr.p->name, f->tr.t->name, err);
+}
+
 const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close,
-                                         feed_cursor, feed_held};
+                                         feed_cursor, feed_held, feed_forget_cursor};
 
 void sl_feed_close(struct sl_feed *f)
 {

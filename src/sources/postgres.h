@@ -5,6 +5,8 @@
 #ifndef SL_SOURCES_POSTGRES_H
 #define SL_SOURCES_POSTGRES_H
 
+#include <stdint.h>
+
 #include "base/cfgmap.h"
 #include "pg/pg.h"
 #include "sources/source.h"
@@ -12,6 +14,8 @@
 struct sl_pg_cdc_cfg {
     char *slot;
     char *publication;
+    int64_t max_retained;   /* bytes of WAL the slot may keep before an alert; 0 = none */
+    double max_lag;         /* seconds the oldest unconfirmed change may wait; 0 = none */
 };
 
 struct sl_pg_source_cfg {
@@ -34,5 +38,12 @@ int sl_pg_source_use_snapshot(struct sl_source *s, const char *snapshot);
 const char *sl_pg_source_table(const struct sl_source *s);
 struct sl_pg *sl_pg_source_conn(struct sl_source *s);
 int sl_pg_source_ready(struct sl_source *s, struct sl_err *err);
+
+/* The cdc source's slot_state and slot_drop (source.h), in cdc_slot.c. */
+int sl_cdc_slot_state(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                      int publication, int timeout_s, struct sl_slot_state *out,
+                      struct sl_err *err);
+int sl_cdc_slot_drop(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                     struct sl_slot_drop *out, struct sl_err *err);
 
 #endif

@@ -72,3 +72,9 @@ void sl_rowsrc_close(struct sl_rowsrc *r)
     r->rd = NULL;
     r->st = NULL;
 }
+
+void sl_slot_state_free(struct sl_slot_state *s)
+{
+    if (s)
+        sl_strlist_free(&s->pub_tables);
+}
