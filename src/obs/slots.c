@@ -110,8 +110,8 @@ static void judge(const struct sl_slot_watch *sw, struct watched *x, int was_ret
                  limit, who, sw->c->path, x->p->name, sw->c->path, x->p->name);
         notify(sw, x, "slot_retained", 0, summary);
     } else if (!m->retained_over && was_retained) {
-        snprintf(summary, sizeof summary, "replication slot %s keeps %s of WAL again"
-                 " (max_retained %s)", s->slot, s->exists ? kept : "none", limit);
+        snprintf(summary, sizeof summary, "replication slot %s is back under max_retained %s:"
+                 " it keeps %s of WAL", s->slot, limit, s->exists ? kept : "none (it is gone)");
         notify(sw, x, "slot_retained", 1, summary);
     }
     m->lag_over = s->max_lag > 0 && s->exists && m->lag_seconds > s->max_lag;
@@ -121,8 +121,8 @@ static void judge(const struct sl_slot_watch *sw, struct watched *x, int was_ret
                  maxlag, who);
         notify(sw, x, "slot_lag", 0, summary);
     } else if (!m->lag_over && was_lag) {
-        snprintf(summary, sizeof summary, "replication slot %s confirms changes again (%s not"
-                 " confirmed, max_lag %s)", s->slot, s->exists ? unconf : "none", maxlag);
+        snprintf(summary, sizeof summary, "replication slot %s is back under max_lag %s: %s"
+                 " not confirmed", s->slot, maxlag, s->exists ? unconf : "none (it is gone)");
         notify(sw, x, "slot_lag", 1, summary);
     }
 }
