@@ -536,11 +536,12 @@ static int forget_stale_cursors(struct stream *st, struct sl_err *err)
     }
     if (rc == 0 && names.oom)
         rc = nomem(err);
+    int many = names.len && strchr(names.data, ',');
     if (rc == 0 && names.len)
-        sl_log(SL_LOG_WARN, &st->log, "replication slot %s does not exist, but table%s %s hold%s the"
-               " position of an earlier slot: the changes made since went with it, so every"
-               " table is copied again, whole, from a new slot's snapshot", st->pc->cdc.slot,
-               strchr(names.data, ',') ? "s" : "", names.data, strchr(names.data, ',') ? "" : "s");
+        sl_log(SL_LOG_WARN, &st->log, "replication slot %s does not exist, but table%s %s"
+               " hold%s the position of an earlier slot: the changes made since went with it,"
+               " so every table is copied again, whole, from a new slot's snapshot",
+               st->pc->cdc.slot, many ? "s" : "", names.data, many ? "" : "s");
     for (size_t i = 0; i < st->ntabs && rc == 0 && names.len; i++)
         rc = st->sink->forget_cursor(st->tabs[i].feed, err);
     sl_buf_free(&names);

@@ -133,6 +133,12 @@ check_contains "status_before: ... says so" 'no pipeline "nosuch"' "$ERR"
 sluice cdc status "$W/c.yaml" files_p
 check "status_before: a pipeline without cdc: exit 2" "2" "$RC"
 check_contains "status_before: ... says so" 'pipeline "files_p" has no replication slot' "$ERR"
+down=$(free_port)
+sed "s#$SL_PG_URL/$SRC_DB#postgresql://postgres@127.0.0.1:$down/nothing#" "$W/c.yaml" >"$W/down.yaml"
+sluice cdc status "$W/down.yaml" ops --json
+check "status_before: a source that does not answer: exit 1" 1 "$RC"
+check_contains "status_before: ... the JSON says why" "Connection refused" \
+  "$(echo "$OUT" | json 'd["pipelines"][0]["error"]')"
 sluice cdc drop "$W/c.yaml"
 check "cdc drop without a pipeline: usage, exit 2" "2" "$RC"
 check_contains "cdc drop without a pipeline: its synopsis" "usage: sluice cdc drop CONFIG PIPELINE" "$ERR"
