@@ -8,43 +8,48 @@
 #include "base/log.h"
 
 /* The synopses are the README's command table, word for word (a test
- * compares the two). */
+ * compares the two); a command with subcommands has one a line. */
 static const struct {
     const char *name;
     int (*fn)(int, char **);
-    const char *synopsis;
+    const char *synopsis[3];
     const char *help;
 } commands[] = {
-    {"check", sl_cmd_check, "check CONFIG [--json] [--verbose] [--offline]",
+    {"check", sl_cmd_check, {"check CONFIG [--json] [--verbose] [--offline]"},
      "validate the config, look at the sources, print the plan (--offline: the config alone)"},
-    {"run", sl_cmd_run, "run CONFIG [PIPELINE...]", "run each pipeline once"},
-    {"daemon", sl_cmd_daemon, "daemon CONFIG [--listen HOST:PORT]",
+    {"run", sl_cmd_run, {"run CONFIG [PIPELINE...]"}, "run each pipeline once"},
+    {"daemon", sl_cmd_daemon, {"daemon CONFIG [--listen HOST:PORT]"},
      "run pipelines on their schedules; serve /metrics, /api, the dashboard"},
-    {"status", sl_cmd_status, "status CONFIG [--json]", "one line per table"},
-    {"batches", sl_cmd_batches, "batches CONFIG [--table T] [--state S] [--limit N] [--json]",
+    {"status", sl_cmd_status, {"status CONFIG [--json]"}, "one line per table"},
+    {"batches", sl_cmd_batches, {"batches CONFIG [--table T] [--state S] [--limit N] [--json]"},
      "the batch ledger"},
-    {"approve", sl_cmd_approve, "approve CONFIG BATCH [--note TEXT]",
+    {"approve", sl_cmd_approve, {"approve CONFIG BATCH [--note TEXT]"},
      "load a quarantined batch as it is"},
-    {"reject", sl_cmd_reject, "reject CONFIG BATCH [--note TEXT]", "discard a quarantined batch"},
-    {"reconcile", sl_cmd_reconcile, "reconcile CONFIG [TABLE...] [--repair] [--json]",
+    {"reject", sl_cmd_reject, {"reject CONFIG BATCH [--note TEXT]"}, "discard a quarantined batch"},
+    {"reconcile", sl_cmd_reconcile, {"reconcile CONFIG [TABLE...] [--repair] [--json]"},
      "compare with the source and report drift (--repair: re-sync it)"},
-    {"rollback", sl_cmd_rollback, "rollback CONFIG BATCH [--cascade] [--table T]",
+    {"rollback", sl_cmd_rollback, {"rollback CONFIG BATCH [--cascade] [--table T]"},
      "take a committed batch back out (--cascade: and later ones)"},
-    {"snapshot", sl_cmd_snapshot, "snapshot CONFIG TABLE [--json]",
+    {"snapshot", sl_cmd_snapshot, {"snapshot CONFIG TABLE [--json]"},
      "keep a copy of the table to go back to"},
-    {"snapshots", sl_cmd_snapshots, "snapshots CONFIG [TABLE] [--json]", "the snapshots kept"},
-    {"restore", sl_cmd_restore, "restore CONFIG TABLE SNAPSHOT",
+    {"snapshots", sl_cmd_snapshots, {"snapshots CONFIG [TABLE] [--json]"}, "the snapshots kept"},
+    {"restore", sl_cmd_restore, {"restore CONFIG TABLE SNAPSHOT"},
      "put the table back as the snapshot holds it"},
-    {"replay", sl_cmd_replay, "replay CONFIG [--pipeline P] [ID...] [--json]",
+    {"replay", sl_cmd_replay, {"replay CONFIG [--pipeline P] [ID...] [--json]"},
      "load dead-lettered events again"},
+    {"cdc", sl_cmd_cdc, {"cdc status CONFIG [PIPELINE] [--json]", "cdc drop CONFIG PIPELINE"},
+     "a cdc pipeline's replication slot: the WAL it keeps on the source; drop it"},
 };
 
 static int usage(FILE *f)
 {
     fprintf(f, "usage: sluice [--log-format text|json] [--verbose] [--quiet] COMMAND ...\n"
                "       sluice --help\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  sluice %s\n      %s\n", commands[i].synopsis, commands[i].help);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        for (size_t k = 0; k < 3 && commands[i].synopsis[k]; k++)
+            fprintf(f, "  sluice %s\n", commands[i].synopsis[k]);
+        fprintf(f, "      %s\n", commands[i].help);
+    }
     fprintf(f, "\nexit status: 0 done; 1 an action failed; 2 usage or config error, or no such"
                " thing; 3 done with a batch in quarantine\n");
     return 2;

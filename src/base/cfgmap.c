@@ -251,6 +251,13 @@ static int fill_one(const struct site *s, void *ctx, const struct sl_yaml_node *
         *(double *)field = x;
         return 0;
     }
+    case SL_CFG_SIZE: {
+        int64_t x;
+        if (!v || sl_size_parse(v, &x) < 0)
+            return wrong(s, n, "a size like \"1GB\" or \"512MB\"");
+        *(int64_t *)(void *)field = x;
+        return 0;
+    }
     case SL_CFG_STRLIST:
         return fill_strlist(s, n, (struct sl_strlist *)(void *)field);
     case SL_CFG_CHAR:
@@ -476,6 +483,7 @@ static void value_text(const struct sl_cfg_key *k, const void *ctx, char *out, s
     case SL_CFG_INT: snprintf(out, cap, "%ld", *(const long *)(const void *)p); break;
     case SL_CFG_DOUBLE: snprintf(out, cap, "%g", *(const double *)(const void *)p); break;
     case SL_CFG_DURATION: duration_text(*(const double *)(const void *)p, out, cap); break;
+    case SL_CFG_SIZE: sl_size_text(*(const int64_t *)(const void *)p, out, cap); break;
     case SL_CFG_BOOL: snprintf(out, cap, "%s", *(const int *)(const void *)p ? "true" : "false");
         break;
     case SL_CFG_CHAR:

@@ -7,6 +7,7 @@
 #define SL_CFGMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/strlist.h"
@@ -20,6 +21,7 @@ enum sl_cfg_type {
     SL_CFG_STRLIST,     /* struct sl_strlist; a scalar is a one-item list */
     SL_CFG_CHAR,        /* char; one character, "\t" accepted */
     SL_CFG_ENUM,        /* int index into `choices` */
+    SL_CFG_SIZE,        /* int64_t bytes; "1GB", "512MB" (base/value.h, sl_size_parse) */
 };
 
 struct sl_cfg_key {

@@ -768,3 +768,98 @@ enum sl_type sl_infer_result(const struct sl_infer *inf)
             return (enum sl_type)t;
     return SL_T_TEXT;
 }
+
+/* ---- sizes ---- */
+
+static const struct {
+    const char *name;
+    int shift;
+} size_units[] = {
+    {"B", 0}, {"kB", 10}, {"KB", 10}, {"KiB", 10}, {"MB", 20}, {"MiB", 20},
+    {"GB", 30}, {"GiB", 30}, {"TB", 40}, {"TiB", 40},
+};
+
+int sl_size_parse(const char *s, int64_t *out)
+{
+    const char *p = s;
+    double whole = 0, frac = 0, scale = 0.1;
+    size_t digits = 0;
+
+    if (!s)
+        return -1;
+    for (; is_digit(*p); p++, digits++)
+        whole = whole * 10 + (*p - '0');
+    int has_frac = *p == '.';
+    if (has_frac) {
+        size_t fd = 0;
+        for (p++; is_digit(*p); p++, fd++, scale /= 10)
+            frac += (*p - '0') * scale;
+        if (!fd)
+            return -1;
+    }
+    if (!digits)
+        return -1;
+    if (*p == ' ')
+        p++;
+    int shift = 0;
+    if (*p) {
+        size_t u;
+        for (u = 0; u < sizeof size_units / sizeof size_units[0]; u++)
+            if (strcmp(p, size_units[u].name) == 0)
+                break;
+        if (u == sizeof size_units / sizeof size_units[0])
+            return -1;
+        shift = size_units[u].shift;
+    } else if (p > s && p[-1] == ' ') {
+        return -1;  /* "10 " */
+    }
+    if (has_frac && shift == 0)
+        return -1;  /* a fraction of a byte */
+    double bytes = floor((whole + frac) * (double)((int64_t)1 << shift) + 0.5);
+    if (!(bytes < 9.2e18))
+        return -1;
+    *out = (int64_t)bytes;
+    return 0;
+}
+
+void sl_size_text(int64_t bytes, char *out, size_t cap)
+{
+    static const struct { const char *name; int shift; } units[] = {
+        {"TB", 40}, {"GB", 30}, {"MB", 20}, {"kB", 10},
+    };
+    if (bytes <= 0) {
+        snprintf(out, cap, "%lld", (long long)(bytes < 0 ? 0 : bytes));
+        return;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        int64_t u = (int64_t)1 << units[i].shift;
+        if (bytes % u == 0) {
+            snprintf(out, cap, "%lld%s", (long long)(bytes / u), units[i].name);
+            return;
+        }
+    }
+    snprintf(out, cap, "%lldB", (long long)bytes);
+}
+
+void sl_size_pretty(int64_t bytes, char *out, size_t cap)
+{
+    static const char *const units[] = {"kB", "MB", "GB", "TB", "PB"};
+    if (bytes < 0) {
+        snprintf(out, cap, "-");
+        return;
+    }
+    if (bytes < 1024) {
+        snprintf(out, cap, "%lld bytes", (long long)bytes);
+        return;
+    }
+    double v = (double)bytes / 1024;
+    size_t i = 0;
+    while (v >= 1024 && i + 1 < sizeof units / sizeof units[0]) {
+        v /= 1024;
+        i++;
+    }
+    if (v < 10)
+        snprintf(out, cap, "%.1f %s", v, units[i]);
+    else
+        snprintf(out, cap, "%.0f %s", v, units[i]);
+}

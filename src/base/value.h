@@ -118,6 +118,19 @@ int sl_tz_valid(const char *zone);
  * seconds in *out, 0 ok, -1 when malformed. */
 int sl_duration_parse(const char *s, double *out);
 
+/* Sizes in bytes, in PostgreSQL's units (each 1024 times the one before):
+ * "1GB", "512MB", "64kB", "1.5GB", "1 TB", a bare number of bytes ("4096",
+ * "4096B"); KB and KiB, MiB ... are read as kB, MB ... Returns 0 with the
+ * bytes (rounded to a whole byte) in *out, -1 when malformed, negative or
+ * past int64. */
+int sl_size_parse(const char *s, int64_t *out);
+/* A size as a config writes it, so it parses back: the largest unit that
+ * divides it exactly ("1GB", "1536MB", "0", "1000B"). */
+void sl_size_text(int64_t bytes, char *out, size_t cap);
+/* A size for people, in the largest unit it holds one of: "512 bytes",
+ * "12 kB", "1.5 GB" (one decimal below 10). Negative: "-". */
+void sl_size_pretty(int64_t bytes, char *out, size_t cap);
+
 /* The value of hex digit c (either case), or -1. */
 static inline int sl_hex_digit(int c)
 {

@@ -22,6 +22,7 @@ int sl_cmd_reject(int argc, char **argv);
 int sl_cmd_reconcile(int argc, char **argv);
 int sl_cmd_daemon(int argc, char **argv);
 int sl_cmd_replay(int argc, char **argv);
+int sl_cmd_cdc(int argc, char **argv);
 
 /* Shared by the commands. */
 struct sl_cli_opts {

@@ -1,8 +1,8 @@
 /* cli/daemon.c: `sluice daemon CONFIG [--listen HOST:PORT]`: the
  * pipelines on their schedules (engine/scheduler.c), the staleness watch
- * (obs/stale.c) and the admin HTTP server (net/http.c, routes in
- * obs/api.c) on --listen, else the config's http.listen, else
- * 127.0.0.1:8765.
+ * (obs/stale.c), the replication slot watch (obs/slots.c) and the admin
+ * HTTP server (net/http.c, routes in obs/api.c) on --listen, else the
+ * config's http.listen, else 127.0.0.1:8765.
  *
  * SIGTERM or SIGINT: no new batch starts; each pipeline finishes the batch
  * it is loading, then the daemon exits 0. Signals are taken by sigwait in
@@ -26,6 +26,7 @@
 #include "net/http.h"
 #include "obs/api.h"
 #include "obs/metrics.h"
+#include "obs/slots.h"
 #include "obs/stale.h"
 #include "obs/status.h"
 
@@ -48,7 +49,7 @@ static void raise_nofile(void)
  * staleness hold across restarts. */
 static void seed_from_ledger(const struct sl_config *c, struct sl_dbpool *pool)
 {
-    struct sl_status_opts o = {0, 0};
+    struct sl_status_opts o = {0, 0, SL_STATUS_SLOTS_NONE};
     int unreachable = 0;
     json_t *doc = sl_status_build(c, pool, &o, &unreachable), *p, *t;
     size_t i, k;
@@ -129,6 +130,7 @@ int sl_cmd_daemon(int argc, char **argv)
     struct sl_http *http = NULL;
     struct sl_scheduler *sched = NULL;
     struct sl_stale_watch *stale = NULL;
+    struct sl_slot_watch *slots = NULL;
     struct sl_api api;
     struct sl_err err;
     int rc = 0, api_ready = 0;
@@ -158,7 +160,8 @@ int sl_cmd_daemon(int argc, char **argv)
         goto out;
     }
     if (sl_scheduler_start(c, poll < 0.05 ? 0.05 : poll, &sched, &err) < 0 ||
-        sl_stale_watch_start(c, since, &stale, &err) < 0) {
+        sl_stale_watch_start(c, since, &stale, &err) < 0 ||
+        sl_slot_watch_start(c, &slots, &err) < 0) {
         sl_log(SL_LOG_ERROR, NULL, "%s", err.msg);
         rc = 1;
     } else {
@@ -166,6 +169,7 @@ int sl_cmd_daemon(int argc, char **argv)
     }
     sl_scheduler_stop(sched);
     sl_stale_watch_stop(stale);
+    sl_slot_watch_stop(slots);
     sl_log(SL_LOG_INFO, NULL, "stopped");
 out:
     sl_http_free(http);

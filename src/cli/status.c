@@ -21,9 +21,9 @@ int sl_cmd_status(int argc, char **argv)
         return 2;
 
     /* the same document as GET /api/status (obs/status.c), without the
-     * daemon's live figures */
+     * daemon's live figures; a cdc pipeline's slot as the source has it now */
     struct sl_dbpool *pool = sl_dbpool_new(c);
-    struct sl_status_opts so = {0, 0};
+    struct sl_status_opts so = {0, 0, SL_STATUS_SLOTS_ASK};
     int unreachable = 0, rc = 0;
     json_t *doc = pool ? sl_status_build(c, pool, &so, &unreachable) : NULL;
     if (!doc) {

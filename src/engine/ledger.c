@@ -461,6 +461,14 @@ int sl_ledger_get_cursor(struct sl_ledger *l, const char *pipeline, const char *
     return rc;
 }
 
+int sl_ledger_forget_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
+                            struct sl_err *err)
+{
+    const char *p[] = {pipeline, table};
+    return exec_sql(l, "DELETE FROM {cursors} WHERE pipeline = $1 AND table_name = $2", 2, p,
+                    NULL, err);
+}
+
 int sl_ledger_set_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
                          const char *value, int64_t batch_id, struct sl_err *err)
 {

@@ -58,6 +58,10 @@ int sl_ledger_record_failure(struct sl_ledger *l, const struct sl_batch_meta *m,
  * none yet. */
 int sl_ledger_get_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
                          char **value, struct sl_err *err);
+/* Remove the cursor of (pipeline, table), in a transaction of its own: the
+ * table starts again from nothing (a cdc table whose slot is gone). */
+int sl_ledger_forget_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
+                            struct sl_err *err);
 /* Inside the batch transaction: the cursor after batch `batch_id`. */
 int sl_ledger_set_cursor(struct sl_ledger *l, const char *pipeline, const char *table,
                          const char *value, int64_t batch_id, struct sl_err *err);

@@ -2414,8 +2414,14 @@ static int feed_columns(struct sl_feed *f, struct sl_schema *out, struct sl_err 
     return f->tr.dops->describe(f->tr.dest, f->tr.t->name, out, err);
 }
 
+static int feed_forget_cursor(struct sl_feed *f, struct sl_err *err)
+{
+    return sl_ledger_forget_cursor(&f->tr.ledger, f->tr.p->name, f->tr.t->name, err);
+}
+
 const struct sl_sink sl_pipeline_sink = {sl_feed_open, sl_feed_batch, sl_feed_close,
-                                         feed_cursor, feed_held, feed_columns};
+                                         feed_cursor, feed_held, feed_columns,
+                                         feed_forget_cursor};
 
 void sl_feed_close(struct sl_feed *f)
 {

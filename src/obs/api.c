@@ -84,14 +84,18 @@ static int get_health(void *ctx, const struct sl_http_req *req, struct sl_http_r
 static int get_status(void *ctx, const struct sl_http_req *req, struct sl_http_resp *resp)
 {
     struct sl_api *a = ctx;
-    struct sl_status_opts o = {1, a->since};
+    struct sl_status_opts o = {1, a->since, SL_STATUS_SLOTS_WATCHED};
     json_t *doc = sl_status_build(a->c, a->pool, &o, NULL), *p, *t;
     size_t i, k;
     if (doc && !sl_http_bearer_ok(req, a->c->http_token))
-        json_array_foreach(json_object_get(doc, "pipelines"), i, p)
+        json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
             json_array_foreach(json_object_get(p, "tables"), k, t)
                 if (json_is_string(json_object_get(t, "last_error")))
                     json_object_set_new(t, "last_error", json_null());
+            json_t *s = json_object_get(p, "slot");
+            if (json_is_string(json_object_get(s, "error")))
+                json_object_set_new(s, "error", json_null());
+        }
     return json_resp(resp, 200, doc);
 }
 

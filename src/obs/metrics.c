@@ -40,6 +40,13 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct tmetric *tabs;
 static size_t ntabs;
 
+struct smetric {
+    char *pipeline;
+    struct sl_metrics_slot s;
+};
+static struct smetric *slots;
+static size_t nslots;
+
 /* The entry of (pipeline, table), made on first use; NULL when out of
  * memory (the count is lost, loading goes on). Called with mu held. */
 static struct tmetric *get(const char *pipeline, const char *table)
@@ -190,6 +197,43 @@ void sl_metrics_live(const char *pipeline, const char *table, struct sl_metrics_
     pthread_mutex_unlock(&mu);
 }
 
+void sl_metrics_slot_set(const char *pipeline, const struct sl_metrics_slot *s)
+{
+    pthread_mutex_lock(&mu);
+    struct smetric *m = NULL;
+    for (size_t i = 0; i < nslots && !m; i++)
+        if (strcmp(slots[i].pipeline, pipeline) == 0)
+            m = &slots[i];
+    if (!m) {
+        struct smetric *n = sl_realloc(slots, (nslots + 1) * sizeof *n);
+        char *name = n ? sl_strdup(pipeline) : NULL;
+        if (n)
+            slots = n;
+        if (name) {
+            m = &slots[nslots++];
+            m->pipeline = name;
+        }
+    }
+    if (m) {
+        m->s = *s;
+        memset(&m->s.state.pub_tables, 0, sizeof m->s.state.pub_tables);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+int sl_metrics_slot_get(const char *pipeline, struct sl_metrics_slot *out)
+{
+    int found = 0;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < nslots && !found; i++)
+        if (strcmp(slots[i].pipeline, pipeline) == 0) {
+            *out = slots[i].s;
+            found = 1;
+        }
+    pthread_mutex_unlock(&mu);
+    return found;
+}
+
 /* ---- exposition ---- */
 
 /* A label value: backslash, double quote and newline escaped. */
@@ -227,6 +271,59 @@ static void series(struct sl_buf *b, const char *name, const struct tmetric *m,
 static void family(struct sl_buf *b, const char *name, const char *type, const char *help)
 {
     sl_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{pipeline="..",slot=".."} for a slot series. */
+static void slot_series(struct sl_buf *b, const char *name, const struct smetric *m)
+{
+    sl_buf_printf(b, "%s{", name);
+    put_label(b, "pipeline", m->pipeline);
+    sl_buf_putc(b, ',');
+    put_label(b, "slot", m->s.state.slot);
+    sl_buf_puts(b, "} ");
+}
+
+/* A slot the source has (as last seen); the others have no series. */
+static int slot_shown(const struct smetric *m)
+{
+    return m->s.seen && m->s.state.exists;
+}
+
+static void slot_families(struct sl_buf *b)
+{
+    family(b, "sluice_cdc_slot_retained_bytes", "gauge",
+           "WAL the source keeps for the cdc pipeline's replication slot:"
+           " pg_current_wal_lsn() - restart_lsn, in bytes.");
+    for (size_t i = 0; i < nslots; i++)
+        if (slot_shown(&slots[i]) && slots[i].s.state.retained_bytes >= 0) {
+            slot_series(b, "sluice_cdc_slot_retained_bytes", &slots[i]);
+            sl_buf_printf(b, "%lld\n", (long long)slots[i].s.state.retained_bytes);
+        }
+    family(b, "sluice_cdc_slot_unconfirmed_bytes", "gauge",
+           "WAL written on the source past the slot's confirmed_flush_lsn (not yet confirmed"
+           " as held by the warehouse): pg_current_wal_lsn() - confirmed_flush_lsn, in bytes.");
+    for (size_t i = 0; i < nslots; i++)
+        if (slot_shown(&slots[i]) && slots[i].s.state.unconfirmed_bytes >= 0) {
+            slot_series(b, "sluice_cdc_slot_unconfirmed_bytes", &slots[i]);
+            sl_buf_printf(b, "%lld\n", (long long)slots[i].s.state.unconfirmed_bytes);
+        }
+    family(b, "sluice_cdc_slot_lag_seconds", "gauge",
+           "Age of the oldest change not yet confirmed to the slot, as the daemon measures it:"
+           " seconds since it first saw confirmed_flush_lsn stand still with WAL past it"
+           " (0 while it moves or nothing is past it); a lower bound, within one look"
+           " (every 10 s), counted from the daemon's start at the earliest.");
+    for (size_t i = 0; i < nslots; i++)
+        if (slot_shown(&slots[i]) && slots[i].s.lag_seconds >= 0) {
+            slot_series(b, "sluice_cdc_slot_lag_seconds", &slots[i]);
+            sl_buf_printf(b, "%.3f\n", slots[i].s.lag_seconds);
+        }
+    family(b, "sluice_cdc_slot_active", "gauge",
+           "1 while a process streams from the slot (the daemon's stream), else 0.");
+    for (size_t i = 0; i < nslots; i++)
+        if (slot_shown(&slots[i])) {
+            slot_series(b, "sluice_cdc_slot_active", &slots[i]);
+            sl_buf_printf(b, "%d\n", slots[i].s.state.active);
+        }
 }
 
 char *sl_metrics_render(void)
@@ -321,6 +418,7 @@ char *sl_metrics_render(void)
         series(&b, "sluice_batch_duration_seconds_count", m, NULL, NULL);
         sl_buf_printf(&b, "%llu\n", (unsigned long long)m->hcount);
     }
+    slot_families(&b);
     pthread_mutex_unlock(&mu);
     if (b.oom) {
         sl_buf_free(&b);
@@ -342,5 +440,10 @@ void sl_metrics_reset(void)
     sl_free(tabs);
     tabs = NULL;
     ntabs = 0;
+    for (size_t i = 0; i < nslots; i++)
+        sl_free(slots[i].pipeline);
+    sl_free(slots);
+    slots = NULL;
+    nslots = 0;
     pthread_mutex_unlock(&mu);
 }

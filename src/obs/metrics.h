@@ -16,7 +16,11 @@
  *   sluice_lock_waits_total, sluice_dead_letters_total           counters
  *   sluice_lag_seconds, sluice_last_load_timestamp_seconds       gauges (once loaded)
  *   sluice_table_running, sluice_table_stale                     gauges 0/1
- *   sluice_batch_duration_seconds                                histogram */
+ *   sluice_batch_duration_seconds                                histogram
+ * and per cdc pipeline (labels pipeline, slot), once its slot has been
+ * looked at (obs/slots.h):
+ *   sluice_cdc_slot_retained_bytes, sluice_cdc_slot_unconfirmed_bytes,
+ *   sluice_cdc_slot_lag_seconds, sluice_cdc_slot_active          gauges */
 #ifndef SL_METRICS_H
 #define SL_METRICS_H
 
@@ -25,7 +29,7 @@
 #include "engine/observer.h"
 #include "model/config.h"
 #include "base/value.h"
-
+#include "sources/source.h"
 
 /* Declare every table of `c` (and the gates each has), so that its series
  * are exposed at 0 before anything happens. */
@@ -58,6 +62,19 @@ struct sl_metrics_live {
     char last_error[512];   /* "" = none */
 };
 void sl_metrics_live(const char *pipeline, const char *table, struct sl_metrics_live *out);
+
+/* What the daemon's slot watch last saw of a cdc pipeline's slot. */
+struct sl_metrics_slot {
+    struct sl_slot_state state; /* pub_tables left empty */
+    int seen;                   /* a look answered at least once */
+    sl_usec looked_at;          /* the last look, answered or not; 0 = none yet */
+    double lag_seconds;         /* obs/slots.h's measure; -1 = not known */
+    int retained_over, lag_over;    /* past max_retained / max_lag: alerting */
+    char error[512];            /* why the last look got no answer; "" = it did */
+};
+void sl_metrics_slot_set(const char *pipeline, const struct sl_metrics_slot *s);
+/* 1 with *out filled when the watch has looked at `pipeline`'s slot, else 0. */
+int sl_metrics_slot_get(const char *pipeline, struct sl_metrics_slot *out);
 
 /* The exposition text; sl_free it. NULL when out of memory. */
 char *sl_metrics_render(void);

@@ -237,6 +237,86 @@ static json_t *table_status(const struct sl_pipeline_cfg *p, const struct sl_tab
     return e;
 }
 
+/* ---- replication slots ---- */
+
+static json_t *jint64_or_null(int64_t v)
+{
+    return v >= 0 ? json_integer((json_int_t)v) : json_null();
+}
+
+json_t *sl_status_slot_json(const struct sl_slot_state *s)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "name", json_string(s->slot));
+    json_object_set_new(o, "exists", json_boolean(s->exists));
+    json_object_set_new(o, "database", jstr_or_null(s->exists ? s->database : NULL));
+    json_object_set_new(o, "plugin", jstr_or_null(s->exists ? s->plugin : NULL));
+    json_object_set_new(o, "active", json_boolean(s->active));
+    json_object_set_new(o, "active_pid", s->active ? json_integer(s->active_pid) : json_null());
+    json_object_set_new(o, "active_client", jstr_or_null(s->active ? s->active_client : NULL));
+    json_object_set_new(o, "wal_status", jstr_or_null(s->wal_status));
+    json_object_set_new(o, "confirmed_flush_lsn", jstr_or_null(s->confirmed));
+    json_object_set_new(o, "restart_lsn", jstr_or_null(s->restart));
+    json_object_set_new(o, "current_lsn", jstr_or_null(s->current));
+    json_object_set_new(o, "retained_bytes", jint64_or_null(s->exists ? s->retained_bytes : -1));
+    json_object_set_new(o, "unconfirmed_bytes",
+                        jint64_or_null(s->exists ? s->unconfirmed_bytes : -1));
+    json_object_set_new(o, "max_retained_bytes",
+                        s->max_retained > 0 ? json_integer((json_int_t)s->max_retained)
+                                            : json_null());
+    json_object_set_new(o, "max_lag_seconds",
+                        s->max_lag > 0 ? json_real(s->max_lag) : json_null());
+    return o;
+}
+
+/* The pipeline's slot, from the daemon's watch or asked of the source now. */
+static json_t *slot_status(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                           enum sl_status_slots how)
+{
+    struct sl_metrics_slot m;
+    json_t *o;
+    memset(&m, 0, sizeof m);
+    m.lag_seconds = -1;
+    if (how == SL_STATUS_SLOTS_WATCHED) {
+        if (!sl_metrics_slot_get(p->name, &m))
+            m.state.retained_bytes = m.state.unconfirmed_bytes = -1;
+    } else {
+        struct sl_err err;
+        sl_err_clear(&err);
+        if (p->source_ops->slot_state(c, p, 0, 5, &m.state, &err) < 0)
+            snprintf(m.error, sizeof m.error, "%.500s", err.msg);
+        else
+            m.seen = 1;
+        sl_slot_state_free(&m.state);
+        m.looked_at = sl_time_now();
+        const struct sl_slot_state *st = &m.state;
+        m.retained_over = st->max_retained > 0 && st->exists &&
+                          st->retained_bytes > st->max_retained;
+    }
+    /* not seen (yet): the name and limits alone, when known; the rest null */
+    o = sl_status_slot_json(&m.state);
+    if (o && !m.seen) {
+        json_object_set_new(o, "exists", json_null());
+        json_object_set_new(o, "active", json_null());
+        if (!m.state.slot[0])
+            json_object_set_new(o, "name", json_null());
+    }
+    if (!o)
+        return NULL;
+    char at[32];
+    if (m.looked_at)
+        sl_time_format(m.looked_at, at);
+    json_object_set_new(o, "lag_seconds",
+                        m.seen && m.lag_seconds >= 0 ? json_real(m.lag_seconds) : json_null());
+    json_object_set_new(o, "retained_over", json_boolean(m.retained_over));
+    json_object_set_new(o, "lag_over", json_boolean(m.lag_over));
+    json_object_set_new(o, "checked_at", m.looked_at ? json_string(at) : json_null());
+    json_object_set_new(o, "error", jerror_or_null(m.error));
+    return o;
+}
+
 json_t *sl_status_build(const struct sl_config *c, struct sl_dbpool *pool,
                         const struct sl_status_opts *o, int *unreachable)
 {
@@ -294,6 +374,11 @@ json_t *sl_status_build(const struct sl_config *c, struct sl_dbpool *pool,
             *unreachable = 1;
         json_object_set_new(pj, "state", json_string(state_order[worst]));
         json_object_set_new(pj, "tables", tabs);
+        if (o && o->slots != SL_STATUS_SLOTS_NONE && p->source_ops->slot_state) {
+            json_t *sj = slot_status(c, p, o->slots);
+            if (sj)
+                json_object_set_new(pj, "slot", sj);
+        }
         json_array_append_new(pipes, pj);
     }
     return doc;
@@ -313,6 +398,57 @@ static void fmt_lag(double s, char *out, size_t cap)
         snprintf(out, cap, "%.1fh", s / 3600);
     else
         snprintf(out, cap, "%.1fd", s / 86400);
+}
+
+/* "slot s1 of pipeline p: active (server process 42), keeps 16 MB of WAL
+ * (max_retained 1GB), 0 bytes not confirmed, lag 0s" */
+static void print_slot(FILE *f, const json_t *p, const json_t *s)
+{
+    const char *name = json_string_value(json_object_get(s, "name"));
+    const char *pn = json_string_value(json_object_get(p, "name"));
+    const char *e = json_string_value(json_object_get(s, "error"));
+    const json_t *ex = json_object_get(s, "exists");
+    fprintf(f, "slot %s of pipeline %s: ", name ? name : "?", pn ? pn : "?");
+    if (e) {
+        fprintf(f, "could not be looked at: %.200s\n", e);
+        return;
+    }
+    if (json_is_null(ex)) {
+        fprintf(f, "not looked at yet\n");
+        return;
+    }
+    if (!json_is_true(ex)) {
+        fprintf(f, "does not exist (the next run makes it and copies every table)\n");
+        return;
+    }
+    char kept[32], unconf[32], lim[80] = "", lag[16] = "";
+    const json_t *mr = json_object_get(s, "max_retained_bytes");
+    const json_t *ls = json_object_get(s, "lag_seconds");
+    sl_size_pretty(json_is_integer(json_object_get(s, "retained_bytes"))
+                       ? (int64_t)json_integer_value(json_object_get(s, "retained_bytes")) : -1,
+                   kept, sizeof kept);
+    sl_size_pretty(json_is_integer(json_object_get(s, "unconfirmed_bytes"))
+                       ? (int64_t)json_integer_value(json_object_get(s, "unconfirmed_bytes"))
+                       : -1,
+                   unconf, sizeof unconf);
+    if (json_is_integer(mr)) {
+        char t[32];
+        sl_size_text((int64_t)json_integer_value(mr), t, sizeof t);
+        snprintf(lim, sizeof lim, " (max_retained %s%s)", t,
+                 json_is_true(json_object_get(s, "retained_over")) ? ": OVER" : "");
+    }
+    if (json_is_number(ls))
+        fmt_lag(json_number_value(ls), lag, sizeof lag);
+    if (json_is_true(json_object_get(s, "active")))
+        fprintf(f, "active (server process %lld)",
+                (long long)json_integer_value(json_object_get(s, "active_pid")));
+    else
+        fprintf(f, "inactive");
+    fprintf(f, ", keeps %s of WAL%s, %s not confirmed", kept, lim, unconf);
+    if (lag[0])
+        fprintf(f, ", lag %s%s", lag, json_is_true(json_object_get(s, "lag_over"))
+                                          ? " (OVER max_lag)" : "");
+    fputc('\n', f);
 }
 
 void sl_status_print(FILE *f, const json_t *status)
@@ -338,6 +474,11 @@ void sl_status_print(FILE *f, const json_t *status)
                     json_string_value(json_object_get(t, "state")), last, rows, lag,
                     e ? e : "");
         }
+    }
+    json_array_foreach(pipes, i, p) {
+        const json_t *s = json_object_get(p, "slot");
+        if (json_is_object(s))
+            print_slot(f, p, s);
     }
 }
 

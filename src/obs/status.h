@@ -25,6 +25,7 @@
 #include "model/config.h"
 #include "engine/ledger.h"
 #include "base/value.h"
+#include "sources/source.h"
 
 struct sl_dbpool;
 
@@ -38,10 +39,18 @@ int sl_dbpool_get(struct sl_dbpool *p, const struct sl_connection_cfg *conn,
 void sl_dbpool_put(struct sl_dbpool *p, const struct sl_connection_cfg *conn, int broken);
 void sl_dbpool_free(struct sl_dbpool *p);
 
+/* Where a cdc pipeline's "slot" comes from. */
+enum sl_status_slots {
+    SL_STATUS_SLOTS_NONE = 0,   /* not shown */
+    SL_STATUS_SLOTS_ASK,        /* asked of the source now (`sluice status`) */
+    SL_STATUS_SLOTS_WATCHED,    /* the daemon's slot watch (obs/slots.h) */
+};
+
 struct sl_status_opts {
     int live;           /* daemon: use obs/metrics.h's live figures */
     sl_usec since;      /* daemon start: a table never loaded goes stale stale_after
                          * after it; 0 = a never loaded table is never stale */
+    enum sl_status_slots slots;
 };
 
 /* 1 when a table of `p` last loaded at `last_loaded` (0 = never) is stale now. */
@@ -52,7 +61,9 @@ int sl_status_stale(const struct sl_pipeline_cfg *p, sl_usec last_loaded, sl_use
  *   "schedule", "stale_after_seconds", "state", "tables": [{"pipeline",
  *   "table", "kind", "state", "last_batch", "last_batch_state",
  *   "last_committed_batch", "last_committed_at", "rows", "lag_seconds",
- *   "last_error", "quarantined_batch", "running", "stale"}]}]}
+ *   "last_error", "quarantined_batch", "running", "stale"}], and for a cdc
+ *   pipeline when o->slots asks: "slot": sl_status_slot_json's object and
+ *   "lag_seconds", "retained_over", "lag_over", "checked_at", "error"}]}
  * A pipeline's state is its worst table's. A destination that cannot be
  * read makes its tables "failing" with the reason as last_error and sets
  * *unreachable (may be NULL). Returns a new reference, or NULL when out of
@@ -60,7 +71,15 @@ int sl_status_stale(const struct sl_pipeline_cfg *p, sl_usec last_loaded, sl_use
 json_t *sl_status_build(const struct sl_config *c, struct sl_dbpool *pool,
                         const struct sl_status_opts *o, int *unreachable);
 
-/* The terminal table of a status document, one line per table. */
+/* A slot as JSON: {"name", "exists", "database", "plugin", "active",
+ * "active_pid", "active_client", "wal_status", "confirmed_flush_lsn",
+ * "restart_lsn", "current_lsn", "retained_bytes", "unconfirmed_bytes",
+ * "max_retained_bytes", "max_lag_seconds"}, null where not known or not
+ * set. Returns a new reference, or NULL when out of memory. */
+json_t *sl_status_slot_json(const struct sl_slot_state *s);
+
+/* The terminal table of a status document, one line per table (and one per
+ * cdc pipeline's slot). */
 void sl_status_print(FILE *f, const json_t *status);
 
 /* The ledger as JSON, newest first: batches of every destination (pipeline,

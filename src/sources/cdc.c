@@ -629,6 +629,40 @@ static int ready(struct stream *st, struct sl_err *err)
     return rc;
 }
 
+/* The slot is missing, yet a table holds a cursor: it was streamed from a
+ * slot that is gone (dropped, or lost with its server), and the changes
+ * made since its last batch went with that slot. Resuming at the cursor on
+ * a new slot, which starts at the WAL of now, would skip them without a
+ * word; instead each such table forgets its cursor and, like every table on
+ * a first start, is copied whole from the new slot's snapshot, its rows
+ * replaced. The cursors go before the slot is made, each in a transaction
+ * of its own, so a crash anywhere from here leaves the next run the same
+ * decision or a table with no cursor: never a stale cursor on a new slot. */
+static int forget_stale_cursors(struct stream *st, struct sl_err *err)
+{
+    struct sl_buf names;
+    int rc = 0;
+    sl_buf_init(&names);
+    for (size_t i = 0; i < st->ntabs && rc == 0; i++) {
+        char *cur = NULL;
+        if ((rc = st->sink->cursor(st->tabs[i].feed, &cur, err)) == 0 && cur)
+            sl_buf_printf(&names, "%s%s", names.len ? ", " : "", st->tabs[i].t->name);
+        sl_free(cur);
+    }
+    if (rc == 0 && names.oom)
+        rc = nomem(err);
+    int many = names.len && strchr(names.data, ',');
+    if (rc == 0 && names.len)
+        sl_log(SL_LOG_WARN, &st->log, "replication slot %s does not exist, but table%s %s"
+               " hold%s the position of an earlier slot: the changes made since went with it,"
+               " so every table is copied again, whole, from a new slot's snapshot",
+               st->pc->cdc.slot, many ? "s" : "", names.data, many ? "" : "s");
+    for (size_t i = 0; i < st->ntabs && rc == 0 && names.len; i++)
+        rc = st->sink->forget_cursor(st->tabs[i].feed, err);
+    sl_buf_free(&names);
+    return rc;
+}
+
 /* What the source lacks that sluice may make (ready() said so): the
  * publication holding every table (FOR TABLE the pipeline's tables), or a
  * table it lacks; the slot. */
@@ -681,7 +715,9 @@ static int ensure_source(struct stream *st, struct sl_err *err)
     if (!v) {
         struct sl_pg r;
         struct sl_pg_slot made;
-        rc = connect_repl(&r, st, err);
+        rc = forget_stale_cursors(st, err);
+        if (rc == 0)
+            rc = connect_repl(&r, st, err);
         if (rc == 0)
             rc = sl_pg_create_slot(&r, slot, 0, 0, &made, err);
         sl_pg_close(&r);
@@ -1674,4 +1710,6 @@ const struct sl_source_ops sl_source_cdc = {
     .drain = cdc_drain,
     .probe = cdc_probe,
     .blocks = sl_pg_source_blocks,
+    .slot_state = sl_cdc_slot_state,
+    .slot_drop = sl_cdc_slot_drop,
 };

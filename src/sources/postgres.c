@@ -71,6 +71,12 @@ static const struct sl_cfg_key cdc_keys[] = {
      "the logical replication slot sluice reads (created when missing)"},
     {"publication", SL_CFG_STR, offsetof(struct sl_pg_cdc_cfg, publication), NULL, 1, NULL,
      "the publication of the tables (created when missing)"},
+    {"max_retained", SL_CFG_SIZE, offsetof(struct sl_pg_cdc_cfg, max_retained), NULL, 0, NULL,
+     "the daemon alerts when the slot keeps more WAL than this on the source"
+     " (pg_current_wal_lsn() - restart_lsn), e.g. 1GB; none by default"},
+    {"max_lag", SL_CFG_DURATION, offsetof(struct sl_pg_cdc_cfg, max_lag), NULL, 0, NULL,
+     "the daemon alerts when the oldest change not yet confirmed to the slot has waited"
+     " longer than this, e.g. 30m; none by default"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

@@ -5,6 +5,8 @@
 #ifndef SL_SOURCES_POSTGRES_H
 #define SL_SOURCES_POSTGRES_H
 
+#include <stdint.h>
+
 #include "base/cfgmap.h"
 #include "pg/pg.h"
 #include "sources/source.h"
@@ -12,6 +14,8 @@
 struct sl_pg_cdc_cfg {
     char *slot;
     char *publication;
+    int64_t max_retained;   /* bytes of WAL the slot may keep before an alert; 0 = none */
+    double max_lag;         /* seconds the oldest unconfirmed change may wait; 0 = none */
 };
 
 struct sl_pg_source_cfg {
@@ -46,5 +50,11 @@ int sl_pg_source_ready(struct sl_source *s, struct sl_err *err);
  * for `sluice check` (sl_source_cdc.probe) and before the stream starts. */
 int sl_cdc_probe(const struct sl_config *c, const struct sl_pipeline_cfg *p, struct sl_pg *admin,
                  const char *timeout, struct sl_probe *out, struct sl_err *err);
+/* The cdc source's slot_state and slot_drop (source.h), in cdc_slot.c. */
+int sl_cdc_slot_state(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                      int publication, int timeout_s, struct sl_slot_state *out,
+                      struct sl_err *err);
+int sl_cdc_slot_drop(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                     struct sl_slot_drop *out, struct sl_err *err);
 
 #endif

@@ -162,3 +162,9 @@ void sl_probe_free(struct sl_probe *p)
     sl_free(p->items);
     memset(p, 0, sizeof *p);
 }
+
+void sl_slot_state_free(struct sl_slot_state *s)
+{
+    if (s)
+        sl_strlist_free(&s->pub_tables);
+}

@@ -167,6 +167,47 @@ struct sl_sink {
     int (*held)(struct sl_feed *f, int64_t *batch, struct sl_err *err);
     /* The warehouse table's columns: 1 = *out holds them, 0 = no table yet. */
     int (*columns)(struct sl_feed *f, struct sl_schema *out, struct sl_err *err);
+    /* Forget the table's cursor, in a transaction of its own: its next
+     * batch starts from nothing (a cdc table whose slot is gone). */
+    int (*forget_cursor)(struct sl_feed *f, struct sl_err *err);
+};
+
+/* A change data capture pipeline's replication slot and publication as the
+ * source has them now (`sluice cdc status`, `sluice status`, the daemon's
+ * slot watch). Positions are PostgreSQL's text ("0/16B3748"), "" when NULL;
+ * byte counts -1 when unknown (no slot, or a NULL position). */
+struct sl_slot_state {
+    char slot[64];
+    char publication[64];
+    int64_t max_retained;       /* the config's limits on it: 0 = none */
+    double max_lag;
+    int exists;                 /* on the source's server */
+    char database[64];          /* the database it belongs to */
+    int other_database;         /* ... which is not the pipeline's */
+    char plugin[64];
+    int active;                 /* a process streams from it */
+    long active_pid;            /* that server process (0 = none) */
+    char active_client[160];    /* its application and address, "" when not known */
+    char wal_status[16];        /* reserved | extended | unreserved | lost */
+    char confirmed[24];         /* confirmed_flush_lsn: the warehouse holds everything before */
+    char restart[24];           /* restart_lsn: the oldest WAL the server keeps for it */
+    char current[24];           /* pg_current_wal_lsn() */
+    int64_t retained_bytes;     /* current - restart */
+    int64_t unconfirmed_bytes;  /* current - confirmed */
+    /* the publication (filled when asked for) */
+    int pub_exists;
+    int pub_by_sluice;          /* its comment is 'created by sluice' */
+    int pub_all_tables;         /* FOR ALL TABLES: pub_tables is empty */
+    struct sl_strlist pub_tables;   /* "schema.table", sorted */
+};
+void sl_slot_state_free(struct sl_slot_state *s);
+
+/* What `sluice cdc drop` did. */
+struct sl_slot_drop {
+    char slot[64], publication[64];     /* their names */
+    int slot_existed, slot_dropped;
+    int pub_existed, pub_dropped;
+    char pub_kept[300];         /* why a publication that exists was kept; "" = not kept */
 };
 
 struct sl_source_ops {
@@ -266,6 +307,19 @@ struct sl_source_ops {
      * it through the sink, and return (stats as sl_pipeline_run's). */
     int (*drain)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                  const struct sl_sink *sink, struct sl_run_stats *stats, struct sl_err *err);
+
+    /* ---- change data capture (cdc); NULL for the others ---- */
+    /* The pipeline's slot (and with `publication`, its publication) as the
+     * source has them now, on a short connection of its own (waiting
+     * `timeout_s` at most to connect). */
+    int (*slot_state)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                      int publication, int timeout_s, struct sl_slot_state *out,
+                      struct sl_err *err);
+    /* Drop the slot, refused (SL_E_STATE, naming the process) while one
+     * streams from it; then the publication, only when sluice made it and
+     * no other pipeline of `c` reads it. Dropping what is not there is done. */
+    int (*slot_drop)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                     struct sl_slot_drop *out, struct sl_err *err);
 };
 
 extern const struct sl_source_ops sl_source_files;

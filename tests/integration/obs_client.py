@@ -7,6 +7,7 @@
     obs_client.py state URL PIPELINE TABLE [FIELD]            a table's field (default state)
     obs_client.py wait-state URL PIPELINE TABLE STATE SECONDS
     obs_client.py wait-alert FILE EVENT STATUS PIPELINE TABLE SECONDS
+                                       (TABLE "" matches an alert of no table)
 
 /metrics is parsed as the Prometheus text exposition format 0.0.4, strictly:
 every sample belongs to a family declared once by # TYPE before its samples,
@@ -224,7 +225,7 @@ def table_of(doc, pipeline, table):
     return None
 
 
-OPS = {"==": operator.eq, ">=": operator.ge, ">": operator.gt, "<=": operator.le}
+OPS = {"==": operator.eq, ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 
 def main(argv):
@@ -275,6 +276,7 @@ def main(argv):
                 time.sleep(0.2)
         elif cmd == "wait-alert":
             path, event, status, p, tb, secs = argv[2:8]
+            tb = tb or None     # "": an alert about a pipeline (a cdc slot), no table
             deadline = time.time() + float(secs)
             while True:
                 try:

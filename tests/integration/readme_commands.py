@@ -49,9 +49,11 @@ CONFIGS = {
     "app.yaml": ("app", "."),
     "quickstart.yaml": ("quickstart", "build/quickstart"),
     "build/quickstart/quickstart.yaml": ("quickstart", "."),
+    "crm_cdc.yaml": ("cdc", "."),
 }
-# CONFIG (the placeholder) stands for the context of its command.
-CONTEXT_OF_COMMAND = {"reconcile": "crm", "replay": "app"}
+# CONFIG (the placeholder) stands for the context of its command (a command
+# with subcommands: "cdc status").
+CONTEXT_OF_COMMAND = {"reconcile": "crm", "replay": "app", "cdc status": "cdc", "cdc drop": "cdc"}
 DEFAULT_CONTEXT = "orders"
 
 # Placeholders of a synopsis, and the numbers an example writes in their place
@@ -85,6 +87,7 @@ EXPECT = {
     "check": 0, "run": 0, "daemon": 0, "status": 0, "batches": 0,
     "approve": 0, "reject": 0, "reconcile": 0, "rollback": 0,
     "snapshot": 0, "snapshots": 0, "restore": 0, "replay": 0,
+    "cdc status": 0, "cdc drop": 0,
 }
 
 # make targets are checked with `make -n` (the target exists and its recipe
@@ -180,8 +183,16 @@ def extract(text):
     return out
 
 
+def command_key(words):
+    """The command a synopsis is of: its first word, or its first two when
+    the second is a subcommand (lower case, as in `cdc status CONFIG`)."""
+    if len(words) > 1 and re.fullmatch(r"[a-z][a-z-]*", words[1]):
+        return " ".join(words[:2])
+    return words[0]
+
+
 def parse_synopses(text):
-    """{command word: synopsis text} from the README's command table."""
+    """{command: synopsis text} from the README's command table."""
     syn = {}
     on = False
     for line in text.split("\n"):
@@ -191,7 +202,7 @@ def parse_synopses(text):
         m = re.match(r"^\| `sluice ([^`]*)` \|", line)
         if on and m:
             s = m.group(1)
-            syn[s.split()[0]] = s
+            syn[command_key(s.split())] = s
     return syn
 
 
@@ -199,9 +210,11 @@ class Synopsis:
     """A command's synopsis: its positional slots and its options."""
 
     def __init__(self, text):
-        self.required = []     # required tokens after the command word
+        self.required = []     # required tokens after the command word(s)
         self.groups = []       # optional groups, each a list of tokens
-        for m in re.finditer(r"\[([^\]]*)\]|(\S+)", text.split(None, 1)[1] if " " in text else ""):
+        words = text.split()
+        rest = " ".join(words[len(command_key(words).split()):])
+        for m in re.finditer(r"\[([^\]]*)\]|(\S+)", rest):
             if m.group(1) is not None:
                 self.groups.append(m.group(1).split())
             else:
@@ -523,6 +536,24 @@ def build_contexts(text, pass_name):
                     os.path.join(c.root, "build/quickstart/drops"))
     c.write(point_connections(c.text, c.dest_url, c.dest_url))
     ctxs["quickstart"] = c
+
+    # cdc: the change data capture example (its tables in the crm source
+    # database), with the connections it names; the slot and publication
+    # get this run's and this pass's names, as slots are the cluster's
+    _, cdc = find_block(blocks, "a cdc source (cdc: and kind: cdc)",
+                        lambda b: "cdc:" in b and "kind: cdc" in b)
+    tag = "%s_%s" % (DB_PREFIX.rsplit("_", 1)[-1], pass_name[:2])
+    cdc = re.sub(r"\b(slot|publication):\s*([a-z0-9_]+)", r"\1: \2_" + tag, cdc)
+    src = re.search(r"connection:\s*([\w-]+)", cdc)
+    dest = re.search(r"destination:\s*([\w-]+)", cdc)
+    if not src or not dest:
+        raise SetupFailed("the README's cdc example names no connection: or destination:; "
+                          "build_contexts in %s needs to learn it" % TOOL)
+    c = Context("cdc", pass_name, os.path.join(root, "cdc"), cdc, "crm_cdc.yaml")
+    conns = 'connections:\n  %s: { url: "%s/%s_crm_source" }\n  %s: { url: "%s" }\n' % (
+        src.group(1), PG_URL, DB_PREFIX, dest.group(1), c.dest_url)
+    c.write(conns + c.text)
+    ctxs["cdc"] = c
     return ctxs
 
 
@@ -536,7 +567,10 @@ def setup_crm_source():
           SELECT g, 'customer ' || g, 'c' || g || '@example.com', now() - interval '1 day' + g * interval '1 s'
           FROM generate_series(1, 50) g;
         CREATE TABLE public.plans (code text PRIMARY KEY, price numeric);
-        INSERT INTO public.plans VALUES ('basic', 9.90), ('pro', 29.00);""")
+        INSERT INTO public.plans VALUES ('basic', 9.90), ('pro', 29.00);
+        CREATE SCHEMA sales;
+        CREATE TABLE sales.orders (id bigint PRIMARY KEY, customer bigint, total numeric);
+        INSERT INTO sales.orders SELECT g, g % 50 + 1, g * 1.5 FROM generate_series(1, 20) g;""")
 
 
 def setup_state(ctxs):
@@ -544,6 +578,7 @@ def setup_state(ctxs):
     o = ctxs["orders"]
     o.committed_batch()
     ctxs["crm"].sluice("run", "crm.yaml")
+    ctxs["cdc"].sluice("run", "crm_cdc.yaml")
     setup_dead_letters(ctxs["app"])
 
 
@@ -658,6 +693,10 @@ def instantiate(tokens, synopses, ctxs):
     if i == len(tokens):
         return ctxs[DEFAULT_CONTEXT], ctxs[DEFAULT_CONTEXT].root, glob, None
     cmd, rest = tokens[i], tokens[i + 1:]
+    words = [cmd]
+    if rest and "%s %s" % (cmd, rest[0]) in synopses:   # a subcommand: cdc status
+        words.append(rest[0])
+        cmd, rest = "%s %s" % (cmd, rest[0]), rest[1:]
     syn = Synopsis(synopses[cmd]) if cmd in synopses else None
     # a mention (`sluice approve`, `sluice batches --json`): the synopsis'
     # required arguments first
@@ -692,7 +731,7 @@ def instantiate(tokens, synopses, ctxs):
         out.append(value_of(t, name, ctx, cmd))
         slot += 1
         j += 1
-    return ctx, cwd, glob + [cmd] + out, cmd
+    return ctx, cwd, glob + words + out, cmd
 
 
 def value_of(tok, slot, ctx, cmd):

@@ -41,6 +41,9 @@ export RC_DB_PREFIX="t_readme_commands_$$"
 
 drop_dbs() {
   local db
+  # the cdc example's slots first: a database with a slot cannot be dropped
+  psql -qX -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+    WHERE database LIKE '${RC_DB_PREFIX}%'" >/dev/null 2>&1 || true
   for db in $(psql -qXAt -d postgres -c \
       "SELECT datname FROM pg_database WHERE datname LIKE '${RC_DB_PREFIX}%'"); do
     psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true

@@ -696,6 +696,7 @@ struct every_type {
     struct sl_strlist list;
     char ch;
     int e;
+    int64_t sz;
 };
 
 static const char *const colors[] = {"red", "green", "blue", NULL};
@@ -709,6 +710,7 @@ static const struct sl_cfg_key every_key[] = {
     {"list", SL_CFG_STRLIST, offsetof(struct every_type, list), "[a, b]", 0, NULL, "a list"},
     {"ch", SL_CFG_CHAR, offsetof(struct every_type, ch), ";", 0, NULL, "a char"},
     {"e", SL_CFG_ENUM, offsetof(struct every_type, e), "blue", 0, colors, "an enum"},
+    {"sz", SL_CFG_SIZE, offsetof(struct every_type, sz), "1GB", 0, NULL, "a size"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -741,12 +743,13 @@ static void cfg_fill_reads_every_type_and_default(void **state)
     assert_string_equal(v.list.items[1], "b");
     assert_int_equal(v.ch, ';');
     assert_int_equal(v.e, 2);
+    assert_true(v.sz == (int64_t)1 << 30);
     sl_cfg_free(every_key, &v);
     assert_null(v.s);
     assert_null(v.list.items);
 
     assert_int_equal(fill("{ s: 5, i: -7, d: 2.5e3, b: OFF, dur: 90, list: x, ch: '\\t', "
-                          "e: green }", &v, &err), 0);
+                          "e: green, sz: 512MB }", &v, &err), 0);
     assert_string_equal(v.s, "5");
     assert_int_equal(v.i, -7);
     assert_true(v.d == 2500);
@@ -756,6 +759,13 @@ static void cfg_fill_reads_every_type_and_default(void **state)
     assert_string_equal(v.list.items[0], "x");
     assert_int_equal(v.ch, '\t');
     assert_int_equal(v.e, 1);
+    assert_true(v.sz == (int64_t)512 << 20);
+    char text[32];
+    sl_cfg_value_text(&every_key[8], &v, text, sizeof text);
+    assert_string_equal(text, "512MB");
+    sl_cfg_value_text(&every_key[8], NULL, text, sizeof text);
+    assert_string_equal(text, "1GB");
+    assert_int_equal(sl_cfg_is_default(&every_key[8], &v), 0);
     sl_cfg_free(every_key, &v);
 
     assert_int_equal(fill("{ ch: \"\\t\", list: [] }", &v, &err), 0);
@@ -794,7 +804,11 @@ static void cfg_fill_rejects_what_does_not_fit(void **state)
         {"{ s: [a] }", "t.yaml:1:6: owner: what: key \"s\": expected a string, found a "
                        "sequence"},
         {"{ z: 1 }", "t.yaml:1:3: unknown key \"z\" in what (expected one of: s, i, d, b, dur, "
-                     "list, ch, e)"},
+                     "list, ch, e, sz)"},
+        {"{ sz: lots }", "t.yaml:1:7: owner: what: key \"sz\": expected a size like \"1GB\" or "
+                         "\"512MB\", found \"lots\""},
+        {"{ sz: -1GB }", "t.yaml:1:7: owner: what: key \"sz\": expected a size like \"1GB\" or "
+                         "\"512MB\", found \"-1GB\""},
         {"[1]", "t.yaml:1:1: owner: what: expected a mapping of keys, found a sequence"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -805,6 +819,72 @@ static void cfg_fill_rejects_what_does_not_fit(void **state)
         if (strcmp(err.msg, cases[i].msg) != 0)
             fail_msg("%s\n got: %s\nwant: %s", cases[i].yaml, err.msg, cases[i].msg);
     }
+}
+
+/* The cdc block's limits: a size and a duration, checked like every key. */
+static const char cdc_config[] =
+    "connections:\n"
+    "  warehouse: { url: \"sqlite://warehouse.db\" }\n"
+    "  crm: { url: \"postgresql://replicator@crm:5432/crm\" }\n"
+    "pipelines:\n"
+    "  - name: crm_cdc\n"
+    "    source:\n"
+    "      kind: postgres\n"
+    "      connection: crm\n"
+    "      cdc: { slot: s, publication: p%s }\n"
+    "    destination: warehouse\n"
+    "    tables: [ { name: customers, kind: cdc, primary_key: [id] } ]\n";
+
+static const struct sl_cfg_key *cdc_key(const struct sl_pipeline_cfg *p, const char *name,
+                                        const void **ctx)
+{
+    for (const struct sl_source_block *b = p->source_ops->blocks; b && b->key; b++)
+        if (strcmp(b->key, "cdc") == 0)
+            for (const struct sl_cfg_key *k = b->keys; k->key; k++)
+                if (strcmp(k->key, name) == 0) {
+                    *ctx = (const char *)p->source_ctx + b->offset;
+                    return k;
+                }
+    fail_msg("no cdc key \"%s\"", name);
+    return NULL;
+}
+
+static void cdc_block_takes_max_retained_and_max_lag(void **state)
+{
+    (void)state;
+    char yaml[1024], text[32];
+    const void *ctx;
+    snprintf(yaml, sizeof yaml, cdc_config, ", max_retained: 1.5GB, max_lag: 30m");
+    struct sl_config *c = load_ok(yaml);
+    const struct sl_cfg_key *k = cdc_key(&c->pipelines[0], "max_retained", &ctx);
+    sl_cfg_value_text(k, ctx, text, sizeof text);
+    assert_string_equal(text, "1536MB");
+    assert_true(*(const int64_t *)(const void *)((const char *)ctx + k->offset) ==
+                (int64_t)3 << 29);
+    k = cdc_key(&c->pipelines[0], "max_lag", &ctx);
+    sl_cfg_value_text(k, ctx, text, sizeof text);
+    assert_string_equal(text, "30m");
+    sl_config_free(c);
+
+    /* not set: no alert (0), and the keys hold their default */
+    snprintf(yaml, sizeof yaml, cdc_config, "");
+    c = load_ok(yaml);
+    k = cdc_key(&c->pipelines[0], "max_retained", &ctx);
+    assert_int_equal(sl_cfg_is_default(k, ctx), 1);
+    assert_true(*(const int64_t *)(const void *)((const char *)ctx + k->offset) == 0);
+    sl_config_free(c);
+
+    snprintf(yaml, sizeof yaml, cdc_config, ", max_retaind: 1GB");
+    expect_error(yaml, "sluice.yaml:9:39: unknown key \"max_retaind\" in source: cdc (expected"
+                       " one of: slot, publication, max_retained, max_lag); did you mean"
+                       " \"max_retained\"?");
+    snprintf(yaml, sizeof yaml, cdc_config, ", max_retained: 1 gigabyte");
+    expect_error_ends(yaml, "sluice.yaml:9:53: ",
+                      "key \"max_retained\": expected a size like \"1GB\" or \"512MB\", found "
+                      "\"1 gigabyte\"");
+    snprintf(yaml, sizeof yaml, cdc_config, ", max_lag: soon");
+    expect_error_ends(yaml, "sluice.yaml:9:48: ",
+                      "key \"max_lag\": expected a duration like \"10m\", found \"soon\"");
 }
 
 static void cfg_fill_required_key(void **state)
@@ -881,6 +961,7 @@ int main(void)
         cmocka_unit_test(cfg_fill_reads_every_type_and_default),
         cmocka_unit_test(cfg_fill_rejects_what_does_not_fit),
         cmocka_unit_test(cfg_fill_required_key),
+        cmocka_unit_test(cdc_block_takes_max_retained_and_max_lag),
         cmocka_unit_test(loader_survives_every_allocation_failure),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

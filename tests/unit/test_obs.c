@@ -16,6 +16,7 @@
 #include "base/mem.h"
 #include "net/http.h"
 #include "obs/metrics.h"
+#include "obs/slots.h"
 
 /* ---- metrics ---- */
 
@@ -241,6 +242,72 @@ static void http_busy_address_is_an_error(void **state)
     assert_non_null(strstr(err.msg, "expected HOST:PORT"));
 }
 
+/* ---- replication slots ---- */
+
+#define SEC 1000000LL
+
+static void slot_lag_counts_while_the_position_stands_with_wal_past_it(void **state)
+{
+    (void)state;
+    struct sl_slot_state s;
+    struct sl_slot_lag l;
+    memset(&s, 0, sizeof s);
+    memset(&l, 0, sizeof l);
+    s.exists = 1;
+    snprintf(s.confirmed, sizeof s.confirmed, "0/100");
+    s.unconfirmed_bytes = 0;
+    assert_true(sl_slot_lag_update(&l, &s, 1 * SEC) == 0);     /* nothing past it */
+    s.unconfirmed_bytes = 500;
+    assert_true(sl_slot_lag_update(&l, &s, 2 * SEC) == 0);     /* first seen standing */
+    assert_true(sl_slot_lag_update(&l, &s, 7 * SEC) == 5);
+    assert_true(sl_slot_lag_update(&l, &s, 12 * SEC) == 10);
+    snprintf(s.confirmed, sizeof s.confirmed, "0/200");        /* it moved */
+    assert_true(sl_slot_lag_update(&l, &s, 13 * SEC) == 0);
+    assert_true(sl_slot_lag_update(&l, &s, 20 * SEC) == 7);
+    s.unconfirmed_bytes = 0;                                   /* caught up */
+    assert_true(sl_slot_lag_update(&l, &s, 21 * SEC) == 0);
+    s.unconfirmed_bytes = 80;
+    assert_true(sl_slot_lag_update(&l, &s, 30 * SEC) == 0);    /* counts from here again */
+    assert_true(sl_slot_lag_update(&l, &s, 31 * SEC) == 1);
+    s.exists = 0;                                              /* dropped */
+    s.confirmed[0] = '\0';
+    s.unconfirmed_bytes = -1;
+    assert_true(sl_slot_lag_update(&l, &s, 40 * SEC) == 0);
+}
+
+static void slot_metrics_expose_a_slot_that_exists(void **state)
+{
+    (void)state;
+    sl_metrics_reset();
+    struct sl_metrics_slot m, got;
+    memset(&m, 0, sizeof m);
+    snprintf(m.state.slot, sizeof m.state.slot, "s1");
+    m.seen = 1;
+    m.state.exists = 1;
+    m.state.active = 1;
+    m.state.retained_bytes = 25165824;
+    m.state.unconfirmed_bytes = 4096;
+    m.lag_seconds = 4.5;
+    sl_metrics_slot_set("p", &m);
+    snprintf(m.state.slot, sizeof m.state.slot, "gone");
+    m.state.exists = 0;                  /* a slot not there: no samples */
+    sl_metrics_slot_set("q", &m);
+    char *text = sl_metrics_render();
+    assert_non_null(text);
+    assert_true(has_line(text, "# TYPE sluice_cdc_slot_retained_bytes gauge"));
+    assert_true(has_line(text, "sluice_cdc_slot_retained_bytes{pipeline=\"p\",slot=\"s1\"} 25165824"));
+    assert_true(has_line(text, "sluice_cdc_slot_unconfirmed_bytes{pipeline=\"p\",slot=\"s1\"} 4096"));
+    assert_true(has_line(text, "sluice_cdc_slot_lag_seconds{pipeline=\"p\",slot=\"s1\"} 4.500"));
+    assert_true(has_line(text, "sluice_cdc_slot_active{pipeline=\"p\",slot=\"s1\"} 1"));
+    assert_null(strstr(text, "slot=\"gone\""));
+    sl_free(text);
+    assert_int_equal(sl_metrics_slot_get("p", &got), 1);
+    assert_true(got.state.retained_bytes == 25165824);
+    assert_int_equal(sl_metrics_slot_get("nope", &got), 0);
+    sl_metrics_reset();
+    assert_int_equal(sl_metrics_slot_get("p", &got), 0);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -248,6 +315,8 @@ int main(void)
         cmocka_unit_test(metrics_count_and_expose),
         cmocka_unit_test(metrics_escape_label_values),
         cmocka_unit_test(metrics_live_state),
+        cmocka_unit_test(slot_lag_counts_while_the_position_stands_with_wal_past_it),
+        cmocka_unit_test(slot_metrics_expose_a_slot_that_exists),
         cmocka_unit_test(http_routes),
         cmocka_unit_test(http_busy_address_is_an_error),
     };

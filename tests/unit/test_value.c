@@ -927,6 +927,68 @@ static void durations_reject_negatives_and_junk(void **state)
     assert_int_equal(sl_duration_parse(NULL, &d), -1);
 }
 
+/* ---- sizes ---- */
+
+static void sizes_parse_postgresql_units(void **state)
+{
+    (void)state;
+    static const struct { const char *s; int64_t bytes; } ok[] = {
+        {"0", 0}, {"4096", 4096}, {"4096B", 4096}, {"64kB", 65536}, {"64KB", 65536},
+        {"1KiB", 1024}, {"512MB", 536870912}, {"1GB", 1073741824}, {"1 GB", 1073741824},
+        {"1.5GB", 1610612736}, {"2TB", 2199023255552LL}, {"1GiB", 1073741824},
+        {"0.5kB", 512}, {"1.3kB", 1331}, {"8MB", 8388608},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t b = -1;
+        if (sl_size_parse(ok[i].s, &b) != 0 || b != ok[i].bytes)
+            fail_msg("size \"%s\": got %lld, want %lld", ok[i].s, (long long)b,
+                     (long long)ok[i].bytes);
+    }
+}
+
+static void sizes_reject_negatives_fractions_of_bytes_and_junk(void **state)
+{
+    (void)state;
+    const char *bad[] = {"", "-1", "-1GB", "GB", "1gb", "1 ", " 1GB", "1GB ", "1  GB", "1.5",
+                         "1.5B", "1.GB", ".5GB", "1e3", "1XB", "1PB", "10000000TB", "abc",
+                         "1GBB", "0x10"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t b = 0;
+        if (sl_size_parse(bad[i], &b) != -1)
+            fail_msg("size \"%s\" was accepted (%lld)", bad[i], (long long)b);
+    }
+    int64_t b;
+    assert_int_equal(sl_size_parse(NULL, &b), -1);
+}
+
+static void sizes_print_back_and_for_people(void **state)
+{
+    (void)state;
+    static const struct { int64_t bytes; const char *text, *pretty; } cases[] = {
+        {0, "0", "0 bytes"},
+        {1000, "1000B", "1000 bytes"},
+        {1024, "1kB", "1.0 kB"},
+        {65536, "64kB", "64 kB"},
+        {(int64_t)1536 << 20, "1536MB", "1.5 GB"},
+        {(int64_t)1 << 30, "1GB", "1.0 GB"},
+        {25165824, "24MB", "24 MB"},
+        {(int64_t)3 << 40, "3TB", "3.0 TB"},
+        {1331, "1331B", "1.3 kB"},
+    };
+    char text[32];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int64_t back = -1;
+        sl_size_text(cases[i].bytes, text, sizeof text);
+        assert_string_equal(text, cases[i].text);
+        assert_int_equal(sl_size_parse(text, &back), 0);
+        assert_true(back == cases[i].bytes);
+        sl_size_pretty(cases[i].bytes, text, sizeof text);
+        assert_string_equal(text, cases[i].pretty);
+    }
+    sl_size_pretty(-1, text, sizeof text);
+    assert_string_equal(text, "-");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -975,6 +1037,9 @@ int main(void)
         cmocka_unit_test(inference_ignores_nulls_and_defaults_to_text),
         cmocka_unit_test(durations_parse_units_and_bare_seconds),
         cmocka_unit_test(durations_reject_negatives_and_junk),
+        cmocka_unit_test(sizes_parse_postgresql_units),
+        cmocka_unit_test(sizes_reject_negatives_fractions_of_bytes_and_junk),
+        cmocka_unit_test(sizes_print_back_and_for_people),
     };
     return cmocka_run_group_tests(tests, NULL, teardown);
 }
