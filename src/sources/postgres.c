@@ -399,14 +399,22 @@ static void free_cols(struct sl_source *s)
 
 static char *cursor_json(char *const *vals, size_t n);
 
-/* Is the cursor unique (s->ties = 0, s->unique_index its index)? */
-static int cursor_unique(struct sl_source *s, struct sl_err *err)
+/* The cursor columns' names as a JSON array (sl_free it); NULL = out of
+ * memory. */
+static char *cursor_names_json(const struct sl_source *s)
 {
     char **names = sl_calloc(s->ncur ? s->ncur : 1, sizeof *names);
     for (size_t k = 0; names && k < s->ncur; k++)
         names[k] = s->cols[s->cur[k]].name;
     char *json = names ? cursor_json(names, s->ncur) : NULL;
     sl_free(names);
+    return json;
+}
+
+/* Is the cursor unique (s->ties = 0, s->unique_index its index)? */
+static int cursor_unique(struct sl_source *s, struct sl_err *err)
+{
+    char *json = cursor_names_json(s);
     if (!json)
         return nomem(err);
     const char *p[] = {s->table_q, json};
@@ -662,11 +670,7 @@ static void plan_say(struct sl_table_plan *out, const char *fmt, ...)
 static int plan_cursor_index(struct sl_source *s, const char *cols, struct sl_table_plan *out,
                              struct sl_err *err)
 {
-    char **names = sl_calloc(s->ncur ? s->ncur : 1, sizeof *names);
-    for (size_t k = 0; names && k < s->ncur; k++)
-        names[k] = s->cols[s->cur[k]].name;
-    char *json = names ? cursor_json(names, s->ncur) : NULL;
-    sl_free(names);
+    char *json = cursor_names_json(s);
     if (!json)
         return nomem(err);
     const char *p[] = {s->table_q, json};

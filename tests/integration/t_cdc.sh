@@ -17,23 +17,12 @@
 #                     arrive, in commit order
 #   held              a gate holds a batch: the stream of its slot waits
 . "$(dirname "$0")/lib.sh"
-new_db
-SRC_DB=$T_DB
-DST_DB="${T_DB}_wh"
-psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DST_DB\"" >/dev/null
+. "$(dirname "$0")/cdc_lib.sh"
+cdc_dbs
 SLOT_PG="sl_cdc_pg_$$"; SLOT_LITE="sl_cdc_lite_$$"; PUB="sl_cdc_$$"
+CDC_SLOTS="'$SLOT_PG', '$SLOT_LITE', '${SLOT_PG}_g'"
 BG=""
-cleanup_all() {
-  for p in $BG; do kill "$p" 2>/dev/null || true; done
-  psql -qX -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-    WHERE slot_name IN ('$SLOT_PG', '$SLOT_LITE', '${SLOT_PG}_g')" >/dev/null 2>&1 || true
-  psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
-  cleanup
-}
-trap cleanup_all EXIT
-export PGTZ=UTC
-src() { psql -qXAt -v ON_ERROR_STOP=1 -d "$SRC_DB" -c "$1"; }
-dst() { psql -qXAt -v ON_ERROR_STOP=1 -d "$DST_DB" -c "$1"; }
+cdc_on_exit() { local p; for p in $BG; do kill "$p" 2>/dev/null || true; done; }
 W="$T_DIR/w"; mkdir -p "$W"
 
 cat >"$W/cdc.yaml" <<YAML

@@ -27,29 +27,19 @@
 #   drop_theirs       a publication sluice did not make is kept; dropping
 #                     what is gone is not an error
 . "$(dirname "$0")/lib.sh"
-new_db
-SRC_DB=$T_DB
-DST_DB="${T_DB}_wh"
-psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DST_DB\"" >/dev/null
+. "$(dirname "$0")/cdc_lib.sh"
+cdc_dbs
 S_OPS="sl_ops_$$"; S_THEIRS="sl_ops_theirs_$$"; S_TWIN="sl_ops_twin_$$"
+CDC_SLOTS="'$S_OPS', '$S_THEIRS', '$S_TWIN'"
 P_OPS="sl_ops_$$"; P_THEIRS="sl_theirs_$$"
 OBS="python3 $SL_SRCDIR/tests/integration/obs_client.py"
 OUTDIR="${SL_TEST_OUTPUT:-$PWD/test-output}/t_cdc_ops"
 TOKEN="ops-$RANDOM$RANDOM"
 HOOK_PID=""; DPID=""
-cleanup_all() {
+cdc_on_exit() {
   [ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null || true
   [ -n "$HOOK_PID" ] && kill "$HOOK_PID" 2>/dev/null || true
-  # slots before databases: a database with a slot cannot be dropped
-  psql -qX -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-    WHERE slot_name IN ('$S_OPS', '$S_THEIRS', '$S_TWIN')" >/dev/null 2>&1 || true
-  psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
-  cleanup
 }
-trap cleanup_all EXIT
-export PGTZ=UTC
-src() { psql -qXAt -v ON_ERROR_STOP=1 -d "$SRC_DB" -c "$1"; }
-dst() { psql -qXAt -v ON_ERROR_STOP=1 -d "$DST_DB" -c "$1"; }
 W="$T_DIR/w"; mkdir -p "$W/in" "$OUTDIR"
 # jq-like: json FIELD-EXPRESSION (python over the JSON on stdin, as `d`)
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

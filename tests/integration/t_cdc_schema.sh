@@ -17,22 +17,10 @@
 #                and by an incremental pipeline with a 1 s boundary side by
 #                side: cdc has its row, incremental passed it by for good
 . "$(dirname "$0")/lib.sh"
-new_db
-SRC_DB=$T_DB
-DST_DB="${T_DB}_wh"
-psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DST_DB\"" >/dev/null
+. "$(dirname "$0")/cdc_lib.sh"
+cdc_dbs
 TAG="$$"
-SLOTS="'sl_s_pg_$TAG', 'sl_s_lite_$TAG', 'sl_s_q_$TAG'"
-cleanup_all() {
-  psql -qX -d postgres -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-    WHERE slot_name IN ($SLOTS)" >/dev/null 2>&1 || true
-  psql -qX -d postgres -c "DROP DATABASE IF EXISTS \"$DST_DB\" WITH (FORCE)" >/dev/null 2>&1 || true
-  cleanup
-}
-trap cleanup_all EXIT
-export PGTZ=UTC
-src() { psql -qXAt -v ON_ERROR_STOP=1 -d "$SRC_DB" -c "$1"; }
-dst() { psql -qXAt -v ON_ERROR_STOP=1 -d "$DST_DB" -c "$1"; }
+CDC_SLOTS="'sl_s_pg_$TAG', 'sl_s_lite_$TAG', 'sl_s_q_$TAG', 'sl_s_pg_${TAG}_l'"
 W="$T_DIR/w"; mkdir -p "$W"
 
 cat >"$W/cdc.yaml" <<YAML
@@ -69,7 +57,6 @@ pipelines:
     tables:
       - { name: t_cdc, source_table: l, kind: cdc, primary_key: [id] }
 YAML
-SLOTS="$SLOTS, 'sl_s_pg_${TAG}_l'"
 
 run() {
   local p
