@@ -52,13 +52,22 @@ struct files_cfg {
     char *done_dir;
     char *failed_dir;
     int follow_symlinks;
+    char *layout;
+    char *regex;
+    int on_unparsed;            /* index into unparsed_choices */
+    struct { char *start; } multiline;
+    int multiline_given;
 };
+
+static const char *const unparsed_choices[] = {"dead_letter", "fail", NULL};
+enum { UNPARSED_DEAD_LETTER, UNPARSED_FAIL };
 
 static const struct sl_cfg_key files_keys[] = {
     {"path", SL_CFG_STR, offsetof(struct files_cfg, path), NULL, 1, NULL,
      "folder where files are dropped (relative to the config file)"},
     {"format", SL_CFG_STR, offsetof(struct files_cfg, format), NULL, 0, NULL,
-     "csv | tsv | jsonl; default: from each file's extension"},
+     "csv | tsv | jsonl | syslog | clf | combined | log4j | regex; default: from each"
+     " file's extension (csv, tsv, jsonl)"},
     {"pattern", SL_CFG_STR, offsetof(struct files_cfg, pattern), "*", 0, NULL,
      "glob of file names to take (a table's own pattern wins)"},
     {"timezone", SL_CFG_STR, offsetof(struct files_cfg, timezone), "UTC", 0, NULL,
@@ -75,8 +84,44 @@ static const struct sl_cfg_key files_keys[] = {
      "where files with bad input go, with a .error file beside them"},
     {"follow_symlinks", SL_CFG_BOOL, offsetof(struct files_cfg, follow_symlinks), "false", 0,
      NULL, "load what a symbolic link in the drop folder points to (else it is skipped)"},
+    {"layout", SL_CFG_STR, offsetof(struct files_cfg, layout), NULL, 0, NULL,
+     "log4j: the PatternLayout that wrote the log (\"%d [%t] %-5p %c - %m%n\"), or a preset:"
+     " logback, log4j2, log4j-ttcc, spring-boot"},
+    {"regex", SL_CFG_STR, offsetof(struct files_cfg, regex), NULL, 0, NULL,
+     "regex: a pattern matching a whole record, its named groups (?<name>...) the columns"},
+    {"on_unparsed", SL_CFG_ENUM, offsetof(struct files_cfg, on_unparsed), "dead_letter", 0,
+     unparsed_choices, "log formats: a record that does not parse goes to the dead letter"
+     " table with its file:line and text and the rest loads (dead_letter), or fails the"
+     " drop (fail)"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
+
+static const struct sl_cfg_key multiline_keys[] = {
+    {"start", SL_CFG_STR, 0, NULL, 1, NULL,
+     "a line matching this regex (at its start) begins a record; other lines join the"
+     " record before (default for syslog and log4j: the format's own head)"},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct sl_source_block files_blocks[] = {
+    {"multiline", multiline_keys, offsetof(struct files_cfg, multiline),
+     offsetof(struct files_cfg, multiline_given)},
+    {NULL, NULL, 0, 0},
+};
+
+/* The reader options of the source, for a file modified at `mtime`. */
+static struct sl_format_opts format_opts(const struct files_cfg *fc, int64_t mtime)
+{
+    struct sl_format_opts o = {0};
+    o.delimiter = fc->delimiter;
+    o.header = fc->header;
+    o.timezone = fc->timezone;
+    o.ref_time = mtime;
+    o.layout = fc->layout;
+    o.regex = fc->regex;
+    o.multiline_start = fc->multiline_given ? fc->multiline.start : NULL;
+    return o;
+}
 
 struct entry {
     char *name;
@@ -144,9 +189,33 @@ static int validate(const struct sl_pipeline_cfg *p, const char *cfgfile, struct
                                   " (a files pipeline with several tables gives each its own)",
                                   cfgfile, p->tables[i].pos.line, p->tables[i].pos.col,
                                   p->name, p->tables[i].name);
-    if (fc->format && !sl_format_find(fc->format, err)) {
+    const struct sl_format_ops *fmt = fc->format ? sl_format_find(fc->format, err) : NULL;
+    if (fc->format && !fmt) {
         sl_err_prefix(err, "%s:%d:%d: pipeline \"%s\"", cfgfile, p->pos.line, p->pos.col, p->name);
         return -1;
+    }
+    /* the log formats' own keys, and only with them */
+    const char *const log_only[][2] = {{"layout", fc->layout ? "log4j" : NULL},
+                                       {"regex", fc->regex ? "regex" : NULL}};
+    for (size_t i = 0; i < 2; i++)
+        if (log_only[i][1] && (!fmt || strcmp(fmt->name, log_only[i][1]) != 0))
+            return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: pipeline \"%s\": %s: is for format"
+                              " %s (the source's format is %s)", cfgfile, p->pos.line,
+                              p->pos.col, p->name, log_only[i][0], log_only[i][1],
+                              fmt ? fmt->name : "taken from each file's extension");
+    if (fc->multiline_given && (!fmt || !fmt->raw))
+        return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: pipeline \"%s\": multiline: is for the"
+                          " log formats (syslog, clf, combined, log4j, regex)", cfgfile,
+                          p->pos.line, p->pos.col, p->name);
+    if (fmt && fmt->check) {
+        struct sl_format_opts o = format_opts(fc, 0);
+        if (fc->timezone && !sl_tz_valid(fc->timezone))
+            o.timezone = NULL;      /* said below, in the words of every format */
+        if (fmt->check(&o, err) < 0) {
+            sl_err_prefix(err, "%s:%d:%d: pipeline \"%s\": source", cfgfile, p->pos.line,
+                          p->pos.col, p->name);
+            return -1;
+        }
     }
     if (fc->timezone && !sl_tz_valid(fc->timezone))
         return sl_err_set(err, SL_E_CONFIG,
@@ -537,6 +606,11 @@ static struct file_batch *batch_new(struct sl_source *s, const char *path, const
     fb->in.ref = join(s->rel_dir, path);
     fb->in.timezone = s->cfg->timezone;
     fb->in.overlap = SL_DST_FAIL;
+    {
+        struct sl_err e;
+        const struct sl_format_ops *f = s->cfg->format ? sl_format_find(s->cfg->format, &e) : NULL;
+        fb->in.unparsed = f && f->raw && s->cfg->on_unparsed == UNPARSED_DEAD_LETTER;
+    }
     fb->in.priv = fb;
     if (!fb->name || !fb->full || !fb->in.ref) {
         free_batch(fb);
@@ -699,9 +773,10 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
             return -1;
         return sl_err_set(err, SL_E_INPUT,
                           "%s: cannot tell the format from the file name; set `format:` in the"
-                          " source (csv, tsv or jsonl)", b->ref);
+                          " source (csv, tsv, jsonl, or a log format: syslog, clf, combined,"
+                          " log4j, regex)", b->ref);
     }
-    struct sl_format_opts o = {s->cfg->delimiter, s->cfg->header, 0};
+    struct sl_format_opts o = format_opts(s->cfg, (int64_t)fb->st.st_mtim.tv_sec);
     /* the fd that was hashed, not the path again: a file swapped in at the
      * path after the hash (and put back before verify) would otherwise load
      * its rows under the hash of the drop. The dup shares its offset with
@@ -1006,6 +1081,7 @@ static void files_close(struct sl_source *s)
 const struct sl_source_ops sl_source_files = {
     .kind = "files",
     .keys = files_keys,
+    .blocks = files_blocks,
     .ctx_size = sizeof(struct files_cfg),
     .validate = validate,
     .open = files_open,

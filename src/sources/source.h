@@ -39,6 +39,10 @@ struct sl_batch_input {
                              * is skipped, so a retried event lands once */
     int whole;              /* the whole table, as of one moment (a cdc table's first
                              * copy): loaded as a snapshot, replacing what is stored */
+    int unparsed;           /* a drop read by a log format: a record its reader refuses
+                             * (sl_rowsrc_raw) or whose values do not fit their columns
+                             * goes to the dead letter table with its file:line and
+                             * text, and the rest loads */
     int replay;             /* events out of the dead letter table (`sluice replay`):
                              * event() names the row each one replays */
     void *priv;             /* the source's own */
@@ -96,6 +100,9 @@ struct sl_rowsrc {
 int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err);
 /* The columns a header names (format.h, columns); 0 when there is none. */
 size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out);
+/* The text of the record the last sl_rowsrc_next handed out or refused
+ * (format.h, raw): 1, or 0 when the reader has none to give. */
+int sl_rowsrc_raw(struct sl_rowsrc *r, const char **text, size_t *len, long *line);
 void sl_rowsrc_close(struct sl_rowsrc *r);
 
 enum sl_outcome {
