@@ -27,6 +27,9 @@ struct sl_dead_letter {
     size_t payload_len;
     const char *received_at;    /* canonical UTC timestamp */
     int64_t batch_id;           /* the batch it came with */
+    const char *dedupe;         /* what makes it the same record again (a retried
+                                 * batch): NULL = "id:<event id>", else the hash of
+                                 * the payload */
 };
 
 /* Create the table when missing (own transaction; call outside a batch). */
