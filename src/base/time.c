@@ -932,20 +932,24 @@ int sl_datepat_compile(const char *pattern, struct sl_datepat *out, char *why, s
                 t = (struct sl_datepat_tok){'\'', 1, '\'', 0};
                 p += 2;
             } else {
-                const char *q = strchr(p + 1, '\'');
-                if (!q) {
-                    set_why(why, whylen, "date pattern \"%s\": unterminated quote", pattern);
-                    return -1;
-                }
-                for (const char *c = p + 1; c < q; c++) {
+                /* quoted text, '' in it a quote */
+                const char *c = p + 1;
+                for (;;) {
+                    if (!*c) {
+                        set_why(why, whylen, "date pattern \"%s\": unterminated quote", pattern);
+                        return -1;
+                    }
+                    if (*c == '\'' && c[1] != '\'')
+                        break;
                     if (out->ntok == SL_DATEPAT_MAX) {
                         set_why(why, whylen, "date pattern \"%s\" is too long", pattern);
                         return -1;
                     }
                     char k = lenient && *c == 'T' ? 'T' : *c == ' ' ? ' ' : '\'';
                     out->tok[out->ntok++] = (struct sl_datepat_tok){k, 1, *c, 0};
+                    c += *c == '\'' ? 2 : 1;
                 }
-                p = q + 1;
+                p = c + 1;
                 continue;
             }
         } else if (is_alpha_c(*p)) {
@@ -1139,7 +1143,9 @@ long sl_datepat_match(const struct sl_datepat *p, const char *s, size_t n, struc
             }
             break;
         case 'S': {
-            if ((v = take_digits(s, n, &i, t->fixed ? t->n : 1, t->fixed ? t->n : 9, &nd)) < 0)
+            /* SSS is as many digits, as log4j and logback write them */
+            unsigned want = t->fixed || t->n > 1 ? t->n : 0;
+            if ((v = take_digits(s, n, &i, want ? want : 1, want ? want : 9, &nd)) < 0)
                 return -1;
             while (nd > 6) {
                 v /= 10;
@@ -1245,7 +1251,7 @@ int sl_datepat_regex(const struct sl_datepat *p, struct sl_buf *out)
                 sl_buf_puts(out, "\\d{1,2}");
             break;
         case 'S':
-            if (t->fixed)
+            if (t->fixed || t->n > 1)
                 sl_buf_printf(out, "\\d{%u}", t->n);
             else
                 sl_buf_puts(out, "\\d{1,9}");

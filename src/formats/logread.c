@@ -352,6 +352,8 @@ too_long:
     r->raw_line = r->line;
     {
         size_t have = r->end - r->start, keep = have < RAW_HEAD ? have : RAW_HEAD;
+        if (keep > r->max_record)
+            keep = r->max_record;
         while (keep > 0 && keep < have && ((unsigned char)r->buf[r->start + keep] & 0xC0) == 0x80)
             keep--;
         sl_buf_append(&r->scratch, r->buf + r->start, keep);

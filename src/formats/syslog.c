@@ -117,9 +117,16 @@ static int starts(void *ctx, const char *s, size_t n)
     struct sl_civil c;
     int pri;
     (void)ctx;
-    size_t i = pri_len(s, n, &pri);
-    if (i)
+    if (pri_len(s, n, &pri))
         return 1;
+    /* a priority out of range still begins a record (refused on its own) */
+    if (n >= 3 && s[0] == '<' && is_digit(s[1])) {
+        size_t i = 1;
+        while (i < n && i < 6 && is_digit(s[i]))
+            i++;
+        if (i < n && s[i] == '>')
+            return 1;
+    }
     if (n >= 2 && s[0] == '1' && s[1] == ' ')
         return n >= 3 && (s[2] == '-' || iso_len(s + 2, n - 2));
     return bsd_time(s, n, &c) > 0 || iso_len(s, n) > 0;
