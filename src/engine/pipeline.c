@@ -244,6 +244,7 @@ static const struct sl_column_cfg *declared(const struct sl_table_cfg *t, const 
 struct infer_col {
     char *name;
     struct sl_infer inf;
+    enum sl_type hint;      /* the reader's (sl_field.type): when no value says */
 };
 
 /* A name the warehouse stores otherwise (PostgreSQL's 63 bytes) is said
@@ -349,6 +350,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
                 if (!cols[ncols].name)
                     goto oom;
                 sl_infer_init(&cols[ncols].inf);
+                cols[ncols].hint = f->type;
                 /* rebuild on growth: names moved with realloc of cols? no,
                  * names are separate allocations and stay put */
                 if (colmap_put(&map, cols[ncols].name, f->name_len, (long)ncols, ncols) < 0)
@@ -386,7 +388,9 @@ oom:
 static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer_col *c)
 {
     const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
-    return d ? d->type : sl_infer_result(&c->inf);
+    if (d)
+        return d->type;
+    return c->inf.nonnull == 0 && c->hint != SL_T_NONE ? c->hint : sl_infer_result(&c->inf);
 }
 
 /* Make the table exist with every column the drop brings (invariant: new

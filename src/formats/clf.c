@@ -283,9 +283,17 @@ static int parse(void *ctx, struct sl_logrec *r, const char *s, size_t n, char *
     return 0;
 }
 
-static const struct sl_logfmt clf_fmt = {.name = "clf", .init = init_plain, .parse = parse};
+static enum sl_type type_of(void *ctx, size_t col)
+{
+    (void)ctx;
+    return col == C_TS ? SL_T_TIMESTAMPTZ
+         : col == C_STATUS || col == C_BYTES ? SL_T_BIGINT : SL_T_NONE;
+}
+
+static const struct sl_logfmt clf_fmt = {.name = "clf", .init = init_plain, .parse = parse,
+                                         .type_of = type_of};
 static const struct sl_logfmt combined_fmt = {.name = "combined", .init = init_combined,
-                                              .parse = parse};
+                                              .parse = parse, .type_of = type_of};
 
 static int open_clf(struct sl_reader **out, struct sl_stream *in,
                     const struct sl_format_opts *o, struct sl_err *err)

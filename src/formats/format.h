@@ -22,6 +22,8 @@ struct sl_field {
     int is_null;            /* CSV: unquoted empty field; JSON: null */
     enum sl_lex lex;
     long line, col;         /* where the value starts */
+    enum sl_type type;      /* the type the format knows its column has (a log's ts,
+                             * lineno); SL_T_NONE = as the values say */
 };
 
 struct sl_record {

@@ -446,9 +446,20 @@ static int parse(void *ctx, struct sl_logrec *r, const char *s, size_t n, char *
     return 0;
 }
 
+static enum sl_type type_of(void *ctx, size_t col)
+{
+    const struct l4j *x = ctx;
+    switch (x->cols[col].k) {
+    case K_TS: return SL_T_TIMESTAMPTZ;
+    case K_LINE: case K_RELATIVE: case K_PID: case K_TID: return SL_T_BIGINT;
+    default: return SL_T_NONE;
+    }
+}
+
 static const struct sl_logfmt log4j_fmt = {
     .name = "log4j",
     .init = init,
+    .type_of = type_of,
     .fini = fini,
     .parse = parse,
     .starts = starts,

@@ -515,7 +515,9 @@ int sl_log_open(const struct sl_logfmt *fmt, struct sl_reader **out, struct sl_s
     for (size_t i = 0; i < r->ncols; i++) {
         r->fields[i].name = r->cols[i];
         r->fields[i].name_len = strlen(r->cols[i]);
+        r->fields[i].type = fmt->type_of ? fmt->type_of(r->ctx, i) : SL_T_NONE;
     }
+    r->fields[r->ncols].type = SL_T_BIGINT;
     r->fields[r->ncols].name = SL_LOG_LINENO;
     r->fields[r->ncols].name_len = strlen(SL_LOG_LINENO);
     *out = (struct sl_reader *)r;

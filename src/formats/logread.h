@@ -35,6 +35,10 @@ struct sl_logfmt {
      * (the byte offset it failed at). */
     int (*parse)(void *ctx, struct sl_logrec *r, const char *s, size_t n, char *why,
                  size_t whylen, size_t *at);
+    /* Optional: the type column col is known to have (a time, a number,
+     * json), so a table made from a drop where it is always NULL still
+     * gets it; SL_T_NONE = as the values say. */
+    enum sl_type (*type_of)(void *ctx, size_t col);
     /* Does line s[0..n) begin a record? NULL: every line does, unless the
      * source sets multiline.start. */
     int (*starts)(void *ctx, const char *s, size_t n);

@@ -460,9 +460,16 @@ static int parse(void *ctx, struct sl_logrec *r, const char *s, size_t n, char *
     return parse3164(r, s, n, i, why, whylen, at);
 }
 
+static enum sl_type type_of(void *ctx, size_t col)
+{
+    (void)ctx;
+    return col == C_TS ? SL_T_TIMESTAMPTZ : col == C_SD ? SL_T_JSON : SL_T_NONE;
+}
+
 static const struct sl_logfmt syslog_fmt = {
     .name = "syslog",
     .init = init,
+    .type_of = type_of,
     .parse = parse,
     .starts = starts,
 };

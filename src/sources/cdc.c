@@ -224,7 +224,7 @@ static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *er
             return cut_short(r, err);
         struct sl_field *f = &r->fields[i];
         *f = (struct sl_field){r->b->names[name], strlen(r->b->names[name]), "", 0, 0,
-                               SL_LEX_RAW, r->index, (long)i + 1};
+                               SL_LEX_RAW, r->index, (long)i + 1, SL_T_NONE};
         if (len == UINT32_MAX) {
             f->is_null = 1;
             continue;
