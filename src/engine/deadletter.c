@@ -198,7 +198,8 @@ int sl_deadletter_list(const struct sl_dest_ops *ops, struct sl_dest *d, const c
     snprintf(after, sizeof after, "%" PRId64, after_id);
     p[0] = pipeline;
     p[1] = after;
-    sl_buf_puts(&sql, "SELECT id, table_name, payload, received_at, replayed_at FROM {dl}"
+    sl_buf_puts(&sql, "SELECT id, table_name, payload, received_at, replayed_at, event_id"
+                      " FROM {dl}"
                       " WHERE pipeline = $1 AND id > $2");
     if (ids) {
         sl_buf_puts(&sql, " AND id IN (");

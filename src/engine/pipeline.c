@@ -288,8 +288,8 @@ static int skip_unparsed(const struct sl_batch_input *b, struct sl_rowsrc *rs,
 {
     const char *t;
     size_t n;
-    long line;
-    if (!b->unparsed || err->code != SL_E_INPUT || !sl_rowsrc_raw(rs, &t, &n, &line))
+    long line, index;
+    if (!b->unparsed || err->code != SL_E_INPUT || !sl_rowsrc_raw(rs, &t, &n, &line, &index))
         return 0;
     sl_err_clear(err);
     return 1;
@@ -903,13 +903,14 @@ static int spill(FILE *f, const void *p, size_t n)
 }
 
 static int unparsed_add(struct unparsed *u, const struct sl_batch_input *b, long line,
-                        const char *why, const char *text, size_t len, struct sl_err *err)
+                        long index, const char *why, const char *text, size_t len,
+                        struct sl_err *err)
 {
-    int64_t l = line;
+    int64_t l[2] = {line, index};
     if (!u->f && !(u->f = tmpfile()))
         return sl_err_set(err, SL_E_IO, "%s: could not make a temporary file for its unparsed"
                           " records: %s", b->ref, strerror(errno));
-    if (fwrite(&l, sizeof l, 1, u->f) != 1 || spill(u->f, why, strlen(why)) < 0 ||
+    if (fwrite(l, sizeof l, 1, u->f) != 1 || spill(u->f, why, strlen(why)) < 0 ||
         spill(u->f, text, len) < 0)
         return sl_err_set(err, SL_E_IO, "%s: could not keep its unparsed records in a"
                           " temporary file: %s", b->ref, strerror(errno));
@@ -942,20 +943,31 @@ static int unparsed_write(struct table_run *tr, struct sl_batch_input *b, struct
     if (fflush(u->f) != 0 || fseek(u->f, 0, SEEK_SET) != 0)
         return sl_err_set(err, SL_E_IO, "%s: could not read back its unparsed records: %s",
                           b->ref, strerror(errno));
-    sl_time_format(sl_time_now(), now);
+    /* when the records came: the drop's modification time */
+    sl_time_format(b->mtime ? b->mtime * 1000000 : sl_time_now(), now);
     for (int64_t i = 0; i < u->n; i++) {
-        int64_t line;
+        int64_t l[2];
         size_t wn = 0, tn = 0;
         char *why = NULL, *text = NULL;
         struct sl_buf id, dedupe;
+        struct sl_event_info ev = {0};
         sl_buf_init(&id);
         sl_buf_init(&dedupe);
-        int ok = fread(&line, sizeof line, 1, u->f) == 1 && (why = unspill(u->f, &wn)) &&
+        int ok = fread(l, sizeof l, 1, u->f) == 1 && (why = unspill(u->f, &wn)) &&
                  (text = unspill(u->f, &tn));
+        int64_t line = ok ? l[0] : 0;
         int rc = 0;
         if (!ok) {
             rc = sl_err_set(err, SL_E_IO, "%s: could not read back its unparsed records",
                             b->ref);
+        } else if (b->replay) {
+            /* read again by `sluice replay` and still refused: its row keeps it */
+            if (!tr->sops->event || tr->sops->event(tr->src, b, (long)l[1], &ev) < 0 ||
+                !ev.replay_of)
+                rc = sl_err_set(err, SL_E_INTERNAL, "%s: the source has no record %" PRId64,
+                                b->ref, l[1]);
+            else
+                rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, why, batch_id, err);
         } else {
             /* the drop's content and the line name it: the same drop loaded
              * again (a retry) sets it aside once; another with the same
@@ -1282,12 +1294,12 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
     while ((r = sl_rowsrc_next(&src, &rec, err)) != 0) {
         const char *text;
         size_t tlen;
-        long tline;
+        long tline, tindex;
         if (r < 0) {
             /* a log record the reader refused is set aside; it has consumed its lines */
             if (b->unparsed && err->code == SL_E_INPUT &&
-                sl_rowsrc_raw(&src, &text, &tlen, &tline)) {
-                if (unparsed_add(&rs.up, b, tline, err->msg, text, tlen, err) < 0)
+                sl_rowsrc_raw(&src, &text, &tlen, &tline, &tindex)) {
+                if (unparsed_add(&rs.up, b, tline, tindex, err->msg, text, tlen, err) < 0)
                     goto done;
                 sl_err_clear(err);
                 continue;
@@ -1301,8 +1313,8 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
             sl_report_progress_row(&pg);
             r = stream_record(&rs, &rec, err);
             if (r > 0 && b->unparsed && err->code == SL_E_INPUT &&
-                sl_rowsrc_raw(&src, &text, &tlen, &tline)) {
-                if (unparsed_add(&rs.up, b, tline, err->msg, text, tlen, err) < 0)
+                sl_rowsrc_raw(&src, &text, &tlen, &tline, &tindex)) {
+                if (unparsed_add(&rs.up, b, tline, tindex, err->msg, text, tlen, err) < 0)
                     goto done;
                 sl_err_clear(err);
                 continue;

@@ -45,6 +45,8 @@ struct sl_format_opts {
     const char *regex;      /* regex: the pattern, its named groups the columns */
     const char *multiline_start;    /* a line matching this begins a record; NULL = the
                                      * format's own rule */
+    long first_line;        /* the line of its file the input starts on (a dead-lettered
+                             * record read again); 0 = 1 */
 };
 
 struct sl_reader;
@@ -65,10 +67,12 @@ struct sl_format_ops {
      * names none. Valid until the next call to next(). */
     size_t (*columns)(struct sl_reader *r, const struct sl_field **out);
     /* Optional (the log formats): the text of the record the last next()
-     * handed out or refused, and the line it starts on: 1; 0 when that call
-     * failed on the stream, not on a record (a final error). A refused
-     * record was consumed: next() may be called again. Valid until then. */
-    int (*raw)(struct sl_reader *r, const char **text, size_t *len, long *line);
+     * handed out or refused, the line it starts on and its index (1-based,
+     * counting records handed out and refused alike, as sl_record.index): 1;
+     * 0 when that call failed on the stream, not on a record (a final
+     * error). A refused record was consumed: next() may be called again.
+     * Valid until then. */
+    int (*raw)(struct sl_reader *r, const char **text, size_t *len, long *line, long *index);
     /* Optional: check the options (a layout, a regex) before any drop, for
      * `sluice check`. 0, or -1 with err (SL_E_CONFIG). */
     int (*check)(const struct sl_format_opts *opts, struct sl_err *err);

@@ -50,6 +50,7 @@ struct log_reader {
     int eof, failed;
     struct sl_err saved;
     long line;                  /* the line starting at buf[start] */
+    int began;                  /* the first line was looked at (its BOM) */
     int skip;                   /* 1: dropping the rest of an over-long line; 2: and then
                                  * the lines that continue its record */
     long index;
@@ -288,11 +289,12 @@ static int next_record(struct log_reader *r, struct sl_err *err)
             return rc;
         if (rc == 2)
             goto too_long;
-        if (r->line == 1 && r->index == 0 && eol - r->start >= 3 &&
+        if (!r->began && eol - r->start >= 3 &&
             memcmp(r->buf + r->start, "\xEF\xBB\xBF", 3) == 0) {
             r->start += 3;      /* a UTF-8 byte order mark */
             pos = r->start;
         }
+        r->began = 1;
         const char *s;
         size_t n;
         line_body(r, r->start, eol, &s, &n);
@@ -480,7 +482,7 @@ int sl_log_open(const struct sl_logfmt *fmt, struct sl_reader **out, struct sl_s
                           sl_stream_name(in), fmt->name);
     r->fmt = fmt;
     r->in = in;
-    r->line = 1;
+    r->line = opts && opts->first_line > 0 ? opts->first_line : 1;
     r->zone = opts ? opts->timezone : NULL;
     r->ref = opts && opts->ref_time ? opts->ref_time : sl_time_now() / 1000000;
     r->max_record = opts && opts->max_record ? opts->max_record : DEFAULT_MAX_RECORD;
@@ -614,7 +616,7 @@ size_t sl_log_columns(struct sl_reader *rd, const struct sl_field **out)
     return r->ncols + 1;
 }
 
-int sl_log_raw(struct sl_reader *rd, const char **text, size_t *len, long *line)
+int sl_log_raw(struct sl_reader *rd, const char **text, size_t *len, long *line, long *index)
 {
     struct log_reader *r = (struct log_reader *)rd;
     if (!r->has_raw)
@@ -622,5 +624,6 @@ int sl_log_raw(struct sl_reader *rd, const char **text, size_t *len, long *line)
     *text = r->raw;
     *len = r->raw_len;
     *line = r->raw_line;
+    *index = r->index;
     return 1;
 }

@@ -75,7 +75,7 @@ int sl_log_open(const struct sl_logfmt *fmt, struct sl_reader **out, struct sl_s
 int sl_log_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *err);
 void sl_log_close(struct sl_reader *r);
 size_t sl_log_columns(struct sl_reader *r, const struct sl_field **out);
-int sl_log_raw(struct sl_reader *r, const char **text, size_t *len, long *line);
+int sl_log_raw(struct sl_reader *r, const char **text, size_t *len, long *line, long *index);
 /* Check the options without a stream (sluice check). */
 int sl_log_check(const struct sl_logfmt *fmt, const struct sl_format_opts *opts,
                  struct sl_err *err);

@@ -39,6 +39,10 @@ struct sl_batch_input {
                              * is skipped, so a retried event lands once */
     int whole;              /* the whole table, as of one moment (a cdc table's first
                              * copy): loaded as a snapshot, replacing what is stored */
+    int64_t mtime;          /* files: the drop's modification time (seconds since the
+                             * epoch), the received_at of its dead-lettered records: a
+                             * log time without a year is read against it again on
+                             * replay; 0 = none */
     int unparsed;           /* a drop read by a log format: a record its reader refuses
                              * (sl_rowsrc_raw) or whose values do not fit their columns
                              * goes to the dead letter table with its file:line and
@@ -102,7 +106,8 @@ int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *er
 size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out);
 /* The text of the record the last sl_rowsrc_next handed out or refused
  * (format.h, raw): 1, or 0 when the reader has none to give. */
-int sl_rowsrc_raw(struct sl_rowsrc *r, const char **text, size_t *len, long *line);
+int sl_rowsrc_raw(struct sl_rowsrc *r, const char **text, size_t *len, long *line,
+                  long *index);
 void sl_rowsrc_close(struct sl_rowsrc *r);
 
 enum sl_outcome {
@@ -203,6 +208,17 @@ struct sl_source_ops {
      * and check does not fail on it. */
     void (*plan)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                  const struct sl_table_cfg *t, struct sl_table_plan *out);
+
+    /* Records of this source's that went to the dead letter table (a log
+     * drop's unparsed records) as a batch again, read with the config as it
+     * is now (`sluice replay`): `rows` as sl_deadletter_list gives them (id,
+     * table_name, payload, received_at, replayed_at, event_id). The batch
+     * has replay set, and event() names the row each record replays; 0 =
+     * none of the rows is this table's. rows NULL: 1 when the source sets
+     * records aside at all, else 0 with err saying why not. NULL when the
+     * source has no such records. */
+    int (*replay)(struct sl_source *s, const struct sl_rows *rows, const char *ref,
+                  struct sl_batch_input **out, struct sl_err *err);
 
     /* ---- event sources (http, jetstream); NULL for the others ---- */
     /* Record `index` (1-based, as sl_record.index) of an events batch. */

@@ -35,12 +35,12 @@ static void fuzz_log_pass(const struct sl_format_ops *fmt, const struct sl_forma
         int rc = fmt->next(rd, &rec, &err);
         const char *t;
         size_t tn;
-        long tl;
+        long tl, ti;
         if (rc == 0)
             break;
         if (rc < 0) {
             sl_buf_printf(out, "ERR %s\n", err.msg);
-            if (err.code != SL_E_INPUT || fmt->raw(rd, &t, &tn, &tl) != 1)
+            if (err.code != SL_E_INPUT || fmt->raw(rd, &t, &tn, &tl, &ti) != 1)
                 break;
             sl_buf_append(out, t, tn);
             continue;

@@ -225,6 +225,8 @@ LOG
     "$(q "select error from $DL where pipeline = 'sys'")"
   check "$dest: their text kept" "Mar 10 02:30:00 h app: in the spring gap: dead-lettered" \
     "$(q "select payload from $DL where event_id = 'sys/dst.log:5'")"
+  check "$dest: received_at is the drop's modification time" "2024-11-04" \
+    "$(q "select distinct substr(cast(received_at as text), 1, 10) from $DL where pipeline = 'sys'")"
 
   # log4j with stack traces; bad lines; a huge line
   {
@@ -272,6 +274,21 @@ LOG
     "$(q "select msg from ${dest}_custom where lineno = 2" | paste -sd'|')"
   check "$dest: a line the regex does not match is dead-lettered" "custom/c.log:4" \
     "$(q "select event_id from $DL where pipeline = 'custom'")"
+
+  # the regex fixed, sluice replay loads the record it had refused
+  sed -i 's/\\] (?<ms>\\d+)ms (?<msg>/\\] (?:(?<ms>\\d+)ms )?(?<msg>/' "$W/s.yaml"
+  sluice replay "$W/s.yaml" --pipeline custom
+  check "$dest: replay after the fix exits 0" 0 "$RC"
+  check_contains "$dest: replay says what it did" "pipeline custom: replayed 1 record: 1 loaded, 0 already stored, 0 still failing" "$OUT"
+  check "$dest: the record is in the table, at its line" "4 fast ok" \
+    "$(q "select lineno, msg from ${dest}_custom where ms is null" | tr '|' ' ')"
+  check "$dest: its dead letter row is marked replayed" 1 \
+    "$(q "select count(*) from $DL where pipeline = 'custom' and replayed_at is not null")"
+  sluice replay "$W/s.yaml" --pipeline custom
+  check_contains "$dest: a second replay has nothing left" "replayed 0 records" "$OUT"
+  sluice replay "$W/s.yaml" --pipeline sys
+  check "$dest: records still refused stay, exit 1" 1 "$RC"
+  check_contains "$dest: and are counted" "replayed 2 records: 0 loaded, 0 already stored, 2 still failing" "$OUT"
 
   # on_unparsed: fail
   printf '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 5\nbroken line\n' | drop "$W/strict" s.log

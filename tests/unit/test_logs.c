@@ -64,15 +64,16 @@ static void dump(const struct sl_format_ops *fmt, const char *in, size_t n, size
             break;
         const char *t;
         size_t tn;
-        long tl;
+        long tl, ti;
         if (rc < 0) {
             assert_int_equal(err.code, SL_E_INPUT);
-            assert_int_equal(fmt->raw(rd, &t, &tn, &tl), 1);
+            assert_int_equal(fmt->raw(rd, &t, &tn, &tl, &ti), 1);
             sl_buf_printf(out, "ERR %s | %.*s\n", err.msg, (int)(tn > 60 ? 60 : tn), t);
             continue;
         }
-        assert_int_equal(fmt->raw(rd, &t, &tn, &tl), 1);
+        assert_int_equal(fmt->raw(rd, &t, &tn, &tl, &ti), 1);
         assert_int_equal(tl, rec.line);
+        assert_int_equal(ti, rec.index);
         sl_buf_printf(out, "L%ld:", rec.line);
         for (size_t i = 0; i < rec.nfields; i++) {
             const struct sl_field *f = &rec.fields[i];
