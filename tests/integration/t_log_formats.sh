@@ -146,6 +146,11 @@ pipelines:
       - name: ${dest}_custom
         kind: append
         columns: { ms: bigint }
+  - name: typed
+    source: { kind: files, path: typed, format: regex, regex: '(?<n>\S+) (?<m>.*)', settle: 0s }
+    destination: wh
+    tables:
+      - { name: ${dest}_typed, kind: append, columns: { n: bigint } }
   - name: guarded
     source: { kind: files, path: guarded, format: combined, settle: 0s }
     destination: wh
@@ -289,6 +294,14 @@ LOG
   sluice replay "$W/s.yaml" --pipeline sys
   check "$dest: records still refused stay, exit 1" 1 "$RC"
   check_contains "$dest: and are counted" "replayed 2 records: 0 loaded, 0 already stored, 2 still failing" "$OUT"
+
+  # a value that does not fit its declared column is set aside like a bad line
+  printf '1 one\nx two\n3 three\n' | drop "$W/typed" t.log
+  sluice run "$W/s.yaml" typed
+  check "$dest: a value not of its column's type: the rest loads" "0 1 3" \
+    "$(echo "$RC" "$(q "select min(n) from ${dest}_typed")" "$(q "select max(n) from ${dest}_typed")")"
+  check_contains "$dest: and it is dead-lettered saying why" 'typed/t.log:2:1: column "n" (bigint): not an integer' \
+    "$(q "select error from $DL where pipeline = 'typed'")"
 
   # on_unparsed: fail
   printf '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 5\nbroken line\n' | drop "$W/strict" s.log

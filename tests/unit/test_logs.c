@@ -513,6 +513,35 @@ static void records_over_max_record_are_refused_and_skipped(void **state)
            "L4: ts=R:2024-06-14T15:16:02.000000Z host=R:h app=R:a message=S:two\n");
 }
 
+static void over_long_records_keep_their_first_64_kib(void **state)
+{
+    (void)state;
+    size_t big = (size_t)200 << 10;
+    char *in = sl_malloc(big + 16);
+    struct sl_stream *st;
+    struct sl_reader *rd;
+    struct sl_record rec;
+    struct sl_err err;
+    struct sl_format_opts o = opts_zone("UTC", REF_JULY);
+    const char *t;
+    size_t tn;
+    long tl, ti;
+    o.regex = "(?<m>.*)";
+    o.max_record = (size_t)128 << 10;
+    memset(in, 'y', big);
+    memcpy(in + big, "\nnext\n", 6);
+    assert_int_equal(sl_stream_open_mem(&st, DISPLAY, in, big + 6, 0, &err), 0);
+    assert_int_equal(sl_format_regex.open(&rd, st, &o, &err), 0);
+    assert_int_equal(sl_format_regex.next(rd, &rec, &err), -1);
+    assert_int_equal(sl_format_regex.raw(rd, &t, &tn, &tl, &ti), 1);
+    assert_int_equal(tn, (size_t)64 << 10);
+    assert_int_equal(sl_format_regex.next(rd, &rec, &err), 1);
+    assert_int_equal(rec.line, 2);
+    sl_format_regex.close(rd);
+    sl_stream_close(st);
+    sl_free(in);
+}
+
 static void huge_records_load_whole(void **state)
 {
     (void)state;
@@ -627,6 +656,7 @@ int main(void)
         cmocka_unit_test(regex_named_groups_are_the_columns),
         cmocka_unit_test(regex_errors_at_check),
         cmocka_unit_test(records_over_max_record_are_refused_and_skipped),
+        cmocka_unit_test(over_long_records_keep_their_first_64_kib),
         cmocka_unit_test(huge_records_load_whole),
         cmocka_unit_test(invalid_utf8_bom_crlf_and_blank_lines),
         cmocka_unit_test(columns_are_known_before_any_record),
