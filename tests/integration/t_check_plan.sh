@@ -148,7 +148,7 @@ policy: keep_latest                      # quarantine | fail | keep_latest
 ack_wait: 30s (default)                  # a message not acked this long is redelivered
 schedule: none (default)                 # "every 5m": how often `sluice daemon` runs it; default: on demand
 WANT
-check "check --verbose: one meaning per key of the files source (13 keys)" 13 \
+check "check --verbose: one meaning per key of the files source (13 keys, and multiline's start)" 14 \
   "$(sed -n '/^  source files:/,/^  table /p' <<<"$VERB" | grep -c ' # ')"
 no_secret "check --verbose" "$VERB $ERR"
 
