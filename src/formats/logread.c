@@ -308,7 +308,9 @@ static int next_record(struct log_reader *r, struct sl_err *err)
         }
         long lines = 1;
         size_t last = eol;          /* end of the record's last line */
-        int first_ok = valid_line(s, n);
+        /* an invalid first line is a record alone (begins()); the whole
+         * record is checked once it is cut */
+        int first_ok = !multiline(r) || valid_line(s, n);
         /* lines that do not begin a record join it */
         while (multiline(r) && first_ok && last < r->end) {
             pos = last + 1;
