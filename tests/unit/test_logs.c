@@ -386,6 +386,12 @@ static void log4j_date_patterns(void **state)
     o = layout("%d{dd MMM yyyy HH:mm:ss,SSS}{Asia/Tokyo} %p %m", "UTC", REF_JULY);
     expect(&sl_format_log4j, &o, "14 Jun 2024 09:00:00,000 INFO the layout's zone\n",
            "L1: ts=R:2024-06-14T00:00:00.000000Z level=S:INFO message=S:the layout's zone\n");
+    o = layout("%d{dd/MMM/yyyy:HH:mm:ss Z} %m", "UTC", REF_JULY);
+    expect(&sl_format_log4j, &o, "14/Jun/2024:15:16:01 -0700 z\n",
+           "L1: ts=R:2024-06-14T22:16:01.000000Z message=S:z\n");
+    o = layout("%d{ABSOLUTE} %m", "UTC", REF_JULY + 7200);
+    expect(&sl_format_log4j, &o, "01:00:00,250 on the file's day\n",
+           "L1: ts=R:2024-07-01T01:00:00.250000Z message=S:on the file's day\n");
     o = layout("%d{UNIX_MILLIS} %m", "UTC", REF_JULY);
     expect(&sl_format_log4j, &o, "1718378161123 e\n",
            "L1: ts=R:2024-06-14T15:16:01.123000Z message=S:e\n");
