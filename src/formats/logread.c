@@ -320,8 +320,14 @@ static int next_record(struct log_reader *r, struct sl_err *err)
                 return -1;
             if (rc == 0)
                 break;
-            if (rc == 2)
+            if (rc == 2) {
+                /* the next line is not in whole, and with this record it
+                 * would be too long: the start of it says whether it begins
+                 * a record of its own (then this one is complete) */
+                if (begins(r, r->buf + pos, r->end - pos))
+                    break;
                 goto too_long;
+            }
             line_body(r, pos, eol, &s, &n);
             if (begins(r, s, n))
                 break;

@@ -517,6 +517,11 @@ static void records_over_max_record_are_refused_and_skipped(void **state)
            "ERR drops/t.log:1:1: record longer than 40 bytes (max_record); split the record"
            " or raise max_record | Jun 14 15:16:01 h a: one\n  and a very lo\n"
            "L4: ts=R:2024-06-14T15:16:02.000000Z host=R:h app=R:a message=S:two\n");
+    /* a short record before a long one: each alone is within max_record */
+    expect(&sl_format_syslog, &s,
+           "Jun 14 15:16:01 h a: one\nJun 14 15:16:02 h a: xxxxxxxxxxxxxxx\n",
+           "L1: ts=R:2024-06-14T15:16:01.000000Z host=R:h app=R:a message=S:one\n"
+           "L2: ts=R:2024-06-14T15:16:02.000000Z host=R:h app=R:a message=S:xxxxxxxxxxxxxxx\n");
 }
 
 static void over_long_records_keep_their_first_64_kib(void **state)
