@@ -70,6 +70,7 @@ bench: build
 	bash bench/run.sh $(BUILD)
 	bash bench/run_pg.sh $(BUILD)
 	bash bench/run_events.sh $(BUILD)
+	bash bench/run_logs.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

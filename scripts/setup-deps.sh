@@ -4,7 +4,9 @@
 #                           the libraries it links, the tz database
 #   setup-deps.sh --test    and what the tests need (`make test`): cmocka, PostgreSQL,
 #                           NATS, clang for the fuzzers and sanitizers, Chromium
-#                           for the dashboard test, python3 and curl
+#                           for the dashboard test, python3 and curl, and the
+#                           programs whose logs the log tests load (nginx,
+#                           rsyslog, logger)
 #   setup-deps.sh --bench   and the peers the benchmarks measure against
 # Runs `apt-get update` once, and only when something is missing, so a second
 # run on a prepared machine costs a few dpkg look-ups.
@@ -13,7 +15,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
-  libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev
+  libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev libpcre2-dev
   tzdata
 )
 TEST_PKGS=(
@@ -21,6 +23,7 @@ TEST_PKGS=(
   postgresql-15 postgresql-client-15 sqlite3 zstd gzip
   nats-server
   python3 procps util-linux curl openssl
+  nginx-light rsyslog bsdutils
   chromium chromium-driver
 )
 case "${1:-}" in

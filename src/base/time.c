@@ -859,3 +859,509 @@ int sl_duration_parse(const char *s, double *out)
     *out = total;
     return 0;
 }
+
+/* ---- dates as logs write them ---- */
+
+static int is_digit_c(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alpha_c(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static const char *const month_names[12] = {
+    "january", "february", "march", "april", "may", "june", "july", "august",
+    "september", "october", "november", "december",
+};
+
+int sl_month_abbr(const char *s)
+{
+    for (int m = 0; m < 12; m++)
+        if (lower(s[0]) == month_names[m][0] && lower(s[1]) == month_names[m][1] &&
+            lower(s[2]) == month_names[m][2])
+            return m + 1;
+    return 0;
+}
+
+/* log4j's named date formats */
+static const struct { const char *name, *pattern; } named_dates[] = {
+    {"ISO8601", "yyyy-MM-dd'T'HH:mm:ss,SSS"},      /* T or space, , or . (lenient) */
+    {"ISO8601_BASIC", "yyyyMMdd'T'HHmmss,SSS"},
+    {"ISO8601_OFFSET_DATE_TIME_HHMM", "yyyy-MM-dd'T'HH:mm:ss,SSSXX"},
+    {"ISO8601_OFFSET_DATE_TIME_HHCMM", "yyyy-MM-dd'T'HH:mm:ss,SSSXXX"},
+    {"DEFAULT", "yyyy-MM-dd HH:mm:ss,SSS"},
+    {"ABSOLUTE", "HH:mm:ss,SSS"},
+    {"DATE", "dd MMM yyyy HH:mm:ss,SSS"},
+    {"COMPACT", "yyyyMMddHHmmssSSS"},
+};
+
+static int numeric_kind(char k)
+{
+    return strchr("yMdHhkmsS", k) != NULL;
+}
+
+int sl_datepat_compile(const char *pattern, struct sl_datepat *out, char *why, size_t whylen)
+{
+    const char *p = pattern;
+    int lenient = 0;
+
+    memset(out, 0, sizeof *out);
+    if (strcmp(p, "UNIX") == 0 || strcmp(p, "UNIX_MILLIS") == 0) {
+        out->tok[0] = (struct sl_datepat_tok){p[4] ? 'u' : 'U', 1, 0, 0};
+        out->ntok = 1;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof named_dates / sizeof named_dates[0]; i++)
+        if (strcmp(p, named_dates[i].name) == 0) {
+            p = named_dates[i].pattern;
+            lenient = strncmp(named_dates[i].name, "ISO8601", 7) == 0 &&
+                      !named_dates[i].name[7];
+            break;
+        }
+    while (*p) {
+        struct sl_datepat_tok t = {0, 1, 0, 0};
+        if (out->ntok == SL_DATEPAT_MAX) {
+            set_why(why, whylen, "date pattern \"%s\" is too long", pattern);
+            return -1;
+        }
+        if (*p == '\'') {
+            if (p[1] == '\'') {             /* '' is a quote */
+                t = (struct sl_datepat_tok){'\'', 1, '\'', 0};
+                p += 2;
+            } else {
+                /* quoted text, '' in it a quote */
+                const char *c = p + 1;
+                for (;;) {
+                    if (!*c) {
+                        set_why(why, whylen, "date pattern \"%s\": unterminated quote", pattern);
+                        return -1;
+                    }
+                    if (*c == '\'' && c[1] != '\'')
+                        break;
+                    if (out->ntok == SL_DATEPAT_MAX) {
+                        set_why(why, whylen, "date pattern \"%s\" is too long", pattern);
+                        return -1;
+                    }
+                    char k = lenient && *c == 'T' ? 'T' : *c == ' ' ? ' ' : '\'';
+                    out->tok[out->ntok++] = (struct sl_datepat_tok){k, 1, *c, 0};
+                    c += *c == '\'' ? 2 : 1;
+                }
+                p = c + 1;
+                continue;
+            }
+        } else if (is_alpha_c(*p)) {
+            char k = *p;
+            unsigned n = 0;
+            while (*p == k && n < 20) {
+                n++;
+                p++;
+            }
+            if (!strchr("yuMLdHhkmsSaEZXxz", k)) {
+                set_why(why, whylen, "date pattern \"%s\": letter '%c' is not supported", pattern, k);
+                return -1;
+            }
+            if (k == 'u')
+                k = 'y';            /* DateTimeFormatter's year */
+            if (k == 'L')
+                k = 'M';
+            if (k == 'x')
+                k = 'X';
+            if ((k == 'S' && n > 9) || (k != 'S' && k != 'M' && k != 'E' && k != 'y' &&
+                                        k != 'X' && k != 'Z' && k != 'z' && n > 2)) {
+                set_why(why, whylen, "date pattern \"%s\": '%c' repeated %u times", pattern,
+                        k, n);
+                return -1;
+            }
+            t = (struct sl_datepat_tok){k, (unsigned char)n, 0, 0};
+        } else if (*p == ' ') {
+            while (*p == ' ')
+                p++;
+            t = (struct sl_datepat_tok){' ', 1, ' ', 0};
+        } else {
+            char k = lenient && (*p == ',' || *p == '.') ? 'F' : '\'';
+            t = (struct sl_datepat_tok){k, 1, *p, 0};
+            p++;
+        }
+        out->tok[out->ntok++] = t;
+    }
+    for (size_t i = 0; i + 1 < out->ntok; i++) {
+        struct sl_datepat_tok *t = &out->tok[i];
+        if (numeric_kind(t->kind) && !(t->kind == 'M' && t->n >= 3) &&
+            numeric_kind(out->tok[i + 1].kind) && !(out->tok[i + 1].kind == 'M' && out->tok[i + 1].n >= 3))
+            t->fixed = 1;
+    }
+    if (out->ntok == 0) {
+        set_why(why, whylen, "empty date pattern");
+        return -1;
+    }
+    return 0;
+}
+
+/* Digits at s[*i..n): at least 1, at most max; -1 when none. */
+static long take_digits(const char *s, size_t n, size_t *i, unsigned min, unsigned max,
+                        unsigned *ndig)
+{
+    long v = 0;
+    unsigned k = 0;
+    while (*i < n && k < max && is_digit_c(s[*i])) {
+        v = v * 10 + (s[*i] - '0');
+        (*i)++;
+        k++;
+    }
+    if (k < min)
+        return -1;
+    if (ndig)
+        *ndig = k;
+    return v;
+}
+
+/* [+-]HH[[:]MM] or Z: 0 with *off, -1 when not there. */
+static int take_offset(const char *s, size_t n, size_t *i, int32_t *off)
+{
+    if (*i < n && (s[*i] == 'Z' || s[*i] == 'z')) {
+        (*i)++;
+        *off = 0;
+        return 0;
+    }
+    if (*i >= n || (s[*i] != '+' && s[*i] != '-'))
+        return -1;
+    int neg = s[*i] == '-';
+    size_t j = *i + 1;
+    long h = take_digits(s, n, &j, 2, 2, NULL), m = 0;
+    if (h < 0 || h > 18)
+        return -1;
+    if (j < n && s[j] == ':' && j + 1 < n && is_digit_c(s[j + 1]))
+        j++;
+    if (j + 1 < n + 1 && j < n && is_digit_c(s[j])) {
+        m = take_digits(s, n, &j, 2, 2, NULL);
+        if (m < 0 || m > 59)
+            return -1;
+    }
+    *off = (int32_t)((h * 3600 + m * 60) * (neg ? -1 : 1));
+    *i = j;
+    return 0;
+}
+
+long sl_datepat_match(const struct sl_datepat *p, const char *s, size_t n, struct sl_civil *out)
+{
+    size_t i = 0;
+    int pm = -1, hour12 = 0;
+    memset(out, 0, sizeof *out);
+    out->year = 1970;
+    out->mon = 1;
+    out->day = 1;
+    for (size_t k = 0; k < p->ntok; k++) {
+        const struct sl_datepat_tok *t = &p->tok[k];
+        unsigned nd = 0;
+        long v;
+        switch (t->kind) {
+        case '\'':
+            if (i >= n || s[i] != t->ch)
+                return -1;
+            i++;
+            break;
+        case ' ':
+            if (i >= n || s[i] != ' ')
+                return -1;
+            while (i < n && s[i] == ' ')
+                i++;
+            break;
+        case 'T':
+            if (i >= n || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
+                return -1;
+            i++;
+            break;
+        case 'F':
+            if (i >= n || (s[i] != ',' && s[i] != '.'))
+                return -1;
+            i++;
+            break;
+        case 'y':
+            if (t->n == 2) {
+                if ((v = take_digits(s, n, &i, 2, 2, NULL)) < 0)
+                    return -1;
+                v += v < 70 ? 2000 : 1900;
+            } else if ((v = take_digits(s, n, &i, t->fixed ? t->n : 1, t->fixed ? t->n : 4,
+                                        NULL)) < 0 || v < 1) {
+                return -1;
+            }
+            out->year = (int)v;
+            out->has_year = 1;
+            out->has_date = 1;
+            break;
+        case 'M':
+            if (t->n >= 3) {
+                if (n - i < 3 || !(v = sl_month_abbr(s + i)))
+                    return -1;
+                size_t len = strlen(month_names[v - 1]), j = 3;
+                /* the full name, or its first three letters */
+                while (j < len && i + j < n && lower(s[i + j]) == month_names[v - 1][j])
+                    j++;
+                if (j != len && i + 3 < n && is_alpha_c(s[i + 3]) && j == 3 && t->n == 3)
+                    return -1;
+                i += j == len ? len : 3;
+            } else if ((v = take_digits(s, n, &i, t->fixed ? t->n : 1, t->fixed ? t->n : 2,
+                                        NULL)) < 1 || v > 12) {
+                return -1;
+            }
+            out->mon = (int)v;
+            out->has_date = 1;
+            break;
+        case 'd':
+        case 'H':
+        case 'h':
+        case 'k':
+        case 'm':
+        case 's':
+            if ((v = take_digits(s, n, &i, t->fixed ? t->n : 1, t->fixed ? t->n : 2, NULL)) < 0)
+                return -1;
+            if (t->kind == 'd') {
+                if (v < 1 || v > 31)
+                    return -1;
+                out->day = (int)v;
+                out->has_date = 1;
+            } else if (t->kind == 'H' || t->kind == 'k') {
+                if (v > 24 || (t->kind == 'H' && v > 23))
+                    return -1;
+                out->hour = v == 24 ? 0 : (int)v;
+            } else if (t->kind == 'h') {
+                if (v < 1 || v > 12)
+                    return -1;
+                out->hour = (int)v;
+                hour12 = 1;
+            } else if (t->kind == 'm') {
+                if (v > 59)
+                    return -1;
+                out->min = (int)v;
+            } else {
+                if (v > 59)
+                    return -1;
+                out->sec = (int)v;
+            }
+            break;
+        case 'S': {
+            /* SSS is as many digits, as log4j and logback write them */
+            unsigned want = t->fixed || t->n > 1 ? t->n : 0;
+            if ((v = take_digits(s, n, &i, want ? want : 1, want ? want : 9, &nd)) < 0)
+                return -1;
+            while (nd > 6) {
+                v /= 10;
+                nd--;
+            }
+            while (nd < 6) {
+                v *= 10;
+                nd++;
+            }
+            out->usec = (int)v;
+            break;
+        }
+        case 'a':
+            if (n - i < 2 || (lower(s[i + 1]) != 'm') ||
+                (lower(s[i]) != 'a' && lower(s[i]) != 'p'))
+                return -1;
+            pm = lower(s[i]) == 'p';
+            i += 2;
+            break;
+        case 'E': {
+            size_t j = i;
+            while (j < n && is_alpha_c(s[j]))
+                j++;
+            if (j - i < 3)
+                return -1;
+            i = j;
+            break;
+        }
+        case 'Z':
+        case 'X':
+            if (take_offset(s, n, &i, &out->offset) < 0)
+                return -1;
+            out->has_zone = 1;
+            break;
+        case 'z':
+            if (n - i >= 3 && ((lower(s[i]) == 'u' && lower(s[i + 1]) == 't' && lower(s[i + 2]) == 'c') ||
+                               (lower(s[i]) == 'g' && lower(s[i + 1]) == 'm' && lower(s[i + 2]) == 't'))) {
+                i += 3;
+            } else if (i < n && s[i] == 'Z') {
+                i++;
+            } else if (take_offset(s, n, &i, &out->offset) < 0) {
+                return -1;
+            }
+            out->has_zone = 1;
+            break;
+        case 'U':
+        case 'u': {
+            int64_t e = 0;
+            size_t j = i;
+            while (j < n && is_digit_c(s[j]) && j - i < 16)
+                e = e * 10 + (s[j++] - '0');
+            if (j == i)
+                return -1;
+            i = j;
+            out->is_epoch = 1;
+            out->epoch_us = t->kind == 'U' ? e * 1000000 : e * 1000;
+            out->has_zone = out->has_year = out->has_date = 1;
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    if (hour12)
+        out->hour = out->hour % 12 + (pm == 1 ? 12 : 0);
+    else if (pm == 1 && out->hour < 12)
+        out->hour += 12;
+    return i > 0 ? (long)i : -1;
+}
+
+int sl_datepat_regex(const struct sl_datepat *p, struct sl_buf *out)
+{
+    for (size_t k = 0; k < p->ntok; k++) {
+        const struct sl_datepat_tok *t = &p->tok[k];
+        switch (t->kind) {
+        case '\'':
+            if (is_alpha_c(t->ch) || is_digit_c(t->ch) || (unsigned char)t->ch >= 0x80)
+                sl_buf_putc(out, t->ch);
+            else
+                sl_buf_printf(out, "\\x{%x}", (unsigned char)t->ch);
+            break;
+        case ' ': sl_buf_puts(out, " +"); break;
+        case 'T': sl_buf_puts(out, "[Tt ]"); break;
+        case 'F': sl_buf_puts(out, "[.,]"); break;
+        case 'y':
+            if (t->n == 2)
+                sl_buf_puts(out, "\\d{2}");
+            else if (t->fixed)
+                sl_buf_printf(out, "\\d{%u}", t->n);
+            else
+                sl_buf_puts(out, "\\d{1,4}");
+            break;
+        case 'M':
+            if (t->n >= 3) {
+                sl_buf_puts(out, "[A-Za-z]{3,9}");
+                break;
+            }
+            /* fall through */
+        case 'd': case 'H': case 'h': case 'k': case 'm': case 's':
+            if (t->fixed)
+                sl_buf_printf(out, "\\d{%u}", t->n);
+            else
+                sl_buf_puts(out, "\\d{1,2}");
+            break;
+        case 'S':
+            if (t->fixed || t->n > 1)
+                sl_buf_printf(out, "\\d{%u}", t->n);
+            else
+                sl_buf_puts(out, "\\d{1,9}");
+            break;
+        case 'a': sl_buf_puts(out, "[AaPp][Mm]"); break;
+        case 'E': sl_buf_puts(out, "[A-Za-z]{3,9}"); break;
+        case 'Z': case 'X': sl_buf_puts(out, "(?:[Zz]|[+-]\\d\\d(?::?\\d\\d)?)"); break;
+        case 'z': sl_buf_puts(out, "(?:[Uu][Tt][Cc]|[Gg][Mm][Tt]|Z|[+-]\\d\\d(?::?\\d\\d)?)"); break;
+        case 'U': case 'u': sl_buf_puts(out, "\\d{1,16}"); break;
+        }
+    }
+    return out->oom ? -1 : 0;
+}
+
+/* The wall time of instant t in zone (NULL = UTC), as days and seconds of
+ * the day; -1 when the zone cannot be had. */
+static int local_of(const char *zone, int64_t t, int64_t *days, int64_t *sod)
+{
+    int32_t off = 0;
+    if (!zone_is_utc(zone)) {
+        const struct tz_zone *z = zone_get(zone);
+        struct tz_tr none[1];
+        if (!z || !z->ok)
+            return -1;
+        zone_window(z, t, t, &off, none, 0);
+    }
+    int64_t l = t + off;
+    *days = floor_div(l, DAY_SECS);
+    *sod = l - *days * DAY_SECS;
+    return 0;
+}
+
+/* Local civil time -> UTC seconds, with the overlap read by the order of
+ * the log (see sl_civil_to_utc). */
+static int local_instant(const char *zone, int y, int mo, int d, int h, int mi, int se,
+                         int64_t prev_s, int has_prev, int64_t *out, char *why, size_t whylen)
+{
+    int64_t a, b;
+    if (zone_is_utc(zone))
+        return sl_tz_local_to_utc(NULL, y, mo, d, h, mi, se, SL_DST_EARLIER, out, why, whylen);
+    if (sl_tz_local_to_utc(zone, y, mo, d, h, mi, se, SL_DST_EARLIER, &a, why, whylen) < 0 ||
+        sl_tz_local_to_utc(zone, y, mo, d, h, mi, se, SL_DST_LATER, &b, why, whylen) < 0)
+        return -1;
+    if (a == b) {
+        *out = a;
+        return 0;
+    }
+    if (!has_prev) {
+        set_why(why, whylen, "ambiguous local time %04d-%02d-%02d %02d:%02d:%02d in %s (DST"
+                " overlap), and no record before it in the file tells which", y, mo, d, h, mi,
+                se, zone);
+        return -1;
+    }
+    *out = a >= prev_s - 60 ? a : b;
+    return 0;
+}
+
+int sl_civil_to_utc(const struct sl_civil *c, const char *zone, int64_t ref, sl_usec prev,
+                    int has_prev, sl_usec *out, char *why, size_t whylen)
+{
+    int y = c->year, mo = c->mon, d = c->day;
+    int64_t secs, prev_s = floor_div(prev, 1000000);
+
+    if (c->is_epoch) {
+        if (c->epoch_us / 1000000 < MIN_SECS || c->epoch_us / 1000000 >= END_SECS) {
+            set_why(why, whylen, "timestamp out of range");
+            return -1;
+        }
+        *out = c->epoch_us;
+        return 0;
+    }
+    if (!c->has_year || !c->has_date) {
+        int64_t days, sod, ry;
+        int rm, rd;
+        if (local_of(c->has_zone ? NULL : zone, ref + (c->has_zone ? c->offset : 0), &days,
+                     &sod) < 0) {
+            set_why(why, whylen, "unknown time zone \"%s\"", zone);
+            return -1;
+        }
+        civil_from_days(days, &ry, &rm, &rd);
+        int64_t tod = (int64_t)c->hour * 3600 + c->min * 60 + c->sec;
+        if (!c->has_date) {
+            /* on ref's date; a time of day after ref's is the day before */
+            if (tod > sod + 60)
+                civil_from_days(days - 1, &ry, &rm, &rd);
+            y = (int)ry;
+            mo = rm;
+            d = rd;
+        } else {
+            /* ref's year; more than a day after ref is last year's */
+            int64_t cand = days_from_civil(ry, mo, d <= days_in_month(ry, mo) ? d : 1);
+            y = (int)ry;
+            if (cand * DAY_SECS + tod > days * DAY_SECS + sod + DAY_SECS)
+                y--;
+        }
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
+        set_why(why, whylen, "invalid date %04d-%02d-%02d", y, mo, d);
+        return -1;
+    }
+    if (c->has_zone)
+        secs = days_from_civil(y, mo, d) * DAY_SECS + c->hour * 3600 + c->min * 60 + c->sec -
+               c->offset;
+    else if (local_instant(zone, y, mo, d, c->hour, c->min, c->sec, prev_s, has_prev, &secs,
+                           why, whylen) < 0)
+        return -1;
+    if (secs < MIN_SECS || secs >= END_SECS) {
+        set_why(why, whylen, "timestamp out of range");
+        return -1;
+    }
+    *out = secs * 1000000 + c->usec;
+    return 0;
+}

@@ -114,6 +114,63 @@ int sl_tz_local_to_utc(const char *zone, int year, int mon, int day, int hour,
 /* 1 when the zone exists in the tz database. */
 int sl_tz_valid(const char *zone);
 
+/* ---- dates as logs write them ----
+ *
+ * A broken-down time read from a log line: the fields the text gave, the
+ * rest to be filled in (sl_civil_to_utc). */
+struct sl_civil {
+    int year, mon, day, hour, min, sec, usec;
+    int has_year;           /* 0: the text gave no year (syslog's "Jun 14 ...") */
+    int has_date;           /* 0: not even a day (log4j's ABSOLUTE, "HH:mm:ss,SSS") */
+    int has_zone;           /* the text gave its offset: `offset`, seconds east of UTC */
+    int32_t offset;
+    int64_t epoch_us;       /* UNIX / UNIX_MILLIS patterns: the instant itself */
+    int is_epoch;
+};
+
+/* A Java date pattern (SimpleDateFormat / DateTimeFormatter letters, as
+ * log4j's %d{...} and logback write them: yyyy yy MM MMM MMMM dd d HH H hh h
+ * kk mm ss SSS.. a EEE Z X XX XXX z, 'quoted text', other characters as
+ * themselves, a run of spaces as one or more spaces) or one of log4j's names
+ * (ISO8601, ISO8601_BASIC, ISO8601_OFFSET_DATE_TIME_HHMM / _HHCMM, DEFAULT,
+ * ABSOLUTE, DATE, COMPACT, UNIX, UNIX_MILLIS), compiled once. */
+#define SL_DATEPAT_MAX 64
+struct sl_datepat {
+    struct sl_datepat_tok {
+        char kind;          /* the letter; '\'' literal `ch`; ' ' spaces; 'T' / 'F' the
+                             * lenient separators of ISO8601 ([T ] and [.,]) */
+        unsigned char n;    /* how many times the letter is repeated */
+        char ch;
+        unsigned char fixed; /* abuts the next numeric field: exactly n digits */
+    } tok[SL_DATEPAT_MAX];
+    size_t ntok;
+};
+/* 0, or -1 with why[] naming the letter or quote at fault. */
+int sl_datepat_compile(const char *pattern, struct sl_datepat *out, char *why, size_t whylen);
+/* Match the pattern at the start of s[0..n): the bytes it took (> 0) with
+ * *out filled, or -1 when s does not start with such a date. */
+long sl_datepat_match(const struct sl_datepat *p, const char *s, size_t n, struct sl_civil *out);
+/* A regular expression (PCRE2 syntax, no capture groups) matching what the
+ * pattern matches, for a layout that is matched as a whole. */
+int sl_datepat_regex(const struct sl_datepat *p, struct sl_buf *out);
+
+/* The month named by the three letters at s (any case): 1..12, or 0. */
+int sl_month_abbr(const char *s);
+
+/* The instant a log's time names. A time without an offset is read in
+ * `zone` (NULL = UTC); a year it lacks is the year of `ref` (the file's
+ * modification time, seconds since the epoch) in that zone, one year back
+ * when that would put it more than a day after `ref` (a December line in a
+ * file written to in January); a time without a date is on ref's date, one
+ * day back when that would put it after ref. `prev` is the record before it
+ * in the same file (has_prev): a time the zone's clocks show twice (DST
+ * overlap) is the earlier reading unless that falls more than a minute
+ * before `prev` (the clocks went back between the two). With no record
+ * before it, such a time is an error, as is one in a DST gap. 0, or -1 with
+ * why[]. */
+int sl_civil_to_utc(const struct sl_civil *c, const char *zone, int64_t ref, sl_usec prev,
+                    int has_prev, sl_usec *out, char *why, size_t whylen);
+
 /* Parse a duration like "10m", "1h", "2s", "1d", "500ms", "1h30m". Returns
  * seconds in *out, 0 ok, -1 when malformed. */
 int sl_duration_parse(const char *s, double *out);

@@ -79,6 +79,11 @@ int sl_cmd_batches(int argc, char **argv)
                    str(e, "source_ref"));
             if (json_string_value(json_object_get(e, "error")))
                 printf("         error: %s\n", str(e, "error"));
+            /* a log drop's records that did not parse */
+            json_t *up = json_object_get(json_object_get(e, "report"), "unparsed");
+            if (json_is_integer(json_object_get(up, "dead_lettered")))
+                printf("         unparsed: %" JSON_INTEGER_FORMAT " records in the dead letter"
+                       " table\n", json_integer_value(json_object_get(up, "dead_lettered")));
             /* every decision, oldest first: an approval stays beside the
              * rollback that came after it */
             size_t k;

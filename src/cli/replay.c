@@ -6,7 +6,12 @@
  * replayed_by) in the same transaction as their rows; those that fail again
  * stay, with the new error. Without IDs every event not replayed yet of each
  * event pipeline (or of P) goes; with IDs exactly those, replayed or not.
- * An event keeps its id, so replaying it twice stores it once. */
+ * An event keeps its id, so replaying it twice stores it once.
+ *
+ * A log drop's unparsed records (a files source with a log format) replay
+ * the same way: each is read again with the source's format as the config
+ * has it now (a fixed layout or regex), those that parse load into their
+ * table in a batch of their own and are marked, the rest keep their row. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -37,7 +42,86 @@ struct counts {
 
 static int is_event_source(const struct sl_pipeline_cfg *p)
 {
-    return p->source_ops->event != NULL;
+    return p->source_ops->event != NULL && p->source_ops->replay == NULL;
+}
+
+/* A source whose records are set aside by the engine (a log drop's). */
+static int sets_records_aside(const struct sl_pipeline_cfg *p)
+{
+    return p->source_ops->replay != NULL;
+}
+
+/* One table of a log pipeline: its dead-lettered records read again. */
+static int replay_records(const struct sl_config *c, const struct sl_pipeline_cfg *p,
+                          const struct sl_table_cfg *t, const int64_t *ids, size_t nids,
+                          struct counts *k, struct sl_err *err)
+{
+    struct sl_source *src = NULL;
+    struct sl_feed *feed = NULL;
+    struct sl_cli_dest rd = {0};
+    int64_t after = 0;
+    int rc = -1;
+
+    if (p->source_ops->open(&src, c, p, t, err) < 0)
+        return -1;
+    if (sl_feed_open(c, p, t, src, &feed, err) < 0 || sl_cli_open_dest(c, p->dest_conn, &rd, err) < 0)
+        goto done;
+    for (size_t from = 0;;) {
+        struct sl_rows rows;
+        const int64_t *chunk = ids ? ids + from : NULL;
+        size_t nchunk = ids ? (nids - from < 1000 ? nids - from : 1000) : 0;
+        if (ids && nchunk == 0)
+            break;
+        if (sl_deadletter_list(rd.ops, rd.d, p->name, chunk, nchunk, ids ? 0 : after,
+                               ids ? (long)nchunk : CHUNK, &rows, err) < 0)
+            goto done;
+        from += nchunk;
+        if (rows.nrows == 0) {
+            sl_rows_free(&rows);
+            if (ids)
+                continue;
+            break;
+        }
+        for (size_t i = 0; i < rows.nrows; i++) {
+            int64_t id = strtoll(sl_rows_get(&rows, i, 0), NULL, 10);
+            const char *tn = sl_rows_get(&rows, i, 1);
+            if (id > after)
+                after = id;
+            if (ids && tn && strcmp(tn, t->name) == 0)
+                k->found_ids++;
+        }
+        char ref[300];
+        snprintf(ref, sizeof ref, "replay:%s#%" PRId64, p->name, k->batches + 1);
+        struct sl_batch_input *b = NULL;
+        int got = p->source_ops->replay(src, &rows, ref, &b, err);
+        sl_rows_free(&rows);
+        if (got < 0)
+            goto done;
+        if (got == 0)
+            continue;
+        struct sl_run_stats st = {0};
+        sl_feed_batch(feed, b, &st);    /* acked there: b is the source's again */
+        k->batches++;
+        if (st.quarantined) {
+            k->held = 1;
+            break;
+        }
+        if (!st.committed) {
+            sl_err_set(err, st.first_error.code ? st.first_error.code : SL_E_DEST,
+                       "replay batch not loaded: %s", st.first_error.msg);
+            goto done;
+        }
+        k->events += st.rows + st.dead_lettered;
+        k->loaded += st.rows_written;
+        k->present += st.rows - st.rows_written;
+        k->failing += st.dead_lettered;
+    }
+    rc = 0;
+done:
+    sl_cli_close_dest(&rd);
+    sl_feed_close(feed);
+    p->source_ops->close(src);
+    return rc;
 }
 
 static int replay_pipeline(const struct sl_config *c, const struct sl_pipeline_cfg *p,
@@ -170,9 +254,10 @@ int sl_cmd_replay(int argc, char **argv)
     int rc = 0, any = 0;
     if (only) {
         const struct sl_pipeline_cfg *p = sl_config_pipeline(c, only);
-        if (!p || !is_event_source(p)) {
+        if (!p || !(is_event_source(p) || sets_records_aside(p))) {
             fprintf(stderr, "sluice: %s \"%s\" %s\n", p ? "pipeline" : "no pipeline", only,
-                    p ? "has no event source (http, jetstream): nothing to replay"
+                    p ? "has no event source (http, jetstream) nor log drops: nothing to"
+                        " replay"
                       : "in the config");
             rc = 2;
             goto out;
@@ -182,13 +267,35 @@ int sl_cmd_replay(int argc, char **argv)
     int64_t found = 0;
     for (size_t i = 0; i < c->npipelines; i++) {
         const struct sl_pipeline_cfg *p = &c->pipelines[i];
-        if (!is_event_source(p) || (only && strcmp(p->name, only) != 0))
+        int records = sets_records_aside(p);
+        if (!(is_event_source(p) || records) || (only && strcmp(p->name, only) != 0))
             continue;
-        any = 1;
         struct counts k = {0};
         struct sl_err err;
         sl_err_clear(&err);
-        int r = replay_pipeline(c, p, ids, (size_t)o.nargs, &k, &err);
+        int r = 0;
+        if (records) {
+            /* a files pipeline that is no log drop has nothing set aside: said
+             * only when asked for by name */
+            struct sl_source *probe = NULL;
+            int sets = p->source_ops->open(&probe, c, p, &p->tables[0], &err) == 0 &&
+                       p->source_ops->replay(probe, NULL, NULL, NULL, &err) == 1;
+            if (probe)
+                p->source_ops->close(probe);
+            if (!sets) {
+                if (only) {
+                    fprintf(stderr, "sluice: pipeline \"%s\": %s\n", p->name,
+                            err.msg[0] ? err.msg : "it sets no records aside: nothing to replay");
+                    rc = 2;
+                }
+                continue;
+            }
+            for (size_t j = 0; j < p->ntables && r == 0; j++)
+                r = replay_records(c, p, &p->tables[j], ids, (size_t)o.nargs, &k, &err);
+        } else {
+            r = replay_pipeline(c, p, ids, (size_t)o.nargs, &k, &err);
+        }
+        any = 1;
         found += k.found_ids;
         if (r < 0) {
             fprintf(stderr, "sluice: pipeline \"%s\": %s\n", p->name, err.msg);
@@ -206,9 +313,10 @@ int sl_cmd_replay(int argc, char **argv)
                                                  (json_int_t)k.failing, "held", k.held, "error",
                                                  r < 0 ? err.msg : NULL));
         } else if (r == 0) {
-            printf("pipeline %s: replayed %" PRId64 " event%s: %" PRId64 " loaded, %" PRId64
+            const char *what = records ? "record" : "event";
+            printf("pipeline %s: replayed %" PRId64 " %s%s: %" PRId64 " loaded, %" PRId64
                    " already stored, %" PRId64 " still failing%s%s\n", p->name, k.events,
-                   k.events == 1 ? "" : "s", k.loaded, k.present, k.failing,
+                   what, k.events == 1 ? "" : "s", k.loaded, k.present, k.failing,
                    k.failing ? " (kept in the dead letter table with the new error)" : "",
                    k.held ? "; a gate held a batch: see sluice batches --state quarantined" : "");
         }
@@ -220,9 +328,9 @@ int sl_cmd_replay(int argc, char **argv)
         free(s);
     }
     json_decref(doc);
-    if (!any) {
-        fprintf(stderr, "sluice: no pipeline of %s has an event source (http, jetstream)\n",
-                c->path);
+    if (!any && rc == 0) {
+        fprintf(stderr, "sluice: no pipeline of %s has an event source (http, jetstream) or"
+                " log drops\n", c->path);
         rc = 2;
     } else if (o.nargs && found < o.nargs) {
         fprintf(stderr, "sluice: %" PRId64 " of the %d ids asked for are not in the dead letter"

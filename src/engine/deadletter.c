@@ -121,7 +121,9 @@ int sl_deadletter_put(const struct sl_dest_ops *ops, struct sl_dest *d,
     /* "id:<event id>", else "h:<xxh3-128 of the event's bytes>" */
     struct sl_buf dedupe;
     sl_buf_init(&dedupe);
-    if (id) {
+    if (dl->dedupe) {
+        sl_buf_puts(&dedupe, dl->dedupe);
+    } else if (id) {
         sl_buf_printf(&dedupe, "id:%s", id);
     } else {
         XXH128_hash_t h = XXH3_128bits(dl->payload, dl->payload_len);
@@ -196,7 +198,8 @@ int sl_deadletter_list(const struct sl_dest_ops *ops, struct sl_dest *d, const c
     snprintf(after, sizeof after, "%" PRId64, after_id);
     p[0] = pipeline;
     p[1] = after;
-    sl_buf_puts(&sql, "SELECT id, table_name, payload, received_at, replayed_at FROM {dl}"
+    sl_buf_puts(&sql, "SELECT id, table_name, payload, received_at, replayed_at, event_id"
+                      " FROM {dl}"
                       " WHERE pipeline = $1 AND id > $2");
     if (ids) {
         sl_buf_puts(&sql, " AND id IN (");

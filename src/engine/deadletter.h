@@ -27,6 +27,9 @@ struct sl_dead_letter {
     size_t payload_len;
     const char *received_at;    /* canonical UTC timestamp */
     int64_t batch_id;           /* the batch it came with */
+    const char *dedupe;         /* what makes it the same record again (a retried
+                                 * batch): NULL = "id:<event id>", else the hash of
+                                 * the payload */
 };
 
 /* Create the table when missing (own transaction; call outside a batch). */
@@ -46,7 +49,7 @@ int sl_deadletter_refail(const struct sl_dest_ops *ops, struct sl_dest *d, int64
 /* Rows of `pipeline` to replay, oldest first, with id > after_id, at most
  * `limit`: those not replayed yet, or (ids != NULL) exactly the listed ones
  * whatever their state. Columns: id, table_name, payload, received_at,
- * replayed_at. */
+ * replayed_at, event_id. */
 int sl_deadletter_list(const struct sl_dest_ops *ops, struct sl_dest *d, const char *pipeline,
                        const int64_t *ids, size_t nids, int64_t after_id, long limit,
                        struct sl_rows *out, struct sl_err *err);

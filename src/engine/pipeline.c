@@ -13,6 +13,7 @@
  * by the ledger's content hash. */
 #include "engine/pipeline.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -66,6 +67,9 @@ void sl_run_stats_text(const struct sl_run_stats *st, char *out, size_t cap)
     int used = snprintf(out, cap, "%d committed (%" PRId64 " rows), %d duplicate, %d failed, "
                         "%s, %d quarantined", st->committed, st->rows, st->duplicates,
                         st->failed, deferred, st->quarantined);
+    if (used >= 0 && (size_t)used < cap && st->dead_lettered)
+        used += snprintf(out + used, cap - (size_t)used, ", %" PRId64 " to the dead letter"
+                         " table", st->dead_lettered);
     if (used >= 0 && (size_t)used < cap && st->locked)
         used += snprintf(out + used, cap - (size_t)used, ", %d skipped (locked by another run)",
                          st->locked);
@@ -174,7 +178,8 @@ struct table_run {
     struct sl_schema src_schema;    /* the source's columns (sources with schema()) */
     int warned_missing;     /* a column gone from the source was reported this run */
     const struct repair *repair;    /* sluice reconcile --repair: see sl_pipeline_repair */
-    int64_t dead_lettered;  /* event sources: events the last attempt set aside */
+    int64_t dead_lettered;  /* events or log records the last attempt set aside */
+    int dead_letter_ready;  /* the dead letter table is there (sl_deadletter_ensure) */
     struct sl_buf ddl;      /* what this attempt did to the table ("created table ..."),
                              * one line each: logged once the batch commits */
 };
@@ -239,6 +244,7 @@ static const struct sl_column_cfg *declared(const struct sl_table_cfg *t, const 
 struct infer_col {
     char *name;
     struct sl_infer inf;
+    enum sl_type hint;      /* the reader's (sl_field.type): when no value says */
 };
 
 /* A name the warehouse stores otherwise (PostgreSQL's 63 bytes) is said
@@ -275,6 +281,20 @@ static int reserved_column(const struct sl_batch_input *b, const char *name, siz
     return rc;
 }
 
+/* A log record the reader refused (b->unparsed): the passes that only look
+ * at the drop go past it; the load sets it aside. */
+static int skip_unparsed(const struct sl_batch_input *b, struct sl_rowsrc *rs,
+                         struct sl_err *err)
+{
+    const char *t;
+    size_t n;
+    long line, index;
+    if (!b->unparsed || err->code != SL_E_INPUT || !sl_rowsrc_raw(rs, &t, &n, &line, &index))
+        return 0;
+    sl_err_clear(err);
+    return 1;
+}
+
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
  * break them. A column its header names but no row fills (a header-only
@@ -300,6 +320,8 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     for (;;) {
         if (!header) {
             rc = sl_rowsrc_next(&rs, &rec, err);
+            if (rc < 0 && skip_unparsed(b, &rs, err))
+                continue;
             if (rc < 0)
                 break;
             if (rc == 0) {
@@ -328,6 +350,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
                 if (!cols[ncols].name)
                     goto oom;
                 sl_infer_init(&cols[ncols].inf);
+                cols[ncols].hint = f->type;
                 /* rebuild on growth: names moved with realloc of cols? no,
                  * names are separate allocations and stay put */
                 if (colmap_put(&map, cols[ncols].name, f->name_len, (long)ncols, ncols) < 0)
@@ -365,7 +388,9 @@ oom:
 static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer_col *c)
 {
     const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
-    return d ? d->type : sl_infer_result(&c->inf);
+    if (d)
+        return d->type;
+    return c->inf.nonnull == 0 && c->hint != SL_T_NONE ? c->hint : sl_infer_result(&c->inf);
 }
 
 /* Make the table exist with every column the drop brings (invariant: new
@@ -557,7 +582,9 @@ static int first_record_fits(struct table_run *tr, struct sl_batch_input *b,
     struct sl_record rec;
     if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
         return -1;
-    int rc = sl_rowsrc_next(&rs, &rec, err);
+    int rc;
+    while ((rc = sl_rowsrc_next(&rs, &rec, err)) < 0 && skip_unparsed(b, &rs, err))
+        ;
     if (rc == 0) {
         /* no record: a header-only drop still names its columns */
         const struct sl_field *names;
@@ -839,7 +866,7 @@ static int rejects_write(struct table_run *tr, struct sl_batch_input *b, const s
             rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, why, batch_id, err);
         } else {
             struct sl_dead_letter dl = {tr->p->name, tr->t->name, ev.event_id, why,
-                                        ev.payload, ev.len, ev.received_at, batch_id};
+                                        ev.payload, ev.len, ev.received_at, batch_id, NULL};
             rc = sl_deadletter_put(tr->dops, tr->dest, &dl, err);
         }
         if (rc < 0)
@@ -848,6 +875,120 @@ static int rejects_write(struct table_run *tr, struct sl_batch_input *b, const s
     for (size_t i = 0; i < rj->nrep; i++)
         if (sl_deadletter_replayed(tr->dops, tr->dest, rj->replayed[i], batch_id, err) < 0)
             return -1;
+    return 0;
+}
+
+/* Log drops (b->unparsed): records the reader refused, or whose values do
+ * not fit their columns, go to the dead letter table after load_end in the
+ * batch's transaction, like an event source's bad events, with file:line
+ * and their text. They are spilled to an unlinked temporary file as they
+ * come, so memory stays bounded however many a drop has
+ * (docs/invariants.md #4). */
+struct unparsed {
+    FILE *f;
+    int64_t n;
+};
+
+static void unparsed_free(struct unparsed *u)
+{
+    if (u->f)
+        fclose(u->f);
+    memset(u, 0, sizeof *u);
+}
+
+static int spill(FILE *f, const void *p, size_t n)
+{
+    uint64_t len = n;
+    return fwrite(&len, sizeof len, 1, f) == 1 && (n == 0 || fwrite(p, 1, n, f) == n) ? 0 : -1;
+}
+
+static int unparsed_add(struct unparsed *u, const struct sl_batch_input *b, long line,
+                        long index, const char *why, const char *text, size_t len,
+                        struct sl_err *err)
+{
+    int64_t l[2] = {line, index};
+    if (!u->f && !(u->f = tmpfile()))
+        return sl_err_set(err, SL_E_IO, "%s: could not make a temporary file for its unparsed"
+                          " records: %s", b->ref, strerror(errno));
+    if (fwrite(l, sizeof l, 1, u->f) != 1 || spill(u->f, why, strlen(why)) < 0 ||
+        spill(u->f, text, len) < 0)
+        return sl_err_set(err, SL_E_IO, "%s: could not keep its unparsed records in a"
+                          " temporary file: %s", b->ref, strerror(errno));
+    u->n++;
+    return 0;
+}
+
+static char *unspill(FILE *f, size_t *n)
+{
+    uint64_t len;
+    if (fread(&len, sizeof len, 1, f) != 1 || len > SIZE_MAX - 1)
+        return NULL;
+    char *p = sl_malloc((size_t)len + 1);
+    if (p && len && fread(p, 1, (size_t)len, f) != len) {
+        sl_free(p);
+        return NULL;
+    }
+    if (p)
+        p[len] = '\0';
+    *n = (size_t)len;
+    return p;
+}
+
+static int unparsed_write(struct table_run *tr, struct sl_batch_input *b, struct unparsed *u,
+                          int64_t batch_id, struct sl_err *err)
+{
+    char now[32];
+    if (!u->n)
+        return 0;
+    if (fflush(u->f) != 0 || fseek(u->f, 0, SEEK_SET) != 0)
+        return sl_err_set(err, SL_E_IO, "%s: could not read back its unparsed records: %s",
+                          b->ref, strerror(errno));
+    /* when the records came: the drop's modification time */
+    sl_time_format(b->mtime ? b->mtime * 1000000 : sl_time_now(), now);
+    for (int64_t i = 0; i < u->n; i++) {
+        int64_t l[2];
+        size_t wn = 0, tn = 0;
+        char *why = NULL, *text = NULL;
+        struct sl_buf id, dedupe;
+        struct sl_event_info ev = {0};
+        sl_buf_init(&id);
+        sl_buf_init(&dedupe);
+        int ok = fread(l, sizeof l, 1, u->f) == 1 && (why = unspill(u->f, &wn)) &&
+                 (text = unspill(u->f, &tn));
+        int64_t line = ok ? l[0] : 0;
+        int rc = 0;
+        if (!ok) {
+            rc = sl_err_set(err, SL_E_IO, "%s: could not read back its unparsed records",
+                            b->ref);
+        } else if (b->replay) {
+            /* read again by `sluice replay` and still refused: its row keeps it */
+            if (!tr->sops->event || tr->sops->event(tr->src, b, (long)l[1], &ev) < 0 ||
+                !ev.replay_of)
+                rc = sl_err_set(err, SL_E_INTERNAL, "%s: the source has no record %" PRId64,
+                                b->ref, l[1]);
+            else
+                rc = sl_deadletter_refail(tr->dops, tr->dest, ev.replay_of, why, batch_id, err);
+        } else {
+            /* the drop's content and the line name it: the same drop loaded
+             * again (a retry) sets it aside once; another with the same
+             * name and line is another record */
+            sl_buf_printf(&id, "%s:%" PRId64, b->ref, line);
+            sl_buf_printf(&dedupe, "f:%s:%" PRId64, b->hash[0] ? b->hash : b->ref, line);
+            if (id.oom || dedupe.oom) {
+                rc = sl_err_set(err, SL_E_NOMEM, "out of memory");
+            } else {
+                struct sl_dead_letter dl = {tr->p->name, tr->t->name, id.data, why, text, tn,
+                                            now, batch_id, dedupe.data};
+                rc = sl_deadletter_put(tr->dops, tr->dest, &dl, err);
+            }
+        }
+        sl_free(why);
+        sl_free(text);
+        sl_buf_free(&id);
+        sl_buf_free(&dedupe);
+        if (rc < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -905,11 +1046,13 @@ struct row_stream {
     long *pk_idx;
     long version_idx;
     struct rejects rj;
+    struct unparsed up;
 };
 
 static void row_stream_free(struct row_stream *rs)
 {
     rejects_free(&rs->rj);
+    unparsed_free(&rs->up);
     colmap_free(&rs->map);
     sl_buf_free(&rs->vals);
     sl_free(rs->cells);
@@ -1149,7 +1292,18 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
         goto done;      /* an unfinished COPY is ended by the caller's rollback */
     sl_report_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, src.st);
     while ((r = sl_rowsrc_next(&src, &rec, err)) != 0) {
+        const char *text;
+        size_t tlen;
+        long tline, tindex;
         if (r < 0) {
+            /* a log record the reader refused is set aside; it has consumed its lines */
+            if (b->unparsed && err->code == SL_E_INPUT &&
+                sl_rowsrc_raw(&src, &text, &tlen, &tline, &tindex)) {
+                if (unparsed_add(&rs.up, b, tline, tindex, err->msg, text, tlen, err) < 0)
+                    goto done;
+                sl_err_clear(err);
+                continue;
+            }
             /* an event the reader cannot take has consumed its line */
             if (!b->events || err->code != SL_E_INPUT)
                 goto done;
@@ -1158,6 +1312,13 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
             last_index = rec.index;
             sl_report_progress_row(&pg);
             r = stream_record(&rs, &rec, err);
+            if (r > 0 && b->unparsed && err->code == SL_E_INPUT &&
+                sl_rowsrc_raw(&src, &text, &tlen, &tline, &tindex)) {
+                if (unparsed_add(&rs.up, b, tline, tindex, err->msg, text, tlen, err) < 0)
+                    goto done;
+                sl_err_clear(err);
+                continue;
+            }
             if (r < 0 || (r > 0 && !b->events))
                 goto done;
             if (r == 0)
@@ -1173,7 +1334,9 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
         goto done;
     if ((rs.rj.n || rs.rj.nrep) && rejects_write(tr, b, &rs.rj, x->batch_id, err) < 0)
         goto done;
-    tr->dead_lettered = (int64_t)rs.rj.n;
+    if (unparsed_write(tr, b, &rs.up, x->batch_id, err) < 0)
+        goto done;
+    tr->dead_lettered = (int64_t)rs.rj.n + rs.up.n;
     rc = 0;
 done:
     sl_report_progress_end(&pg);
@@ -1406,8 +1569,25 @@ static int record_batch(struct attempt_run *x, struct sl_err *err)
     const struct sl_table_cfg *t = tr->t;
     const struct sl_batch_input *b = x->b;
 
-    if (sl_ledger_commit(&tr->ledger, x->batch_id, x->at->res.rows_in, x->at->res.rows_written,
-                         x->ngates ? x->report.data : NULL, err) < 0)
+    /* a log drop's unparsed records are counted in its report, beside the gates' */
+    struct sl_buf rep;
+    sl_buf_init(&rep);
+    if (b->unparsed && tr->dead_lettered) {
+        sl_buf_printf(&rep, "{\"unparsed\":{\"dead_lettered\":%" PRId64 "}", tr->dead_lettered);
+        if (x->ngates && x->report.len > 2)
+            sl_buf_printf(&rep, ",%s", x->report.data + 1);
+        else
+            sl_buf_putc(&rep, '}');
+        if (rep.oom) {
+            sl_buf_free(&rep);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    int lrc = sl_ledger_commit(&tr->ledger, x->batch_id, x->at->res.rows_in,
+                               x->at->res.rows_written,
+                               rep.len ? rep.data : x->ngates ? x->report.data : NULL, err);
+    sl_buf_free(&rep);
+    if (lrc < 0)
         return -1;
     if (tr->decision &&
         sl_ledger_decide(&tr->ledger, x->batch_id, "committed", tr->decision, err) < 0)
@@ -1483,6 +1663,12 @@ static int attempt_batch(struct table_run *tr, struct sl_batch_input *b, struct 
     sl_buf_reset(&tr->ddl);     /* what an earlier attempt did was rolled back */
     attempt_clear(at);
     at->result = ATT_FAILED;
+    /* a log drop may set records aside: the table for them, outside the batch */
+    if (b->unparsed && !tr->dead_letter_ready) {
+        if (sl_deadletter_ensure(tr->dops, tr->dest, err) < 0)
+            return -1;
+        tr->dead_letter_ready = 1;
+    }
     if (tr->dops->begin(tr->dest, err) < 0)
         return -1;
     if (tr->dops->lock_table(tr->dest, tr->t->name, err) < 0)
@@ -1673,6 +1859,12 @@ static void batch_committed(struct table_run *tr, struct sl_batch_input *b, cons
                " stored already), %" PRId64 " to the dead letter table in %.3f s",
                b->ref, at->res.rows_in, at->res.rows_written, at->res.rows_unchanged,
                tr->dead_lettered, secs);
+    else if (b->unparsed)
+        sl_log(SL_LOG_INFO, &tr->log,
+               "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64
+               " unchanged), %" PRId64 " unparsed record%s to the dead letter table in %.2f s",
+               b->ref, at->res.rows_in, at->res.rows_written, at->res.rows_unchanged,
+               tr->dead_lettered, tr->dead_lettered == 1 ? "" : "s", secs);
     else
         sl_log(SL_LOG_INFO, &tr->log,
                "committed %s: %" PRId64 " rows (%" PRId64 " written, %" PRId64

@@ -12,6 +12,11 @@ static const struct sl_format_ops *const formats[] = {
     &sl_format_csv,
     &sl_format_tsv,
     &sl_format_jsonl,
+    &sl_format_syslog,
+    &sl_format_clf,
+    &sl_format_combined,
+    &sl_format_log4j,
+    &sl_format_regex,
 };
 
 #define NFORMATS (sizeof formats / sizeof formats[0])

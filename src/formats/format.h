@@ -8,6 +8,7 @@
 #define SL_FORMAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "base/stream.h"
@@ -21,6 +22,8 @@ struct sl_field {
     int is_null;            /* CSV: unquoted empty field; JSON: null */
     enum sl_lex lex;
     long line, col;         /* where the value starts */
+    enum sl_type type;      /* the type the format knows its column has (a log's ts,
+                             * lineno); SL_T_NONE = as the values say */
 };
 
 struct sl_record {
@@ -34,6 +37,16 @@ struct sl_format_opts {
     char delimiter;         /* 0 = the format's default */
     int header;             /* csv/tsv: 1 (default) = first row names columns */
     size_t max_record;      /* bytes; 0 = 64 MiB. A longer record is an error */
+    /* the log formats (formats/logread.h) */
+    const char *timezone;   /* zone of times written without an offset; NULL = UTC */
+    int64_t ref_time;       /* the file's modification time (seconds since the epoch):
+                             * the year of a time written without one */
+    const char *layout;     /* log4j: the PatternLayout, or a preset's name */
+    const char *regex;      /* regex: the pattern, its named groups the columns */
+    const char *multiline_start;    /* a line matching this begins a record; NULL = the
+                                     * format's own rule */
+    long first_line;        /* the line of its file the input starts on (a dead-lettered
+                             * record read again); 0 = 1 */
 };
 
 struct sl_reader;
@@ -53,11 +66,26 @@ struct sl_format_ops {
      * header), as fields of which only name and name_len count; 0 when it
      * names none. Valid until the next call to next(). */
     size_t (*columns)(struct sl_reader *r, const struct sl_field **out);
+    /* Optional (the log formats): the text of the record the last next()
+     * handed out or refused, the line it starts on and its index (1-based,
+     * counting records handed out and refused alike, as sl_record.index): 1;
+     * 0 when that call failed on the stream, not on a record (a final
+     * error). A refused record was consumed: next() may be called again.
+     * Valid until then. */
+    int (*raw)(struct sl_reader *r, const char **text, size_t *len, long *line, long *index);
+    /* Optional: check the options (a layout, a regex) before any drop, for
+     * `sluice check`. 0, or -1 with err (SL_E_CONFIG). */
+    int (*check)(const struct sl_format_opts *opts, struct sl_err *err);
 };
 
 extern const struct sl_format_ops sl_format_csv;
 extern const struct sl_format_ops sl_format_tsv;
 extern const struct sl_format_ops sl_format_jsonl;
+extern const struct sl_format_ops sl_format_syslog;
+extern const struct sl_format_ops sl_format_clf;
+extern const struct sl_format_ops sl_format_combined;
+extern const struct sl_format_ops sl_format_log4j;
+extern const struct sl_format_ops sl_format_regex;
 
 /* The names of a record's fields, checked for one given twice (a csv
  * header, a JSON object's keys). `scan` is scratch kept between calls, so a

@@ -258,7 +258,8 @@ static int add_unspoken(struct sl_reader *r, uint32_t *n)
         }
         unch = (int)(*n)++;
         r->fields[unch] = (struct sl_field){SL_CDC_UNCHANGED_COL, strlen(SL_CDC_UNCHANGED_COL),
-                                            "", 0, 0, SL_LEX_RAW, r->index, (long)unch + 1};
+                                            "", 0, 0, SL_LEX_RAW, r->index, (long)unch + 1,
+                                            SL_T_NONE};
     }
     r->fields[unch].val = r->unch.data;
     r->fields[unch].len = r->unch.len;
@@ -292,7 +293,7 @@ static int rd_next(struct sl_reader *r, struct sl_record *rec, struct sl_err *er
             return cut_short(r, err);
         struct sl_field *f = &r->fields[i];
         *f = (struct sl_field){r->b->names[name], strlen(r->b->names[name]), "", 0, 0,
-                               SL_LEX_RAW, r->index, (long)i + 1};
+                               SL_LEX_RAW, r->index, (long)i + 1, SL_T_NONE};
         if (len == UINT32_MAX) {
             f->is_null = 1;
             continue;

@@ -52,13 +52,22 @@ struct files_cfg {
     char *done_dir;
     char *failed_dir;
     int follow_symlinks;
+    char *layout;
+    char *regex;
+    int on_unparsed;            /* index into unparsed_choices */
+    struct { char *start; } multiline;
+    int multiline_given;
 };
+
+static const char *const unparsed_choices[] = {"dead_letter", "fail", NULL};
+enum { UNPARSED_DEAD_LETTER, UNPARSED_FAIL };
 
 static const struct sl_cfg_key files_keys[] = {
     {"path", SL_CFG_STR, offsetof(struct files_cfg, path), NULL, 1, NULL,
      "folder where files are dropped (relative to the config file)"},
     {"format", SL_CFG_STR, offsetof(struct files_cfg, format), NULL, 0, NULL,
-     "csv | tsv | jsonl; default: from each file's extension"},
+     "csv | tsv | jsonl | syslog | clf | combined | log4j | regex; default: from each"
+     " file's extension (csv, tsv, jsonl)"},
     {"pattern", SL_CFG_STR, offsetof(struct files_cfg, pattern), "*", 0, NULL,
      "glob of file names to take (a table's own pattern wins)"},
     {"timezone", SL_CFG_STR, offsetof(struct files_cfg, timezone), "UTC", 0, NULL,
@@ -75,8 +84,44 @@ static const struct sl_cfg_key files_keys[] = {
      "where files with bad input go, with a .error file beside them"},
     {"follow_symlinks", SL_CFG_BOOL, offsetof(struct files_cfg, follow_symlinks), "false", 0,
      NULL, "load what a symbolic link in the drop folder points to (else it is skipped)"},
+    {"layout", SL_CFG_STR, offsetof(struct files_cfg, layout), NULL, 0, NULL,
+     "log4j: the PatternLayout that wrote the log (\"%d [%t] %-5p %c - %m%n\"), or a preset:"
+     " logback, log4j2, log4j-ttcc, spring-boot"},
+    {"regex", SL_CFG_STR, offsetof(struct files_cfg, regex), NULL, 0, NULL,
+     "regex: a pattern matching a whole record, its named groups (?<name>...) the columns"},
+    {"on_unparsed", SL_CFG_ENUM, offsetof(struct files_cfg, on_unparsed), "dead_letter", 0,
+     unparsed_choices, "log formats: a record that does not parse goes to the dead letter"
+     " table with its file:line and text and the rest loads (dead_letter), or fails the"
+     " drop (fail)"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
+
+static const struct sl_cfg_key multiline_keys[] = {
+    {"start", SL_CFG_STR, 0, NULL, 1, NULL,
+     "a line matching this regex (at its start) begins a record; other lines join the"
+     " record before (default for syslog and log4j: the format's own head)"},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static const struct sl_source_block files_blocks[] = {
+    {"multiline", multiline_keys, offsetof(struct files_cfg, multiline),
+     offsetof(struct files_cfg, multiline_given)},
+    {NULL, NULL, 0, 0},
+};
+
+/* The reader options of the source, for a file modified at `mtime`. */
+static struct sl_format_opts format_opts(const struct files_cfg *fc, int64_t mtime)
+{
+    struct sl_format_opts o = {0};
+    o.delimiter = fc->delimiter;
+    o.header = fc->header;
+    o.timezone = fc->timezone;
+    o.ref_time = mtime;
+    o.layout = fc->layout;
+    o.regex = fc->regex;
+    o.multiline_start = fc->multiline_given ? fc->multiline.start : NULL;
+    return o;
+}
 
 struct entry {
     char *name;
@@ -92,7 +137,38 @@ struct file_batch {
     const char *at;     /* folder it is in, inside the drop folder; NULL = the drop folder */
     int fd;             /* open from the hash to the ack; -1 = none */
     struct stat st;     /* the file as it was hashed */
+    struct replay_set *rp;  /* dead-lettered records read again, in place of a file */
 };
+
+/* Dead-lettered records of a log drop, read again (`sluice replay`). */
+struct replay_rec {
+    int64_t id;         /* its dead letter row */
+    char *text;
+    size_t len;
+    char *file;         /* the drop it came from, as its refs name it */
+    long line;          /* where it started in that drop */
+    int64_t ref_time;   /* when it was set aside: the year of a time without one */
+};
+
+struct replay_set {
+    struct replay_rec *r;
+    size_t n;
+    int64_t *by_index;  /* [index - 1]: the row record `index` of a pass replays */
+    size_t nindex, capindex;
+};
+
+static void replay_set_free(struct replay_set *rp)
+{
+    if (!rp)
+        return;
+    for (size_t i = 0; i < rp->n; i++) {
+        sl_free(rp->r[i].text);
+        sl_free(rp->r[i].file);
+    }
+    sl_free(rp->r);
+    sl_free(rp->by_index);
+    sl_free(rp);
+}
 
 struct sl_source {
     const struct files_cfg *cfg;
@@ -144,9 +220,33 @@ static int validate(const struct sl_pipeline_cfg *p, const char *cfgfile, struct
                                   " (a files pipeline with several tables gives each its own)",
                                   cfgfile, p->tables[i].pos.line, p->tables[i].pos.col,
                                   p->name, p->tables[i].name);
-    if (fc->format && !sl_format_find(fc->format, err)) {
+    const struct sl_format_ops *fmt = fc->format ? sl_format_find(fc->format, err) : NULL;
+    if (fc->format && !fmt) {
         sl_err_prefix(err, "%s:%d:%d: pipeline \"%s\"", cfgfile, p->pos.line, p->pos.col, p->name);
         return -1;
+    }
+    /* the log formats' own keys, and only with them */
+    const char *const log_only[][2] = {{"layout", fc->layout ? "log4j" : NULL},
+                                       {"regex", fc->regex ? "regex" : NULL}};
+    for (size_t i = 0; i < 2; i++)
+        if (log_only[i][1] && (!fmt || strcmp(fmt->name, log_only[i][1]) != 0))
+            return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: pipeline \"%s\": %s: is for format"
+                              " %s (the source's format is %s)", cfgfile, p->pos.line,
+                              p->pos.col, p->name, log_only[i][0], log_only[i][1],
+                              fmt ? fmt->name : "taken from each file's extension");
+    if (fc->multiline_given && (!fmt || !fmt->raw))
+        return sl_err_set(err, SL_E_CONFIG, "%s:%d:%d: pipeline \"%s\": multiline: is for the"
+                          " log formats (syslog, clf, combined, log4j, regex)", cfgfile,
+                          p->pos.line, p->pos.col, p->name);
+    if (fmt && fmt->check) {
+        struct sl_format_opts o = format_opts(fc, 0);
+        if (fc->timezone && !sl_tz_valid(fc->timezone))
+            o.timezone = NULL;      /* said below, in the words of every format */
+        if (fmt->check(&o, err) < 0) {
+            sl_err_prefix(err, "%s:%d:%d: pipeline \"%s\": source", cfgfile, p->pos.line,
+                          p->pos.col, p->name);
+            return -1;
+        }
     }
     if (fc->timezone && !sl_tz_valid(fc->timezone))
         return sl_err_set(err, SL_E_CONFIG,
@@ -503,6 +603,7 @@ static int hash_file(struct sl_source *s, struct file_batch *fb, char out[33], u
              (unsigned long long)h.low64);
     *bytes = total;
     fb->fd = fd;
+    fb->in.mtime = (int64_t)fb->st.st_mtim.tv_sec;
     XXH3_freeState(st);
     sl_free(buf);
     return 0;
@@ -517,6 +618,7 @@ static void free_batch(struct file_batch *fb)
     sl_free(fb->in.ref);
     sl_free(fb->full);
     sl_free(fb->name);
+    replay_set_free(fb->rp);
     sl_free(fb);
 }
 
@@ -537,6 +639,11 @@ static struct file_batch *batch_new(struct sl_source *s, const char *path, const
     fb->in.ref = join(s->rel_dir, path);
     fb->in.timezone = s->cfg->timezone;
     fb->in.overlap = SL_DST_FAIL;
+    {
+        struct sl_err e;
+        const struct sl_format_ops *f = s->cfg->format ? sl_format_find(s->cfg->format, &e) : NULL;
+        fb->in.unparsed = f && f->raw && s->cfg->on_unparsed == UNPARSED_DEAD_LETTER;
+    }
     fb->in.priv = fb;
     if (!fb->name || !fb->full || !fb->in.ref) {
         free_batch(fb);
@@ -686,6 +793,9 @@ static int files_verify(struct sl_source *s, struct sl_batch_input *b, struct sl
     return 1;
 }
 
+static int replay_rows(struct sl_source *s, struct file_batch *fb, struct sl_rowsrc *r,
+                       struct sl_err *err);
+
 static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct sl_rowsrc *r,
                            struct sl_err *err)
 {
@@ -693,15 +803,18 @@ static int files_open_rows(struct sl_source *s, struct sl_batch_input *b, struct
     const struct sl_format_ops *fmt;
 
     memset(r, 0, sizeof *r);
+    if (fb->rp)
+        return replay_rows(s, fb, r, err);
     fmt = s->cfg->format ? sl_format_find(s->cfg->format, err) : sl_format_for_path(fb->name);
     if (!fmt) {
         if (s->cfg->format)
             return -1;
         return sl_err_set(err, SL_E_INPUT,
                           "%s: cannot tell the format from the file name; set `format:` in the"
-                          " source (csv, tsv or jsonl)", b->ref);
+                          " source (csv, tsv, jsonl, or a log format: syslog, clf, combined,"
+                          " log4j, regex)", b->ref);
     }
-    struct sl_format_opts o = {s->cfg->delimiter, s->cfg->header, 0};
+    struct sl_format_opts o = format_opts(s->cfg, (int64_t)fb->st.st_mtim.tv_sec);
     /* the fd that was hashed, not the path again: a file swapped in at the
      * path after the hash (and put back before verify) would otherwise load
      * its rows under the hash of the drop. The dup shares its offset with
@@ -917,6 +1030,10 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     char *moved = NULL;
     int rc = 0;
 
+    if (fb->rp) {           /* records out of the dead letter table: no file to move */
+        free_batch(fb);
+        return 0;
+    }
     switch (o) {
     case SL_OUT_COMMITTED:
     case SL_OUT_DUPLICATE:
@@ -986,6 +1103,213 @@ static int files_reopen(struct sl_source *s, const char *held, struct sl_batch_i
     return 0;
 }
 
+/* ---- dead-lettered records read again (`sluice replay`) ----
+ *
+ * Each record is read on its own, with the source's format as the config
+ * has it now, as the lines of its drop it was: its lineno and the year of a
+ * time without one come out as they would have. A record may read as
+ * several now (a multiline start that changed); each replays its row. */
+
+struct replay_reader {
+    const struct sl_format_ops *fmt;
+    struct sl_format_opts o;
+    struct replay_set *rp;
+    size_t next;                /* the next record to open */
+    const struct replay_rec *cur;
+    struct sl_stream *st;       /* over cur's text */
+    struct sl_reader *rd;
+    struct sl_stream *st0;      /* over nothing: the columns */
+    struct sl_reader *rd0;
+    long index;
+    int has_raw;
+};
+
+static void replay_close(struct sl_reader *rdr)
+{
+    struct replay_reader *x = (struct replay_reader *)rdr;
+    if (!x)
+        return;
+    if (x->rd)
+        x->fmt->close(x->rd);
+    sl_stream_close(x->st);
+    if (x->rd0)
+        x->fmt->close(x->rd0);
+    sl_stream_close(x->st0);
+    sl_free(x);
+}
+
+static int replay_next(struct sl_reader *rdr, struct sl_record *rec, struct sl_err *err)
+{
+    struct replay_reader *x = (struct replay_reader *)rdr;
+    struct replay_set *rp = x->rp;
+    for (;;) {
+        if (!x->rd) {
+            if (x->next == rp->n)
+                return 0;
+            x->cur = &rp->r[x->next++];
+            struct sl_format_opts o = x->o;
+            o.ref_time = x->cur->ref_time;
+            o.first_line = x->cur->line;
+            if (sl_stream_open_mem(&x->st, x->cur->file, x->cur->text, x->cur->len, 0, err) < 0)
+                return -1;
+            if (x->fmt->open(&x->rd, x->st, &o, err) < 0) {
+                sl_stream_close(x->st);
+                x->st = NULL;
+                x->rd = NULL;
+                return -1;
+            }
+        }
+        int rc = x->fmt->next(x->rd, rec, err);
+        if (rc == 0) {
+            x->fmt->close(x->rd);
+            sl_stream_close(x->st);
+            x->rd = NULL;
+            x->st = NULL;
+            continue;
+        }
+        const char *t;
+        size_t n;
+        long l, i;
+        x->has_raw = rc > 0 || x->fmt->raw(x->rd, &t, &n, &l, &i);
+        if (x->has_raw) {
+            if (rp->nindex == rp->capindex) {
+                size_t cap = rp->capindex ? rp->capindex * 2 : 64;
+                int64_t *nb = sl_realloc(rp->by_index, cap * sizeof *nb);
+                if (!nb)
+                    return sl_err_set(err, SL_E_NOMEM, "out of memory");
+                rp->by_index = nb;
+                rp->capindex = cap;
+            }
+            rp->by_index[rp->nindex++] = x->cur->id;
+            x->index++;
+        }
+        if (rc > 0)
+            rec->index = x->index;
+        return rc;
+    }
+}
+
+static int replay_raw(struct sl_reader *rdr, const char **text, size_t *len, long *line,
+                      long *index)
+{
+    struct replay_reader *x = (struct replay_reader *)rdr;
+    long i;
+    if (!x->rd || !x->has_raw || !x->fmt->raw(x->rd, text, len, line, &i))
+        return 0;
+    *index = x->index;
+    return 1;
+}
+
+static size_t replay_columns(struct sl_reader *rdr, const struct sl_field **out)
+{
+    struct replay_reader *x = (struct replay_reader *)rdr;
+    return x->fmt->columns ? x->fmt->columns(x->rd0, out) : 0;
+}
+
+static const struct sl_format_ops replay_format = {
+    .name = "replay",
+    .next = replay_next,
+    .close = replay_close,
+    .columns = replay_columns,
+    .raw = replay_raw,
+};
+
+static int replay_rows(struct sl_source *s, struct file_batch *fb, struct sl_rowsrc *r,
+                       struct sl_err *err)
+{
+    struct replay_reader *x = sl_calloc(1, sizeof *x);
+    if (!x)
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    x->fmt = sl_format_find(s->cfg->format, err);
+    x->o = format_opts(s->cfg, 0);
+    x->rp = fb->rp;
+    x->rp->nindex = 0;      /* a pass numbers its records from 1 */
+    if (!x->fmt || sl_stream_open_mem(&x->st0, fb->in.ref, "", 0, 0, err) < 0 ||
+        x->fmt->open(&x->rd0, x->st0, &x->o, err) < 0) {
+        replay_close((struct sl_reader *)x);
+        return -1;
+    }
+    r->fmt = &replay_format;
+    r->rd = (struct sl_reader *)x;
+    return 0;
+}
+
+static int files_replay(struct sl_source *s, const struct sl_rows *rows, const char *ref,
+                        struct sl_batch_input **out, struct sl_err *err)
+{
+    struct sl_err ferr;
+    const struct sl_format_ops *fmt = s->cfg->format ? sl_format_find(s->cfg->format, &ferr)
+                                                     : NULL;
+    if (out)
+        *out = NULL;
+    if (!fmt || !fmt->raw) {
+        sl_err_set(err, SL_E_CONFIG, "its format (%s) sets no records aside, only the log"
+                   " formats do: nothing to replay", s->cfg->format ? s->cfg->format
+                                                                    : "from the file names");
+        return rows ? -1 : 0;
+    }
+    if (!rows)
+        return 1;
+    struct file_batch *fb = sl_calloc(1, sizeof *fb);
+    struct replay_set *rp = sl_calloc(1, sizeof *rp);
+    if (!fb || !rp || !(rp->r = sl_calloc(rows->nrows + 1, sizeof *rp->r)) ||
+        !(fb->in.ref = sl_strdup(ref))) {
+        sl_free(fb ? fb->in.ref : NULL);
+        sl_free(fb);
+        replay_set_free(rp);
+        return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    }
+    fb->fd = -1;
+    fb->rp = rp;
+    fb->in.timezone = s->cfg->timezone;
+    fb->in.overlap = SL_DST_FAIL;
+    fb->in.unparsed = 1;
+    fb->in.replay = 1;
+    fb->in.priv = fb;
+    for (size_t i = 0; i < rows->nrows; i++) {
+        const char *table = sl_rows_get(rows, i, 1), *text = sl_rows_get(rows, i, 2);
+        const char *at = sl_rows_get(rows, i, 3), *eid = sl_rows_get(rows, i, 5);
+        if (!table || strcmp(table, s->table->name) != 0)
+            continue;
+        struct replay_rec *e = &rp->r[rp->n];
+        sl_usec t;
+        e->id = strtoll(sl_rows_get(rows, i, 0), NULL, 10);
+        e->len = text ? strlen(text) : 0;
+        e->text = sl_strndup(text ? text : "", e->len);
+        e->ref_time = at && sl_time_parse(at, strlen(at), NULL, &t, NULL, 0) == 0
+                          ? t / 1000000 : sl_time_now() / 1000000;
+        /* event_id is "<drop>:<line>" */
+        const char *colon = eid ? strrchr(eid, ':') : NULL;
+        e->line = colon ? strtol(colon + 1, NULL, 10) : 0;
+        e->file = colon ? sl_strndup(eid, (size_t)(colon - eid)) : sl_strdup(ref);
+        if (e->line < 1)
+            e->line = 1;
+        rp->n++;
+        if (!e->text || !e->file) {
+            free_batch(fb);
+            return sl_err_set(err, SL_E_NOMEM, "out of memory");
+        }
+    }
+    if (rp->n == 0) {
+        free_batch(fb);
+        return 0;
+    }
+    *out = &fb->in;
+    return 1;
+}
+
+static int files_event(struct sl_source *s, struct sl_batch_input *b, long index,
+                       struct sl_event_info *out)
+{
+    struct file_batch *fb = b->priv;
+    (void)s;
+    memset(out, 0, sizeof *out);
+    if (!fb->rp || index < 1 || (size_t)index > fb->rp->nindex)
+        return -1;
+    out->replay_of = fb->rp->by_index[index - 1];
+    return 0;
+}
+
 static void files_close(struct sl_source *s)
 {
     if (!s)
@@ -1006,6 +1330,7 @@ static void files_close(struct sl_source *s)
 const struct sl_source_ops sl_source_files = {
     .kind = "files",
     .keys = files_keys,
+    .blocks = files_blocks,
     .ctx_size = sizeof(struct files_cfg),
     .validate = validate,
     .open = files_open,
@@ -1017,4 +1342,6 @@ const struct sl_source_ops sl_source_files = {
     .close = files_close,
     .verify = files_verify,
     .pending = files_pending,
+    .replay = files_replay,
+    .event = files_event,
 };

@@ -48,6 +48,12 @@ size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out)
     return r->fmt->columns ? r->fmt->columns(r->rd, out) : 0;
 }
 
+int sl_rowsrc_raw(struct sl_rowsrc *r, const char **text, size_t *len, long *line,
+                  long *index)
+{
+    return r->fmt->raw ? r->fmt->raw(r->rd, text, len, line, index) : 0;
+}
+
 void sl_source_sql_free(struct sl_source_sql *q)
 {
     if (!q)

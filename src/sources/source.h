@@ -41,6 +41,14 @@ struct sl_batch_input {
                              * copy): loaded as a snapshot, replacing what is stored */
     int upsert;             /* rows of the source merged by primary key, nothing
                              * deleted (a cdc table's backfill of a new column) */
+    int64_t mtime;          /* files: the drop's modification time (seconds since the
+                             * epoch), the received_at of its dead-lettered records: a
+                             * log time without a year is read against it again on
+                             * replay; 0 = none */
+    int unparsed;           /* a drop read by a log format: a record its reader refuses
+                             * (sl_rowsrc_raw) or whose values do not fit their columns
+                             * goes to the dead letter table with its file:line and
+                             * text, and the rest loads */
     int replay;             /* events out of the dead letter table (`sluice replay`):
                              * event() names the row each one replays */
     void *priv;             /* the source's own */
@@ -137,6 +145,10 @@ struct sl_rowsrc {
 int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err);
 /* The columns a header names (format.h, columns); 0 when there is none. */
 size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out);
+/* The text of the record the last sl_rowsrc_next handed out or refused
+ * (format.h, raw): 1, or 0 when the reader has none to give. */
+int sl_rowsrc_raw(struct sl_rowsrc *r, const char **text, size_t *len, long *line,
+                  long *index);
 void sl_rowsrc_close(struct sl_rowsrc *r);
 
 enum sl_outcome {
@@ -286,6 +298,17 @@ struct sl_source_ops {
      * the source is unreachable); missing lines are not an error here. */
     int (*probe)(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                  const char *timeout, struct sl_probe *out, struct sl_err *err);
+
+    /* Records of this source's that went to the dead letter table (a log
+     * drop's unparsed records) as a batch again, read with the config as it
+     * is now (`sluice replay`): `rows` as sl_deadletter_list gives them (id,
+     * table_name, payload, received_at, replayed_at, event_id). The batch
+     * has replay set, and event() names the row each record replays; 0 =
+     * none of the rows is this table's. rows NULL: 1 when the source sets
+     * records aside at all, else 0 with err saying why not. NULL when the
+     * source has no such records. */
+    int (*replay)(struct sl_source *s, const struct sl_rows *rows, const char *ref,
+                  struct sl_batch_input **out, struct sl_err *err);
 
     /* ---- event sources (http, jetstream); NULL for the others ---- */
     /* Record `index` (1-based, as sl_record.index) of an events batch. */

@@ -101,8 +101,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     uint8_t ctl = data[0];
     size_t chunk = ctl & 0x0F;
-    struct sl_format_opts o = { (ctl & 0x80) ? ';' : 0, !(ctl & 0x10),
-                                (ctl & 0x40) ? 24 : 0 };
+    struct sl_format_opts o = { .delimiter = (ctl & 0x80) ? ';' : 0, .header = !(ctl & 0x10),
+                                .max_record = (ctl & 0x40) ? 24 : 0 };
     const struct sl_format_ops *fmt = (ctl & 0x20) ? &sl_format_tsv : &sl_format_csv;
     struct sl_buf whole, split;
 

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sl_err err;
     struct sl_stream *st = NULL;
     struct sl_reader *rd = NULL;
-    struct sl_format_opts opts = {0, 1, 4096};
+    struct sl_format_opts opts = {.header = 1, .max_record = 4096};
 
     if (sl_stream_open_mem(&st, "fuzz.jsonl", data + 1, size - 1, chunk, &err) < 0)
         return 0;

@@ -33,6 +33,7 @@ for f in "$build"/fuzz_*; do
     fuzz_csv) seeds="$td/csv-spectrum/csvs" ;;
     fuzz_json|fuzz_jsonl|fuzz_events) seeds="$td/json-test-suite" ;;
     fuzz_pgoutput) seeds="$build/seeds/$name"; hex_seeds "$td/pgoutput" "$seeds" ;;
+    fuzz_syslog|fuzz_clf|fuzz_log4j|fuzz_regex) seeds="$td/logs" ;;
     *) seeds="" ;;
   esac
   echo "fuzz: $name for ${secs}s"

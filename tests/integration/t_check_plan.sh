@@ -148,7 +148,7 @@ policy: keep_latest                      # quarantine | fail | keep_latest
 ack_wait: 30s (default)                  # a message not acked this long is redelivered
 schedule: none (default)                 # "every 5m": how often `sluice daemon` runs it; default: on demand
 WANT
-check "check --verbose: one meaning per key of the files source (10 keys)" 10 \
+check "check --verbose: one meaning per key of the files source (13 keys, and multiline's start)" 14 \
   "$(sed -n '/^  source files:/,/^  table /p' <<<"$VERB" | grep -c ' # ')"
 no_secret "check --verbose" "$VERB $ERR"
 
@@ -198,7 +198,7 @@ want = [
   (docs["settle"]["value"], "3s"), (docs["settle"]["default"], False),
   (docs["header"]["default"], True),
   ("unmodified" in docs["settle"]["doc"], True),
-  (len(docs), 10),
+  (len(docs), 13),
   ({k["key"]: k["default"] for k in d["pipelines"][1]["reconcile"]["key_docs"]}, {"every": False}),
   (d["pipelines"][0]["reconcile"], {"key_docs": [{"key": "every", "value": None, "default": True, "doc": "how often to compare source and destination"}]}),
   ([k["value"] for k in d["http"]["key_docs"]], ["127.0.0.1:8799", "***", None, "30s", "1000", "100"]),

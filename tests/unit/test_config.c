@@ -313,7 +313,7 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                       "    destination: warehouse\n"
                       "    tables: [ { name: orders, kind: snapshot } ]\n",
                       "sluice.yaml:5:48: unknown key \"patern\" in source (expected one of: path, ",
-                      ", kind); did you mean \"pattern\"?");
+                      ", kind, multiline); did you mean \"pattern\"?");
     expect_error("connections:\n"
                  "  warehouse: { url: \"sqlite://warehouse.db\" }\n"
                  "pipeline:\n"

@@ -350,7 +350,7 @@ static void cr_only_line_ends(void **state)
     expect("a,b\r1,\"x\r\r", "ERR " DISPLAY ":4:1: unterminated quoted field "
                                  "(started at 2:3)\n");
     /* no header: the first CR-ended record sets the columns */
-    struct sl_format_opts o = { 0, 0, 0 };
+    struct sl_format_opts o = { .delimiter = 0 };
     expect_opts("x,y\r1,2\r", &o, "#1 L1: column_1=R:x@1:1 | column_2=R:y@1:3\n"
                                  "#2 L2: column_1=R:1@2:1 | column_2=R:2@2:3\n");
     /* TSV the same */
@@ -386,7 +386,7 @@ static void byte_order_mark_is_skipped(void **state)
     expect("\xEF\xBB\xBF" "a,b\n1,2\n", "#1 L2: a=R:1@2:1 | b=R:2@2:3\n");
     expect("\xEF\xBB\xBF" "\"a\",b\n1,2\n", "#1 L2: a=R:1@2:1 | b=R:2@2:3\n");
     expect("\xEF\xBB\xBF", "");
-    struct sl_format_opts o = { 0, 0, 0 };
+    struct sl_format_opts o = { .delimiter = 0 };
     expect_opts("\xEF\xBB\xBF" "x,y\n", &o, "#1 L1: column_1=R:x@1:1 | column_2=R:y@1:3\n");
     /* only at the very start: later it is data */
     expect("a\n\xEF\xBB\xBF" "1\n", "#1 L2: a=R:\xEF\xBB\xBF" "1@2:1\n");
@@ -453,7 +453,7 @@ static void duplicate_names_among_many_columns(void **state)
 static void without_header_columns_are_numbered(void **state)
 {
     (void)state;
-    struct sl_format_opts o = { 0, 0, 0 };
+    struct sl_format_opts o = { .delimiter = 0 };
     expect_opts("1,\"a\"\n\n,3\n", &o,
                 "#1 L1: column_1=R:1@1:1 | column_2=S:a@1:3\n"
                 "#2 L3: column_1=0:@3:1 | column_2=R:3@3:2\n");
@@ -474,12 +474,12 @@ static void tsv_uses_tabs_and_honours_quotes(void **state)
 static void delimiter_override(void **state)
 {
     (void)state;
-    struct sl_format_opts o = { ';', 1, 0 };
+    struct sl_format_opts o = { .delimiter = ';', .header = 1 };
     expect_opts("a;b\n1,5;\"x;y\"\n", &o, "#1 L2: a=R:1,5@2:1 | b=S:x;y@2:5\n");
-    struct sl_format_opts p = { '|', 1, 0 };
+    struct sl_format_opts p = { .delimiter = '|', .header = 1 };
     const char *in = "a|b\n1\t2|3\n";
     expect_fmt(&sl_format_tsv, in, strlen(in), &p, "#1 L2: a=R:1\t2@2:1 | b=R:3@2:5\n");
-    struct sl_format_opts bad = { '"', 1, 0 };
+    struct sl_format_opts bad = { .delimiter = '"', .header = 1 };
     expect_opts("a\n", &bad, "ERR " DISPLAY ": delimiter 0x22 cannot be used (not a quote, "
                 "line end or non-ASCII byte)\n");
     bad.delimiter = '\n';
@@ -570,7 +570,7 @@ static void invalid_utf8_and_nul_are_errors_where_they_are(void **state)
 static void max_record_is_enforced_at_every_split(void **state)
 {
     (void)state;
-    struct sl_format_opts o = { 0, 1, 10 };
+    struct sl_format_opts o = { .header = 1, .max_record = 10 };
     /* records of exactly 10 bytes pass, with LF, CRLF or none */
     expect_opts("a,b\n12345,7890\n\"1\n3\",\"\"\"\"\r\n1234567,90", &o,
                 "#1 L2: a=R:12345@2:1 | b=R:7890@2:7\n"
