@@ -34,6 +34,7 @@
 #include "engine/observer.h"
 #include "engine/snapshot.h"
 #include "gates/gate.h"
+#include "model/protect.h"
 #include "sources/source.h"
 
 /* ---- stop ---- */
@@ -275,6 +276,21 @@ static int reserved_column(const struct sl_batch_input *b, const char *name, siz
     return rc;
 }
 
+/* A pass over batch b's records, as the engine sees them: protected columns
+ * (protect:) protected as each record is read, before anything else sees
+ * it, whatever the source (a batch whose values are protected already
+ * excepted: an event source's). Every pass the engine makes goes through
+ * here. */
+static int open_rows(struct table_run *tr, struct sl_batch_input *b, struct sl_rowsrc *rs,
+                     struct sl_err *err)
+{
+    if (tr->sops->open_rows(tr->src, b, rs, err) < 0)
+        return -1;
+    if (!b->protected_already)
+        sl_rowsrc_protect(rs, tr->p, tr->t);
+    return 0;
+}
+
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
  * break them. A column its header names but no row fills (a header-only
@@ -293,7 +309,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     *nrec = 0;
 
     struct sl_progress pg;
-    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+    if (open_rows(tr, b, &rs, err) < 0)
         return -1;
     sl_report_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
     int header = 0;     /* the pass over the header's names, after the last record */
@@ -365,6 +381,8 @@ oom:
 static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer_col *c)
 {
     const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
+    if (!d && sl_protect_find(t, c->name, strlen(c->name)))
+        return SL_T_TEXT;       /* a hash or a mask, whatever it looks like */
     return d ? d->type : sl_infer_result(&c->inf);
 }
 
@@ -453,6 +471,7 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     sl_schema_free(src);
     if (tr->sops->schema(tr->src, b, src, err) < 0)
         return -1;
+    sl_protect_schema(t, src);     /* what the table stores of them */
     for (size_t i = 0; i < src->ncols; i++)
         if (!(t->kind == SL_KIND_CDC && strcmp(src->cols[i].name, SL_DELETED_AT_COL) == 0) &&
             reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
@@ -555,7 +574,7 @@ static int first_record_fits(struct table_run *tr, struct sl_batch_input *b,
 {
     struct sl_rowsrc rs = {0};
     struct sl_record rec;
-    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+    if (open_rows(tr, b, &rs, err) < 0)
         return -1;
     int rc = sl_rowsrc_next(&rs, &rec, err);
     if (rc == 0) {
@@ -1144,7 +1163,7 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
                    b->ref);
         goto done;
     }
-    if (tr->sops->open_rows(tr->src, b, &src, err) < 0 ||
+    if (open_rows(tr, b, &src, err) < 0 ||
         tr->dops->load_begin(tr->dest, &ld, err) < 0)
         goto done;      /* an unfinished COPY is ended by the caller's rollback */
     sl_report_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, src.st);
