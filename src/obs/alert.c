@@ -412,7 +412,7 @@ char *sl_alert_payload(const struct sl_alert_cfg *w, const struct sl_alert *in,
     struct sl_buf clean;
 
     sl_buf_init(&clean);
-    if (in && in->details_json) {
+    if (in && in->details_json && strstr(in->details_json, "example")) {
         size_t dn = strlen(in->details_json);
         size_t i = sl_json_skip_ws(in->details_json, dn, 0);
         if (sl_json_validate(in->details_json, dn, NULL, NULL, 0) == 0 &&
