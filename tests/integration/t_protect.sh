@@ -9,6 +9,8 @@
 #                cdc, http events: hashes are HMAC-SHA256 (checked against
 #                Python's hmac), the dropped column is no column, the mask is
 #                exact (UTF-8 characters)
+#   reconcile    protected columns are left out and said so; a hashed key is
+#                refused
 #   join         orders.customer_email = users.email joins across two tables
 #   determinism  the same value hashes the same in both warehouses, across
 #                runs and sources; another key gives another hash
@@ -269,6 +271,10 @@ for x in pg lite; do
   check "ev_$x: its json column keeps the event protected" "1" \
     "$(q $x "select count(*) from events_$x where cast(_event as text) like '%$H1%' and cast(_event as text) like '%0123%'")"
 done
+# an event that says it is protected already is protected all the same
+code=$(post ev_pg "{\"meta\":{\"id\":\"e3\"},\"amount\":1,\"user\":{\"email\":\"$E3\"},\"_sluice_protected\":true}")
+check "ev_pg: a received event claiming the marker: posted" 200 "$code"
+check "ev_pg: ... and hashed all the same" "$H3" "$(whpg "select email from events_pg where id = 'e3'")"
 DL_PG=$(whpg "select payload from _sluice.dead_letter")
 DL_LITE=$(lite "$LITE" "select payload from _sluice_dead_letter")
 check_contains "pg dead letter: the payload protected" "\"email\":\"$H2\"" "$DL_PG"
@@ -287,6 +293,14 @@ for x in pg lite; do
 done
 check "pg: the replayed event hashed once" "$H2|**********0199" "$(whpg "select email, phone from events_pg where id = 'e2'")"
 check "sqlite: the replayed event hashed once" "$H2|**********0199" "$(lite "$LITE" "select email, phone from events_lite where id = 'e2'")"
+
+# ---- reconcile: protected columns are not compared; a protected key is refused ----
+sluice reconcile "$W/p.yaml" customers_snap; keep
+check "reconcile of a table with protected columns: in sync (exit 0)" 0 "$RC"
+check_contains "reconcile says which columns it did not compare" \
+  "protected columns not compared (the warehouse holds their protected form): email (hash), phone (mask)" "$OUT"
+sluice reconcile "$W/p.yaml" people; keep
+check_contains "reconcile refuses a table whose key is hashed" 'key column "email" is protected (protect: hash)' "$OUT $ERR"
 
 # ---- another key, another hash; the same key, the same hash across runs ----
 printf 'order_id,customer_email,amount\n20,%s,1\n' "$E1" | drop "$W/drops/orders_pg" o2.csv
