@@ -321,8 +321,8 @@ void sl_status_print(FILE *f, const json_t *status)
 {
     const json_t *pipes = json_object_get(status, "pipelines"), *p, *t;
     size_t i, k;
-    fprintf(f, "%-20s %-24s %-8s %-13s %-8s %-12s %-7s %s\n", "PIPELINE", "TABLE", "REGION",
-            "STATE", "LAST", "ROWS", "LAG", "LAST ERROR");
+    fprintf(f, "%-20s %-24s %-13s %-8s %-8s %-12s %-7s %s\n", "PIPELINE", "TABLE", "STATE",
+            "REGION", "LAST", "ROWS", "LAG", "LAST ERROR");
     json_array_foreach(pipes, i, p) {
         json_array_foreach(json_object_get(p, "tables"), k, t) {
             char last[24] = "-", lag[16], rows[24];
@@ -335,10 +335,11 @@ void sl_status_print(FILE *f, const json_t *status)
                      (long long)json_integer_value(json_object_get(t, "rows")));
             fmt_lag(json_is_number(ls) ? json_number_value(ls) : -1, lag, sizeof lag);
             const char *region = json_string_value(json_object_get(t, "region"));
-            fprintf(f, "%-20s %-24s %-8s %-13s %-8s %-12s %-7s %.100s\n",
+            fprintf(f, "%-20s %-24s %-13s %-8s %-8s %-12s %-7s %.100s\n",
                     json_string_value(json_object_get(t, "pipeline")),
-                    json_string_value(json_object_get(t, "table")), region ? region : "-",
-                    json_string_value(json_object_get(t, "state")), last, rows, lag,
+                    json_string_value(json_object_get(t, "table")),
+                    json_string_value(json_object_get(t, "state")), region ? region : "-",
+                    last, rows, lag,
                     e ? e : "");
         }
     }

@@ -84,7 +84,7 @@ check_contains "accepts without the region: names what it accepts" "is in region
 config "{ url: \"$T_PG_URL\", region: eu }" "{ url: \"sqlite://wh.db\", region: eu }"
 sluice status "$W/r.yaml"
 check_contains "status: a REGION column" "REGION" "$OUT"
-check "status: each table's region" "eu eu" "$(awk 'NR > 1 { print $3 }' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
+check "status: each table's region" "eu eu" "$(awk 'NR > 1 { print $4 }' <<<"$OUT" | tr '\n' ' ' | sed 's/ $//')"
 sluice status "$W/r.yaml" --json
 check "status --json: each pipeline's region" "eu eu" \
   "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(p["region"] for p in d["pipelines"]))' <<<"$OUT")"
