@@ -565,7 +565,6 @@ static int check_protect(struct build *B, const struct sl_table_cfg *t, const ch
 {
     for (size_t i = 0; i < t->nprotect; i++) {
         const struct sl_protect_col *pc = &t->protect[i];
-        const char *kind = sl_protect_kinds[pc->kind];
         if (pc->kind != SL_PROTECT_HASH && list_has(&t->primary_key, pc->name))
             return fail(B, pc->pos.line, pc->pos.col,
                         "%sprotect: column \"%s\" is in the primary key: a %s key no longer "
@@ -592,7 +591,6 @@ static int check_protect(struct build *B, const struct sl_table_cfg *t, const ch
                             sl_type_name(t->columns[k].type),
                             pc->kind == SL_PROTECT_HASH ? "hashed" : "masked");
         }
-        (void)kind;
     }
     return 0;
 }
