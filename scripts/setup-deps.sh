@@ -16,6 +16,7 @@ PKGS=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
   libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev libpcre2-dev
+  libssl-dev
   tzdata
 )
 TEST_PKGS=(

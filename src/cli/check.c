@@ -21,6 +21,7 @@
 #include "base/redact.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
+#include "model/protect.h"
 #include "sources/source.h"
 
 #define PROBE_TIMEOUT "5"   /* seconds for each connection to a source */
@@ -321,6 +322,21 @@ static json_t *plan_json(const struct sl_config *c, const struct sl_probe *const
                 json_object_set_new(cols, t->columns[k].name,
                                     json_string(sl_type_name(t->columns[k].type)));
             json_object_set_new(tj, "columns", cols);
+            if (t->nprotect) {
+                json_t *pj = json_object();
+                for (size_t k = 0; k < t->nprotect; k++) {
+                    json_t *one = json_object();
+                    json_object_set_new(one, "kind",
+                                        json_string(sl_protect_kinds[t->protect[k].kind]));
+                    json_object_set_new(one, "does", json_string(sl_protect_doc(
+                                                         t->protect[k].kind)));
+                    json_object_set_new(one, "gates_see",
+                                        json_string(t->protect[k].kind == SL_PROTECT_DROP
+                                                        ? "nothing" : "the protected value"));
+                    json_object_set_new(pj, t->protect[k].name, one);
+                }
+                json_object_set_new(tj, "protect", pj);
+            }
             for (size_t k = 0; k < t->npaths; k++)
                 json_object_set_new(paths, t->paths[k].name, json_string(t->paths[k].path));
             if (t->npaths)
@@ -446,6 +462,18 @@ static void print_table(const struct sl_config *c, const struct sl_pipeline_cfg 
             printf("%s %s <- %s", k ? "," : "", t->paths[k].name, t->paths[k].path);
         printf("\n");
     }
+    for (size_t k = 0; k < t->nprotect; k++) {
+        const struct sl_protect_col *pc = &t->protect[k];
+        printf("    protect %s: %s: %s", pc->name, sl_protect_kinds[pc->kind],
+               sl_protect_doc(pc->kind));
+        if (pc->kind == SL_PROTECT_HASH)
+            printf(", keyed by $%s", p->protect_key);
+        printf(pc->kind == SL_PROTECT_DROP ? "; gates never see it\n"
+                                           : "; gates and keys see the protected value\n");
+    }
+    if (verbose)
+        printf("    %-42s # %s\n", "protect: (a mapping)",
+               "column: hash | drop | mask, applied as rows are read, before any gate");
     if (p->source_ops->plan) {
         struct sl_table_plan tp;
         table_plan(c, p, t, offline, &tp);
@@ -503,7 +531,13 @@ static void print_plan(const struct sl_config *c, const struct sl_probe *const *
     for (size_t i = 0; i < c->nconnections; i++) {
         const struct sl_connection_cfg *cn = &c->connections[i];
         sl_redact(cn->url, buf, sizeof buf);
-        printf("  %-20s %s%s\n", cn->name, buf, cn->password ? " password=***" : "");
+        printf("  %-20s %s%s", cn->name, buf, cn->password ? " password=***" : "");
+        if (cn->region)
+            printf(" region=%s", cn->region);
+        for (size_t k = 0; k < cn->accepts.n; k++)
+            printf("%s%s%s", k ? ", " : " accepts=[", cn->accepts.items[k],
+                   k + 1 == cn->accepts.n ? "]" : "");
+        printf("\n");
         if (verbose) {
             struct block cb = {cn->name, sl_config_keys("connection"), cn, 0, NULL, NULL, NULL};
             print_block("    ", &cb, verbose, 1);

@@ -41,6 +41,9 @@ static void print_keys(const struct sl_reconcile_result *r, const char *what,
 static void print_text(const struct sl_reconcile_result *r, const char *config)
 {
     size_t drift = sl_reconcile_drift(r);
+    if (r->not_compared[0])
+        printf("%s: protected columns not compared (the warehouse holds their protected form): "
+               "%s\n", r->table, r->not_compared);
     if (!drift) {
         if (r->pending)
             printf("%s: in sync (%lld rows; %zu row(s) changed at the source beyond the cursor:"

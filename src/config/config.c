@@ -21,6 +21,7 @@
 #include "base/redact.h"
 #include "destinations/destination.h"
 #include "gates/gate.h"
+#include "model/protect.h"
 #include "sources/source.h"
 
 _Static_assert(sizeof(enum sl_table_kind) == sizeof(int),
@@ -70,6 +71,10 @@ static const struct sl_cfg_key conn_keys[] = {
      "postgresql://user@host:port/db?... or sqlite://file.db"},
     {"password", SL_CFG_STR, offsetof(struct sl_connection_cfg, password), NULL, 0, NULL,
      "password, overriding the URL's (use ${VAR})"},
+    {"region", SL_CFG_STR, offsetof(struct sl_connection_cfg, region), NULL, 0, NULL,
+     "the region it keeps data in (eu, us ...): pipelines of another region may not write here"},
+    {"accepts", SL_CFG_STRLIST, offsetof(struct sl_connection_cfg, accepts), NULL, 0, NULL,
+     "regions whose pipelines may write here besides its own, e.g. [eu, us]"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -84,6 +89,11 @@ static const struct sl_cfg_key pipeline_keys[] = {
      "a table with no committed batch for this long is stale: `sluice daemon` alerts"},
     {"lock_wait", SL_CFG_DURATION, offsetof(struct sl_pipeline_cfg, lock_wait), "1m", 0, NULL,
      "how long a run waits for a table another run is loading before it skips it"},
+    {"region", SL_CFG_STR, offsetof(struct sl_pipeline_cfg, region), NULL, 0, NULL,
+     "where its data may live (eu, us ...): its destination must be of this region or accept it"},
+    {"protect_key", SL_CFG_STR, offsetof(struct sl_pipeline_cfg, protect_key),
+     SL_PROTECT_KEY_ENV, 0, NULL,
+     "the environment variable holding the key of its protect: hash columns (16 bytes or more)"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 static const char *const pipeline_also[] = {"source", "tables", "snapshots", "reconcile", NULL};
@@ -130,7 +140,7 @@ static const struct sl_cfg_key table_keys[] = {
      "cdc: hard (a deleted row is removed) | soft (kept, with _sluice_deleted_at)"},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
-static const char *const table_also[] = {"columns", "gates", "paths", NULL};
+static const char *const table_also[] = {"columns", "gates", "paths", "protect", NULL};
 /* keys that mean something only for kind incremental */
 static const char *const incremental_only[] = {"mode", "cursor", "boundary", "batch_limit",
                                                NULL};
@@ -233,6 +243,16 @@ static int check_choice(struct build *B, const struct sl_yaml_node *n, const cha
     return fail(B, n->line, n->col, "%skey \"%s\": expected one of %s, found %s%s", prefix, key,
                 names, found, h);
 }
+
+static int list_has(const struct sl_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->items[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static int valid_name(const char *s);
 
 static int starts_with(const char *s, const char *p)
 {
@@ -487,6 +507,94 @@ static int load_paths(struct build *B, const struct sl_pipeline_cfg *p, struct s
     return 0;
 }
 
+/* `protect: { email: hash, ssn: drop, phone: mask }` (model/protect.h). */
+static int load_protect(struct build *B, struct sl_table_cfg *t, const struct sl_yaml_node *n,
+                        const char *prefix)
+{
+    char found[96], names[128], h[128];
+    size_t nk = count(sl_protect_kinds);
+
+    join_names(names, sizeof names, sl_protect_kinds, nk);
+    if (n->type != SL_YAML_MAP) {
+        sl_yaml_describe(n, found, sizeof found);
+        return fail(B, n->line, n->col,
+                    "%skey \"protect\": expected a mapping of column names to %s, found %s",
+                    prefix, names, found);
+    }
+    if (!n->nentries)
+        return 0;
+    if (!(t->protect = sl_calloc(n->nentries, sizeof *t->protect)))
+        return oom(B);
+    for (size_t i = 0; i < n->nentries; i++) {
+        const struct sl_yaml_entry *e = &n->entries[i];
+        const struct sl_yaml_node *v = e->value;
+        struct sl_protect_col *pc = &t->protect[i];
+        pc->pos.line = e->line;
+        pc->pos.col = e->col;
+        if (!(pc->name = sl_strdup(e->key)))
+            return oom(B);
+        t->nprotect = i + 1;
+        if (!e->key[0])
+            return fail(B, e->line, e->col, "%sprotect: a column needs a name", prefix);
+        if (sl_reserved_column(e->key))
+            return fail(B, e->line, e->col, "%sprotect: column \"%.*s\" is reserved: %s", prefix,
+                        NAME_MAX_SHOWN, e->key, SL_RESERVED_COLUMN_WHY);
+        size_t k = 0;
+        while (v->type == SL_YAML_SCALAR && !v->is_null && k < nk &&
+               strcmp(v->value, sl_protect_kinds[k]) != 0)
+            k++;
+        if (v->type != SL_YAML_SCALAR || v->is_null || k == nk) {
+            sl_yaml_describe(v, found, sizeof found);
+            if (v->type == SL_YAML_SCALAR && !v->is_null)
+                hint(h, sizeof h, v->value, sl_protect_kinds, nk);
+            else
+                h[0] = '\0';
+            return fail(B, v->line, v->col,
+                        "%sprotect: column \"%.*s\": unknown protection %s (expected one of: "
+                        "%s)%s", prefix, NAME_MAX_SHOWN, e->key, found, names, h);
+        }
+        pc->kind = (enum sl_protect_kind)k;
+    }
+    return 0;
+}
+
+/* A protected column against the table's keys and declared types: a key
+ * that is masked or dropped no longer identifies a row; a cursor or version
+ * key must keep its order; hashed and masked values are text. */
+static int check_protect(struct build *B, const struct sl_table_cfg *t, const char *prefix)
+{
+    for (size_t i = 0; i < t->nprotect; i++) {
+        const struct sl_protect_col *pc = &t->protect[i];
+        if (pc->kind != SL_PROTECT_HASH && list_has(&t->primary_key, pc->name))
+            return fail(B, pc->pos.line, pc->pos.col,
+                        "%sprotect: column \"%s\" is in the primary key: a %s key no longer "
+                        "identifies a row (hash it: equal values hash the same)", prefix,
+                        pc->name, pc->kind == SL_PROTECT_MASK ? "masked" : "dropped");
+        if (list_has(&t->cursor, pc->name) ||
+            (t->version_key && strcmp(t->version_key, pc->name) == 0))
+            return fail(B, pc->pos.line, pc->pos.col,
+                        "%sprotect: column \"%s\" is the table's %s: its order must stay "
+                        "readable; protect another column", prefix, pc->name,
+                        t->version_key && strcmp(t->version_key, pc->name) == 0 ? "version_key"
+                                                                                 : "cursor");
+        for (size_t k = 0; k < t->ncolumns; k++) {
+            if (strcmp(t->columns[k].name, pc->name) != 0)
+                continue;
+            if (pc->kind == SL_PROTECT_DROP)
+                return fail(B, pc->pos.line, pc->pos.col,
+                            "%sprotect: column \"%s\" is dropped (never stored) and declared "
+                            "under columns too; remove it from columns", prefix, pc->name);
+            if (t->columns[k].type != SL_T_TEXT)
+                return fail(B, pc->pos.line, pc->pos.col,
+                            "%sprotect: column \"%s\" is declared %s, but a %s value is text;"
+                            " declare it text or leave it out of columns", prefix, pc->name,
+                            sl_type_name(t->columns[k].type),
+                            pc->kind == SL_PROTECT_HASH ? "hashed" : "masked");
+        }
+    }
+    return 0;
+}
+
 /* How a gate's settings are read: its key table for the mapping form (or no
  * value at all: every default), its own parse for any other form. */
 static int load_gates(struct build *B, struct sl_table_cfg *t, const struct sl_yaml_node *n,
@@ -609,6 +717,8 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
     if ((v = sl_yaml_get(n, "gates")) && !is_null(v) &&
         load_gates(B, t, v, owner, prefix) < 0)
         return -1;
+    if ((v = sl_yaml_get(n, "protect")) && !is_null(v) && load_protect(B, t, v, prefix) < 0)
+        return -1;
 
     if (t->kind != SL_KIND_INCREMENTAL) {
         for (const char *const *k = incremental_only; *k; k++) {
@@ -682,6 +792,8 @@ static int load_table(struct build *B, struct sl_pipeline_cfg *p, size_t j,
     }
     if (!t->source_table && !(t->source_table = sl_strdup(t->name)))
         return oom(B);
+    if (check_protect(B, t, prefix) < 0)
+        return -1;
     /* gates that depend on the table's kind and keys check them now, so
      * `sluice check` catches them rather than the first batch */
     for (size_t g = 0; g < t->ngates; g++) {
@@ -839,6 +951,75 @@ static int load_destination(struct build *B, struct sl_pipeline_cfg *p,
                 "%s)%s", owner, NAME_MAX_SHOWN, p->destination, names, h);
 }
 
+/* The key of the pipeline's hashed columns, from the environment variable
+ * protect_key names: refused when a table hashes a column and it is unset,
+ * empty or short. The key is a secret: redacted from every output. */
+static int load_hash_key(struct build *B, struct sl_pipeline_cfg *p, const struct sl_yaml_node *n,
+                         const char *owner)
+{
+    const struct sl_protect_col *first = NULL;
+    const struct sl_table_cfg *ft = NULL;
+    for (size_t j = 0; j < p->ntables && !first; j++)
+        for (size_t k = 0; k < p->tables[j].nprotect && !first; k++)
+            if (p->tables[j].protect[k].kind == SL_PROTECT_HASH) {
+                first = &p->tables[j].protect[k];
+                ft = &p->tables[j];
+            }
+    if (!first)
+        return 0;
+    const struct sl_yaml_node *kn = sl_yaml_get(n, "protect_key");
+    if (!p->protect_key[0] || !valid_name(p->protect_key))
+        return fail(B, kn->line, kn->col, "%s: key \"protect_key\": expected the name of an "
+                    "environment variable (letters, digits and _)", owner);
+    const char *key = getenv(p->protect_key);
+    size_t len = key ? strlen(key) : 0;
+    if (len < 16)
+        return fail(B, first->pos.line, first->pos.col,
+                    "%s: table \"%s\": column \"%s\" is protected by hash, which needs a key: "
+                    "the environment variable %s is %s; set it to a secret of 16 bytes or more "
+                    "(or name another variable with protect_key:)", owner, ft->name,
+                    first->name, p->protect_key, !key ? "not set" : !len ? "empty" : "shorter "
+                    "than 16 bytes");
+    if (!(p->hash_key = sl_strdup(key)) || sl_redact_add(key) < 0)
+        return oom(B);
+    p->hash_key_len = len;
+    return 0;
+}
+
+/* region: the pipeline's data is written only to a connection of its region
+ * or one that accepts it (the destination holds the rows, ledger, history,
+ * dead letter). */
+static int check_region(struct build *B, const struct sl_pipeline_cfg *p,
+                        const struct sl_yaml_node *n, const char *owner)
+{
+    const struct sl_connection_cfg *cn = p->dest_conn;
+    const struct sl_yaml_node *rn = sl_yaml_get(n, "region");
+    if (!p->region || !cn)
+        return 0;
+    if (!p->region[0])
+        return fail(B, rn->line, rn->col, "%s: key \"region\": expected a region name like eu",
+                    owner);
+    if (cn->region && (strcmp(cn->region, p->region) == 0 ||
+                       list_has(&cn->accepts, p->region)))
+        return 0;
+    const struct sl_yaml_node *dn = sl_yaml_get(n, "destination");
+    char acc[256];
+    join_names(acc, sizeof acc, (const char *const *)cn->accepts.items, cn->accepts.n);
+    if (!cn->region)
+        return fail(B, dn->line, dn->col,
+                    "%s: region %s: destination \"%s\" (at %d:%d) says no region, so its "
+                    "data could be written outside region %s; give the connection region: %s "
+                    "(or accepts: [%s])", owner, p->region, cn->name, cn->pos.line, cn->pos.col,
+                    p->region, p->region, p->region);
+    return fail(B, dn->line, dn->col,
+                "%s: region %s: destination \"%s\" (at %d:%d) is in region %s%s%s, so the "
+                "pipeline's data would be written outside region %s; write it to a connection "
+                "of region %s, or add %s to the connection's accepts", owner, p->region,
+                cn->name, cn->pos.line, cn->pos.col, cn->region,
+                cn->accepts.n ? " and accepts only " : "",
+                cn->accepts.n ? acc : "", p->region, p->region, p->region);
+}
+
 static int valid_name(const char *s)
 {
     if (!*s)
@@ -933,6 +1114,8 @@ static int load_pipeline(struct build *B, size_t i, const struct sl_yaml_node *n
     for (size_t j = 0; j < v->nitems; j++)
         if (load_table(B, p, j, v->items[j], owner) < 0)
             return -1;
+    if (load_hash_key(B, p, n, owner) < 0 || check_region(B, p, n, owner) < 0)
+        return -1;
     if (p->source_ops->validate && p->source_ops->validate(p, B->file, B->err) < 0)
         return -1;
     /* connections are read before pipelines: a source may name one */
@@ -1159,6 +1342,9 @@ static void table_free(struct sl_table_cfg *t)
         sl_free(g->ctx);
     }
     sl_free(t->gates);
+    for (size_t i = 0; i < t->nprotect; i++)
+        sl_free(t->protect[i].name);
+    sl_free(t->protect);
 }
 
 static void pipeline_free(struct sl_pipeline_cfg *p)
@@ -1174,6 +1360,9 @@ static void pipeline_free(struct sl_pipeline_cfg *p)
     sl_free(p->source_ctx);
     sl_free(p->destination);
     sl_free(p->schedule);
+    sl_free(p->region);
+    sl_free(p->protect_key);
+    sl_free(p->hash_key);
     for (size_t i = 0; i < p->ntables; i++)
         table_free(&p->tables[i]);
     sl_free(p->tables);
@@ -1197,6 +1386,8 @@ void sl_config_free(struct sl_config *c)
         sl_free(c->connections[i].name);
         sl_free(c->connections[i].url);
         sl_free(c->connections[i].password);
+        sl_free(c->connections[i].region);
+        sl_strlist_free(&c->connections[i].accepts);
     }
     sl_free(c->connections);
     for (size_t i = 0; i < c->npipelines; i++)

@@ -35,6 +35,7 @@
 #include "engine/observer.h"
 #include "engine/snapshot.h"
 #include "gates/gate.h"
+#include "model/protect.h"
 #include "sources/source.h"
 
 /* ---- stop ---- */
@@ -295,6 +296,21 @@ static int skip_unparsed(const struct sl_batch_input *b, struct sl_rowsrc *rs,
     return 1;
 }
 
+/* A pass over batch b's records, as the engine sees them: protected columns
+ * (protect:) protected as each record is read, before anything else sees
+ * it, whatever the source (a batch whose values are protected already
+ * excepted: an event source's). Every pass the engine makes goes through
+ * here. */
+static int open_rows(struct table_run *tr, struct sl_batch_input *b, struct sl_rowsrc *rs,
+                     struct sl_err *err)
+{
+    if (tr->sops->open_rows(tr->src, b, rs, err) < 0)
+        return -1;
+    if (!b->protected_already)
+        sl_rowsrc_protect(rs, tr->p, tr->t);
+    return 0;
+}
+
 /* Read the whole drop once to learn its columns and their types: a new
  * table's types come from every value, not a sample, so a later row cannot
  * break them. A column its header names but no row fills (a header-only
@@ -313,7 +329,7 @@ static int infer_columns(struct table_run *tr, struct sl_batch_input *b,
     *nrec = 0;
 
     struct sl_progress pg;
-    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+    if (open_rows(tr, b, &rs, err) < 0)
         return -1;
     sl_report_progress_begin(&pg, tr->p->name, tr->t->name, b->ref, "reading types", b->bytes, rs.st);
     int header = 0;     /* the pass over the header's names, after the last record */
@@ -390,6 +406,8 @@ static enum sl_type column_type(const struct sl_table_cfg *t, const struct infer
     const struct sl_column_cfg *d = declared(t, c->name, strlen(c->name));
     if (d)
         return d->type;
+    if (sl_protect_find(t, c->name, strlen(c->name)))
+        return SL_T_TEXT;       /* a hash or a mask, whatever it looks like */
     return c->inf.nonnull == 0 && c->hint != SL_T_NONE ? c->hint : sl_infer_result(&c->inf);
 }
 
@@ -478,6 +496,7 @@ static int prepare_declared(struct table_run *tr, struct sl_batch_input *b,
     sl_schema_free(src);
     if (tr->sops->schema(tr->src, b, src, err) < 0)
         return -1;
+    sl_protect_schema(t, src);     /* what the table stores of them */
     for (size_t i = 0; i < src->ncols; i++)
         if (!(t->kind == SL_KIND_CDC && strcmp(src->cols[i].name, SL_DELETED_AT_COL) == 0) &&
             reserved_column(b, src->cols[i].name, strlen(src->cols[i].name), err) < 0)
@@ -580,7 +599,7 @@ static int first_record_fits(struct table_run *tr, struct sl_batch_input *b,
 {
     struct sl_rowsrc rs = {0};
     struct sl_record rec;
-    if (tr->sops->open_rows(tr->src, b, &rs, err) < 0)
+    if (open_rows(tr, b, &rs, err) < 0)
         return -1;
     int rc;
     while ((rc = sl_rowsrc_next(&rs, &rec, err)) < 0 && skip_unparsed(b, &rs, err))
@@ -902,11 +921,19 @@ static int spill(FILE *f, const void *p, size_t n)
     return fwrite(&len, sizeof len, 1, f) == 1 && (n == 0 || fwrite(p, 1, n, f) == n) ? 0 : -1;
 }
 
-static int unparsed_add(struct unparsed *u, const struct sl_batch_input *b, long line,
-                        long index, const char *why, const char *text, size_t len,
-                        struct sl_err *err)
+static int unparsed_add(struct unparsed *u, const struct sl_table_cfg *t,
+                        const struct sl_batch_input *b, long line, long index, const char *why,
+                        const char *text, size_t len, struct sl_err *err)
 {
     int64_t l[2] = {line, index};
+    if (t->nprotect) {
+        /* the raw line holds the raw values of protected columns, and so may
+         * the reader's words about it: neither leaves the drop */
+        why = "the record was set aside; its text and the reason are not kept, because"
+              " the table has protected columns: see this line of the drop";
+        text = "";
+        len = 0;
+    }
     if (!u->f && !(u->f = tmpfile()))
         return sl_err_set(err, SL_E_IO, "%s: could not make a temporary file for its unparsed"
                           " records: %s", b->ref, strerror(errno));
@@ -1287,7 +1314,7 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
                    b->ref);
         goto done;
     }
-    if (tr->sops->open_rows(tr->src, b, &src, err) < 0 ||
+    if (open_rows(tr, b, &src, err) < 0 ||
         tr->dops->load_begin(tr->dest, &ld, err) < 0)
         goto done;      /* an unfinished COPY is ended by the caller's rollback */
     sl_report_progress_begin(&pg, tr->p->name, t->name, b->ref, "loading", b->bytes, src.st);
@@ -1299,7 +1326,7 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
             /* a log record the reader refused is set aside; it has consumed its lines */
             if (b->unparsed && err->code == SL_E_INPUT &&
                 sl_rowsrc_raw(&src, &text, &tlen, &tline, &tindex)) {
-                if (unparsed_add(&rs.up, b, tline, tindex, err->msg, text, tlen, err) < 0)
+                if (unparsed_add(&rs.up, t, b, tline, tindex, err->msg, text, tlen, err) < 0)
                     goto done;
                 sl_err_clear(err);
                 continue;
@@ -1314,7 +1341,7 @@ static int stream_rows(struct attempt_run *x, struct sl_err *err)
             r = stream_record(&rs, &rec, err);
             if (r > 0 && b->unparsed && err->code == SL_E_INPUT &&
                 sl_rowsrc_raw(&src, &text, &tlen, &tline, &tindex)) {
-                if (unparsed_add(&rs.up, b, tline, tindex, err->msg, text, tlen, err) < 0)
+                if (unparsed_add(&rs.up, t, b, tline, tindex, err->msg, text, tlen, err) < 0)
                     goto done;
                 sl_err_clear(err);
                 continue;

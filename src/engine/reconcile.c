@@ -39,6 +39,7 @@
 #include "engine/ledger.h"
 #include "engine/observer.h"
 #include "engine/pipeline.h"
+#include "model/protect.h"
 #include "sources/source.h"
 
 #define SPLIT 16            /* sub-ranges a differing range is split into */
@@ -887,6 +888,8 @@ static char *result_json(const struct sl_reconcile_result *r, size_t max)
     json_object_set_new(o, "missing_count", json_integer((json_int_t)r->missing.total));
     json_object_set_new(o, "extra_count", json_integer((json_int_t)r->extra.total));
     json_object_set_new(o, "different_count", json_integer((json_int_t)r->different.total));
+    if (r->not_compared[0])
+        json_object_set_new(o, "not_compared", json_string(r->not_compared));
     json_object_set_new(o, "pending", json_integer((json_int_t)r->pending));
     json_object_set_new(o, "truncated", json_boolean(r->truncated));
     json_object_set_new(o, "unlisted", json_integer((json_int_t)sl_reconcile_unlisted(r)));
@@ -1058,6 +1061,10 @@ static int shared_columns(struct run *x, struct sl_err *err)
         long si = sl_schema_find(&x->q.cols, dc->name);
         if (si < 0 || strncmp(dc->name, "_sluice_", 8) == 0)
             continue;
+        /* a protected column's two sides never agree: not compared, and
+         * said so (sl_reconcile_result.not_compared) */
+        if (sl_protect_find(x->t, dc->name, strlen(dc->name)))
+            continue;
         struct sl_buf b;
         size_t n = r->ncols++;
         r->names[n] = dc->name;
@@ -1094,6 +1101,14 @@ static int key_columns(struct run *x, struct sl_reconcile_result *out, struct sl
     if (!r->kcols || !r->ktypes)
         return nomem(err);
     for (size_t k = 0; k < pk->n; k++) {
+        const struct sl_protect_col *pc = sl_protect_find(x->t, pk->items[k],
+                                                          strlen(pk->items[k]));
+        if (pc)
+            return sl_err_set(err, SL_E_CONFIG, "table \"%s\": key column \"%s\" is protected "
+                              "(protect: %s): the warehouse holds its protected form and the "
+                              "source its values, so rows cannot be matched by key; reconcile "
+                              "does not compare this table", x->t->name, pk->items[k],
+                              sl_protect_kinds[pc->kind]);
         size_t i = 0;
         while (i < r->ncols && strcmp(r->names[i], pk->items[k]) != 0)
             i++;
@@ -1247,6 +1262,16 @@ int sl_reconcile_table(const struct sl_config *c, const struct sl_pipeline_cfg *
     memset(out, 0, sizeof *out);
     out->pipeline = p->name;
     out->table = t->name;
+    for (size_t i = 0, used = 0; i < t->nprotect && used < sizeof out->not_compared; i++) {
+        if (t->protect[i].kind == SL_PROTECT_DROP)
+            continue;   /* not in the warehouse at all */
+        int w = snprintf(out->not_compared + used, sizeof out->not_compared - used, "%s%s (%s)",
+                         used ? ", " : "", t->protect[i].name,
+                         sl_protect_kinds[t->protect[i].kind]);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
     if (!p->source_ops->sql || !p->source_ops->exec)
         return sl_err_set(err, SL_E_CONFIG,
                           "pipeline \"%s\": a %s source has no table to compare with; reconcile"

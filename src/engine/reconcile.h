@@ -46,6 +46,9 @@ struct sl_reconcile_result {
     int at_least;           /* so many differed that the comparison stopped counting
                              * (memory stays bounded): the counts are a floor */
     int64_t repair_batch;   /* the batch that re-synced them (repair), else 0 */
+    char not_compared[512]; /* protected columns (protect: hash, mask) left out of the
+                             * row checksums: the warehouse holds their protected form,
+                             * the source their values; "" = none */
     int queries;            /* checksum queries run on each side */
     double seconds;
 };

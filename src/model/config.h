@@ -21,6 +21,8 @@ struct sl_connection_cfg {
     char *name;
     char *url;              /* postgresql://... or sqlite://path */
     char *password;         /* optional; overrides the URL's */
+    char *region;           /* where it keeps data (eu, us ...); NULL = not said */
+    struct sl_strlist accepts;  /* regions whose data it may hold besides its own */
     struct sl_pos pos;
 };
 
@@ -34,6 +36,18 @@ struct sl_column_cfg {
 struct sl_column_path {
     char *name;
     char *path;
+    struct sl_pos pos;
+};
+
+/* `protect: { email: hash, ssn: drop, phone: mask }` (model/protect.h) */
+enum sl_protect_kind {
+    SL_PROTECT_HASH = 0,    /* HMAC-SHA256 under the pipeline's key, as hex */
+    SL_PROTECT_DROP,        /* never stored */
+    SL_PROTECT_MASK,        /* all but the last 4 characters made '*' */
+};
+struct sl_protect_col {
+    char *name;
+    enum sl_protect_kind kind;
     struct sl_pos pos;
 };
 
@@ -72,6 +86,8 @@ struct sl_table_cfg {
     int soft_deletes;       /* deletes: soft (keep the row, set _sluice_deleted_at) */
     struct sl_gate_cfg *gates;
     size_t ngates;
+    struct sl_protect_col *protect; /* protected columns, applied as rows are read */
+    size_t nprotect;
     struct sl_pos pos;
 };
 
@@ -92,6 +108,10 @@ struct sl_pipeline_cfg {
     double reconcile_every;
     double stale_after;     /* seconds; 0 = never stale (`sluice daemon` alerts) */
     double lock_wait;       /* seconds a run waits for a table's lease, then skips it */
+    char *region;           /* where its data may live; NULL = anywhere */
+    char *protect_key;      /* the environment variable holding the hash key */
+    char *hash_key;         /* its value (redacted everywhere); NULL = unset */
+    size_t hash_key_len;
     struct sl_pos pos;
 };
 
@@ -130,6 +150,8 @@ char *sl_config_path(const struct sl_config *c, const char *p);
 
 /* The kinds' names, in enum order, NULL-terminated (the config's choices). */
 extern const char *const sl_table_kinds[];
+/* The protection kinds' names, in enum order, NULL-terminated. */
+extern const char *const sl_protect_kinds[];
 const char *sl_table_kind_name(enum sl_table_kind k);
 
 #endif

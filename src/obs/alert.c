@@ -355,8 +355,81 @@ static json_t *build_pagerduty(const struct sl_alert_cfg *w, const struct view *
     return o;
 }
 
-char *sl_alert_payload(const struct sl_alert_cfg *w, const struct sl_alert *a,
+/* Copy the JSON value s[0..n) (checked) to out without the members whose
+ * key holds "example": the values a gate report quotes from the data (the
+ * rules', keys' and timestamps' examples). An alert carries no data values:
+ * the ledger and `sluice batches` keep the report whole for those who may
+ * see it; a webhook goes out of sluice. */
+static int copy_without_examples(const char *s, size_t n, struct sl_buf *out, int depth)
+{
+    struct sl_json_token tk;
+    if (depth > SL_JSON_MAX_DEPTH || sl_json_scan(s, n, &tk, NULL, NULL, 0) < 0)
+        return -1;
+    if (tk.kind != SL_JSON_OBJECT && tk.kind != SL_JSON_ARRAY)
+        return sl_buf_append(out, s, tk.len);
+    int obj = tk.kind == SL_JSON_OBJECT, any = 0;
+    size_t i = sl_json_skip_ws(s, tk.len, 1);
+    sl_buf_putc(out, obj ? '{' : '[');
+    while (i < tk.len && s[i] != '}' && s[i] != ']') {
+        struct sl_json_token kt, vt;
+        size_t ks = i;
+        int skip = 0;
+        if (obj) {
+            if (sl_json_scan(s + i, tk.len - i, &kt, NULL, NULL, 0) < 0)
+                return -1;
+            skip = memmem(s + i, kt.len, "example", 7) != NULL;
+            i = sl_json_skip_ws(s, tk.len, i + kt.len);
+            i = sl_json_skip_ws(s, tk.len, i + 1);      /* the ':' */
+        }
+        if (sl_json_scan(s + i, tk.len - i, &vt, NULL, NULL, 0) < 0)
+            return -1;
+        if (!skip) {
+            if (any++)
+                sl_buf_putc(out, ',');
+            if (obj) {
+                sl_buf_append(out, s + ks, kt.len);
+                sl_buf_putc(out, ':');
+            }
+            if (copy_without_examples(s + i, tk.len - i, out, depth + 1) < 0)
+                return -1;
+        }
+        i = sl_json_skip_ws(s, tk.len, i + vt.len);
+        if (i < tk.len && s[i] == ',')
+            i = sl_json_skip_ws(s, tk.len, i + 1);
+    }
+    sl_buf_putc(out, obj ? '}' : ']');
+    return out->oom ? -1 : 0;
+}
+
+static char *build_payload(const struct sl_alert_cfg *w, const struct sl_alert *a,
+                           struct sl_err *err);
+
+char *sl_alert_payload(const struct sl_alert_cfg *w, const struct sl_alert *in,
                        struct sl_err *err)
+{
+    struct sl_alert copy;
+    const struct sl_alert *a = in;
+    struct sl_buf clean;
+
+    sl_buf_init(&clean);
+    if (in && in->details_json && strstr(in->details_json, "example")) {
+        size_t dn = strlen(in->details_json);
+        size_t i = sl_json_skip_ws(in->details_json, dn, 0);
+        if (sl_json_validate(in->details_json, dn, NULL, NULL, 0) == 0 &&
+            copy_without_examples(in->details_json + i, dn - i, &clean, 0) == 0 &&
+            sl_buf_putc(&clean, '\0') == 0) {
+            copy = *in;
+            copy.details_json = clean.data;
+            a = &copy;
+        }
+    }
+    char *res = build_payload(w, a, err);
+    sl_buf_free(&clean);
+    return res;
+}
+
+static char *build_payload(const struct sl_alert_cfg *w, const struct sl_alert *a,
+                           struct sl_err *err)
 {
     struct view v;
     enum fmt f;

@@ -180,6 +180,7 @@ static json_t *table_status(const struct sl_pipeline_cfg *p, const struct sl_tab
     json_object_set_new(e, "pipeline", json_string(p->name));
     json_object_set_new(e, "table", json_string(t->name));
     json_object_set_new(e, "kind", json_string(sl_table_kind_name(t->kind)));
+    json_object_set_new(e, "region", jstr_or_null(p->region));
     if (l && (sl_ledger_table_status(l, t->name, &r, err) < 0 ||
               sl_ledger_first_quarantined(l, t->name, &held, err) < 0)) {
         *broken = 1;
@@ -352,6 +353,7 @@ json_t *sl_status_build(const struct sl_config *c, struct sl_dbpool *pool,
         json_object_set_new(pj, "source", jstr_or_null(p->source_kind));
         json_object_set_new(pj, "destination", jstr_or_null(p->destination));
         json_object_set_new(pj, "schedule", jstr_or_null(p->schedule));
+        json_object_set_new(pj, "region", jstr_or_null(p->region));
         json_object_set_new(pj, "stale_after_seconds",
                             p->stale_after > 0 ? json_real(p->stale_after) : json_null());
         sl_err_clear(&err);
@@ -455,8 +457,8 @@ void sl_status_print(FILE *f, const json_t *status)
 {
     const json_t *pipes = json_object_get(status, "pipelines"), *p, *t;
     size_t i, k;
-    fprintf(f, "%-20s %-24s %-13s %-8s %-12s %-7s %s\n", "PIPELINE", "TABLE", "STATE", "LAST",
-            "ROWS", "LAG", "LAST ERROR");
+    fprintf(f, "%-20s %-24s %-13s %-8s %-8s %-12s %-7s %s\n", "PIPELINE", "TABLE", "STATE",
+            "REGION", "LAST", "ROWS", "LAG", "LAST ERROR");
     json_array_foreach(pipes, i, p) {
         json_array_foreach(json_object_get(p, "tables"), k, t) {
             char last[24] = "-", lag[16], rows[24];
@@ -468,10 +470,12 @@ void sl_status_print(FILE *f, const json_t *status)
             snprintf(rows, sizeof rows, "%lld",
                      (long long)json_integer_value(json_object_get(t, "rows")));
             fmt_lag(json_is_number(ls) ? json_number_value(ls) : -1, lag, sizeof lag);
-            fprintf(f, "%-20s %-24s %-13s %-8s %-12s %-7s %.100s\n",
+            const char *region = json_string_value(json_object_get(t, "region"));
+            fprintf(f, "%-20s %-24s %-13s %-8s %-8s %-12s %-7s %.100s\n",
                     json_string_value(json_object_get(t, "pipeline")),
                     json_string_value(json_object_get(t, "table")),
-                    json_string_value(json_object_get(t, "state")), last, rows, lag,
+                    json_string_value(json_object_get(t, "state")), region ? region : "-",
+                    last, rows, lag,
                     e ? e : "");
         }
     }

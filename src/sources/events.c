@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "base/mem.h"
 #include "base/log.h"
+#include "model/protect.h"
 
 /* ---- bodies ---- */
 
@@ -290,11 +291,20 @@ struct mcol {
     size_t key_len;
 };
 
+/* A protected column (protect:) and where its value is in an event. */
+struct pcol {
+    struct path path;
+    enum sl_protect_kind kind;
+};
+
 struct sl_event_map {
     struct mcol *cols;
     size_t n;
     struct path id;         /* the event id's path (n = 0: none) */
     struct sl_schema schema;
+    struct pcol *prot;      /* protect: each event's own text is protected */
+    size_t nprot;
+    const struct sl_pipeline_cfg *p;    /* its key */
 };
 
 void sl_event_map_free(struct sl_event_map *m)
@@ -309,6 +319,9 @@ void sl_event_map_free(struct sl_event_map *m)
     sl_free(m->cols);
     path_free(&m->id);
     sl_schema_free(&m->schema);
+    for (size_t i = 0; i < m->nprot; i++)
+        path_free(&m->prot[i].path);
+    sl_free(m->prot);
     sl_free(m);
 }
 
@@ -407,10 +420,30 @@ int sl_event_map_new(const struct sl_event_cfg *ec, const struct sl_table_cfg *t
         if (add_col(m, nm, t->columns[i].type, COL_PATH(nm), err) < 0)
             goto fail;
     }
-    for (size_t i = 0; i < t->npaths; i++)
+    for (size_t i = 0; i < t->npaths; i++) {
+        const struct sl_protect_col *pc = sl_protect_find(t, t->paths[i].name,
+                                                          strlen(t->paths[i].name));
+        if (pc && pc->kind == SL_PROTECT_DROP)
+            continue;       /* never stored: its path only says what to blank */
         if (find_col(m, t->paths[i].name) < 0 &&
             add_col(m, t->paths[i].name, SL_T_TEXT, COL_PATH(t->paths[i].name), err) < 0)
             goto fail;
+    }
+    if (t->nprotect && !(m->prot = sl_calloc(t->nprotect, sizeof *m->prot))) {
+        sl_err_nomem(err);
+        goto fail;
+    }
+    for (size_t i = 0; i < t->nprotect; i++) {
+        const char *nm = t->protect[i].name;
+        int rc = path_parse(COL_PATH(nm), &m->prot[i].path);
+        if (rc < 0) {
+            sl_err_set(err, rc == -2 ? SL_E_NOMEM : SL_E_CONFIG, "protect: column \"%s\": "
+                       "path \"%s\" has an empty part", nm, COL_PATH(nm));
+            goto fail;
+        }
+        m->prot[i].kind = t->protect[i].kind;
+        m->nprot = i + 1;
+    }
     for (size_t i = 0; i < t->primary_key.n; i++) {
         const char *nm = t->primary_key.items[i];
         if (find_col(m, nm) < 0 && add_col(m, nm, SL_T_TEXT, COL_PATH(nm), err) < 0)
@@ -500,6 +533,152 @@ int sl_event_validate(const struct sl_event_cfg *ec, const struct sl_pipeline_cf
     return 0;
 }
 
+/* ---- protection: each event's own text ---- */
+
+/* What sluice ends an event's text with where it keeps it protected (the
+ * dead letter table, a held batch), so that replaying or releasing it does
+ * not protect it again (a hash of a hash). Only trusted where sluice itself
+ * wrote the text; an event as received is protected whatever it says. */
+#define MARK ",\"_sluice_protected\":true}"
+#define MARK_ONLY "{\"_sluice_protected\":true}"
+
+struct edit {
+    size_t off, len;        /* the value's bytes in the event */
+    enum sl_protect_kind kind;
+};
+
+static int edit_cmp(const void *a, const void *b)
+{
+    const struct edit *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* The text of ev with its marker taken off: 1 when it had one. */
+static int unmark(const char *ev, size_t *n)
+{
+    size_t len = *n, ml = strlen(MARK);
+    while (len && (ev[len - 1] == ' ' || ev[len - 1] == '\n' || ev[len - 1] == '\r' ||
+                   ev[len - 1] == '\t'))
+        len--;
+    if (len == strlen(MARK_ONLY) && memcmp(ev, MARK_ONLY, len) == 0) {
+        *n = 1;     /* "{", closed by the caller */
+        return 2;
+    }
+    if (len > ml && memcmp(ev + len - ml, MARK, ml) == 0) {
+        *n = len - ml;
+        return 1;
+    }
+    return 0;
+}
+
+/* The event ev[0..n) with the value at each protected column's path in its
+ * protected form (a JSON string; a dropped one null), into out. `trusted`:
+ * text sluice kept itself, whose marker says it is protected already (it is
+ * then only unmarked). 0 = out holds it; -1 = out of memory or no key. */
+static int protect_event(const struct sl_event_map *m, const char *ev, size_t n, int trusted,
+                         struct sl_buf *out)
+{
+    struct edit found[16], *ed = found;
+    struct sl_buf scratch, val;
+    size_t ne = 0;
+    int rc = 0;
+
+    sl_buf_reset(out);
+    if (trusted) {
+        size_t len = n;
+        int k = unmark(ev, &len);
+        if (k) {
+            sl_buf_append(out, ev, len);
+            sl_buf_putc(out, '}');
+            return out->oom ? -1 : 0;
+        }
+    }
+    if (m->nprot > 16 && !(ed = sl_calloc(m->nprot, sizeof *ed)))
+        return -1;
+    sl_buf_init(&scratch);
+    sl_buf_init(&val);
+    size_t a = sl_json_skip_ws(ev, n, 0);
+    for (size_t i = 0; i < m->nprot; i++) {
+        struct sl_event_slice v;
+        if (!lookup(ev + a, n - a, &m->prot[i].path, 0, &v, &scratch))
+            continue;
+        if (v.n == 4 && memcmp(v.s, "null", 4) == 0)
+            continue;       /* NULL stays NULL */
+        ed[ne++] = (struct edit){(size_t)(v.s - ev), v.n, m->prot[i].kind};
+    }
+    qsort(ed, ne, sizeof *ed, edit_cmp);
+    size_t at = 0;
+    for (size_t i = 0; i < ne && rc == 0; i++) {
+        if (ed[i].off < at)
+            continue;       /* inside a value protected whole already */
+        sl_buf_append(out, ev + at, ed[i].off - at);
+        at = ed[i].off + ed[i].len;
+        if (ed[i].kind == SL_PROTECT_DROP) {
+            sl_buf_append(out, "null", 4);
+            continue;
+        }
+        /* a string's text, or any other value as written */
+        const char *s = ev + ed[i].off;
+        size_t sl = ed[i].len;
+        sl_buf_reset(&scratch);
+        if (s[0] == '"') {
+            if (sl_json_unescape(s + 1, sl - 2, &scratch, NULL, NULL, 0) < 0)
+                sl_buf_reset(&scratch);
+            s = scratch.data ? scratch.data : "";
+            sl = scratch.len;
+        }
+        sl_buf_reset(&val);
+        if (sl_protect_value(m->p, ed[i].kind, s, sl, &val) < 0) {
+            rc = -1;
+            break;
+        }
+        sl_buf_putc(&val, '\0');
+        if (val.oom) {
+            rc = -1;
+            break;
+        }
+        json_string(out, val.data);
+    }
+    sl_buf_append(out, ev + at, n - at);
+    if (out->oom || scratch.oom || val.oom)
+        rc = -1;
+    sl_buf_free(&scratch);
+    sl_buf_free(&val);
+    if (ed != found)
+        sl_free(ed);
+    return rc;
+}
+
+/* A protected event's text as sluice keeps it, with the marker that says so
+ * (into out, replacing what it held): 0, 1 when ev is no JSON object (its
+ * fields cannot be found, so it cannot be kept), -1 out of memory. */
+static int mark(const char *ev, size_t n, struct sl_buf *out)
+{
+    sl_buf_reset(out);
+    size_t a = sl_json_skip_ws(ev, n, 0);
+    while (n > a && (ev[n - 1] == ' ' || ev[n - 1] == '\t' || ev[n - 1] == '\n' ||
+                     ev[n - 1] == '\r'))
+        n--;
+    if (n - a < 2 || ev[a] != '{' || ev[n - 1] != '}' ||
+        sl_json_validate(ev + a, n - a, NULL, NULL, 0) < 0)
+        return 1;
+    if (sl_json_skip_ws(ev, n - 1, a + 1) == n - 1)
+        sl_buf_puts(out, MARK_ONLY);
+    else {
+        sl_buf_append(out, ev + a, n - 1 - a);
+        sl_buf_puts(out, MARK);
+    }
+    return out->oom ? -1 : 0;
+}
+
+int sl_event_protect(const struct sl_event_map *m, const char *ev, size_t n, int trusted,
+                     struct sl_buf *out)
+{
+    if (!m->nprot)
+        return 0;
+    return protect_event(m, ev, n, trusted, out) < 0 ? -1 : 1;
+}
+
 /* ---- flattening ---- */
 
 /* Copy JSON text with its line breaks (whitespace there) made spaces: one
@@ -517,6 +696,18 @@ static void copy_oneline(struct sl_buf *b, const char *s, size_t n)
 
 int sl_event_flatten(const struct sl_event_map *m, const char *ev, size_t n,
                      struct sl_buf *line)
+{
+    struct sl_buf prot;
+    sl_buf_init(&prot);
+    int p = sl_event_protect(m, ev, n, 0, &prot);
+    int rc = p < 0 ? -1 : p ? sl_event_flatten_protected(m, prot.data, prot.len, line)
+                            : sl_event_flatten_protected(m, ev, n, line);
+    sl_buf_free(&prot);
+    return rc;
+}
+
+int sl_event_flatten_protected(const struct sl_event_map *m, const char *ev, size_t n,
+                               struct sl_buf *line)
 {
     struct sl_event_slice found[64], *vals = found;
     struct sl_buf scratch;
@@ -623,6 +814,7 @@ int sl_event_batch_reset(struct sl_event_batch *b, const char *ref)
     b->in.ref = r;
     b->in.bytes = 0;
     b->in.replay = 0;
+    b->in.protected_already = 0;
     sl_buf_reset(&b->lines);
     sl_buf_reset(&b->raw);
     for (size_t i = 0; i < b->n; i++)
@@ -682,16 +874,40 @@ int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t l
     return 0;
 }
 
+/* Append one event; `trusted`: its text is one sluice kept (a held batch,
+ * the dead letter table), whose marker may say it is protected already. */
+static int batch_add(struct sl_event_batch *b, const struct sl_event_map *m, const char *ev,
+                     size_t n, int64_t replay_of, int trusted)
+{
+    struct sl_buf prot;
+    if (grow(b) < 0)
+        return -1;
+    sl_buf_init(&prot);
+    int p = sl_event_protect(m, ev, n, trusted, &prot);
+    if (p < 0) {
+        sl_buf_free(&prot);
+        return -1;
+    }
+    if (p) {
+        ev = prot.data;
+        n = prot.len;
+    }
+    size_t off = b->raw.len, loff = b->lines.len;
+    int rc = sl_event_flatten_protected(m, ev, n, &b->lines) < 0 ||
+             sl_buf_append(&b->raw, ev, n) < 0 ? -1 : 0;
+    sl_buf_free(&prot);
+    if (rc < 0)
+        return -1;
+    if (m->nprot)
+        b->in.protected_already = 1;
+    note_event(b, off, n, loff, replay_of, NULL);
+    return 0;
+}
+
 int sl_event_batch_add(struct sl_event_batch *b, const struct sl_event_map *m, const char *ev,
                        size_t n, int64_t replay_of)
 {
-    if (grow(b) < 0)
-        return -1;
-    size_t off = b->raw.len, loff = b->lines.len;
-    if (sl_event_flatten(m, ev, n, &b->lines) < 0 || sl_buf_append(&b->raw, ev, n) < 0)
-        return -1;
-    note_event(b, off, n, loff, replay_of, NULL);
-    return 0;
+    return batch_add(b, m, ev, n, replay_of, replay_of != 0);
 }
 
 int sl_event_batch_add_bad(struct sl_event_batch *b, const char *ev, size_t n, const char *why,
@@ -736,6 +952,7 @@ static int copy_range(struct sl_event_batch *t, const struct sl_event_batch *b, 
         if (rc < 0)
             return -1;
     }
+    t->in.protected_already = b->in.protected_already;
     return 0;
 }
 
@@ -839,6 +1056,8 @@ struct sl_source {
     struct sl_event_source es;
     struct sl_buf id;           /* event(): the id of the event asked for */
     struct sl_buf scratch;
+    struct sl_buf payload;      /* event(): a protected event's text, marked */
+    struct sl_buf why;          /* event(): why a protected table keeps no text */
 };
 
 int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
@@ -859,6 +1078,9 @@ int sl_event_source_open(struct sl_source **out, const struct sl_config *c,
         sl_free(s);
         return -1;
     }
+    s->es.map->p = p;
+    sl_buf_init(&s->payload);
+    sl_buf_init(&s->why);
     *out = s;
     return 0;
 }
@@ -888,6 +1110,8 @@ void sl_event_close(struct sl_source *s)
     sl_event_map_free(s->es.map);
     sl_buf_free(&s->id);
     sl_buf_free(&s->scratch);
+    sl_buf_free(&s->payload);
+    sl_buf_free(&s->why);
     sl_free(s);
 }
 
@@ -950,6 +1174,28 @@ int sl_event_event(struct sl_source *s, struct sl_batch_input *b, long index,
     if (!b->replay)
         eb->dead[index - 1] = 1;    /* only the dead letter writer asks then */
     const struct sl_event_map *m = s->es.map;
+    if (m->nprot) {
+        /* its text is protected (batch_add): kept marked so, so that a
+         * replay does not protect it again; a message that is no JSON
+         * object cannot be protected, so it is not kept */
+        int r = mark(out->payload, out->len, &s->payload);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            out->payload = s->payload.data;
+            out->len = s->payload.len;
+        } else {
+            sl_buf_reset(&s->why);
+            sl_buf_printf(&s->why, "%s (its text is not kept: the table protects columns, "
+                          "and a message that is no JSON object cannot be protected)",
+                          e->error ? e->error : "not an event");
+            if (s->why.oom)
+                return -1;
+            out->payload = "";
+            out->len = 0;
+            out->error = s->why.data;
+        }
+    }
     if (m->id.n) {
         size_t a = sl_json_skip_ws(out->payload, out->len, 0);
         if (lookup(out->payload + a, out->len - a, &m->id, 0, &v, &s->scratch)) {
@@ -1021,7 +1267,20 @@ int sl_event_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
     if (rel.oom || !(full = sl_config_path(s->es.cfg, rel.data)))
         goto oom;
     for (size_t i = 0; i < eb->n; i++) {
-        copy_oneline(&body, eb->raw.data + eb->ev[i].off, eb->ev[i].len);
+        const char *ev = eb->raw.data + eb->ev[i].off;
+        size_t n = eb->ev[i].len;
+        if (s->es.map->nprot) {
+            /* protected already: kept marked so, so that releasing the
+             * batch does not protect it again; no text that could not be */
+            int r = mark(ev, n, &s->payload);
+            if (r < 0)
+                goto oom;
+            if (r)
+                continue;
+            ev = s->payload.data;
+            n = s->payload.len;
+        }
+        copy_oneline(&body, ev, n);
         sl_buf_putc(&body, '\n');
     }
     if (body.oom)
@@ -1091,7 +1350,7 @@ int sl_event_reopen(struct sl_source *s, const char *held, struct sl_batch_input
     for (size_t ls = 0; ls < data.len;) {
         const char *e = memchr(data.data + ls, '\n', data.len - ls);
         size_t le = e ? (size_t)(e - data.data) : data.len;
-        if (le > ls && sl_event_batch_add(eb, s->es.map, data.data + ls, le - ls, 0) < 0)
+        if (le > ls && batch_add(eb, s->es.map, data.data + ls, le - ls, 0, 1) < 0)
             goto oom;
         ls = le + 1;
     }

@@ -109,7 +109,18 @@ int sl_event_batch_add(struct sl_event_batch *b, const struct sl_event_map *m,
  * threads, so the batch only copies. */
 int sl_event_flatten(const struct sl_event_map *m, const char *ev, size_t n,
                      struct sl_buf *line);
-/* Append an event flattened already. */
+/* sl_event_flatten of an event whose text is protected already. */
+int sl_event_flatten_protected(const struct sl_event_map *m, const char *ev, size_t n,
+                               struct sl_buf *line);
+/* The event's text with its protected columns (protect:) protected, in
+ * out: 1; 0 = the table protects nothing (use ev as it is); -1 = out of
+ * memory. Where sluice kept the text itself (`trusted`: the dead letter
+ * table, a held batch) a marker it wrote there says the text is protected
+ * already: it is taken off and the text not protected again. */
+int sl_event_protect(const struct sl_event_map *m, const char *ev, size_t n, int trusted,
+                     struct sl_buf *out);
+/* Append an event flattened already (from sl_event_protect's text when the
+ * table protects columns). */
 int sl_event_batch_add_flat(struct sl_event_batch *b, const char *line, size_t linelen,
                             const char *ev, size_t n, int64_t replay_of);
 /* Append text that is no event the table can take (not JSON, not an

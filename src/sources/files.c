@@ -1061,6 +1061,32 @@ static int files_ack(struct sl_source *s, struct sl_batch_input *b, enum sl_outc
     return rc < 0 ? -1 : 0;
 }
 
+/* quarantine/README of a table with protected columns: what is held there
+ * is the customer's drop as it came, raw values and all (it is their file);
+ * the protection applies when the batch loads. */
+static void hold_readme(struct sl_source *s)
+{
+    static const char text[] =
+        "Files in this folder are drops held by a gate, kept as they came: they are the\n"
+        "customer's own files. The table's protected columns (protect:) are protected as\n"
+        "a batch is read, so these files still hold their raw values, as the drop folder\n"
+        "did; nothing sluice stores or shows (the table, the ledger, gate reports, logs,\n"
+        "the API) holds them. `sluice approve` loads a file protected; `sluice reject`\n"
+        "sets it aside in failed/.\n";
+    struct sl_err err;
+    sl_err_clear(&err);
+    int dfd = open_own_dir(s, HOLD_DIR, 0, &err);
+    if (dfd < 0)
+        return;
+    int fd = openat(dfd, "README", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        if (write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1))
+            sl_log(SL_LOG_WARN, &s->log, "could not write %s/%s/README", s->rel_dir, HOLD_DIR);
+        close(fd);
+    }
+    close(dfd);
+}
+
 static int files_hold(struct sl_source *s, struct sl_batch_input *b, char **held,
                       struct sl_err *err)
 {
@@ -1082,6 +1108,12 @@ static int files_hold(struct sl_source *s, struct sl_batch_input *b, char **held
     fb->full = *held ? join(s->dir, *held) : NULL;
     if (!*held || !fb->full)
         return sl_err_set(err, SL_E_NOMEM, "out of memory");
+    if (s->table && s->table->nprotect) {
+        hold_readme(s);
+        sl_log(SL_LOG_INFO, &s->log, "%s: held as it came (the customer's file, with the raw "
+               "values of its protected columns; see %s/%s/README)", b->ref, s->rel_dir,
+               HOLD_DIR);
+    }
     return 0;
 }
 

@@ -329,23 +329,40 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
                    struct sl_http_resp *resp)
 {
     const struct sl_event_map *m = sl_event_source_map(c->src);
-    struct sl_buf lines;
+    struct sl_buf lines, prot, one;
     size_t *ends = sl_malloc((n + 1) * sizeof *ends);
+    size_t *pends = sl_malloc((n + 1) * sizeof *pends);
     size_t from, to, dead;
     char msg[1200];
+    int protect = 0;
 
     sl_buf_init(&lines);
-    if (!ends)
+    sl_buf_init(&prot);
+    sl_buf_init(&one);
+    if (!ends || !pends) {
+        sl_free(ends);
+        sl_free(pends);
         return -1;
-    /* mapped here, in the request's own thread: the group only copies */
+    }
+    /* protected and mapped here, in the request's own thread: the group
+     * only copies (protect: the raw values go no further than this) */
     for (size_t i = 0; i < n; i++) {
-        if (sl_event_flatten(m, ev[i].s, ev[i].n, &lines) < 0) {
+        int p = sl_event_protect(m, ev[i].s, ev[i].n, 0, &one);
+        if (p < 0 || (p && sl_buf_append(&prot, one.data, one.len) < 0) ||
+            sl_event_flatten_protected(m, p ? one.data : ev[i].s, p ? one.len : ev[i].n,
+                                       &lines) < 0) {
             sl_buf_free(&lines);
+            sl_buf_free(&prot);
+            sl_buf_free(&one);
             sl_free(ends);
+            sl_free(pends);
             return -1;
         }
+        protect = p;
         ends[i] = lines.len;
+        pends[i] = prot.len;
     }
+    sl_buf_free(&one);
 
     pthread_mutex_lock(&c->mu);
     /* a full group waits for the committer to take it */
@@ -356,7 +373,9 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
     if (c->closing) {
         pthread_mutex_unlock(&c->mu);
         sl_buf_free(&lines);
+        sl_buf_free(&prot);
         sl_free(ends);
+        sl_free(pends);
         resp->header_name = "Retry-After";
         resp->header_value = "1";
         return sl_http_error(resp, 503, "the collector is stopping; retry");
@@ -368,7 +387,11 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = sl_event_batch_add_flat(g->eb, lines.data + (i ? ends[i - 1] : 0),
-                                     ends[i] - (i ? ends[i - 1] : 0), ev[i].s, ev[i].n, 0);
+                                     ends[i] - (i ? ends[i - 1] : 0),
+                                     protect ? prot.data + (i ? pends[i - 1] : 0) : ev[i].s,
+                                     protect ? pends[i] - (i ? pends[i - 1] : 0) : ev[i].n, 0);
+    if (protect)
+        g->eb->in.protected_already = 1;
     if (rc < 0) {
         /* take back what went in: the group must hold whole requests */
         g->eb->n = from;
@@ -378,7 +401,9 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
         g->eb->in.bytes = bytes_at;
         pthread_mutex_unlock(&c->mu);
         sl_buf_free(&lines);
+        sl_buf_free(&prot);
         sl_free(ends);
+        sl_free(pends);
         return -1;
     }
     to = g->eb->n;
@@ -392,7 +417,9 @@ static int collect(struct collector *c, const struct sl_event_slice *ev, size_t 
     group_unref(g);
     pthread_mutex_unlock(&c->mu);
     sl_buf_free(&lines);
+    sl_buf_free(&prot);
     sl_free(ends);
+    sl_free(pends);
 
     char ok[160];
     switch (o) {

@@ -51,6 +51,9 @@ struct sl_batch_input {
                              * text, and the rest loads */
     int replay;             /* events out of the dead letter table (`sluice replay`):
                              * event() names the row each one replays */
+    int protected_already;  /* its values of protected columns are in their protected
+                             * form already (the events source protects each event's
+                             * own text): the engine does not protect them again */
     void *priv;             /* the source's own */
 };
 
@@ -141,7 +144,19 @@ struct sl_rowsrc {
     const struct sl_format_ops *fmt;
     struct sl_reader *rd;
     struct sl_stream *st;
+    /* protected columns (model/protect.h), set by sl_rowsrc_protect */
+    const struct sl_pipeline_cfg *prot_p;
+    const struct sl_table_cfg *prot_t;
+    struct sl_field *pf;    /* the record's fields as handed out */
+    size_t pcap;
+    struct sl_buf pv;       /* their protected values */
 };
+/* From here on every record comes out with its protected columns protected:
+ * hashed and masked values in their protected form, dropped fields gone
+ * (from the header's columns too). The one place every source's records
+ * pass on their way to becoming rows; the engine calls it after open_rows. */
+void sl_rowsrc_protect(struct sl_rowsrc *r, const struct sl_pipeline_cfg *p,
+                       const struct sl_table_cfg *t);
 int sl_rowsrc_next(struct sl_rowsrc *r, struct sl_record *rec, struct sl_err *err);
 /* The columns a header names (format.h, columns); 0 when there is none. */
 size_t sl_rowsrc_columns(struct sl_rowsrc *r, const struct sl_field **out);

@@ -304,7 +304,8 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                  "        primary_keys: [id]\n",
                  "sluice.yaml:10:9: unknown key \"primary_keys\" in table \"orders\" (expected "
                  "one of: name, kind, primary_key, version_key, pattern, source_table, mode, "
-                 "cursor, boundary, batch_limit, deletes, columns, gates, paths); did you mean \"primary_key\"?");
+                 "cursor, boundary, batch_limit, deletes, columns, gates, paths, protect); did you mean "
+                 "\"primary_key\"?");
     expect_error_ends("connections:\n"
                       "  warehouse: { url: \"sqlite://warehouse.db\" }\n"
                       "pipelines:\n"
@@ -329,8 +330,8 @@ static void unknown_key_names_the_block_and_suggests(void **state)
                  "    frobnicate: yes\n"
                  "    tables: [ { name: orders, kind: snapshot } ]\n",
                  "sluice.yaml:7:5: unknown key \"frobnicate\" in pipeline \"orders_drops\" "
-                 "(expected one of: name, destination, schedule, stale_after, lock_wait, source, "
-                 "tables, snapshots, reconcile)");
+                 "(expected one of: name, destination, schedule, stale_after, lock_wait, region, "
+                 "protect_key, source, tables, snapshots, reconcile)");
 }
 
 static void missing_required_key_points_at_the_mapping(void **state)
