@@ -13,7 +13,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
-  libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev
+  libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev libsystemd-dev
   tzdata
 )
 TEST_PKGS=(
