@@ -6,6 +6,7 @@
 #                           NATS, clang for the fuzzers and sanitizers, Chromium
 #                           for the dashboard test, python3 and curl
 #   setup-deps.sh --bench   and the peers the benchmarks measure against
+#   setup-deps.sh --pkg     and lintian (the package test reports its findings when it is there)
 # Runs `apt-get update` once, and only when something is missing, so a second
 # run on a prepared machine costs a few dpkg look-ups.
 set -euo pipefail
@@ -22,12 +23,14 @@ TEST_PKGS=(
   nats-server
   python3 procps util-linux curl openssl
   chromium chromium-driver
+  dpkg-dev systemd man-db groff-base bash-completion adduser
 )
 case "${1:-}" in
   --test) PKGS+=("${TEST_PKGS[@]}") ;;
   --bench) PKGS+=("${TEST_PKGS[@]}" pgloader pgcopydb time wrk) ;;
+  --pkg) PKGS+=("${TEST_PKGS[@]}" lintian) ;;
   "") ;;
-  *) echo "usage: setup-deps.sh [--test|--bench]" >&2; exit 2 ;;
+  *) echo "usage: setup-deps.sh [--test|--bench|--pkg]" >&2; exit 2 ;;
 esac
 
 missing=()
