@@ -75,6 +75,7 @@ YAML
 }
 config() {
   { cat <<YAML
+http: { token: "\${$HTTP_TOKEN_VAR}"$HTTP_EXTRA }
 connections:
   pgwh: { url: "$T_PG_URL" }
   litewh: { url: "sqlite://wh.db" }
@@ -113,6 +114,8 @@ wait_log() {   # wait_log TEXT SECONDS
   return 1
 }
 
+export T_TOK1="tok1-$RANDOM" T_TOK2="tok2-$RANDOM"
+HTTP_TOKEN_VAR=T_TOK1 HTTP_EXTRA=""
 config steady changing removed
 NOTIFY_SOCKET="$NSOCK" WATCHDOG_USEC=1000000 SLUICE_POLL_MS=100 \
   "$SLUICE_BIN" daemon "$W/d.yaml" --listen "127.0.0.1:$PORT" >"$T_DIR/daemon.log" 2>&1 &
@@ -122,6 +125,9 @@ check "READY=1 once started" "READY=1" "$(states | head -1)"
 check "at READY=1 the admin server answers" "200" \
   "$(python3 -c 'import json,sys
 print([json.loads(l).get("probe") for l in open(sys.argv[1]) if "READY=1" in json.loads(l)["msg"]][0])' "$NOTES")"
+
+check "/api/status carries the version (sluice --version)" "$("$SLUICE_BIN" --version)" \
+  "sluice $(curl -s "$U/api/status" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])')"
 
 # ---- 2. a reload under load ----
 writer steady 1 & WPIDS+=($!)
@@ -141,6 +147,7 @@ check "the big drop is loading when SIGHUP comes" 1 "$running"
 for n in 1 2; do
   { echo "id,v"; seq $((n * 100 + 1)) $((n * 100 + 50)) | sed 's/$/,x/'; } | drop "$W/in/added" "added-$n.csv"
 done
+HTTP_TOKEN_VAR=T_TOK2 HTTP_EXTRA=", timeout: 20s"
 config steady changing2 added
 kill -HUP $DPID
 writer changing 100000 & WPIDS+=($!)
@@ -176,6 +183,11 @@ m=$($OBS metrics "$U/metrics" 'sluice_batches_total{pipeline="added",table="adde
       'sluice_batches_total{pipeline="removed",table="removed",state="committed"}')
 check "/metrics: the added pipeline's series, the removed one's gone" "2 absent" "$(echo $m)"
 check "RELOADING=1, then READY=1" "READY=1 RELOADING=1 READY=1" "$(states | head -3 | xargs)"
+check "the admin API takes the new token at once, not the old one" "200 401" \
+  "$($OBS req GET "$U/api/batches?limit=1" --token "$T_TOK2" | cut -d' ' -f1) $($OBS req GET "$U/api/batches?limit=1" --token "$T_TOK1" | cut -d' ' -f1)"
+check_contains "a changed admin limit is logged as taking a restart" \
+  "reload: the admin server's http: settings changed; they take effect when the daemon restarts" \
+  "$(cat "$T_DIR/daemon.log")"
 
 # ---- 3. a config that does not load ----
 cp "$W/d.yaml" "$T_DIR/good.yaml"
@@ -183,7 +195,7 @@ config bad changing2 added
 kill -HUP $DPID
 wait_log "reload refused, the config loaded before goes on" 30 &&
   ok "a bad config on SIGHUP is refused" || not_ok "a bad config on SIGHUP is refused"
-check_contains "the log says why, at file:line:column" "d.yaml:6:" \
+check_contains "the log says why, at file:line:column" "d.yaml:7:58: unknown key \"setle\" in source" \
   "$(grep -F 'reload refused' "$T_DIR/daemon.log")"
 check_contains "the log names the unknown key" 'unknown key "setle"' \
   "$(grep -F 'reload refused' "$T_DIR/daemon.log")"
@@ -195,6 +207,15 @@ wait_empty "$W/in/added" 30 && ok "the config before goes on loading" ||
 for _ in $(seq 50); do [ "$(states | wc -l)" -ge 5 ] && break; sleep 0.1; done
 check "refused: RELOADING=1, then READY=1 with the reason" "RELOADING=1 READY=1" \
   "$(states | sed -n 4,5p | xargs)"
+# an alert naming an unset variable: refused as at start
+cp "$T_DIR/good.yaml" "$W/.d.yaml.tmp"
+printf 'alerts:\n  - { url: "${T_NOT_SET_ANYWHERE}", format: generic }\n' >>"$W/.d.yaml.tmp"
+mv "$W/.d.yaml.tmp" "$W/d.yaml"
+kill -HUP $DPID
+for _ in $(seq 100); do [ "$(grep -c 'reload refused' "$T_DIR/daemon.log")" -ge 2 ] && break; sleep 0.1; done
+check_contains "an alert naming an unset \${VAR}: refused, the log names it" "T_NOT_SET_ANYWHERE" \
+  "$(grep -F 'reload refused' "$T_DIR/daemon.log" | tail -1)"
+for _ in $(seq 50); do [ "$(states | wc -l)" -ge 7 ] && break; sleep 0.1; done
 check_contains "the READY=1 after a refusal says why in STATUS" 'reload refused' \
   "$(grep -F 'refused' "$NOTES" | head -1)"
 

@@ -39,6 +39,27 @@ for prefix in /usr /opt/sluice; do
   DESTDIR="$D" cmake --install "$BUILD" --prefix "$prefix" >"$T_DIR/install.log"
   check "install again: the config edited is kept" "# mine" "$(tail -1 "$D$etc/sluice/sluice.yaml")"
 done
+if git -C "$SL_SRCDIR" rev-parse --git-dir >/dev/null 2>&1; then
+  check "sluice --version is git describe --tags --always --dirty of the source (rebuild after a commit)" \
+    "sluice $(git -C "$SL_SRCDIR" describe --tags --always --dirty)" "$VERSION_OUT"
+fi
+# a tree without git: the VERSION file, as git archive writes it, else "unknown"
+mkdir -p "$T_DIR/tarball"
+version_of_tree() {
+  cmake -DSRC="$T_DIR/tarball" -DOUT="$T_DIR/tarball/version.c" -P "$SL_SRCDIR/cmake/version.cmake"
+  sed -n 's/^const char sl_version\[\] = "\(.*\)";$/\1/p' "$T_DIR/tarball/version.c"
+}
+check "no git, no VERSION: unknown" unknown "$(version_of_tree)"
+echo "1.4.2" >"$T_DIR/tarball/VERSION"
+check "no git: the VERSION file's first line" "1.4.2" "$(version_of_tree)"
+cp "$SL_SRCDIR/VERSION" "$T_DIR/tarball/VERSION"
+check "no git, VERSION as committed (its placeholder): unknown" unknown "$(version_of_tree)"
+if git -C "$SL_SRCDIR" rev-parse --git-dir >/dev/null 2>&1; then
+  git -C "$SL_SRCDIR" archive HEAD VERSION | tar -x -C "$T_DIR/tarball"
+  tag=$(git -C "$SL_SRCDIR" describe --tags HEAD 2>/dev/null || true)
+  check "git archive writes the tag into VERSION (empty with no tag)" "$tag" "$(head -1 "$T_DIR/tarball/VERSION")"
+  check "... which a build of the archive shows" "${tag:-unknown}" "$(version_of_tree)"
+fi
 check "the installed binary is the one built" "$VERSION_OUT" "$("$T_DIR/inst_opt_sluice/opt/sluice/bin/sluice" --version)"
 check_contains "make install: DESTDIR and PREFIX reach cmake --install" \
   "DESTDIR=/tmp/x cmake --install build --prefix /opt/y" \
@@ -143,6 +164,9 @@ check "its home is /var/lib/sluice, it has no login shell" "/var/lib/sluice /usr
 check "/var/lib/sluice: the sluice user's, 750" "sluice:sluice 750" "$(stat -c '%U:%G %a' /var/lib/sluice)"
 check "the config: readable by the sluice group only" "root:sluice 640" "$(stat -c '%U:%G %a' /etc/sluice/sluice.yaml)"
 check "sluice --version from the installed path" "$VERSION_OUT" "$(/usr/bin/sluice --version)"
+check "the package starts nothing: no process of the sluice user" "" "$(pgrep -u sluice -l || true)"
+check "the package enables nothing" no \
+  "$([ -e /etc/systemd/system/multi-user.target.wants/sluice.service ] && echo yes || echo no)"
 check "man finds sluice(1) and sluice.yaml(5)" \
   "/usr/share/man/man1/sluice.1.gz /usr/share/man/man5/sluice.yaml.5.gz" \
   "$(man -w 1 sluice | head -1) $(man -w 5 sluice.yaml | head -1)"
@@ -180,7 +204,9 @@ unit_key() { sed -n "s/^$1=//p" "$UNIT"; }
 check "the unit: Type=notify, User=sluice, ExecReload sends SIGHUP" \
   "notify sluice /bin/kill -HUP \$MAINPID" "$(unit_key Type) $(unit_key User) $(unit_key ExecReload)"
 for k in "ProtectSystem=strict" "NoNewPrivileges=yes" "ProtectHome=yes" "PrivateTmp=yes" \
-         "ReadWritePaths=/var/lib/sluice" "StateDirectory=sluice" "WatchdogSec=30s"; do
+         "PrivateDevices=yes" "CapabilityBoundingSet=" "ReadWritePaths=/var/lib/sluice" \
+         "StateDirectory=sluice" "WorkingDirectory=/var/lib/sluice" "WatchdogSec=30s" \
+         "Restart=on-failure" "TimeoutStopSec=15min" "EnvironmentFile=-/etc/default/sluice"; do
   grep -qxF "$k" "$UNIT" && ok "the unit sets $k" || not_ok "the unit sets $k"
 done
 
@@ -235,5 +261,6 @@ check "removed: the config edited stays (a conffile)" yes "$(grep -q "$PORT" /et
 dpkg_wait -P sluice && ok "dpkg -P" || not_ok "dpkg -P"
 check "purged: /etc/sluice is gone" no "$([ -e /etc/sluice ] && echo yes || echo no)"
 check "purged: no stat override is left" "" "$(dpkg-statoverride --list /etc/sluice/sluice.yaml || true)"
+check "purged: the sluice user is kept" yes "$(getent passwd sluice >/dev/null && echo yes || echo no)"
 check "purged: /var/lib/sluice (the warehouse) is kept" yes "$([ -f /var/lib/sluice/warehouse.db ] && echo yes || echo no)"
 finish
