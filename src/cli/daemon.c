@@ -184,6 +184,10 @@ static void reload(struct daemon *d)
     struct sl_log_ctx lc = {0};
     struct sl_err err;
 
+    /* the reading below may wait on a warehouse (the ledger's newest loads):
+     * the watchdog's whole interval is its budget */
+    if (d->watchdog > 0)
+        sl_notify("WATCHDOG=1");
     sl_notify("RELOADING=1\nSTATUS=reloading %s", d->path);
     sl_log(SL_LOG_INFO, &lc, "SIGHUP: reading %s again", d->path);
     struct sl_config *n = sl_cli_load_config_checked(d->path, 1, &err);
