@@ -8,7 +8,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 15
 CTEST_ARGS ?= --output-on-failure -j2
 
-.PHONY: all deps deps-test build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz soak bench clean
+.PHONY: all deps deps-test deps-pkg build build-asan build-fuzz run test test-fast test-asan test-fuzz fuzz soak bench install deb clean
 
 all: build
 
@@ -33,6 +33,23 @@ build-asan: deps-test
 build-fuzz: deps-test
 	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_FUZZ=ON >/dev/null
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzzers
+
+# Only lintian, which `make test` does not need (the package test runs it
+# when it is there).
+deps-pkg:
+	@bash scripts/setup-deps.sh --pkg
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, man pages, bash
+# completion, the systemd unit and (unless one is there) the example config.
+PREFIX ?= /usr/local
+install: build
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+# make deb: a Debian package of the release build, in $(BUILD)/
+deb: build
+	bash scripts/make-deb.sh $(BUILD)
 
 # The quickstart runs in a fresh copy each time, so `make run` always shows a load.
 run: build

@@ -8,6 +8,7 @@
 #                           programs whose logs the log tests load (nginx,
 #                           rsyslog, logger)
 #   setup-deps.sh --bench   and the peers the benchmarks measure against
+#   setup-deps.sh --pkg     and lintian (the package test reports its findings when it is there)
 # Runs `apt-get update` once, and only when something is missing, so a second
 # run on a prepared machine costs a few dpkg look-ups.
 set -euo pipefail
@@ -16,7 +17,7 @@ PKGS=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libyaml-dev libjansson-dev libcurl4-openssl-dev
   libmicrohttpd-dev libnats-dev zlib1g-dev libzstd-dev libxxhash-dev libpcre2-dev
-  libssl-dev
+  libssl-dev libsystemd-dev
   tzdata
 )
 TEST_PKGS=(
@@ -26,12 +27,14 @@ TEST_PKGS=(
   python3 procps util-linux curl openssl
   nginx-light rsyslog bsdutils
   chromium chromium-driver
+  dpkg-dev systemd man-db groff-base bash-completion adduser
 )
 case "${1:-}" in
   --test) PKGS+=("${TEST_PKGS[@]}") ;;
   --bench) PKGS+=("${TEST_PKGS[@]}" pgloader pgcopydb time wrk) ;;
+  --pkg) PKGS+=("${TEST_PKGS[@]}" lintian) ;;
   "") ;;
-  *) echo "usage: setup-deps.sh [--test|--bench]" >&2; exit 2 ;;
+  *) echo "usage: setup-deps.sh [--test|--bench|--pkg]" >&2; exit 2 ;;
 esac
 
 missing=()

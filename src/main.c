@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 #include "obs/alert.h"
 #include "base/log.h"
+#include "base/version.h"
 
 /* The synopses are the README's command table, word for word (a test
  * compares the two); a command with subcommands has one a line. */
@@ -44,7 +45,8 @@ static const struct {
 static int usage(FILE *f)
 {
     fprintf(f, "usage: sluice [--log-format text|json] [--verbose] [--quiet] COMMAND ...\n"
-               "       sluice --help\n\ncommands:\n");
+               "       sluice --help\n"
+               "       sluice --version\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         for (size_t k = 0; k < 3 && commands[i].synopsis[k]; k++)
             fprintf(f, "  sluice %s\n", commands[i].synopsis[k]);
@@ -72,6 +74,9 @@ int main(int argc, char **argv)
             sl_log_set_level(SL_LOG_WARN);
         } else if (strcmp(argv[i], "--help") == 0) {
             usage(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("sluice %s\n", sl_version);
             return 0;
         } else {
             fprintf(stderr, "sluice: unknown option \"%s\"\n", argv[i]);

@@ -53,6 +53,9 @@ int sl_cli_parse(int argc, char **argv, const char *usage, const char *allowed,
 struct sl_config *sl_cli_load_config(const char *path);
 /* The same for a command that may send alerts: their secrets must be set. */
 struct sl_config *sl_cli_load_config_alerting(const char *path);
+/* Either, printing nothing: NULL with err filled on error (the daemon's
+ * reload logs it). */
+struct sl_config *sl_cli_load_config_checked(const char *path, int alerting, struct sl_err *err);
 
 /* The distinct destination connections the config's pipelines use, connected
  * and with sluice's tables in place. */

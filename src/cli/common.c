@@ -97,24 +97,30 @@ bad:
 
 struct sl_config *sl_cli_load_config_alerting(const char *path)
 {
-    struct sl_config *c = sl_cli_load_config(path);
     struct sl_err err;
-    sl_err_clear(&err);
-    if (c && sl_config_can_alert(c, &err) < 0) {
+    struct sl_config *c = sl_cli_load_config_checked(path, 1, &err);
+    if (!c)
         fprintf(stderr, "sluice: %s\n", err.msg);
-        sl_config_free(c);
-        return NULL;
-    }
     return c;
 }
 
 struct sl_config *sl_cli_load_config(const char *path)
 {
-    struct sl_config *c = NULL;
     struct sl_err err;
-    sl_err_clear(&err);
-    if (sl_config_load(path, &c, &err) < 0) {
+    struct sl_config *c = sl_cli_load_config_checked(path, 0, &err);
+    if (!c)
         fprintf(stderr, "sluice: %s\n", err.msg);
+    return c;
+}
+
+struct sl_config *sl_cli_load_config_checked(const char *path, int alerting, struct sl_err *err)
+{
+    struct sl_config *c = NULL;
+    sl_err_clear(err);
+    if (sl_config_load(path, &c, err) < 0)
+        return NULL;
+    if (alerting && sl_config_can_alert(c, err) < 0) {
+        sl_config_free(c);
         return NULL;
     }
     /* every command that runs the engine loads its config here first: the

@@ -32,4 +32,11 @@ void sl_config_free(struct sl_config *c);
  * and sl_table_cfg); NULL for another name. */
 const struct sl_cfg_key *sl_config_keys(const char *block);
 
+/* 1 when pipeline pa of config a runs exactly as pb of b would: the same
+ * keys everywhere it reads (its own, its source's, its tables' and gates',
+ * the connections it names, the alerts), whatever their place in the file;
+ * else 0 (config/same.c). The daemon's reload keeps such a pipeline going. */
+int sl_config_pipeline_same(const struct sl_config *a, const struct sl_pipeline_cfg *pa,
+                            const struct sl_config *b, const struct sl_pipeline_cfg *pb);
+
 #endif

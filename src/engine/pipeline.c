@@ -2129,6 +2129,7 @@ static int connect_dest(const struct sl_config *c, const struct sl_pipeline_cfg 
  * other tables go on. */
 struct workers {
     const struct sl_pipeline_cfg *p;
+    struct sl_stop_scope *scope;    /* the run's: a pipeline stopped alone stops them all */
     pthread_mutex_t mu;
     size_t next;
     int failed;
@@ -2237,6 +2238,7 @@ static void *worker_main(void *arg)
     struct workers *w = wk->w;
     struct table_run *tr = &wk->tr;
 
+    sl_stop_scope_enter(w->scope);
     for (;;) {
         size_t skipped = 0;
         pthread_mutex_lock(&w->mu);
@@ -2304,7 +2306,7 @@ static void *worker_main(void *arg)
 int sl_pipeline_run(const struct sl_config *c, const struct sl_pipeline_cfg *p,
                     struct sl_run_stats *stats, struct sl_err *err)
 {
-    struct workers w = {p, PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    struct workers w = {p, sl_stop_scope_current(), PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     struct sl_err e;
     if (p->source_ops->drain)   /* a log read once through, fed table by table */
         return p->source_ops->drain(c, p, &sl_pipeline_sink, stats, err);

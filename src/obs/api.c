@@ -9,22 +9,107 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/retry.h"
+#include "base/version.h"
 #include "engine/pipeline.h"
 #include "engine/rollback.h"
 #include "obs/metrics.h"
 
-void sl_api_init(struct sl_api *a, const struct sl_config *c, struct sl_dbpool *pool,
-                 sl_usec since)
+static struct sl_api_view *view_new(const struct sl_config *c, struct sl_dbpool *pool)
 {
-    a->c = c;
-    a->pool = pool;
+    struct sl_api_view *v = sl_calloc(1, sizeof *v);
+    if (!v) {
+        sl_dbpool_free(pool);
+        return NULL;
+    }
+    v->c = c;
+    v->pool = pool;
+    return v;
+}
+
+int sl_api_init(struct sl_api *a, const struct sl_config *c, struct sl_dbpool *pool,
+                sl_usec since)
+{
+    memset(a, 0, sizeof *a);
     a->since = since;
+    pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->action_mu, NULL);
+    a->cur = view_new(c, pool);
+    return a->cur ? 0 : -1;
+}
+
+int sl_api_swap(struct sl_api *a, const struct sl_config *c, struct sl_dbpool *pool)
+{
+    struct sl_api_view *v = view_new(c, pool);
+    if (!v)
+        return -1;
+    pthread_mutex_lock(&a->mu);
+    a->cur->next = a->retired;
+    a->retired = a->cur;
+    a->cur = v;
+    pthread_mutex_unlock(&a->mu);
+    return 0;
+}
+
+int sl_api_uses(struct sl_api *a, const struct sl_config *c)
+{
+    struct sl_api_view *unused = NULL;
+    int used;
+    pthread_mutex_lock(&a->mu);
+    for (struct sl_api_view **at = &a->retired; *at;) {
+        struct sl_api_view *v = *at;
+        if (v->refs == 0) {
+            *at = v->next;
+            v->next = unused;
+            unused = v;
+        } else {
+            at = &v->next;
+        }
+    }
+    used = a->cur && a->cur->c == c;
+    for (struct sl_api_view *v = a->retired; v && !used; v = v->next)
+        used = v->c == c;
+    pthread_mutex_unlock(&a->mu);
+    while (unused) {    /* closing connections: outside the lock */
+        struct sl_api_view *v = unused;
+        unused = v->next;
+        sl_dbpool_free(v->pool);
+        sl_free(v);
+    }
+    return used;
 }
 
 void sl_api_destroy(struct sl_api *a)
 {
+    if (a->cur) {
+        a->cur->next = a->retired;
+        a->retired = a->cur;
+        a->cur = NULL;
+    }
+    while (a->retired) {
+        struct sl_api_view *v = a->retired;
+        a->retired = v->next;
+        sl_dbpool_free(v->pool);
+        sl_free(v);
+    }
     pthread_mutex_destroy(&a->action_mu);
+    pthread_mutex_destroy(&a->mu);
+}
+
+/* The view a request reads, held until view_put. */
+static struct sl_api_view *view_get(struct sl_api *a)
+{
+    pthread_mutex_lock(&a->mu);
+    struct sl_api_view *v = a->cur;
+    v->refs++;
+    pthread_mutex_unlock(&a->mu);
+    return v;
+}
+
+static void view_put(struct sl_api *a, struct sl_api_view *v)
+{
+    pthread_mutex_lock(&a->mu);
+    v->refs--;
+    pthread_mutex_unlock(&a->mu);
 }
 
 /* Takes the reference to `j`. */
@@ -85,9 +170,12 @@ static int get_status(void *ctx, const struct sl_http_req *req, struct sl_http_r
 {
     struct sl_api *a = ctx;
     struct sl_status_opts o = {1, a->since, SL_STATUS_SLOTS_WATCHED};
-    json_t *doc = sl_status_build(a->c, a->pool, &o, NULL), *p, *t;
+    struct sl_api_view *v = view_get(a);
+    json_t *doc = sl_status_build(v->c, v->pool, &o, NULL), *p, *t;
     size_t i, k;
-    if (doc && !sl_http_bearer_ok(req, a->c->http_token))
+    if (doc)
+        json_object_set_new(doc, "version", json_string(sl_version));
+    if (doc && !sl_http_bearer_ok(req, v->c->http_token))
         json_array_foreach(json_object_get(doc, "pipelines"), i, p) {
             json_array_foreach(json_object_get(p, "tables"), k, t)
                 if (json_is_string(json_object_get(t, "last_error")))
@@ -96,21 +184,18 @@ static int get_status(void *ctx, const struct sl_http_req *req, struct sl_http_r
             if (json_is_string(json_object_get(s, "error")))
                 json_object_set_new(s, "error", json_null());
         }
+    view_put(a, v);
     return json_resp(resp, 200, doc);
 }
 
-/* Routes that show data values (gate examples, errors) or change what is
- * loaded take the admin token, checked on the headers, before any body. */
-static int need_token(void *ctx, const struct sl_http_req *req, size_t *max_body,
-                      struct sl_http_resp *resp)
+static int token_refused(const struct sl_config *c, const struct sl_http_req *req,
+                         struct sl_http_resp *resp)
 {
-    struct sl_api *a = ctx;
-    (void)max_body;
-    if (!a->c->http_token || !a->c->http_token[0])
+    if (!c->http_token || !c->http_token[0])
         return sl_http_error(resp, 403, "%s %s needs the admin token, and the config sets none"
                              " (http: { token: \"${SLUICE_ADMIN_TOKEN}\" })",
                              sl_http_method(req), sl_http_path(req)) < 0 ? -1 : 1;
-    if (!sl_http_bearer_ok(req, a->c->http_token)) {
+    if (!sl_http_bearer_ok(req, c->http_token)) {
         resp->header_name = "WWW-Authenticate";
         resp->header_value = "Bearer realm=\"sluice\"";
         return sl_http_error(resp, 401, "%s %s needs the admin token:"
@@ -120,13 +205,26 @@ static int need_token(void *ctx, const struct sl_http_req *req, size_t *max_body
     return 0;
 }
 
+/* Routes that show data values (gate examples, errors) or change what is
+ * loaded take the admin token, checked on the headers, before any body. */
+static int need_token(void *ctx, const struct sl_http_req *req, size_t *max_body,
+                      struct sl_http_resp *resp)
+{
+    struct sl_api *a = ctx;
+    (void)max_body;
+    struct sl_api_view *v = view_get(a);
+    int rc = token_refused(v->c, req, resp);
+    view_put(a, v);
+    return rc;
+}
+
 static const char *const batch_states[] = {"received", "staged", "gated", "committed", "failed",
                                            "quarantined", "approved", "rejected",
                                            "rolled_back", NULL};
 
-static int get_batches(void *ctx, const struct sl_http_req *req, struct sl_http_resp *resp)
+static int batches_of(const struct sl_api_view *v, const struct sl_http_req *req,
+                      struct sl_http_resp *resp)
 {
-    struct sl_api *a = ctx;
     const char *pipeline = sl_http_arg(req, "pipeline"), *table = sl_http_arg(req, "table");
     const char *state = sl_http_arg(req, "state"), *lim = sl_http_arg(req, "limit");
     long limit = 100;
@@ -146,7 +244,7 @@ static int get_batches(void *ctx, const struct sl_http_req *req, struct sl_http_
             return sl_http_error(resp, 400, "unknown state \"%s\" (committed, failed, quarantined,"
                                  " approved, rejected, rolled_back)", state);
     }
-    if (pipeline && !sl_config_pipeline(a->c, pipeline))
+    if (pipeline && !sl_config_pipeline(v->c, pipeline))
         return sl_http_error(resp, 404, "no pipeline \"%s\"", pipeline);
     if (lim && *lim) {
         char *end;
@@ -155,10 +253,19 @@ static int get_batches(void *ctx, const struct sl_http_req *req, struct sl_http_
             return sl_http_error(resp, 400, "limit: expected a number from 1 to 10000");
     }
     sl_err_clear(&err);
-    json_t *arr = sl_status_batches(a->c, a->pool, pipeline, table, state, limit, &err);
+    json_t *arr = sl_status_batches(v->c, v->pool, pipeline, table, state, limit, &err);
     if (!arr)
         return sl_http_error(resp, 503, "%s", err.msg);
     return json_resp(resp, 200, arr);
+}
+
+static int get_batches(void *ctx, const struct sl_http_req *req, struct sl_http_resp *resp)
+{
+    struct sl_api *a = ctx;
+    struct sl_api_view *v = view_get(a);
+    int rc = batches_of(v, req, resp);
+    view_put(a, v);
+    return rc;
 }
 
 /* ---- actions ---- */
@@ -204,21 +311,21 @@ static int status_of(const struct sl_err *e)
  * it has no other name. */
 static const char API_WHO[] = "the admin API token";
 
-static int release(struct sl_api *a, const struct action_args *x, int64_t id, int approve,
-                   struct sl_http_resp *resp)
+static int release(const struct sl_config *c, const struct action_args *x, int64_t id,
+                   int approve, struct sl_http_resp *resp)
 {
     const char *only = arg_str(x, "pipeline");
     const char *note = arg_str(x, "note");
-    if (only && !sl_config_pipeline(a->c, only))
+    if (only && !sl_config_pipeline(c, only))
         return sl_http_error(resp, 404, "no pipeline \"%s\"", only);
-    for (size_t i = 0; i < a->c->npipelines; i++) {
-        const struct sl_pipeline_cfg *p = &a->c->pipelines[i];
+    for (size_t i = 0; i < c->npipelines; i++) {
+        const struct sl_pipeline_cfg *p = &c->pipelines[i];
         if (only && strcmp(p->name, only) != 0)
             continue;
         struct sl_run_stats st = {0};
         struct sl_err err;
         sl_err_clear(&err);
-        int r = sl_pipeline_release(a->c, p, id, approve, API_WHO, note, &st, &err);
+        int r = sl_pipeline_release(c, p, id, approve, API_WHO, note, &st, &err);
         if (r == 1)
             continue;
         if (r < 0)
@@ -248,10 +355,9 @@ static int open_dest(const struct sl_config *c, const struct sl_connection_cfg *
     return 0;
 }
 
-static int rollback(struct sl_api *a, const struct action_args *x, int64_t id,
+static int rollback(const struct sl_config *c, const struct action_args *x, int64_t id,
                     struct sl_http_resp *resp)
 {
-    const struct sl_config *c = a->c;
     const char *only = arg_str(x, "pipeline"), *table = arg_str(x, "table");
     int cascade = arg_bool(x, "cascade");
     const struct sl_pipeline_cfg *op = only ? sl_config_pipeline(c, only) : NULL;
@@ -380,7 +486,9 @@ static int post_batch(void *ctx, const struct sl_http_req *req, struct sl_http_r
         }
     }
     pthread_mutex_lock(&a->action_mu);
-    int rc = kind == 3 ? rollback(a, &x, id, resp) : release(a, &x, id, kind == 1, resp);
+    struct sl_api_view *v = view_get(a);
+    int rc = kind == 3 ? rollback(v->c, &x, id, resp) : release(v->c, &x, id, kind == 1, resp);
+    view_put(a, v);
     pthread_mutex_unlock(&a->action_mu);
     json_decref(x.body);
     return rc;

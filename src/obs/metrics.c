@@ -427,6 +427,45 @@ char *sl_metrics_render(void)
     return sl_buf_steal(&b);
 }
 
+static int in_config(const struct sl_config *c, const char *pipeline, const char *table)
+{
+    const struct sl_pipeline_cfg *p = sl_config_pipeline(c, pipeline);
+    if (!p || !*table)  /* "": the pipeline's own */
+        return p != NULL;
+    for (size_t k = 0; k < p->ntables; k++)
+        if (strcmp(p->tables[k].name, table) == 0)
+            return 1;
+    return 0;
+}
+
+void sl_metrics_forget_others(const struct sl_config *c)
+{
+    pthread_mutex_lock(&mu);
+    size_t kept = 0;
+    for (size_t i = 0; i < ntabs; i++) {
+        if (in_config(c, tabs[i].pipeline, tabs[i].table)) {
+            tabs[kept++] = tabs[i];
+            continue;
+        }
+        sl_free(tabs[i].pipeline);
+        sl_free(tabs[i].table);
+        for (size_t g = 0; g < tabs[i].ngates; g++)
+            sl_free(tabs[i].gates[g].name);
+        sl_free(tabs[i].gates);
+    }
+    ntabs = kept;
+    kept = 0;
+    for (size_t i = 0; i < nslots; i++) {
+        const struct sl_pipeline_cfg *p = sl_config_pipeline(c, slots[i].pipeline);
+        if (p && p->source_ops->slot_state)
+            slots[kept++] = slots[i];
+        else
+            sl_free(slots[i].pipeline);
+    }
+    nslots = kept;
+    pthread_mutex_unlock(&mu);
+}
+
 void sl_metrics_reset(void)
 {
     pthread_mutex_lock(&mu);

@@ -79,6 +79,10 @@ int sl_metrics_slot_get(const char *pipeline, struct sl_metrics_slot *out);
 /* The exposition text; sl_free it. NULL when out of memory. */
 char *sl_metrics_render(void);
 
+/* Forget the series of the pipelines and tables `c` has not (after a
+ * reload that removed them, once their threads have ended). */
+void sl_metrics_forget_others(const struct sl_config *c);
+
 /* Forget everything (tests). */
 void sl_metrics_reset(void);
 

@@ -169,6 +169,7 @@ struct group {
 };
 
 struct collector {
+    struct sl_stop_scope *scope;    /* the serving thread's, for the committer */
     const struct sl_config *cfg;
     const struct sl_pipeline_cfg *p;
     const struct http_cfg *hc;
@@ -230,6 +231,7 @@ static void *committer(void *arg)
 {
     struct collector *c = arg;
 
+    sl_stop_scope_enter(c->scope);
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->pending->eb->n && !c->stop) {
@@ -716,6 +718,7 @@ static int http_serve(const struct sl_config *cfg, const struct sl_pipeline_cfg 
             sl_err_nomem(err);
             goto fail;
         }
+        c->scope = sl_stop_scope_current();
         if (pthread_create(&c->th, NULL, committer, c) != 0) {
             sl_err_set(err, SL_E_INTERNAL, "could not start the committer thread");
             goto fail;

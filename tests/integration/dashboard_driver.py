@@ -156,6 +156,11 @@ def main():
         st = wait(lambda: _ready(wd, pipelines, batch), 20)
         st = wd.js(PAGE_STATE)
         ok(st["title"] == "sluice", "the page loads", st["title"])
+        want = os.environ.get("SL_EXPECT_VERSION")
+        if want:
+            shown = wd.js("return document.getElementById('footer').textContent")
+            ok(shown == "sluice " + want, "the footer shows the version (sluice --version)",
+               "%r != %r" % (shown, "sluice " + want))
         names = [c["name"] for c in st["cards"]]
         ok(names == pipelines, "shows the config's pipelines in order", "%s != %s" % (names, pipelines))
         by = {c["name"]: c for c in st["cards"]}
