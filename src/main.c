@@ -16,6 +16,8 @@ static const struct {
     const char *synopsis[3];
     const char *help;
 } commands[] = {
+    {"init", sl_cmd_init, {"init --from SOURCE [-o FILE]"},
+     "write a commented starter config from a folder of files or a database"},
     {"check", sl_cmd_check, {"check CONFIG [--json] [--verbose] [--offline]"},
      "validate the config, look at the sources, print the plan (--offline: the config alone)"},
     {"run", sl_cmd_run, {"run CONFIG [PIPELINE...]"}, "run each pipeline once"},

@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "destinations/destination.h"
 
+int sl_cmd_init(int argc, char **argv);
 int sl_cmd_check(int argc, char **argv);
 int sl_cmd_run(int argc, char **argv);
 int sl_cmd_status(int argc, char **argv);
