@@ -367,10 +367,19 @@ static void emit_group(FILE *f, const struct group *g, const struct groups *gs,
     while (*rel == '/')
         rel++;
     char stem[NAME_MAX + 1];
-    snprintf(stem, sizeof stem, "%s", *rel ? rel : g->first);
-    char *dot = *rel ? NULL : strchr(stem, '.');
-    if (dot)
-        *dot = 0;
+    snprintf(stem, sizeof stem, "%s", *rel ? rel : g->prefix);
+    if (!*rel) {
+        /* the files' shared name, less its extension and a trailing number
+         * or date ("orders_1.csv", "orders_2.csv": orders) */
+        char *dot = strchr(stem, '.');
+        if (dot)
+            *dot = 0;
+        size_t l = strlen(stem);
+        while (l > 1 && strchr("0123456789_-.", stem[l - 1]))
+            stem[--l] = 0;
+        if (!*stem)
+            snprintf(stem, sizeof stem, "%s", g->first);
+    }
     ident(tname, 100, stem);
     /* a name an earlier group has: number it */
     char base[128];
@@ -416,7 +425,8 @@ static void emit_group(FILE *f, const struct group *g, const struct groups *gs,
     yq(f, g->dir);
     fprintf(f, "\n      format: %s\n", g->fmt->name);
     char pat[NAME_MAX + 4];
-    snprintf(pat, sizeof pat, "%s*%s*", shared ? g->prefix : "", g->ext);
+    size_t plen = shared ? strcspn(g->prefix, ".") : 0;
+    snprintf(pat, sizeof pat, "%.*s*%s*", (int)plen, g->prefix, g->ext);
     fprintf(f, "      pattern: ");
     yq(f, *g->ext ? pat : g->first);
     fprintf(f, "               # the files of this kind\n");

@@ -73,6 +73,9 @@ PLACEHOLDERS = {
     "N": lambda ctx, cmd: "5",
     "TEXT": lambda ctx, cmd: "checked by t_readme_commands",
     "HOST:PORT": lambda ctx, cmd: "127.0.0.1:%d" % free_port(),
+    # init: a folder of drops to start from, and a config file not there yet
+    "SOURCE": lambda ctx, cmd: os.path.join(SRCDIR, "examples", "drops"),
+    "FILE": lambda ctx, cmd: os.path.join(SCRATCH, "init-%d.yaml" % time.monotonic_ns()),
 }
 # positions whose example numbers are ids made for the command
 ID_SLOTS = {"BATCH", "SNAPSHOT", "ID"}
@@ -84,7 +87,7 @@ GLOBAL_VALUE_OPTS = {"--log-format"}
 # when everything replayed loaded; reconcile: 0 every table in sync).
 EXPECT = {
     None: 0,  # global options alone (--help)
-    "check": 0, "run": 0, "daemon": 0, "status": 0, "batches": 0,
+    "init": 0, "check": 0, "run": 0, "daemon": 0, "status": 0, "batches": 0,
     "approve": 0, "reject": 0, "reconcile": 0, "rollback": 0,
     "snapshot": 0, "snapshots": 0, "restore": 0, "replay": 0,
     "cdc status": 0, "cdc drop": 0,
