@@ -11,7 +11,12 @@ EX_DIR=$(mktemp -d /tmp/sluice-example.XXXXXX)
 EX_PIDS=()
 EX_PG=""
 ex_cleanup() {
-  local p
+  local rc=$? p f
+  if [ "$rc" -ne 0 ]; then
+    for f in "$EX_DIR"/*.log; do
+      [ -f "$f" ] && { echo "example failed (exit $rc); the end of $(basename "$f"):" >&2; tail -n 15 "$f" >&2; }
+    done
+  fi
   for p in "${EX_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   if [ -n "$EX_PG" ]; then
     ex_as_owner "$EX_PGBIN/pg_ctl" -D "$EX_PG/data" -m immediate -w stop >/dev/null 2>&1 || true

@@ -5,7 +5,7 @@
 export EVENTS_PORT; EVENTS_PORT=$(ex_port)
 export EVENTS_TOKEN="example-$RANDOM$RANDOM"
 cp "$EX_SRC/http-events/sluice.yaml" .
-sluice daemon sluice.yaml >daemon.log 2>&1 &
+sluice daemon sluice.yaml --listen "127.0.0.1:$(ex_port)" >daemon.log 2>&1 &
 EX_PIDS+=($!)
 for _ in $(seq 100); do
   curl -s -o /dev/null "http://127.0.0.1:$EVENTS_PORT/" && break

@@ -703,8 +703,25 @@ def instantiate(tokens, synopses, ctxs):
     syn = Synopsis(synopses[cmd]) if cmd in synopses else None
     # a mention (`sluice approve`, `sluice batches --json`): the synopsis'
     # required arguments first
+    # (a required option with its value, `init --from SOURCE`, when the
+    # mention does not give it)
     if syn and (not rest or rest[0].startswith("-")):
-        rest = [t for t in syn.required if not t.startswith("-")] + rest
+        req, k = [], 0
+        while k < len(syn.required):
+            t = syn.required[k]
+            if t.startswith("-"):
+                given = t in rest
+                if k + 1 < len(syn.required) and not syn.required[k + 1].startswith("-"):
+                    if not given:
+                        req += [t, syn.required[k + 1]]
+                    k += 2
+                    continue
+                if not given:
+                    req.append(t)
+            else:
+                req.append(t)
+            k += 1
+        rest = req + rest
     # the context: from the config the line names, else from the command
     ctx, cwd = None, None
     conf = rest[0] if rest else None
