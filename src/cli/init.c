@@ -246,11 +246,24 @@ static void add_file(struct groups *gs, const char *dir, const char *name)
             size_t k = 0;
             while (k < g->ncols && strcmp(g->cols[k].name, c[i].name) != 0)
                 k++;
-            if (k == g->ncols)
+            if (k == g->ncols) {
+                /* a column this file has and the first did not (JSON lines) */
+                struct col *gc = sl_realloc(g->cols, (g->ncols + 1) * sizeof *gc);
+                if (!gc)
+                    continue;
+                g->cols = gc;
+                gc[g->ncols++] = c[i];
+                memset(&c[i], 0, sizeof c[i]);
                 continue;
+            }
             g->cols[k].inf.cand &= c[i].inf.cand;
             g->cols[k].inf.nonnull += c[i].inf.nonnull;
             g->cols[k].has_null |= c[i].has_null;
+            if (g->cols[k].nvals + c[i].nvals > SAMPLE * 16) {
+                /* enough to judge the key by: the rest of the files' values
+                 * are not kept */
+                continue;
+            }
             char **nv = sl_realloc(g->cols[k].vals,
                                    (g->cols[k].nvals + c[i].nvals + 1) * sizeof *nv);
             if (nv) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # sluice init: a starter config from what is there.
-#   folder_config_checks_and_loads  a folder with csv, tsv, jsonl.gz and an
+#   folder_config_checks_and_loads  a folder with csv, tsv, jsonl.gz and .zst (a key only the second has) and an
 #       nginx-style access log: one pipeline per kind of file, with its
 #       format, delimiter, header, column types and key suggestion (versioned
 #       where an updated_at column exists, append elsewhere); `sluice check`
@@ -26,6 +26,7 @@ printf 'id,customer,amount,updated_at\n4,initech,1,2024-01-04T00:00:00Z\n' | dro
 printf 'sku\tname\tprice\nA1\tbolt\t3\nB2\tnut\t4\nC3\tgear\t4\n' | drop "$D" products.tsv
 printf '{"event_id":"e1","kind":"click","n":1}\n{"event_id":"e2","kind":"view","n":2,"meta":{"x":1}}\n' |
   gzip | drop "$D/events" day1.jsonl.gz
+printf '{"event_id":"e3","kind":"click","n":3,"ref":"ad"}\n' | zstd -q | drop "$D/events" day2.jsonl.zst
 printf '%s\n' \
   '127.0.0.1 - - [10/Oct/2024:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "-" "curl/8.0"' \
   '10.0.0.1 - bob [10/Oct/2024:13:55:37 +0000] "POST /b HTTP/1.1" 404 12 "http://x/" "Mozilla/5.0"' \
@@ -46,6 +47,7 @@ check_contains "the tsv: keyed on its unique column" "primary_key: [sku]" "$OUT"
 check_contains "the jsonl.gz: format jsonl" "format: jsonl" "$OUT"
 check_contains "the jsonl.gz: keyed on event_id" "primary_key: [event_id]" "$OUT"
 check_contains "the jsonl.gz: a nested object is json" '"meta": json' "$OUT"
+check_contains "the jsonl: a key only the second file has is a column too" '"ref": text' "$OUT"
 check_contains "the access log: read as the combined log format" "format: combined" "$OUT"
 check_contains "comments say where each pipeline comes from" "# 2 files like $D/orders_1.csv: csv" "$OUT"
 sluice check folder.yaml
@@ -55,10 +57,10 @@ check "sluice run loads it: exit 0" 0 "$RC"
 check "orders: every row of both files" 4 "$(lite warehouse.db 'SELECT count(*) FROM orders')"
 check "orders: amounts as numbers" "38.75" "$(lite warehouse.db 'SELECT sum(amount) FROM orders')"
 check "products: every row" 3 "$(lite warehouse.db 'SELECT count(*) FROM products')"
-check "events: every row" 2 "$(lite warehouse.db 'SELECT count(*) FROM events')"
+check "events: every row of both files" 3 "$(lite warehouse.db 'SELECT count(*) FROM events')"
 check "access log: every record" 3 "$(lite warehouse.db 'SELECT count(*) FROM access')"
 check "access log: the status parsed" 404 "$(lite warehouse.db "SELECT status FROM access WHERE user = 'bob'")"
-check "every file moved to done/" 5 "$(find "$D" -path '*/done/*' -type f | wc -l)"
+check "every file moved to done/" 6 "$(find "$D" -path '*/done/*' -type f | wc -l)"
 
 # --- two_headers_two_pipelines
 D2="$T_DIR/mixed"
