@@ -138,8 +138,8 @@ for what in rules dashboard; do
   [ "$n" -ge 5 ] && ok "$what: $n metric names read from its expressions" || not_ok "$what: only $n names read: $used"
   missing=""; unsampled=""
   for name in $used; do
-    echo "$families" | grep -qx "$name" || missing="$missing $name"
-    echo "$sampled" | grep -qx "$name" || unsampled="$unsampled $name"
+    grep -qx "$name" <<<"$families" || missing="$missing $name"
+    grep -qx "$name" <<<"$sampled" || unsampled="$unsampled $name"
   done
   check "$what: every metric name is a family of the live /metrics" "" "$missing"
   check "$what: every metric name has samples in the live /metrics" "" "$unsampled"
@@ -147,7 +147,7 @@ done
 # the check can fail: a name sluice does not export is found and not a family
 bogus=$(echo 'sum by (table) (rate(sluice_no_such_total{state="x"}[5m])) > on (table) sluice_rows_loaded_total' | names | tr '\n' ' ')
 check "the name reader finds names (and not labels or functions)" "sluice_no_such_total sluice_rows_loaded_total " "$bogus"
-echo "$families" | grep -qx sluice_no_such_total && not_ok "a made-up name is not a family" || ok "a made-up name is not a family"
+grep -qx sluice_no_such_total <<<"$families" && not_ok "a made-up name is not a family" || ok "a made-up name is not a family"
 # the names the spec asks for are covered
 for name in sluice_batches_total sluice_table_stale sluice_dead_letters_total \
             sluice_cdc_slot_lag_seconds sluice_cdc_slot_retained_bytes; do
