@@ -28,6 +28,7 @@ TEST_PKGS=(
   nginx-light rsyslog bsdutils
   chromium chromium-driver
   dpkg-dev systemd man-db groff-base bash-completion adduser
+  prometheus python3-yaml
 )
 case "${1:-}" in
   --test) PKGS+=("${TEST_PKGS[@]}") ;;
