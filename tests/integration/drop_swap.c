@@ -168,3 +168,10 @@ int renameat2(int olddfd, const char *from, int newdfd, const char *to, unsigned
             RTLD_NEXT, "renameat2");
     return real_renameat2(olddfd, from, newdfd, to, flags);
 }
+
+/* A _FORTIFY_SOURCE build calls openat without a mode through this one. */
+int __openat_2(int dfd, const char *name, int flags);
+int __openat_2(int dfd, const char *name, int flags)
+{
+    return openat(dfd, name, flags);
+}
